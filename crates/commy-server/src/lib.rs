@@ -1,0 +1,1 @@
+//! placeholder crate, filled in by its issue.

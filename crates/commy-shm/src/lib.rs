@@ -1,0 +1,1 @@
+//! commy-shm
