@@ -1,1 +1,53 @@
-//! commy-shm
+//! The Commy service file: one memory-mapped file of named variables that many processes read and write at memory
+//! speed.
+//!
+//! - A [`ServiceOwner`] (the server) creates the file and alone changes its layout: allocate, free, resize, grow.
+//!   The whole layout lives in the file, so another process that maps it sees every variable with no other channel.
+//! - A [`Service`] is any process's attachment, read-only or read-write, opened from a path or a descriptor.
+//!   Reads are lock-free and never torn; writes are all-or-nothing; a writer killed mid-write wedges nothing.
+//! - A [`Watcher`] blocks until something changes and reports exactly which variables did. A write with nobody
+//!   watching costs no system call.
+//!
+//! The byte layout and the protocols are documented in `docs/service-file.md`.
+//!
+//! ```
+//! use commy_shm::{Access, CreateOptions, Service, ServiceOwner, VariableSpec, Watcher};
+//! use std::time::Duration;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("weather.svc");
+//! let mut owner = ServiceOwner::create(&path, &CreateOptions::default())?;
+//! let spec = VariableSpec { name: "temperature", capacity: 8, type_tag: 0, persistent: false, initial: &[0; 8] };
+//! owner.allocate(&spec)?;
+//!
+//! // Another process would do exactly this, given the path or a descriptor.
+//! let client = Service::open(&path, Access::ReadWrite)?;
+//! let temperature = client.lookup("temperature")?;
+//! let mut watcher = Watcher::new(owner.service());
+//! client.write(temperature, &21.5f64.to_le_bytes())?;
+//!
+//! let changes = watcher.wait(Duration::from_secs(1));
+//! assert_eq!(changes[0].name.as_deref(), Some("temperature"));
+//! let (bytes, _version) = owner.service().read(temperature)?;
+//! assert_eq!(bytes, 21.5f64.to_le_bytes());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod allocator;
+mod error;
+mod header;
+pub mod layout;
+mod lock;
+mod mapping;
+mod owner;
+mod platform;
+pub mod scan;
+mod service;
+mod table;
+mod watch;
+
+pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
+pub use mapping::Access;
+pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use service::{ReadInfo, Service, VarHandle, VariableInfo};
+pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

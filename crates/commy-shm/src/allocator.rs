@@ -1,0 +1,91 @@
+//! The heap allocator. Its whole state lives in the header (bump pointer, free-list heads); only the owner uses it.
+//!
+//! Blocks are powers of two from 64 bytes, one free list per size. A freed block's first word links to the next
+//! free block of its size. Simple and constant-time; it wastes at most half of a block, which is address space in
+//! a sparse file rather than memory until it is written.
+
+use crate::error::{Corruption, LayoutError};
+use crate::layout::{self, header as h};
+use crate::service::Service;
+use std::sync::atomic::Ordering;
+
+fn class_of(need: u64) -> Result<(usize, u64), LayoutError> {
+    let size = need.max(layout::MIN_BLOCK).next_power_of_two();
+    let class = (size.trailing_zeros() - layout::MIN_BLOCK.trailing_zeros()) as usize;
+    if class >= layout::SIZE_CLASSES {
+        return Err(LayoutError::OutOfSpace {
+            need,
+            max: layout::MIN_BLOCK << (layout::SIZE_CLASSES - 1),
+        });
+    }
+    Ok((class, size))
+}
+
+fn free_head(service: &Service, class: usize) -> &std::sync::atomic::AtomicU64 {
+    service.header_u64(h::FREE_LISTS + 8 * class)
+}
+
+/// Hands out a block of at least `need` bytes, growing the file if the heap is full.
+pub(crate) fn alloc(service: &Service, need: u64) -> Result<u64, LayoutError> {
+    let (class, size) = class_of(need)?;
+    let map = &service.inner.map;
+    let head = free_head(service, class);
+    let block = head.load(Ordering::Relaxed);
+    if block != 0 {
+        if block < service.inner.geo.heap || block % layout::MIN_BLOCK != 0 {
+            let reason = format!("free list {class} points at {block}, outside the heap");
+            return Err(Corruption::Header {
+                field: "free_lists",
+                reason,
+            }
+            .into());
+        }
+        map.check(block, size)?;
+        head.store(map.u64_at(block).load(Ordering::Relaxed), Ordering::Relaxed);
+        return Ok(block);
+    }
+    let top = service.header_u64(h::HEAP_TOP);
+    let block = top.load(Ordering::Relaxed);
+    let end = block + size;
+    let capacity = service.capacity();
+    if end > capacity {
+        grow_to(
+            service,
+            end.max(capacity.saturating_mul(2))
+                .min(service.inner.geo.max_capacity)
+                .max(end),
+        )?;
+    }
+    top.store(end, Ordering::Relaxed);
+    Ok(block)
+}
+
+/// Returns a block of `need` bytes (as passed to [`alloc`]) to its free list.
+pub(crate) fn free(service: &Service, block: u64, need: u64) {
+    let Ok((class, _)) = class_of(need) else {
+        return;
+    };
+    let head = free_head(service, class);
+    service
+        .inner
+        .map
+        .u64_at(block)
+        .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+    head.store(block, Ordering::Relaxed);
+}
+
+/// Grows the file to `len` bytes (page rounded) if it is shorter, then records the new capacity.
+pub(crate) fn grow_to(service: &Service, len: u64) -> Result<(), LayoutError> {
+    let len = layout::round_up_page(len);
+    let max = service.inner.geo.max_capacity;
+    if len > max {
+        return Err(LayoutError::OutOfSpace { need: len, max });
+    }
+    let capacity = service.header_u64(h::CAPACITY);
+    if len <= capacity.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    service.inner.map.file().set_len(len)?;
+    capacity.store(len, Ordering::Release);
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Errors, one enum per kind of operation, all converting into [`Error`].
+
+use std::io;
+
+/// Something in the file is not what the layout allows. Returned instead of faulting or reading out of bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// A recorded offset points outside the file.
+    #[error("offset {offset} (+{len} bytes) lies outside the service file")]
+    OutOfBounds {
+        /// The offset read from the file.
+        offset: u64,
+        /// The length that was to be accessed there.
+        len: u64,
+    },
+    /// A header field holds an impossible value.
+    #[error("header field {field} is invalid: {reason}")]
+    Header {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A variable-table entry holds an impossible value.
+    #[error("variable table entry {index} is invalid: {reason}")]
+    Entry {
+        /// The entry's index.
+        index: u32,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Opening or attaching to an existing service file failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file could not be opened, inspected or mapped.
+    #[error("cannot open service file: {0}")]
+    Io(#[from] io::Error),
+    /// The file is shorter than the header or than the regions its header describes.
+    #[error("service file is truncated: {len} bytes, at least {need} needed")]
+    Truncated {
+        /// The file's length.
+        len: u64,
+        /// The length its header requires.
+        need: u64,
+    },
+    /// The file does not start with the Commy magic.
+    #[error("not a Commy service file (bad magic)")]
+    NotAServiceFile,
+    /// The file has another format version.
+    #[error("service file has format version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The file's creation never finished (its creator died while initialising it).
+    #[error("service file was never fully initialised")]
+    NotInitialised,
+    /// The header or table is inconsistent.
+    #[error("service file is corrupt: {0}")]
+    Corrupt(#[from] Corruption),
+}
+
+/// Creating a new service file failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// The file could not be created, sized or mapped.
+    #[error("cannot create service file: {0}")]
+    Io(#[from] io::Error),
+    /// The options are out of range.
+    #[error("invalid service file options: {0}")]
+    InvalidOptions(String),
+}
+
+/// Reading, writing or looking up a variable failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// No live variable has this name.
+    #[error("variable '{0}' does not exist")]
+    NotFound(String),
+    /// The variable this handle named was freed (and its slot possibly reused).
+    #[error("variable was deallocated; look it up again")]
+    Stale,
+    /// The attachment is read-only.
+    #[error("the service is attached read-only; writing needs write permission")]
+    ReadOnly,
+    /// The value is larger than the variable's capacity. Nothing was changed.
+    #[error("value of {len} bytes exceeds the variable's capacity of {capacity} bytes")]
+    TooLarge {
+        /// The value's length.
+        len: usize,
+        /// The variable's capacity.
+        capacity: u32,
+    },
+    /// The caller's buffer is smaller than the value.
+    #[error("buffer of {len} bytes is too small for a value of {needed} bytes")]
+    BufferTooSmall {
+        /// The buffer's length.
+        len: usize,
+        /// The value's length.
+        needed: usize,
+    },
+    /// The file is inconsistent.
+    #[error("service file is corrupt: {0}")]
+    Corrupt(#[from] Corruption),
+}
+
+/// Changing the layout (allocate, free, resize, grow) failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// A variable with this name exists already.
+    #[error("variable '{0}' already exists")]
+    AlreadyExists(String),
+    /// No variable has this name.
+    #[error("variable '{0}' does not exist")]
+    NotFound(String),
+    /// The name is empty or longer than 128 bytes.
+    #[error("variable name must be 1 to {max} bytes, got {len}", max = crate::layout::MAX_NAME_LEN)]
+    BadName {
+        /// The name's length.
+        len: usize,
+    },
+    /// The initial value is larger than the capacity.
+    #[error("initial value of {len} bytes exceeds the capacity of {capacity} bytes")]
+    TooLarge {
+        /// The value's length.
+        len: usize,
+        /// The capacity asked for.
+        capacity: u32,
+    },
+    /// Every table entry is in use.
+    #[error("the service already holds its maximum of {max} variables")]
+    TableFull {
+        /// The table's size.
+        max: u32,
+    },
+    /// Growing the file would pass its maximum size.
+    #[error("the service file would need {need} bytes, past its maximum of {max} bytes")]
+    OutOfSpace {
+        /// The size needed.
+        need: u64,
+        /// The maximum size.
+        max: u64,
+    },
+    /// Growing the file failed.
+    #[error("cannot grow the service file: {0}")]
+    Io(#[from] io::Error),
+    /// The file is inconsistent.
+    #[error("service file is corrupt: {0}")]
+    Corrupt(#[from] Corruption),
+}
+
+/// Any error of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`OpenError`].
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// See [`CreateError`].
+    #[error(transparent)]
+    Create(#[from] CreateError),
+    /// See [`AccessError`].
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// See [`LayoutError`].
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}

@@ -1,0 +1,67 @@
+//! The per-variable writer lock: a compare-and-swap on a word holding the writer's pid.
+//!
+//! A writer that dies while holding the lock wedges nothing: a waiting writer notices that the holder's process is
+//! gone and takes the lock over with a second compare-and-swap. The dead writer never published, so the active slot
+//! is intact and the new holder simply overwrites the half-written inactive slot.
+
+use crate::platform;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Spins before the waiter starts yielding the CPU.
+const SPINS: u32 = 64;
+/// While yielding, the holder's liveness is checked every this many attempts.
+const LIVENESS_EVERY: u32 = 32;
+
+/// Holds a variable's lock; releases it on drop (also on unwind).
+#[derive(Debug)]
+pub(crate) struct LockGuard<'a> {
+    word: &'a AtomicU32,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.word.store(0, Ordering::Release);
+    }
+}
+
+/// Takes the lock in `word` for process `me`, waiting for a live holder and taking over from a dead one.
+pub(crate) fn acquire(word: &AtomicU32, me: u32) -> LockGuard<'_> {
+    let mut attempts: u32 = 0;
+    loop {
+        let holder = match word.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return LockGuard { word },
+            Err(holder) => holder,
+        };
+        attempts = attempts.wrapping_add(1);
+        if holder == 0 || attempts < SPINS {
+            std::hint::spin_loop();
+            continue;
+        }
+        if holder != me
+            && attempts % LIVENESS_EVERY == 0
+            && !platform::process_alive(holder)
+            && word
+                .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return LockGuard { word };
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_over_from_a_dead_pid() {
+        // pid_max on Linux is at most 2^22, so this pid cannot exist.
+        let word = AtomicU32::new(4_194_304 + 17);
+        let me = platform::current_pid();
+        let guard = acquire(&word, me);
+        assert_eq!(word.load(Ordering::Relaxed), me);
+        drop(guard);
+        assert_eq!(word.load(Ordering::Relaxed), 0);
+    }
+}

@@ -1,0 +1,154 @@
+//! The mapped file: a reservation of `max_capacity` bytes of address space over a file that grows into it.
+//!
+//! Every access to the mapping goes through atomics: other processes write the same memory concurrently, and a
+//! plain read of racing memory is undefined behaviour in Rust. Offsets are checked against the file's current
+//! length before use, so a corrupt offset gives an error, never a fault.
+
+use crate::error::Corruption;
+use memmap2::{MmapOptions, MmapRaw};
+use std::fs::File;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Whether an attachment may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Mapped `PROT_READ`: a stray store faults.
+    ReadOnly,
+    /// Mapped `PROT_READ | PROT_WRITE`.
+    ReadWrite,
+}
+
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    map: MmapRaw,
+    file: File,
+    access: Access,
+    /// Bytes known to be backed by the file. Grows when an access falls beyond it and the file has grown.
+    known_len: AtomicUsize,
+}
+
+impl Mapping {
+    /// Maps `reserve` bytes of `file`, which may be longer than the file is now.
+    pub(crate) fn new(
+        file: File,
+        access: Access,
+        reserve: usize,
+        file_len: usize,
+    ) -> std::io::Result<Self> {
+        let mut opts = MmapOptions::new();
+        opts.len(reserve);
+        let map = match access {
+            Access::ReadOnly => opts.map_raw_read_only(&file)?,
+            Access::ReadWrite => opts.map_raw(&file)?,
+        };
+        Ok(Mapping {
+            map,
+            file,
+            access,
+            known_len: AtomicUsize::new(file_len.min(reserve)),
+        })
+    }
+
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    pub(crate) fn reserved(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Checks that `[offset, offset + len)` lies inside the file, re-reading the file's length once if needed.
+    pub(crate) fn check(&self, offset: u64, len: u64) -> Result<(), Corruption> {
+        let end = offset
+            .checked_add(len)
+            .ok_or(Corruption::OutOfBounds { offset, len })?;
+        if end <= self.known_len.load(Ordering::Relaxed) as u64 {
+            return Ok(());
+        }
+        let real = self
+            .file
+            .metadata()
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .min(self.reserved() as u64);
+        self.known_len.fetch_max(real as usize, Ordering::Relaxed);
+        if end <= real {
+            Ok(())
+        } else {
+            Err(Corruption::OutOfBounds { offset, len })
+        }
+    }
+
+    /// The atomic u64 at `offset`, which the caller has checked with [`Mapping::check`] and which is 8-aligned.
+    pub(crate) fn u64_at(&self, offset: u64) -> &AtomicU64 {
+        debug_assert!(
+            offset % 8 == 0 && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64
+        );
+        // SAFETY: the offset is inside the mapping (checked against the file length, which never exceeds the
+        // reservation) and 8-aligned (all layout offsets are multiples of 8 from a page-aligned base). The mapping
+        // lives as long as `self`, and memory shared with other processes is only ever accessed atomically.
+        unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU64) }
+    }
+
+    /// The atomic u32 at `offset` (checked, 4-aligned).
+    pub(crate) fn u32_at(&self, offset: u64) -> &AtomicU32 {
+        debug_assert!(
+            offset % 4 == 0 && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64
+        );
+        // SAFETY: as for `u64_at`, with 4-byte alignment.
+        unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU32) }
+    }
+
+    /// The atomic u64 words `[offset, offset + 8 * words)` (checked, 8-aligned).
+    pub(crate) fn u64_slice(&self, offset: u64, words: usize) -> &[AtomicU64] {
+        debug_assert!(
+            offset % 8 == 0
+                && offset + 8 * words as u64 <= self.known_len.load(Ordering::Relaxed) as u64
+        );
+        // SAFETY: as for `u64_at`: the whole range is inside the checked file length and 8-aligned; AtomicU64 has
+        // the size and alignment of u64, so the words form a valid slice for the mapping's lifetime.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.as_ptr().add(offset as usize) as *const AtomicU64,
+                words,
+            )
+        }
+    }
+
+    /// Copies `len` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with
+    /// relaxed atomic loads. The caller validates the copy afterwards (a seqlock re-check).
+    pub(crate) fn copy_out(&self, offset: u64, out: &mut [u8]) {
+        let words = self.u64_slice(offset, out.len().div_ceil(8));
+        let mut chunks = out.chunks_exact_mut(8);
+        for (dst, word) in (&mut chunks).zip(words) {
+            dst.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let last = words[words.len() - 1].load(Ordering::Relaxed).to_le_bytes();
+            rest.copy_from_slice(&last[..rest.len()]);
+        }
+    }
+
+    /// Copies `data` into the mapping at the 8-aligned `offset`, word by word with relaxed atomic stores. The last
+    /// word is zero padded.
+    pub(crate) fn copy_in(&self, offset: u64, data: &[u8]) {
+        let words = self.u64_slice(offset, data.len().div_ceil(8));
+        let mut chunks = data.chunks_exact(8);
+        for (src, word) in (&mut chunks).zip(words) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(src);
+            word.store(u64::from_le_bytes(w), Ordering::Relaxed);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            words[words.len() - 1].store(u64::from_le_bytes(w), Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! [`ServiceOwner`]: the one process (the server) that creates a service file and changes its layout.
+//!
+//! Every layout change follows the same protocol: take the entry's writer lock (so no writer is mid-copy in it),
+//! make the layout generation odd, change the entry, publish a new version, make the generation even, release the
+//! lock, and signal watchers. Readers that overlap a change retry; writers wait for the lock.
+
+use crate::allocator;
+use crate::error::{AccessError, CreateError, LayoutError, OpenError};
+use crate::header;
+use crate::layout::{self, entry as e, header as h};
+use crate::lock;
+use crate::mapping::Access;
+use crate::service::{Service, VarHandle};
+use crate::table;
+use crate::watch::WaiterPin;
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{fence, Ordering};
+
+/// Sizes of a new service file.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Table entries, fixed for the file's life. The table is sparse, so unused entries cost no memory.
+    pub max_variables: u32,
+    /// Initial heap size in bytes; the file grows past it on demand.
+    pub initial_heap: u64,
+    /// The most the file may grow to. Every attached process reserves this much address space (not memory).
+    pub max_capacity: u64,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            max_variables: 4096,
+            initial_heap: 64 * 1024,
+            max_capacity: 1 << 30,
+        }
+    }
+}
+
+/// A variable to allocate.
+#[derive(Debug, Clone, Copy)]
+pub struct VariableSpec<'a> {
+    /// Its name, 1 to 128 bytes.
+    pub name: &'a str,
+    /// Its capacity in bytes.
+    pub capacity: u32,
+    /// A type tag, stored and returned but not interpreted by this crate.
+    pub type_tag: u8,
+    /// Whether its value should survive a server restart.
+    pub persistent: bool,
+    /// Its initial value (at most `capacity` bytes).
+    pub initial: &'a [u8],
+}
+
+/// The owner of a service file: creates it and alone changes its layout. Also reads and writes like any attachment
+/// through [`ServiceOwner::service`].
+#[derive(Debug)]
+pub struct ServiceOwner {
+    service: Service,
+    names: HashMap<String, u32>,
+}
+
+impl ServiceOwner {
+    /// Creates a new service file at `path` (mode 0600; fails if it exists).
+    pub fn create(
+        path: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<ServiceOwner, CreateError> {
+        if opts.max_variables == 0 || opts.max_variables > header::MAX_TABLE {
+            let msg = format!(
+                "max_variables {} is outside 1..={}",
+                opts.max_variables,
+                header::MAX_TABLE
+            );
+            return Err(CreateError::InvalidOptions(msg));
+        }
+        let (versions, table, heap) = layout::regions(opts.max_variables);
+        let len = layout::round_up_page(heap + opts.initial_heap.max(4096));
+        if opts.max_capacity < len || opts.max_capacity > header::MAX_FILE {
+            let msg = format!(
+                "max_capacity {} is outside {len}..={}",
+                opts.max_capacity,
+                header::MAX_FILE
+            );
+            return Err(CreateError::InvalidOptions(msg));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_len(len)?;
+        let mut page = vec![0u8; layout::HEADER_SIZE];
+        let mut put = |at: usize, bytes: &[u8]| page[at..at + bytes.len()].copy_from_slice(bytes);
+        put(h::MAGIC, &layout::MAGIC);
+        put(h::FORMAT_VERSION, &layout::FORMAT_VERSION.to_le_bytes());
+        put(h::HEADER_SIZE, &(layout::HEADER_SIZE as u32).to_le_bytes());
+        put(h::ENTRY_SIZE, &(layout::ENTRY_SIZE as u32).to_le_bytes());
+        put(h::MAX_VARIABLES, &opts.max_variables.to_le_bytes());
+        put(h::VERSIONS_OFFSET, &versions.to_le_bytes());
+        put(h::TABLE_OFFSET, &table.to_le_bytes());
+        put(h::HEAP_OFFSET, &heap.to_le_bytes());
+        put(h::CAPACITY, &len.to_le_bytes());
+        put(h::MAX_CAPACITY, &opts.max_capacity.to_le_bytes());
+        put(h::HEAP_TOP, &heap.to_le_bytes());
+        file.write_all_at(&page, 0)?;
+        // The "initialised" word goes last, after everything else is on the file.
+        file.write_all_at(&layout::INITIALISED.to_le_bytes(), h::INITIALISED as u64)?;
+        let service = Service::from_file(file, Access::ReadWrite).map_err(|err| match err {
+            OpenError::Io(io) => CreateError::Io(io),
+            other => CreateError::InvalidOptions(other.to_string()),
+        })?;
+        Ok(ServiceOwner {
+            service,
+            names: HashMap::new(),
+        })
+    }
+
+    /// Reopens an existing service file as its owner (after a restart). Repairs a layout change that a crashed
+    /// owner left half done.
+    pub fn open(path: impl AsRef<Path>) -> Result<ServiceOwner, OpenError> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let service = Service::from_file(file, Access::ReadWrite)?;
+        let layout_gen = service.header_u64(h::LAYOUT_GENERATION);
+        if layout_gen.load(Ordering::Acquire) & 1 == 1 {
+            layout_gen.fetch_add(1, Ordering::Release);
+        }
+        let mut names = HashMap::new();
+        let infos = service.list().map_err(|err| match err {
+            AccessError::Corrupt(c) => OpenError::Corrupt(c),
+            other => OpenError::Io(std::io::Error::other(other.to_string())),
+        })?;
+        for info in infos {
+            names.insert(info.name, info.handle.index);
+        }
+        Ok(ServiceOwner { service, names })
+    }
+
+    /// The attachment through which the owner reads, writes and watches.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Keeps the waiter count raised for as long as the pin lives, so that read-only watchers are woken at once.
+    pub fn hold_waiter(&self) -> WaiterPin {
+        WaiterPin::new(&self.service)
+    }
+
+    /// Looks a variable up by name through the owner's index (no table scan).
+    pub fn lookup(&self, name: &str) -> Result<VarHandle, AccessError> {
+        let index = *self
+            .names
+            .get(name)
+            .ok_or_else(|| AccessError::NotFound(name.to_owned()))?;
+        let snap = table::snapshot(&self.service.inner.map, &self.service.inner.geo, index)?;
+        Ok(VarHandle {
+            index,
+            incarnation: snap.incarnation,
+        })
+    }
+
+    /// Allocates a variable and publishes its initial value.
+    pub fn allocate(&mut self, spec: &VariableSpec<'_>) -> Result<VarHandle, LayoutError> {
+        if spec.name.is_empty() || spec.name.len() > layout::MAX_NAME_LEN {
+            return Err(LayoutError::BadName {
+                len: spec.name.len(),
+            });
+        }
+        if self.names.contains_key(spec.name) {
+            return Err(LayoutError::AlreadyExists(spec.name.to_owned()));
+        }
+        if spec.initial.len() > spec.capacity as usize {
+            return Err(LayoutError::TooLarge {
+                len: spec.initial.len(),
+                capacity: spec.capacity,
+            });
+        }
+        let index = self.free_index()?;
+        let block = allocator::alloc(&self.service, layout::block_need(spec.capacity))?;
+        let handle = self.publish_entry(index, spec, block);
+        self.names.insert(spec.name.to_owned(), index);
+        Ok(handle)
+    }
+
+    /// Frees a variable. Handles to it report [`AccessError::Stale`] from now on; watchers see it change.
+    pub fn free(&mut self, name: &str) -> Result<(), LayoutError> {
+        let index = *self
+            .names
+            .get(name)
+            .ok_or_else(|| LayoutError::NotFound(name.to_owned()))?;
+        let map = &self.service.inner.map;
+        let entry = self.service.inner.geo.entry(index);
+        let (block, capacity) = {
+            let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
+            let snap = table::snapshot(map, &self.service.inner.geo, index)?;
+            self.change_layout(|| {
+                map.u32_at(entry + e::STATE as u64)
+                    .store(layout::STATE_FREE, Ordering::Relaxed);
+                map.u32_at(entry + e::INCARNATION as u64)
+                    .fetch_add(1, Ordering::Relaxed);
+                self.service
+                    .version_word(index)
+                    .fetch_add(1, Ordering::Release);
+            });
+            (snap.block, snap.capacity)
+        };
+        self.names.remove(name);
+        map.u32_at(h::VARIABLE_COUNT as u64)
+            .fetch_sub(1, Ordering::Relaxed);
+        allocator::free(&self.service, block, layout::block_need(capacity));
+        self.service.signal_change();
+        Ok(())
+    }
+
+    /// Gives a variable a new capacity, keeping its value (which must fit). Returns its (unchanged) handle.
+    pub fn resize(&mut self, name: &str, capacity: u32) -> Result<VarHandle, LayoutError> {
+        let index = *self
+            .names
+            .get(name)
+            .ok_or_else(|| LayoutError::NotFound(name.to_owned()))?;
+        let map = &self.service.inner.map;
+        let entry = self.service.inner.geo.entry(index);
+        let new_block = allocator::alloc(&self.service, layout::block_need(capacity))?;
+        let guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
+        let snap = table::snapshot(map, &self.service.inner.geo, index)?;
+        let handle = VarHandle {
+            index,
+            incarnation: snap.incarnation,
+        };
+        let word = self.service.version_word(index);
+        let version = word.load(Ordering::Relaxed);
+        let old_slot = snap.block + (version & 1) * layout::slot_size(snap.capacity);
+        let len = map
+            .u64_at(old_slot)
+            .load(Ordering::Relaxed)
+            .min(snap.capacity as u64) as usize;
+        if len > capacity as usize {
+            drop(guard);
+            allocator::free(&self.service, new_block, layout::block_need(capacity));
+            return Err(LayoutError::TooLarge { len, capacity });
+        }
+        let mut value = vec![0u8; len];
+        map.copy_out(old_slot + layout::SLOT_HEADER, &mut value);
+        let new_slot = new_block + ((version + 1) & 1) * layout::slot_size(capacity);
+        map.copy_in(new_slot + layout::SLOT_HEADER, &value);
+        map.u64_at(new_slot).store(len as u64, Ordering::Relaxed);
+        self.change_layout(|| {
+            map.u32_at(entry + e::CAPACITY as u64)
+                .store(capacity, Ordering::Relaxed);
+            map.u64_at(entry + e::BLOCK_OFFSET as u64)
+                .store(new_block, Ordering::Relaxed);
+            word.store(version + 1, Ordering::Release);
+        });
+        drop(guard);
+        allocator::free(&self.service, snap.block, layout::block_need(snap.capacity));
+        self.service.signal_change();
+        Ok(handle)
+    }
+
+    /// Grows the file to at least `len` bytes. Processes that have it mapped keep working and see the new space.
+    pub fn grow(&mut self, len: u64) -> Result<(), LayoutError> {
+        allocator::grow_to(&self.service, len)
+    }
+
+    /// Number of live variables.
+    pub fn variable_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn free_index(&self) -> Result<u32, LayoutError> {
+        let map = &self.service.inner.map;
+        let geo = &self.service.inner.geo;
+        let hw = self.service.high_water();
+        if (self.names.len() as u32) < hw {
+            for index in 0..hw {
+                if map
+                    .u32_at(geo.entry(index) + e::STATE as u64)
+                    .load(Ordering::Relaxed)
+                    == layout::STATE_FREE
+                {
+                    return Ok(index);
+                }
+            }
+        }
+        if hw < geo.max_variables {
+            return Ok(hw);
+        }
+        Err(LayoutError::TableFull {
+            max: geo.max_variables,
+        })
+    }
+
+    /// Fills entry `index` and publishes the initial value, under the entry lock and an odd layout generation.
+    fn publish_entry(&self, index: u32, spec: &VariableSpec<'_>, block: u64) -> VarHandle {
+        let map = &self.service.inner.map;
+        let entry = self.service.inner.geo.entry(index);
+        let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
+        let word = self.service.version_word(index);
+        let next = word.load(Ordering::Relaxed) + 1;
+        let slot = block + (next & 1) * layout::slot_size(spec.capacity);
+        map.copy_in(slot + layout::SLOT_HEADER, spec.initial);
+        map.u64_at(slot)
+            .store(spec.initial.len() as u64, Ordering::Relaxed);
+        let incarnation = map
+            .u32_at(entry + e::INCARNATION as u64)
+            .load(Ordering::Relaxed)
+            .wrapping_add(1);
+        let flags = if spec.persistent {
+            layout::FLAG_PERSISTENT
+        } else {
+            0
+        };
+        let packed = u32::from_le_bytes([spec.type_tag, flags, spec.name.len() as u8, 0]);
+        self.change_layout(|| {
+            let mut name = [0u8; layout::MAX_NAME_LEN];
+            name[..spec.name.len()].copy_from_slice(spec.name.as_bytes());
+            map.copy_in(entry + e::NAME as u64, &name);
+            map.u32_at(entry + e::TYPE_FLAGS_NAMELEN as u64)
+                .store(packed, Ordering::Relaxed);
+            map.u32_at(entry + e::CAPACITY as u64)
+                .store(spec.capacity, Ordering::Relaxed);
+            map.u64_at(entry + e::BLOCK_OFFSET as u64)
+                .store(block, Ordering::Relaxed);
+            map.u32_at(entry + e::INCARNATION as u64)
+                .store(incarnation, Ordering::Relaxed);
+            map.u32_at(entry + e::STATE as u64)
+                .store(layout::STATE_LIVE, Ordering::Relaxed);
+            word.store(next, Ordering::Release);
+        });
+        map.u32_at(h::HIGH_WATER as u64)
+            .fetch_max(index + 1, Ordering::Release);
+        map.u32_at(h::VARIABLE_COUNT as u64)
+            .fetch_add(1, Ordering::Relaxed);
+        drop(_guard);
+        self.service.signal_change();
+        VarHandle { index, incarnation }
+    }
+
+    /// Runs `change` with the layout generation odd, so that readers overlapping it retry.
+    fn change_layout(&self, change: impl FnOnce()) {
+        let layout_gen = self.service.header_u64(h::LAYOUT_GENERATION);
+        layout_gen.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        change();
+        layout_gen.fetch_add(1, Ordering::Release);
+    }
+}

@@ -1,0 +1,366 @@
+//! [`Service`]: an attachment to a service file, from which any process reads, writes and watches variables.
+
+use crate::error::{AccessError, Corruption, OpenError};
+use crate::header::{self, Geometry};
+use crate::layout::{self, entry as e, header as h};
+use crate::lock;
+use crate::mapping::{Access, Mapping};
+use crate::platform;
+use crate::table::{self, EntrySnapshot};
+use std::fs::{File, OpenOptions};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A cheap, cloneable handle to a mapped service file. Every clone shares one mapping.
+///
+/// Reads are lock-free and never torn; writes take the variable's lock for the time of one copy. Both are safe from
+/// any number of threads and processes at once.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) map: Mapping,
+    pub(crate) geo: Geometry,
+    pub(crate) pid: u32,
+}
+
+/// Names one variable: an index in the table and the incarnation it had when it was looked up. A handle to a
+/// variable that was freed reports [`AccessError::Stale`] instead of reaching whatever reused its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VarHandle {
+    pub(crate) index: u32,
+    pub(crate) incarnation: u32,
+}
+
+impl VarHandle {
+    /// The variable's index in the table (stable while it lives; reported by watchers).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// What the table says about one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableInfo {
+    /// The handle to read and write it with.
+    pub handle: VarHandle,
+    /// Its name.
+    pub name: String,
+    /// Its type tag, opaque to this crate.
+    pub type_tag: u8,
+    /// Whether its value should survive a server restart.
+    pub persistent: bool,
+    /// Its capacity in bytes.
+    pub capacity: u32,
+    /// Its current version.
+    pub version: u64,
+}
+
+/// The result of a read into a caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadInfo {
+    /// Bytes of the value, at the start of the buffer.
+    pub len: usize,
+    /// The version that was read.
+    pub version: u64,
+}
+
+impl Service {
+    /// Attaches to the service file at `path`.
+    pub fn open(path: impl AsRef<Path>, access: Access) -> Result<Service, OpenError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(access == Access::ReadWrite)
+            .open(path)?;
+        Service::from_file(file, access)
+    }
+
+    /// Attaches to a service file given its descriptor, as received over a Unix socket. A descriptor opened
+    /// read-only must be attached with [`Access::ReadOnly`]; mapping it read-write fails.
+    pub fn from_fd(fd: OwnedFd, access: Access) -> Result<Service, OpenError> {
+        Service::from_file(File::from(fd), access)
+    }
+
+    pub(crate) fn from_file(file: File, access: Access) -> Result<Service, OpenError> {
+        let (geo, len) = header::read_geometry(&file)?;
+        let map = Mapping::new(file, access, geo.max_capacity as usize, len as usize)?;
+        let service = Service {
+            inner: Arc::new(Inner {
+                map,
+                geo,
+                pid: platform::current_pid(),
+            }),
+        };
+        service.validate_table()?;
+        Ok(service)
+    }
+
+    fn validate_table(&self) -> Result<(), Corruption> {
+        for index in 0..self.high_water() {
+            table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this attachment may write.
+    pub fn access(&self) -> Access {
+        self.inner.map.access()
+    }
+
+    /// The file's current length in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.header_u64(h::CAPACITY).load(Ordering::Acquire)
+    }
+
+    /// The most variables the table can hold.
+    pub fn max_variables(&self) -> u32 {
+        self.inner.geo.max_variables
+    }
+
+    /// Finds a live variable by name.
+    pub fn lookup(&self, name: &str) -> Result<VarHandle, AccessError> {
+        self.list()?
+            .into_iter()
+            .find(|v| v.name == name)
+            .map(|v| v.handle)
+            .ok_or_else(|| AccessError::NotFound(name.to_owned()))
+    }
+
+    /// Every live variable, in table order.
+    pub fn list(&self) -> Result<Vec<VariableInfo>, AccessError> {
+        let mut out = Vec::new();
+        for index in 0..self.high_water() {
+            let snap = table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+            if snap.live {
+                out.push(self.info(index, snap));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the table says about the variable `var` names now.
+    pub fn info_of(&self, var: VarHandle) -> Result<VariableInfo, AccessError> {
+        let snap = self.live_snapshot(var)?;
+        Ok(self.info(var.index, snap))
+    }
+
+    pub(crate) fn live_snapshot(&self, var: VarHandle) -> Result<EntrySnapshot, AccessError> {
+        if var.index >= self.inner.geo.max_variables {
+            return Err(AccessError::Stale);
+        }
+        let snap = table::snapshot(&self.inner.map, &self.inner.geo, var.index)?;
+        if !snap.live || snap.incarnation != var.incarnation {
+            return Err(AccessError::Stale);
+        }
+        Ok(snap)
+    }
+
+    fn info(&self, index: u32, snap: EntrySnapshot) -> VariableInfo {
+        VariableInfo {
+            handle: VarHandle {
+                index,
+                incarnation: snap.incarnation,
+            },
+            version: self.version_word(index).load(Ordering::Acquire),
+            name: snap.name,
+            type_tag: snap.type_tag,
+            persistent: snap.flags & layout::FLAG_PERSISTENT != 0,
+            capacity: snap.capacity,
+        }
+    }
+
+    /// The variable's current version. It grows by one with every write.
+    pub fn version(&self, var: VarHandle) -> Result<u64, AccessError> {
+        self.live_snapshot(var)?;
+        Ok(self.version_word(var.index).load(Ordering::Acquire))
+    }
+
+    /// Reads the variable into a new vector. Returns the bytes and their version.
+    pub fn read(&self, var: VarHandle) -> Result<(Vec<u8>, u64), AccessError> {
+        let capacity = self.live_snapshot(var)?.capacity as usize;
+        let mut buf = vec![0u8; capacity];
+        let got = self.read_into(var, &mut buf)?;
+        buf.truncate(got.len);
+        Ok((buf, got.version))
+    }
+
+    /// Reads the variable into `buf` without allocating. Never torn: the bytes are exactly one published value.
+    ///
+    /// This is a seqlock read: copy the active slot with atomic loads, then confirm that neither the variable's
+    /// version nor the layout generation moved meanwhile.
+    pub fn read_into(&self, var: VarHandle, buf: &mut [u8]) -> Result<ReadInfo, AccessError> {
+        if var.index >= self.inner.geo.max_variables {
+            return Err(AccessError::Stale);
+        }
+        let layout_gen = self.header_u64(h::LAYOUT_GENERATION);
+        let version = self.version_word(var.index);
+        let entry = self.inner.geo.entry(var.index);
+        loop {
+            let g1 = layout_gen.load(Ordering::Acquire);
+            if g1 & 1 == 1 {
+                std::thread::yield_now();
+                continue;
+            }
+            let v1 = version.load(Ordering::Acquire);
+            let attempt = self.copy_active(entry, var, v1, buf);
+            fence(Ordering::Acquire);
+            let stable =
+                version.load(Ordering::Relaxed) == v1 && layout_gen.load(Ordering::Relaxed) == g1;
+            if stable {
+                return attempt.map(|len| ReadInfo { len, version: v1 });
+            }
+        }
+    }
+
+    /// One attempt at copying the slot that version `v` selects. Its result counts only if the seqlock confirms it.
+    fn copy_active(
+        &self,
+        entry: u64,
+        var: VarHandle,
+        v: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, AccessError> {
+        let map = &self.inner.map;
+        let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
+        let incarnation = map
+            .u32_at(entry + e::INCARNATION as u64)
+            .load(Ordering::Relaxed);
+        if state != layout::STATE_LIVE || incarnation != var.incarnation {
+            return Err(AccessError::Stale);
+        }
+        let capacity = map
+            .u32_at(entry + e::CAPACITY as u64)
+            .load(Ordering::Relaxed);
+        let block = map
+            .u64_at(entry + e::BLOCK_OFFSET as u64)
+            .load(Ordering::Relaxed);
+        if block % layout::MIN_BLOCK != 0 {
+            return Err(Corruption::Entry {
+                index: var.index,
+                reason: format!("bad block offset {block}"),
+            }
+            .into());
+        }
+        map.check(block, layout::block_need(capacity))?;
+        let slot = block + (v & 1) * layout::slot_size(capacity);
+        let len = map.u64_at(slot).load(Ordering::Relaxed);
+        if len > capacity as u64 {
+            let reason = format!("slot length {len} exceeds capacity {capacity}");
+            return Err(Corruption::Entry {
+                index: var.index,
+                reason,
+            }
+            .into());
+        }
+        let len = len as usize;
+        if len > buf.len() {
+            return Err(AccessError::BufferTooSmall {
+                len: buf.len(),
+                needed: len,
+            });
+        }
+        map.copy_out(slot + layout::SLOT_HEADER, &mut buf[..len]);
+        Ok(len)
+    }
+
+    /// Writes the whole value, or nothing. Returns the new version.
+    ///
+    /// Takes the variable's lock, fills the inactive slot, publishes it by bumping the version, releases the lock,
+    /// then signals watchers (a futex wake only when some watcher sleeps).
+    pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
+        self.write_with(var, data, || {})
+    }
+
+    /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
+    #[cfg(feature = "test-hooks")]
+    pub fn write_with_hook(
+        &self,
+        var: VarHandle,
+        data: &[u8],
+        mid_write: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
+        self.write_with(var, data, mid_write)
+    }
+
+    fn write_with(
+        &self,
+        var: VarHandle,
+        data: &[u8],
+        mid_write: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
+        if self.access() == Access::ReadOnly {
+            return Err(AccessError::ReadOnly);
+        }
+        if var.index >= self.inner.geo.max_variables {
+            return Err(AccessError::Stale);
+        }
+        let map = &self.inner.map;
+        let entry = self.inner.geo.entry(var.index);
+        let version = {
+            let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.inner.pid);
+            // Orders the slot stores below after the lock; a reader whose copy sees them also sees any version
+            // published before we took the lock (see docs/service-file.md, "Why the seqlock is sound").
+            fence(Ordering::Release);
+            // While we hold the lock the owner cannot change this entry, so plain snapshots of it are stable.
+            let snap = self.live_snapshot(var)?;
+            if data.len() > snap.capacity as usize {
+                return Err(AccessError::TooLarge {
+                    len: data.len(),
+                    capacity: snap.capacity,
+                });
+            }
+            let word = self.version_word(var.index);
+            let next = word.load(Ordering::Relaxed) + 1;
+            let slot = snap.block + (next & 1) * layout::slot_size(snap.capacity);
+            let (head, tail) = data.split_at((data.len() / 2) & !7);
+            map.copy_in(slot + layout::SLOT_HEADER, head);
+            mid_write();
+            map.copy_in(slot + layout::SLOT_HEADER + head.len() as u64, tail);
+            map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
+            word.store(next, Ordering::Release);
+            next
+        };
+        self.signal_change();
+        Ok(version)
+    }
+
+    /// Counts a publish and wakes sleeping watchers, if any. No syscall when nobody watches.
+    pub(crate) fn signal_change(&self) {
+        let counter = self.inner.map.u32_at(h::CHANGE_COUNTER as u64);
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self
+            .inner
+            .map
+            .u32_at(h::WAITERS as u64)
+            .load(Ordering::SeqCst)
+            > 0
+        {
+            platform::wake_all(counter);
+        }
+    }
+
+    pub(crate) fn version_word(&self, index: u32) -> &AtomicU64 {
+        self.inner
+            .map
+            .u64_at(self.inner.geo.versions + 8 * index as u64)
+    }
+
+    pub(crate) fn header_u64(&self, field: usize) -> &AtomicU64 {
+        self.inner.map.u64_at(field as u64)
+    }
+
+    /// One past the highest table index ever used.
+    pub(crate) fn high_water(&self) -> u32 {
+        let hw = self
+            .inner
+            .map
+            .u32_at(h::HIGH_WATER as u64)
+            .load(Ordering::Acquire);
+        hw.min(self.inner.geo.max_variables)
+    }
+}

@@ -1,0 +1,136 @@
+//! [`Watcher`]: block until something in a service changes, and learn exactly which variables did.
+
+use crate::layout::header as h;
+use crate::mapping::Access;
+use crate::platform;
+use crate::scan;
+use crate::service::Service;
+use crate::table;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A read-only watcher cannot register itself in the waiter count, so it sleeps in slices of at most this long and
+/// re-scans. Whenever any writable watcher (such as the server) is registered, writers wake it at once.
+pub const READ_ONLY_POLL: Duration = Duration::from_millis(10);
+
+/// One variable that changed since the watcher's last look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The variable's table index.
+    pub index: u32,
+    /// Its name, or `None` if it no longer exists (it was deallocated).
+    pub name: Option<String>,
+    /// The version the watcher saw last (0 if the variable is new to it).
+    pub old_version: u64,
+    /// The version now.
+    pub new_version: u64,
+}
+
+/// Watches one service. It keeps a shadow copy of the version table; each look compares the live table with it.
+#[derive(Debug)]
+pub struct Watcher {
+    service: Service,
+    shadow: Vec<u64>,
+    scratch: Vec<u32>,
+}
+
+impl Watcher {
+    /// A watcher that reports changes made after this call.
+    pub fn new(service: &Service) -> Watcher {
+        let hw = service.high_water() as usize;
+        let shadow = (0..hw)
+            .map(|i| service.version_word(i as u32).load(Ordering::Acquire))
+            .collect();
+        Watcher {
+            service: service.clone(),
+            shadow,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The changes since the last look, without blocking.
+    pub fn poll(&mut self) -> Vec<Change> {
+        let hw = self.service.high_water() as usize;
+        if self.shadow.len() < hw {
+            // Entries past the old high-water mark are new to this watcher; version 0 means "never seen".
+            self.shadow.resize(hw, 0);
+        }
+        let versions = self
+            .service
+            .inner
+            .map
+            .u64_slice(self.service.inner.geo.versions, hw);
+        self.scratch.clear();
+        scan::find_changes(versions, &self.shadow, &mut self.scratch);
+        let mut changes = Vec::with_capacity(self.scratch.len());
+        for &index in &self.scratch {
+            let new_version = versions[index as usize].load(Ordering::Acquire);
+            let old_version = std::mem::replace(&mut self.shadow[index as usize], new_version);
+            if new_version == old_version {
+                continue;
+            }
+            let name = table::snapshot(&self.service.inner.map, &self.service.inner.geo, index)
+                .ok()
+                .filter(|snap| snap.live)
+                .map(|snap| snap.name);
+            changes.push(Change {
+                index,
+                name,
+                old_version,
+                new_version,
+            });
+        }
+        changes
+    }
+
+    /// Blocks until at least one variable changes, or `timeout` passes (then the result is empty).
+    pub fn wait(&mut self, timeout: Duration) -> Vec<Change> {
+        let deadline = Instant::now() + timeout;
+        let service = self.service.clone();
+        let counter = service.inner.map.u32_at(h::CHANGE_COUNTER as u64);
+        let writable = self.service.access() == Access::ReadWrite;
+        let _registered = writable.then(|| WaiterPin::new(&self.service));
+        loop {
+            // Read the counter before scanning: a publish after the scan moves it, so the futex will not sleep.
+            let seen = counter.load(Ordering::SeqCst);
+            let changes = self.poll();
+            let now = Instant::now();
+            if !changes.is_empty() || now >= deadline {
+                return changes;
+            }
+            let mut slice = deadline - now;
+            if !writable {
+                slice = slice.min(READ_ONLY_POLL);
+            }
+            platform::wait_on(counter, seen, slice);
+        }
+    }
+}
+
+/// Counts one possible sleeper in the service's waiter count for as long as it lives, so that every write wakes
+/// the service's sleepers. A writable watcher holds one while it waits; the server holds one on behalf of each
+/// read-only local client that watches, since such a client cannot write the count itself.
+#[derive(Debug)]
+pub struct WaiterPin {
+    service: Service,
+}
+
+impl WaiterPin {
+    /// Registers a sleeper. Panics never; needs a writable attachment (a read-only one cannot store to the count).
+    pub(crate) fn new(service: &Service) -> Self {
+        waiters(service).fetch_add(1, Ordering::SeqCst);
+        WaiterPin {
+            service: service.clone(),
+        }
+    }
+}
+
+impl Drop for WaiterPin {
+    fn drop(&mut self) {
+        waiters(&self.service).fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn waiters(service: &Service) -> &AtomicU32 {
+    service.inner.map.u32_at(h::WAITERS as u64)
+}
