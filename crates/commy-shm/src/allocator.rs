@@ -32,7 +32,7 @@ pub(crate) fn alloc(service: &Service, need: u64) -> Result<u64, LayoutError> {
     let head = free_head(service, class);
     let block = head.load(Ordering::Relaxed);
     if block != 0 {
-        if block < service.inner.geo.heap || block % layout::MIN_BLOCK != 0 {
+        if block < service.inner.geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
             let reason = format!("free list {class} points at {block}, outside the heap");
             return Err(Corruption::Header {
                 field: "free_lists",

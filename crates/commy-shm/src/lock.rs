@@ -38,7 +38,7 @@ pub(crate) fn acquire(word: &AtomicU32, me: u32) -> LockGuard<'_> {
             continue;
         }
         if holder != me
-            && attempts % LIVENESS_EVERY == 0
+            && attempts.is_multiple_of(LIVENESS_EVERY)
             && !platform::process_alive(holder)
             && word
                 .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)

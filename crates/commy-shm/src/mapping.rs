@@ -86,7 +86,7 @@ impl Mapping {
     /// The atomic u64 at `offset`, which the caller has checked with [`Mapping::check`] and which is 8-aligned.
     pub(crate) fn u64_at(&self, offset: u64) -> &AtomicU64 {
         debug_assert!(
-            offset % 8 == 0 && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64
+            offset.is_multiple_of(8) && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64
         );
         // SAFETY: the offset is inside the mapping (checked against the file length, which never exceeds the
         // reservation) and 8-aligned (all layout offsets are multiples of 8 from a page-aligned base). The mapping
@@ -97,7 +97,7 @@ impl Mapping {
     /// The atomic u32 at `offset` (checked, 4-aligned).
     pub(crate) fn u32_at(&self, offset: u64) -> &AtomicU32 {
         debug_assert!(
-            offset % 4 == 0 && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64
+            offset.is_multiple_of(4) && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64
         );
         // SAFETY: as for `u64_at`, with 4-byte alignment.
         unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU32) }
@@ -106,7 +106,7 @@ impl Mapping {
     /// The atomic u64 words `[offset, offset + 8 * words)` (checked, 8-aligned).
     pub(crate) fn u64_slice(&self, offset: u64, words: usize) -> &[AtomicU64] {
         debug_assert!(
-            offset % 8 == 0
+            offset.is_multiple_of(8)
                 && offset + 8 * words as u64 <= self.known_len.load(Ordering::Relaxed) as u64
         );
         // SAFETY: as for `u64_at`: the whole range is inside the checked file length and 8-aligned; AtomicU64 has

@@ -239,7 +239,7 @@ impl Service {
         let block = map
             .u64_at(entry + e::BLOCK_OFFSET as u64)
             .load(Ordering::Relaxed);
-        if block % layout::MIN_BLOCK != 0 {
+        if !block.is_multiple_of(layout::MIN_BLOCK) {
             return Err(Corruption::Entry {
                 index: var.index,
                 reason: format!("bad block offset {block}"),

@@ -77,7 +77,7 @@ fn read_fields(map: &Mapping, geo: &Geometry, index: u32) -> Result<EntrySnapsho
         let mut bytes = vec![0u8; name_len];
         map.copy_out(base + e::NAME as u64, &mut bytes);
         name = String::from_utf8(bytes).map_err(|_| bad("name is not UTF-8".into()))?;
-        if block < geo.heap || block % layout::MIN_BLOCK != 0 {
+        if block < geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
             return Err(bad(format!(
                 "data block offset {block} is not a heap block"
             )));
