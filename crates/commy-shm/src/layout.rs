@@ -122,20 +122,22 @@ pub const fn round_up_page(n: u64) -> u64 {
     (n + 4095) & !4095
 }
 
+// The layout must fit: checked at compile time.
+const _: () = assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= HEADER_SIZE);
+const _: () = assert!(entry::NAME + MAX_NAME_LEN <= ENTRY_SIZE);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn header_fields_fit_and_hot_words_have_their_own_line() {
-        assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= HEADER_SIZE);
         assert_eq!(
             header::CHANGE_COUNTER / 64,
             1,
             "change counter shares no line with the layout seqlock"
         );
         assert_eq!(header::LAYOUT_GENERATION / 64, 0);
-        assert!(entry::NAME + MAX_NAME_LEN <= ENTRY_SIZE);
     }
 
     #[test]
