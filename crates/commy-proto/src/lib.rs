@@ -3,10 +3,29 @@
 //! This crate does no I/O. It defines what travels over `/ws` (see `docs/protocol.md`) and how it is encoded, as JSON
 //! text frames (`commy.v1.json`) or MessagePack binary frames (`commy.v1.msgpack`).
 
+mod envelope;
 mod error_code;
+mod fields;
+mod message_enum;
 mod name;
 mod permission;
+mod reply;
+mod request;
+mod value_type;
 
+pub use envelope::{Reply, Request};
 pub use error_code::ErrorCode;
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
+pub use reply::{
+    ApiKey, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
+    ServerMessage, Service, ServiceFilePath, ServiceList, Tenant, TenantList, VariableChanged,
+    VariableData, VariableInfo, VariableList,
+};
+pub use request::{
+    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant,
+    Credential, DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService,
+    GetServiceFilePath, Heartbeat, JwtAlgorithm, ListServices, ListTenants, ListVariables,
+    ReadVariable, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+};
+pub use value_type::{UnknownValueType, ValueError, ValueType, DEFAULT_CAPACITY};
