@@ -143,6 +143,18 @@ impl Service {
         Ok(out)
     }
 
+    /// The live variable at table `index` (as a [`crate::Change`] reports it), or `NotFound` if that entry is free.
+    pub fn variable_at(&self, index: u32) -> Result<VariableInfo, AccessError> {
+        if index >= self.inner.geo.max_variables {
+            return Err(AccessError::NotFound(format!("#{index}")));
+        }
+        let snap = table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+        if !snap.live {
+            return Err(AccessError::NotFound(format!("#{index}")));
+        }
+        Ok(self.info(index, snap))
+    }
+
     /// What the table says about the variable `var` names now.
     pub fn info_of(&self, var: VarHandle) -> Result<VariableInfo, AccessError> {
         let snap = self.live_snapshot(var)?;
