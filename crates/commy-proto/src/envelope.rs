@@ -3,6 +3,7 @@
 //! `id` is optional. A reply carries the `id` of the request it answers; a push carries none. Replies to requests
 //! without an `id` come in request order.
 
+use crate::message_enum::MessageEnum;
 use crate::{ClientMessage, ErrorCode, ErrorReply, ServerMessage};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -101,18 +102,10 @@ impl Serialize for Reply {
     }
 }
 
-/// A message enum whose variants each wrap one payload (implemented by `message_enum!`).
-pub(crate) trait Message {
-    /// The variant's name: the envelope's `type`.
-    fn type_name(&self) -> &'static str;
-    /// Serializes the payload: the envelope's `data`.
-    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
-}
-
 /// Serializes a message's payload alone.
 pub(crate) struct Data<'a, M>(pub(crate) &'a M);
 
-impl<M: Message> Serialize for Data<'_, M> {
+impl<M: MessageEnum> Serialize for Data<'_, M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize_data(serializer)
     }

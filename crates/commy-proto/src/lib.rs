@@ -3,6 +3,9 @@
 //! This crate does no I/O. It defines what travels over `/ws` (see `docs/protocol.md`) and how it is encoded, as JSON
 //! text frames (`commy.v1.json`) or MessagePack binary frames (`commy.v1.msgpack`).
 
+mod codec;
+mod decode;
+mod encoding;
 mod envelope;
 mod error_code;
 mod fields;
@@ -12,7 +15,11 @@ mod permission;
 mod reply;
 mod request;
 mod value_type;
+mod version;
 
+pub use codec::{decode_reply, decode_request, encode_reply, encode_request, EncodeError};
+pub use decode::{DecodeError, DecodeErrorKind};
+pub use encoding::{Encoding, Frame};
 pub use envelope::{Reply, Request};
 pub use error_code::ErrorCode;
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
@@ -29,3 +36,4 @@ pub use request::{
     ReadVariable, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
 };
 pub use value_type::{UnknownValueType, ValueError, ValueType, DEFAULT_CAPACITY};
+pub use version::{PROTOCOL_VERSION, SUBPROTOCOLS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK};

@@ -4,6 +4,19 @@
 //! one list of variants: the enum, `TYPES`, `type_name()`, `From<Payload>` for each variant, the serialization of the
 //! payload as `data`, and the dispatch from a `type` name to the payload's decoder.
 
+/// A message enum whose variants each wrap one payload struct (implemented by `message_enum!`).
+pub(crate) trait MessageEnum: Sized {
+    /// Every variant's name.
+    const TYPES: &'static [&'static str];
+
+    /// Serializes the payload alone: the envelope's `data`.
+    fn serialize_data<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// Decodes the payload of the message named `type_name`; `None` if no variant has that name.
+    fn from_payload<P: PayloadSource>(type_name: &str, source: P)
+        -> Option<Result<Self, P::Error>>;
+}
+
 /// Where the payload of one message comes from, when decoding: something that can produce any payload type.
 pub(crate) trait PayloadSource {
     /// Why the payload could not be produced.
@@ -37,27 +50,24 @@ macro_rules! message_enum {
                     $( Self::$variant(_) => stringify!($variant), )*
                 }
             }
+        }
 
-            /// Decodes the payload of the message named `type_name`; `None` if no message has that name.
-            pub(crate) fn from_payload<P: $crate::message_enum::PayloadSource>(
+        impl $crate::message_enum::MessageEnum for $name {
+            const TYPES: &'static [&'static str] = $name::TYPES;
+
+            fn serialize_data<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( Self::$variant(payload) => serde::Serialize::serialize(payload, serializer), )*
+                }
+            }
+
+            fn from_payload<P: $crate::message_enum::PayloadSource>(
                 type_name: &str,
                 source: P,
             ) -> Option<Result<Self, P::Error>> {
                 match type_name {
                     $( stringify!($variant) => Some(source.payload::<$payload>().map(Self::$variant)), )*
                     _ => None,
-                }
-            }
-        }
-
-        impl $crate::envelope::Message for $name {
-            fn type_name(&self) -> &'static str {
-                $name::type_name(self)
-            }
-
-            fn serialize_data<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $( Self::$variant(payload) => serde::Serialize::serialize(payload, serializer), )*
                 }
             }
         }
