@@ -1,1 +1,3 @@
 //! placeholder crate, filled in by its issue.
+
+pub mod store;

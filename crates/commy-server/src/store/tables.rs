@@ -1,0 +1,62 @@
+//! The redb tables, their key types, and how records are encoded in them.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | `&str` (`"schema"`) | `u32` |
+//! | `tenants` | tenant id | JSON [`TenantRecord`](super::TenantRecord) |
+//! | `api_keys` | key id | JSON [`ApiKeyRecord`](super::ApiKeyRecord) |
+//! | `jwt_keys` | tenant id | JSON [`JwtKeyRecord`](super::JwtKeyRecord) |
+//! | `services` | (tenant id, service name) | JSON [`ServiceRecord`](super::ServiceRecord) |
+//! | `service_ids` | service id | (tenant id, service name) |
+//! | `variables` | (service id, variable name) | JSON [`VariableRecord`](super::VariableRecord) |
+//! | `audit` | sequence number | JSON [`AuditRecord`](super::AuditRecord) |
+//!
+//! Composite keys are redb tuples, which length-prefix every element but the last, so no pair of strings can collide
+//! with another pair whatever characters they hold. Tuples order by their first element, then the second, so the
+//! entries of one tenant (or one service) form a contiguous range starting at `(id, "")`.
+
+use super::error::{Entity, StoreError};
+use redb::TableDefinition;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The schema version this build reads and writes.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+/// The key under which [`SCHEMA_VERSION`] is stored in [`META`].
+pub(crate) const SCHEMA_KEY: &str = "schema";
+
+pub(crate) const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+pub(crate) const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+pub(crate) const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+pub(crate) const JWT_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("jwt_keys");
+pub(crate) const SERVICES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("services");
+pub(crate) const SERVICE_IDS: TableDefinition<&str, (&str, &str)> =
+    TableDefinition::new("service_ids");
+pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("variables");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// Encodes a record as JSON for storage; `key` names it in the error.
+pub(crate) fn encode<T: Serialize>(
+    what: Entity,
+    key: &str,
+    record: &T,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(|e| StoreError::Encode {
+        what,
+        key: key.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// Decodes a stored record; anything that does not decode is reported as [`StoreError::Corrupt`].
+pub(crate) fn decode<T: DeserializeOwned>(
+    what: Entity,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        key: key.to_owned(),
+        detail: e.to_string(),
+    })
+}
