@@ -1,3 +1,4 @@
-//! placeholder crate, filled in by its issue.
+//! The Commy server: tenants, credentials, service files and the endpoints that serve them.
 
+pub mod live;
 pub mod store;

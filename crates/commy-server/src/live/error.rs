@@ -1,0 +1,69 @@
+//! Errors of the live layer, each with its wire code and a message naming the thing.
+
+use commy_proto::ErrorCode;
+
+/// A live-state operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LiveError {
+    /// The service is not loaded (it does not exist).
+    #[error("service '{0}' does not exist")]
+    ServiceNotFound(String),
+    /// The variable does not exist in the service.
+    #[error("variable '{variable}' does not exist in service '{service}'")]
+    VariableNotFound {
+        /// The service's name or id.
+        service: String,
+        /// The variable's name.
+        variable: String,
+    },
+    /// A variable of that name exists already.
+    #[error("variable '{variable}' already exists in service '{service}'")]
+    VariableExists {
+        /// The service's name or id.
+        service: String,
+        /// The variable's name.
+        variable: String,
+    },
+    /// The value is larger than the variable's capacity.
+    #[error("value of {len} bytes exceeds variable '{variable}' capacity of {capacity} bytes")]
+    TooLarge {
+        /// The variable's name.
+        variable: String,
+        /// The value's length.
+        len: usize,
+        /// The capacity.
+        capacity: u32,
+    },
+    /// The service is full (variables or bytes).
+    #[error("service '{service}' is full: {reason}")]
+    Full {
+        /// The service's name or id.
+        service: String,
+        /// Which limit was reached.
+        reason: String,
+    },
+    /// The service file failed: I/O or corruption.
+    #[error("service '{service}' file error: {reason}")]
+    File {
+        /// The service's name or id.
+        service: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl LiveError {
+    /// The protocol error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            LiveError::ServiceNotFound(_) | LiveError::VariableNotFound { .. } => {
+                ErrorCode::NotFound
+            }
+            LiveError::VariableExists { .. } => ErrorCode::AlreadyExists,
+            LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
+            LiveError::Full { .. } => ErrorCode::LimitExceeded,
+            LiveError::File { .. } => ErrorCode::InternalError,
+        }
+    }
+}

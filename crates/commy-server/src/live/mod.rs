@@ -1,0 +1,186 @@
+//! The live layer: the service files this server owns, the operations on their variables, and change fan-out.
+//!
+//! Metadata (which services and variables exist) is the store's; values live in the service files. On start the
+//! server reconciles the two: the store is the truth for what exists, the file for persistent values.
+
+mod error;
+mod fanout;
+mod service;
+
+pub use error::LiveError;
+pub use fanout::Subscriber;
+pub use service::{LiveService, Snapshot, VariableMeta};
+
+use crate::store::{ServiceRecord, VariableRecord};
+use commy_proto::ValueType;
+use commy_shm::{CreateOptions, ServiceOwner};
+use std::collections::HashMap;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// Every loaded service, by id.
+#[derive(Debug)]
+pub struct Live {
+    dir: PathBuf,
+    options: CreateOptions,
+    services: RwLock<HashMap<String, Arc<LiveService>>>,
+}
+
+impl Live {
+    /// Service files live in `dir` (created with mode 0700). `max_variables` bounds each service's table.
+    pub fn new(dir: &Path, max_variables: u32) -> std::io::Result<Live> {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let options = CreateOptions {
+            max_variables,
+            ..CreateOptions::default()
+        };
+        Ok(Live {
+            dir: dir.to_owned(),
+            options,
+            services: RwLock::default(),
+        })
+    }
+
+    fn read_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<LiveService>>> {
+        self.services
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<LiveService>>> {
+        self.services
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Creates a new, empty service file.
+    pub fn create(&self, record: &ServiceRecord) -> Result<Arc<LiveService>, LiveError> {
+        let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
+        let file_err = |reason: String| LiveError::File {
+            service: service_id.to_owned(),
+            reason,
+        };
+        let owner =
+            ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?;
+        let live = Arc::new(LiveService::new(record, path, owner));
+        self.write_map().insert(service_id.to_owned(), live.clone());
+        Ok(live)
+    }
+
+    /// Loads an existing service file at start-up and reconciles it with the store's variable records: variables the
+    /// store does not know are freed, missing ones are allocated, and non-persistent ones start from their initial
+    /// value. A missing file is created.
+    pub fn load(
+        &self,
+        record: &ServiceRecord,
+        records: &[VariableRecord],
+    ) -> Result<Arc<LiveService>, LiveError> {
+        let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
+        let file_err = |reason: String| LiveError::File {
+            service: service_id.to_owned(),
+            reason,
+        };
+        let owner = match ServiceOwner::open(&path) {
+            Ok(owner) => owner,
+            Err(commy_shm::OpenError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+                ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?
+            }
+            Err(other) => return Err(file_err(other.to_string())),
+        };
+        let live = Arc::new(LiveService::new(record, path, owner));
+        let known: HashMap<&str, &VariableRecord> = records
+            .iter()
+            .map(|r| (r.variable_name.as_str(), r))
+            .collect();
+        for meta in live.list()? {
+            if !known.contains_key(meta.name.as_str()) {
+                live.deallocate(&meta.name)?;
+            }
+        }
+        for record in records {
+            let value_type = ValueType::from_tag(record.type_tag).unwrap_or_default();
+            match live.meta(&record.variable_name) {
+                Ok((handle, _)) if !record.persistent => {
+                    live.write(&record.variable_name, handle, &record.initial_data)?;
+                }
+                Ok(_) => {}
+                Err(LiveError::VariableNotFound { .. }) => {
+                    let (name, data) = (&record.variable_name, &record.initial_data);
+                    live.allocate(name, value_type, record.capacity, record.persistent, data)?;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        self.write_map().insert(service_id.to_owned(), live.clone());
+        Ok(live)
+    }
+
+    /// A loaded service.
+    pub fn get(&self, service_id: &str) -> Result<Arc<LiveService>, LiveError> {
+        self.read_map()
+            .get(service_id)
+            .cloned()
+            .ok_or_else(|| LiveError::ServiceNotFound(service_id.to_owned()))
+    }
+
+    /// Unloads a service and deletes its file. Its subscribers get no further pushes.
+    pub fn remove(&self, service_id: &str) -> Result<(), LiveError> {
+        let removed = self.write_map().remove(service_id);
+        if let Some(live) = removed {
+            live.stop();
+            std::fs::remove_file(live.path()).map_err(|e| LiveError::File {
+                service: service_id.to_owned(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Unloads a service if loaded and deletes its file (e.g. when its tenant is deleted).
+    pub fn remove_record(&self, record: &ServiceRecord) {
+        if let Err(err) = self.remove(&record.service_id) {
+            tracing::warn!(service = record.service_id, %err, "removing service file failed");
+        }
+        let _ = std::fs::remove_file(self.dir.join(&record.file_name));
+    }
+
+    /// Drops every subscription of a closed connection.
+    pub fn drop_connection(&self, connection: u64) {
+        for live in self.read_map().values() {
+            live.drop_connection(connection);
+        }
+    }
+
+    /// Subscriptions a connection holds across every service.
+    pub fn subscriptions_of(&self, connection: u64) -> usize {
+        self.read_map()
+            .values()
+            .map(|s| s.subscriptions_of(connection))
+            .sum()
+    }
+
+    /// Number of loaded services and of variables across them.
+    pub fn counts(&self) -> (usize, usize) {
+        let map = self.read_map();
+        let variables = map
+            .values()
+            .map(|s| s.service().list().map(|l| l.len()).unwrap_or(0))
+            .sum();
+        (map.len(), variables)
+    }
+
+    /// Stops every watcher and flushes every file (on shutdown).
+    pub fn shutdown(&self) {
+        for live in self.read_map().values() {
+            live.stop();
+            if let Err(err) = live.flush() {
+                tracing::warn!(service = live.id(), %err, "flushing service file failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

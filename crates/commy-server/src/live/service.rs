@@ -1,0 +1,298 @@
+//! [`LiveService`]: one loaded service file and the operations the protocol performs on it.
+
+use super::error::LiveError;
+use super::fanout::{Fanout, Subscriber};
+use crate::store::ServiceRecord;
+use commy_proto::ValueType;
+use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A variable's value as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The raw bytes.
+    pub data: Vec<u8>,
+    /// Their version.
+    pub version: u64,
+    /// The variable's type.
+    pub value_type: ValueType,
+}
+
+/// What the table says about a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableMeta {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub value_type: ValueType,
+    /// Its capacity in bytes.
+    pub capacity: u32,
+    /// Current length of its value in bytes.
+    pub len: u32,
+    /// Current version.
+    pub version: u64,
+    /// Whether it survives a restart.
+    pub persistent: bool,
+}
+
+/// A service file owned by this server.
+#[derive(Debug)]
+pub struct LiveService {
+    service_id: String,
+    tenant_id: String,
+    name: String,
+    path: PathBuf,
+    owner: Mutex<ServiceOwner>,
+    service: Service,
+    fanout: Fanout,
+}
+
+impl LiveService {
+    pub(crate) fn new(record: &ServiceRecord, path: PathBuf, owner: ServiceOwner) -> Self {
+        let service = owner.service().clone();
+        let fanout = Fanout::new(record.service_id.clone());
+        LiveService {
+            service_id: record.service_id.clone(),
+            tenant_id: record.tenant_id.clone(),
+            name: record.service_name.clone(),
+            path,
+            owner: Mutex::new(owner),
+            service,
+            fanout,
+        }
+    }
+
+    /// The service's id.
+    pub fn id(&self) -> &str {
+        &self.service_id
+    }
+
+    /// The tenant it belongs to.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// Its name inside the tenant.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The service file's path (under the server's private data directory).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mapped service, for direct reads and writes.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
+        self.owner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Allocates a variable with its initial value.
+    pub fn allocate(
+        &self,
+        name: &str,
+        value_type: ValueType,
+        capacity: u32,
+        persistent: bool,
+        initial: &[u8],
+    ) -> Result<Snapshot, LiveError> {
+        let spec = VariableSpec {
+            name,
+            capacity,
+            type_tag: value_type.as_tag(),
+            persistent,
+            initial,
+        };
+        let handle = self
+            .owner()
+            .allocate(&spec)
+            .map_err(|err| self.layout_error(name, err))?;
+        self.read_handle(name, handle)
+    }
+
+    /// Frees a variable.
+    pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
+        self.owner()
+            .free(name)
+            .map_err(|err| self.layout_error(name, err))
+    }
+
+    /// The handle, type and capacity of a variable: what a write needs, without reading the value.
+    pub fn target(&self, name: &str) -> Result<(VarHandle, ValueType, u32), LiveError> {
+        let handle = self
+            .owner()
+            .lookup(name)
+            .map_err(|err| self.access_error(name, err))?;
+        let info = self
+            .service
+            .info_of(handle)
+            .map_err(|err| self.access_error(name, err))?;
+        Ok((
+            handle,
+            ValueType::from_tag(info.type_tag).unwrap_or_default(),
+            info.capacity,
+        ))
+    }
+
+    /// The handle and metadata of a variable.
+    pub fn meta(&self, name: &str) -> Result<(VarHandle, VariableMeta), LiveError> {
+        let handle = self
+            .owner()
+            .lookup(name)
+            .map_err(|err| self.access_error(name, err))?;
+        let info = self
+            .service
+            .info_of(handle)
+            .map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self
+            .service
+            .read(handle)
+            .map_err(|err| self.access_error(name, err))?;
+        let meta = VariableMeta {
+            name: info.name,
+            value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
+            capacity: info.capacity,
+            len: data.len() as u32,
+            version,
+            persistent: info.persistent,
+        };
+        Ok((handle, meta))
+    }
+
+    /// Reads a variable.
+    pub fn read(&self, name: &str) -> Result<Snapshot, LiveError> {
+        let handle = self
+            .owner()
+            .lookup(name)
+            .map_err(|err| self.access_error(name, err))?;
+        self.read_handle(name, handle)
+    }
+
+    fn read_handle(&self, name: &str, handle: VarHandle) -> Result<Snapshot, LiveError> {
+        let info = self
+            .service
+            .info_of(handle)
+            .map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self
+            .service
+            .read(handle)
+            .map_err(|err| self.access_error(name, err))?;
+        Ok(Snapshot {
+            data,
+            version,
+            value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
+        })
+    }
+
+    /// Writes bytes that the caller has checked against the variable's type; returns the new version.
+    pub fn write(&self, name: &str, handle: VarHandle, data: &[u8]) -> Result<u64, LiveError> {
+        self.service
+            .write(handle, data)
+            .map_err(|err| self.access_error(name, err))
+    }
+
+    /// Every variable, in table order.
+    pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
+        let infos = self
+            .service
+            .list()
+            .map_err(|err| self.access_error("*", err))?;
+        let mut out = Vec::with_capacity(infos.len());
+        for info in infos {
+            let Ok((data, version)) = self.service.read(info.handle) else {
+                continue;
+            };
+            out.push(VariableMeta {
+                value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
+                capacity: info.capacity,
+                len: data.len() as u32,
+                version,
+                persistent: info.persistent,
+                name: info.name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Subscribes a connection to one variable (`Some`) or to all (`None`).
+    pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn Subscriber>) {
+        self.fanout
+            .subscribe(&self.service, connection, variable, sink)
+    }
+
+    /// Ends a subscription; returns whether it existed.
+    pub fn unsubscribe(&self, connection: u64, variable: Option<&str>) -> bool {
+        self.fanout.unsubscribe(connection, variable)
+    }
+
+    /// Number of subscriptions the connection holds on this service.
+    pub fn subscriptions_of(&self, connection: u64) -> usize {
+        self.fanout.count_for(connection)
+    }
+
+    pub(crate) fn drop_connection(&self, connection: u64) {
+        self.fanout.drop_connection(connection)
+    }
+
+    pub(crate) fn stop(&self) {
+        self.fanout.stop()
+    }
+
+    /// Flushes the mapping's dirty pages to the file (on shutdown).
+    pub fn flush(&self) -> std::io::Result<()> {
+        std::fs::File::open(&self.path)?.sync_data()
+    }
+
+    fn access_error(&self, variable: &str, err: AccessError) -> LiveError {
+        match err {
+            AccessError::NotFound(_) | AccessError::Stale => self.not_found(variable),
+            AccessError::TooLarge { len, capacity } => LiveError::TooLarge {
+                variable: variable.to_owned(),
+                len,
+                capacity,
+            },
+            other => LiveError::File {
+                service: self.service_id.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn layout_error(&self, variable: &str, err: LayoutError) -> LiveError {
+        let service = self.name.clone();
+        match err {
+            LayoutError::AlreadyExists(_) => LiveError::VariableExists {
+                service,
+                variable: variable.to_owned(),
+            },
+            LayoutError::NotFound(_) => self.not_found(variable),
+            LayoutError::TooLarge { len, capacity } => LiveError::TooLarge {
+                variable: variable.to_owned(),
+                len,
+                capacity,
+            },
+            LayoutError::TableFull { .. } | LayoutError::OutOfSpace { .. } => LiveError::Full {
+                service,
+                reason: err.to_string(),
+            },
+            other => LiveError::File {
+                service,
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn not_found(&self, variable: &str) -> LiveError {
+        LiveError::VariableNotFound {
+            service: self.service_id.clone(),
+            variable: variable.to_owned(),
+        }
+    }
+}
