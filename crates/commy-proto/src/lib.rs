@@ -14,6 +14,7 @@ mod name;
 mod permission;
 mod reply;
 mod request;
+mod value_error;
 mod value_type;
 mod version;
 
@@ -35,5 +36,6 @@ pub use request::{
     GetServiceFilePath, Heartbeat, JwtAlgorithm, ListServices, ListTenants, ListVariables,
     ReadVariable, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
 };
-pub use value_type::{UnknownValueType, ValueError, ValueType, DEFAULT_CAPACITY};
+pub use value_error::{UnknownValueType, ValueError};
+pub use value_type::{ValueType, DEFAULT_CAPACITY};
 pub use version::{PROTOCOL_VERSION, SUBPROTOCOLS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK};

@@ -11,7 +11,7 @@
 //! An `f64` that is NaN or infinite has no JSON form. It can only be written as `data` (its 8 bytes), and
 //! [`ValueType::decode`] gives `None` for it, so replies carry its `data` and no `value`.
 
-use crate::ErrorCode;
+use crate::value_error::{UnknownValueType, ValueError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::{fmt, str::FromStr};
@@ -246,11 +246,6 @@ impl fmt::Display for ValueType {
     }
 }
 
-/// A type name that is not one of `bytes`, `u64`, `i64`, `f64`, `bool`, `string`, `json`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown type '{0}' (expected one of bytes, u64, i64, f64, bool, string, json)")]
-pub struct UnknownValueType(pub String);
-
 impl FromStr for ValueType {
     type Err = UnknownValueType;
 
@@ -262,79 +257,196 @@ impl FromStr for ValueType {
     }
 }
 
-/// Why a value does not fit a variable. Every case is the client's to fix: [`ValueError::code`] is `INVALID_REQUEST`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValueError {
-    /// A JSON `value` was given for a `bytes` variable.
-    #[error("type bytes has no JSON value; send the bytes as `data`")]
-    BytesHaveNoValue,
-    /// The JSON value is of the wrong kind, for example a string for `u64`.
-    #[error("expected {expected} for type {ty}, got {got}")]
-    WrongKind {
-        /// The variable's type.
-        ty: ValueType,
-        /// What the type takes, for example `a number`.
-        expected: &'static str,
-        /// The value given, as JSON text.
-        got: String,
-    },
-    /// The number is out of the type's range, or not whole for an integer type.
-    #[error("value {value} does not fit type {ty}")]
-    OutOfRange {
-        /// The variable's type.
-        ty: ValueType,
-        /// The value given, as JSON text.
-        value: String,
-    },
-    /// The bytes are not the size of a fixed-size type.
-    #[error("type {ty} holds exactly {expected} bytes, got {len}")]
-    WrongSize {
-        /// The variable's type.
-        ty: ValueType,
-        /// Its size.
-        expected: u32,
-        /// The size given.
-        len: u64,
-    },
-    /// A `bool` byte other than 0 or 1.
-    #[error("byte {0} is not a bool (expected 0 or 1)")]
-    NotBool(u8),
-    /// `string` bytes that are not UTF-8.
-    #[error("bytes are not valid UTF-8 for type string: {0}")]
-    NotUtf8(String),
-    /// `json` bytes that are not JSON text.
-    #[error("bytes are not valid JSON for type json: {0}")]
-    NotJson(String),
-    /// The value is longer than the variable's capacity.
-    #[error("value is {len} bytes long; the variable's capacity is {capacity}")]
-    OverCapacity {
-        /// The value's length.
-        len: u64,
-        /// The variable's capacity.
-        capacity: u32,
-    },
-    /// A capacity smaller than a fixed-size type's values.
-    #[error("capacity {capacity} is too small for type {ty}, whose values are {needs} bytes")]
-    CapacityTooSmall {
-        /// The variable's type.
-        ty: ValueType,
-        /// The capacity asked for.
-        capacity: u32,
-        /// The type's size.
-        needs: u32,
-    },
-    /// A write or allocation with both `data` and `value`.
-    #[error("give either `data` or `value`, not both")]
-    DataAndValue,
-    /// A write with neither `data` nor `value`.
-    #[error("give the new value as `data` (bytes) or `value` (JSON)")]
-    NoDataOrValue,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-impl ValueError {
-    /// The error code for the reply: always `INVALID_REQUEST`.
-    pub fn code(&self) -> ErrorCode {
-        ErrorCode::InvalidRequest
+    #[test]
+    fn tags_are_stable() {
+        let expected = [
+            (ValueType::Bytes, 0),
+            (ValueType::U64, 1),
+            (ValueType::I64, 2),
+            (ValueType::F64, 3),
+            (ValueType::Bool, 4),
+            (ValueType::String, 5),
+            (ValueType::Json, 6),
+        ];
+        for (ty, tag) in expected {
+            assert_eq!(ty.as_tag(), tag);
+            assert_eq!(ValueType::from_tag(tag), Some(ty));
+        }
+        assert_eq!(ValueType::from_tag(7), None);
+        assert_eq!(ValueType::from_tag(255), None);
+    }
+
+    #[test]
+    fn names_match_serde_and_parse() {
+        for ty in ValueType::ALL {
+            assert_eq!(serde_json::to_string(&ty).unwrap(), format!("\"{ty}\""));
+            assert_eq!(ty.as_str().parse::<ValueType>(), Ok(ty));
+        }
+        assert_eq!(ValueType::default(), ValueType::Bytes);
+        let err = "u32".parse::<ValueType>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown type 'u32' (expected one of bytes, u64, i64, f64, bool, string, json)"
+        );
+    }
+
+    #[test]
+    fn encodings_are_little_endian_and_round_trip() {
+        let cases = [
+            (
+                ValueType::U64,
+                json!(u64::MAX),
+                u64::MAX.to_le_bytes().to_vec(),
+            ),
+            (ValueType::I64, json!(-2), (-2i64).to_le_bytes().to_vec()),
+            (
+                ValueType::I64,
+                json!(i64::MIN),
+                i64::MIN.to_le_bytes().to_vec(),
+            ),
+            (ValueType::F64, json!(1.5), 1.5f64.to_le_bytes().to_vec()),
+            (ValueType::Bool, json!(true), vec![1]),
+            (ValueType::Bool, json!(false), vec![0]),
+            (
+                ValueType::String,
+                json!("héllo"),
+                "héllo".as_bytes().to_vec(),
+            ),
+            (
+                ValueType::Json,
+                json!({"a": [1, null]}),
+                br#"{"a":[1,null]}"#.to_vec(),
+            ),
+            (ValueType::Json, json!(null), b"null".to_vec()),
+        ];
+        for (ty, value, bytes) in cases {
+            assert_eq!(ty.encode(&value).as_ref(), Ok(&bytes), "{ty} {value}");
+            assert_eq!(ty.decode(&bytes), Ok(Some(value)), "{ty}");
+        }
+    }
+
+    #[test]
+    fn whole_floats_fit_integer_types() {
+        assert_eq!(
+            ValueType::U64.encode(&json!(3.0)),
+            Ok(3u64.to_le_bytes().to_vec())
+        );
+        assert_eq!(
+            ValueType::I64.encode(&json!(-3.0)),
+            Ok((-3i64).to_le_bytes().to_vec())
+        );
+        assert_eq!(
+            ValueType::F64.encode(&json!(3)),
+            Ok(3f64.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_fit_say_why() {
+        let message = |ty: ValueType, value| ty.encode(&value).unwrap_err().to_string();
+        assert_eq!(
+            message(ValueType::U64, json!(-1)),
+            "value -1 does not fit type u64"
+        );
+        assert_eq!(
+            message(ValueType::U64, json!(1.5)),
+            "value 1.5 does not fit type u64"
+        );
+        assert_eq!(
+            message(ValueType::U64, json!(1e20)),
+            "value 1e+20 does not fit type u64"
+        );
+        assert_eq!(
+            message(ValueType::I64, json!(u64::MAX)),
+            "value 18446744073709551615 does not fit type i64"
+        );
+        assert_eq!(
+            message(ValueType::Bool, json!("yes")),
+            r#"expected a boolean for type bool, got "yes""#
+        );
+        assert_eq!(
+            message(ValueType::U64, json!("7")),
+            r#"expected a number for type u64, got "7""#
+        );
+        assert_eq!(
+            message(ValueType::String, json!(7)),
+            "expected a string for type string, got 7"
+        );
+        assert_eq!(
+            message(ValueType::Bytes, json!([1])),
+            "type bytes has no JSON value; send the bytes as `data`"
+        );
+        let long = message(ValueType::F64, json!("x".repeat(100)));
+        assert!(long.ends_with("xxx..."), "{long}");
+        assert!(long.len() < 100, "{long}");
+    }
+
+    #[test]
+    fn stored_bytes_are_checked() {
+        assert_eq!(ValueType::Bytes.decode(&[1, 2]), Ok(None));
+        assert_eq!(
+            ValueType::U64.decode(&[1, 2]).unwrap_err().to_string(),
+            "type u64 holds exactly 8 bytes, got 2"
+        );
+        assert_eq!(
+            ValueType::Bool.decode(&[2]).unwrap_err().to_string(),
+            "byte 2 is not a bool (expected 0 or 1)"
+        );
+        assert!(matches!(
+            ValueType::String.decode(&[0xff]),
+            Err(ValueError::NotUtf8(_))
+        ));
+        assert!(matches!(
+            ValueType::Json.decode(b"{"),
+            Err(ValueError::NotJson(_))
+        ));
+        assert!(matches!(
+            ValueType::Json.decode(b""),
+            Err(ValueError::NotJson(_))
+        ));
+        assert_eq!(
+            ValueType::String
+                .check_bytes(b"12345", 4)
+                .unwrap_err()
+                .to_string(),
+            "value is 5 bytes long; the variable's capacity is 4"
+        );
+        assert_eq!(ValueType::String.check_bytes(b"1234", 4), Ok(()));
+    }
+
+    #[test]
+    fn non_finite_floats_have_no_json_value() {
+        for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(ValueType::F64.decode(&f.to_le_bytes()), Ok(None));
+        }
+    }
+
+    #[test]
+    fn sizes_capacities_and_zero_values() {
+        for ty in ValueType::ALL {
+            let zero = ty.zero_bytes();
+            assert_eq!(ty.check_bytes(&zero, ty.default_capacity()), Ok(()), "{ty}");
+            assert_eq!(ty.check_capacity(ty.default_capacity()), Ok(()), "{ty}");
+            if let Some(size) = ty.fixed_size() {
+                assert_eq!(zero.len(), size as usize);
+                assert_eq!(ty.default_capacity(), size);
+                assert!(ty.check_capacity(size - 1).is_err());
+            } else {
+                assert_eq!(ty.default_capacity(), DEFAULT_CAPACITY);
+            }
+        }
+        assert_eq!(
+            ValueType::Json.decode(&ValueType::Json.zero_bytes()),
+            Ok(Some(json!(null)))
+        );
+        assert_eq!(
+            ValueType::U64.check_capacity(4).unwrap_err().to_string(),
+            "capacity 4 is too small for type u64, whose values are 8 bytes"
+        );
     }
 }

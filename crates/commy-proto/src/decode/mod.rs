@@ -256,3 +256,6 @@ fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
     }
     (!out.is_empty()).then_some(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! Requests about variables: `AllocateVariable`, `ReadVariable`, `WriteVariable`, `DeallocateVariable`,
 //! `ListVariables`.
 
-use crate::value_type::{ValueError, ValueType};
+use crate::{ValueError, ValueType};
 use serde::{Deserialize, Serialize};
 
 /// Allocates a variable in a service. Reply: [`VariableData`](crate::VariableData), or `ALREADY_EXISTS`. Needs

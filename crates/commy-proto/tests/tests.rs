@@ -1,0 +1,5 @@
+//! Integration tests of commy-proto's public API: golden wire forms and round trips.
+
+mod golden;
+mod roundtrip;
+mod util;
