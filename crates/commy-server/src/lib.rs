@@ -1,4 +1,5 @@
 //! The Commy server: tenants, credentials, service files and the endpoints that serve them.
 
+pub mod auth;
 pub mod live;
 pub mod store;
