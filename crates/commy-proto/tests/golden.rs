@@ -235,3 +235,71 @@ fn msgpack_uses_named_maps_and_bin() {
     expected.push(0x01);
     assert_eq!(packed, expected);
 }
+
+#[test]
+fn audit_query_and_log() {
+    golden_request(
+        Request::new(
+            5,
+            QueryAudit {
+                tenant_id: Some("acme".into()),
+                since_ms: Some(1_700_000_000_000),
+                limit: Some(50),
+            },
+        ),
+        r#"{"type":"QueryAudit","data":{"tenant_id":"acme","since_ms":1700000000000,"limit":50},"id":5}"#,
+    );
+    golden_request(
+        Request::new(6, QueryAudit::default()),
+        r#"{"type":"QueryAudit","data":{},"id":6}"#,
+    );
+    golden_reply(
+        Reply::to(
+            Some(5),
+            AuditLog {
+                entries: vec![AuditLogEntry {
+                    seq: 12,
+                    at_ms: 1_700_000_000_123,
+                    actor: "unknown".into(),
+                    tenant_id: Some("acme".into()),
+                    peer: Some("192.0.2.7:50312".into()),
+                    action: "auth_failure".into(),
+                    target: "acme".into(),
+                    outcome: "denied".into(),
+                }],
+            },
+        ),
+        r#"{"type":"AuditLog","data":{"entries":[{"seq":12,"at_ms":1700000000123,"actor":"unknown","tenant_id":"acme","peer":"192.0.2.7:50312","action":"auth_failure","target":"acme","outcome":"denied"}]},"id":5}"#,
+    );
+}
+
+#[test]
+fn scoped_keys_and_jwt_keys() {
+    golden_request(
+        Request::new(
+            8,
+            CreateApiKey {
+                tenant_id: "acme".into(),
+                name: "dashboard".into(),
+                permissions: vec![Permission::Read, Permission::Write],
+                services: None,
+                read_services: Some(vec!["sensors/*".into()]),
+                write_services: Some(vec!["sensors/out".into()]),
+            },
+        ),
+        r#"{"type":"CreateApiKey","data":{"tenant_id":"acme","name":"dashboard","permissions":["read","write"],"read_services":["sensors/*"],"write_services":["sensors/out"]},"id":8}"#,
+    );
+    golden_request(
+        Request::new(
+            9,
+            SetJwtKey {
+                tenant_id: "acme".into(),
+                alg: JwtAlgorithm::EdDSA,
+                key: "-----BEGIN PUBLIC KEY-----".into(),
+                issuer: Some("https://id.example".into()),
+                audience: Some("commy".into()),
+            },
+        ),
+        r#"{"type":"SetJwtKey","data":{"tenant_id":"acme","alg":"EdDSA","key":"-----BEGIN PUBLIC KEY-----","issuer":"https://id.example","audience":"commy"},"id":9}"#,
+    );
+}

@@ -79,25 +79,39 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         .into()),
         name().prop_map(|tenant_id| DeleteTenant { tenant_id }.into()),
         Just(ListTenants {}.into()),
-        (name(), text(), permissions(), option::of(vec(name(), 0..3))).prop_map(
-            |(tenant_id, name, permissions, services)| CreateApiKey {
-                tenant_id,
-                name,
-                permissions,
-                services
-            }
-            .into()
-        ),
+        (
+            (name(), text(), permissions()),
+            option::of(vec(name(), 0..3)),
+            option::of(vec(name(), 0..3)),
+            option::of(vec(name(), 0..3))
+        )
+            .prop_map(
+                |((tenant_id, name, permissions), services, read_services, write_services)| {
+                    CreateApiKey {
+                        tenant_id,
+                        name,
+                        permissions,
+                        services,
+                        read_services,
+                        write_services,
+                    }
+                    .into()
+                }
+            ),
         (name(), name()).prop_map(|(tenant_id, key_id)| RevokeApiKey { tenant_id, key_id }.into()),
         (
             name(),
             proptest::sample::select(JwtAlgorithm::ALL.to_vec()),
-            text()
+            text(),
+            option::of(text()),
+            option::of(text())
         )
-            .prop_map(|(tenant_id, alg, key)| SetJwtKey {
+            .prop_map(|(tenant_id, alg, key, issuer, audience)| SetJwtKey {
                 tenant_id,
                 alg,
-                key
+                key,
+                issuer,
+                audience
             }
             .into()),
         (name(), name()).prop_map(|(tenant_id, service_name)| CreateService {
@@ -182,6 +196,17 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             service_name
         }
         .into()),
+        (
+            option::of(name()),
+            option::of(any::<u64>()),
+            option::of(any::<u32>())
+        )
+            .prop_map(|(tenant_id, since_ms, limit)| QueryAudit {
+                tenant_id,
+                since_ms,
+                limit
+            }
+            .into()),
     ]
 }
 
@@ -217,6 +242,26 @@ fn variable_info() -> impl Strategy<Value = VariableInfo> {
                 len,
                 version,
                 persistent,
+            },
+        )
+}
+
+fn audit_log_entry() -> impl Strategy<Value = AuditLogEntry> {
+    (
+        (any::<u64>(), any::<u64>(), text()),
+        (option::of(name()), option::of(text())),
+        (text(), text(), text()),
+    )
+        .prop_map(
+            |((seq, at_ms, actor), (tenant_id, peer), (action, target, outcome))| AuditLogEntry {
+                seq,
+                at_ms,
+                actor,
+                tenant_id,
+                peer,
+                action,
+                target,
+                outcome,
             },
         )
 }
@@ -285,6 +330,7 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             }
         ),
         (error_code(), text()).prop_map(|(code, message)| ErrorReply { code, message }.into()),
+        vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
     ]
 }
 

@@ -1,10 +1,12 @@
 //! What the server sends: [`ServerMessage`] and one payload struct per reply or push.
 
+mod audit;
 mod service;
 mod status;
 mod tenant;
 mod variable;
 
+pub use audit::{AuditLog, AuditLogEntry};
 pub use service::{Service, ServiceFilePath, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use tenant::{ApiKey, AuthenticationResult, Tenant, TenantList};
@@ -48,6 +50,8 @@ message_enum! {
         VariableChanged(VariableChanged),
         /// The reply to a request that failed.
         Error(ErrorReply),
+        /// The reply to `QueryAudit`.
+        AuditLog(AuditLog),
     }
 }
 

@@ -1,11 +1,13 @@
 //! What a client sends: [`ClientMessage`] and one payload struct per request.
 
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod service;
 pub(crate) mod session;
 pub(crate) mod tenant;
 pub(crate) mod variable;
 
+pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
@@ -66,5 +68,7 @@ message_enum! {
         Disconnect(Disconnect),
         /// Get a service's file descriptor (local socket only). Reply: `ServiceFilePath`.
         GetServiceFilePath(GetServiceFilePath),
+        /// Read the audit log. Reply: `AuditLog`.
+        QueryAudit(QueryAudit),
     }
 }

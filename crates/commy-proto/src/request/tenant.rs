@@ -38,6 +38,24 @@ pub struct CreateApiKey {
     /// Service-name patterns (such as `sensors/*`) that limit `read` and `write`; `None` means every service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<String>>,
+    /// Patterns that limit `read` alone, in place of `services`; `None` falls back to `services`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_services: Option<Vec<String>>,
+    /// Patterns that limit `write` alone, in place of `services`; `None` falls back to `services`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_services: Option<Vec<String>>,
+}
+
+impl CreateApiKey {
+    /// The patterns `read` is limited to: `read_services` if given, else `services`; `None` means every service.
+    pub fn read_patterns(&self) -> Option<&[String]> {
+        self.read_services.as_deref().or(self.services.as_deref())
+    }
+
+    /// The patterns `write` is limited to: `write_services` if given, else `services`; `None` means every service.
+    pub fn write_patterns(&self) -> Option<&[String]> {
+        self.write_services.as_deref().or(self.services.as_deref())
+    }
 }
 
 /// Revokes an API key. Reply: [`OperationResult`](crate::OperationResult). Needs tenant admin.
@@ -57,8 +75,15 @@ pub struct SetJwtKey {
     pub tenant_id: String,
     /// The signature algorithm.
     pub alg: JwtAlgorithm,
-    /// For `HS256` the shared secret; for `RS256` and `EdDSA` the public key in PEM form.
+    /// For `HS256` the shared secret (at least 32 bytes); for `RS256` and `EdDSA` the public key in PEM form
+    /// (`-----BEGIN PUBLIC KEY-----`).
     pub key: String,
+    /// When set, a token must carry this `iss`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// When set, a token must carry this `aud` (alone or in its list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl fmt::Debug for SetJwtKey {
@@ -67,6 +92,8 @@ impl fmt::Debug for SetJwtKey {
             .field("tenant_id", &self.tenant_id)
             .field("alg", &self.alg)
             .field("key", &Redacted)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -124,6 +151,8 @@ mod tests {
             tenant_id: "t".into(),
             alg: JwtAlgorithm::HS256,
             key: "hmac-secret".into(),
+            issuer: None,
+            audience: None,
         };
         let shown = format!("{m:?}");
         assert!(!shown.contains("hmac-secret"), "{shown}");
@@ -138,5 +167,34 @@ mod tests {
         assert_eq!(m.services, None);
         assert_eq!(m.permissions, [Permission::Read, Permission::Write]);
         assert!(!serde_json::to_string(&m).unwrap().contains("services"));
+        assert_eq!((m.read_patterns(), m.write_patterns()), (None, None));
+    }
+
+    #[test]
+    fn read_and_write_services_override_services() {
+        let m: CreateApiKey = serde_json::from_str(
+            r#"{"tenant_id":"t","name":"n","permissions":["read","write"],"services":["a/*"],"write_services":["a/out"]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.read_patterns(), Some(&["a/*".to_owned()][..]));
+        assert_eq!(m.write_patterns(), Some(&["a/out".to_owned()][..]));
+        let only_read: CreateApiKey = serde_json::from_str(
+            r#"{"tenant_id":"t","name":"n","permissions":["read"],"read_services":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(only_read.read_patterns(), Some(&[][..]));
+        assert_eq!(only_read.write_patterns(), None);
+    }
+
+    #[test]
+    fn issuer_and_audience_are_optional() {
+        let m: SetJwtKey =
+            serde_json::from_str(r#"{"tenant_id":"t","alg":"RS256","key":"pem"}"#).unwrap();
+        assert_eq!((m.issuer.as_deref(), m.audience.as_deref()), (None, None));
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(
+            !json.contains("issuer") && !json.contains("audience"),
+            "{json}"
+        );
     }
 }
