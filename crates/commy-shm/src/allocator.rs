@@ -86,6 +86,8 @@ pub(crate) fn grow_to(service: &Service, len: u64) -> Result<(), LayoutError> {
         return Ok(());
     }
     service.inner.map.file().set_len(len)?;
+    // The owner goes on to write into the new space without checking each offset against the file again.
+    service.inner.map.grew_to(len);
     capacity.store(len, Ordering::Release);
     Ok(())
 }

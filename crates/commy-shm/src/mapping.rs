@@ -61,6 +61,12 @@ impl Mapping {
         self.map.len()
     }
 
+    /// The first byte of the reservation. Only tests use it, to store through a read-only mapping.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
     /// Checks that `[offset, offset + len)` lies inside the file, re-reading the file's length once if needed.
     pub(crate) fn check(&self, offset: u64, len: u64) -> Result<(), Corruption> {
         let end = offset
@@ -81,6 +87,12 @@ impl Mapping {
         } else {
             Err(Corruption::OutOfBounds { offset, len })
         }
+    }
+
+    /// Records that the file is now at least `len` bytes long, after this process grew it.
+    pub(crate) fn grew_to(&self, len: u64) {
+        let len = len.min(self.reserved() as u64) as usize;
+        self.known_len.fetch_max(len, Ordering::Relaxed);
     }
 
     /// The atomic u64 at `offset`, which the caller has checked with [`Mapping::check`] and which is 8-aligned.

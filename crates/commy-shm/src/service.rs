@@ -101,6 +101,17 @@ impl Service {
     }
 
     fn validate_table(&self) -> Result<(), Corruption> {
+        // An odd layout generation means an owner is changing the table, or died doing so. Waiting for it here would
+        // hang the open, and keep a restarted owner from ever opening the file to repair it. Every access validates
+        // the entries it reads anyway, once the generation is even.
+        if self
+            .header_u64(h::LAYOUT_GENERATION)
+            .load(Ordering::Acquire)
+            & 1
+            == 1
+        {
+            return Ok(());
+        }
         for index in 0..self.high_water() {
             table::snapshot(&self.inner.map, &self.inner.geo, index)?;
         }
@@ -297,6 +308,16 @@ impl Service {
         mid_write: impl FnOnce(),
     ) -> Result<u64, AccessError> {
         self.write_with(var, data, mid_write)
+    }
+
+    /// The first byte of this process's mapping of the file. For tests that check that a read-only attachment is
+    /// mapped without write permission, by storing through it (the store must fault).
+    ///
+    /// Any access through the pointer is the caller's responsibility: memory that other processes change
+    /// concurrently may only be accessed atomically, and only below [`Service::capacity`].
+    #[cfg(feature = "test-hooks")]
+    pub fn raw_base_for_test(&self) -> *mut u8 {
+        self.inner.map.base()
     }
 
     fn write_with(

@@ -1,0 +1,301 @@
+//! A second process for commy-shm's cross-process tests (`crates/commy-shm/tests/`). Not an interface of the crate:
+//! it is built only with the `test-hooks` feature, which the crate's own tests turn on.
+//!
+//! Each subcommand attaches to a service file, does one thing, and reports on stdout, one line per event, starting
+//! with an upper-case word the test waits for (`READY`, `HOLDING`, `WATCHING`, ...). Errors go to stderr with exit
+//! code 2.
+//!
+//! Values written by `write-loop` are *uniform*: one fill byte repeated `len_for(fill, capacity)` times, so a reader
+//! can tell a torn value (mixed bytes, or a length that belongs to another fill) from a whole one.
+
+use commy_shm::{Access, Service, VarHandle, Watcher};
+use std::error::Error;
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::os::unix::fs::FileExt;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+type Res = Result<(), Box<dyn Error>>;
+
+/// How often the loops look at the `stop` variable.
+const STOP_EVERY: u64 = 256;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("commy-shm-helper {args:?}: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Res {
+    match *args {
+        ["write-loop", path, var, parity] => write_loop(path, var, parity.parse()?),
+        ["read-loop", path, var] => read_loop(path, var),
+        ["hold", path, var, fill, len] => hold(path, var, byte(fill)?, len.parse()?),
+        ["write", path, var, fill, len] => write_once(path, var, byte(fill)?, len.parse()?),
+        ["write-when-watched", path, var, fill, len] => {
+            wait_for_watcher(path)?;
+            write_once(path, var, byte(fill)?, len.parse()?)
+        }
+        ["watch", path, access, timeout_ms] => watch(path, access_of(access)?, timeout_ms.parse()?),
+        ["store", path, access, offset] => store(path, access_of(access)?, offset.parse()?),
+        ["serve", path, access] => serve(path, access_of(access)?),
+        _ => Err(format!("unknown command line {args:?}").into()),
+    }
+}
+
+/// The length of the uniform value with fill byte `fill` in a variable of `capacity` bytes (half to all of it,
+/// never a multiple of 8 for every fill). `tests/util.rs` has the same function.
+fn len_for(fill: u8, capacity: usize) -> usize {
+    capacity - (fill as usize * 37) % (capacity / 2)
+}
+
+fn byte(text: &str) -> Result<u8, Box<dyn Error>> {
+    Ok(u8::from_str_radix(text.trim_start_matches("0x"), 16)?)
+}
+
+fn access_of(text: &str) -> Result<Access, Box<dyn Error>> {
+    match text {
+        "ro" => Ok(Access::ReadOnly),
+        "rw" => Ok(Access::ReadWrite),
+        other => Err(format!("access must be ro or rw, not {other}").into()),
+    }
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    // A test that stopped listening has failed already; nothing useful to do with the error.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Whether the test has asked the loops to end, by writing a non-zero byte to the variable `stop`.
+fn stopped(service: &Service, stop: VarHandle) -> Result<bool, Box<dyn Error>> {
+    let mut buf = [0u8; 8];
+    let got = service.read_into(stop, &mut buf)?;
+    Ok(buf[..got.len].iter().any(|&b| b != 0))
+}
+
+/// Writes uniform values until stopped. Writer `parity` 0 uses odd fill bytes, 1 even ones, so readers can tell the
+/// two writers apart. Prints `WROTE writes=<n>`.
+fn write_loop(path: &str, var: &str, parity: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let stop = service.lookup("stop")?;
+    let capacity = service.info_of(handle)?.capacity as usize;
+    let mut buf = vec![0u8; capacity];
+    say(format_args!("READY"));
+    let mut writes: u64 = 0;
+    loop {
+        if writes.is_multiple_of(STOP_EVERY) && stopped(&service, stop)? {
+            break;
+        }
+        let fill = ((writes % 127) * 2 + 1 + parity) as u8;
+        let len = len_for(fill, capacity);
+        buf[..len].fill(fill);
+        service.write(handle, &buf[..len])?;
+        writes += 1;
+    }
+    say(format_args!("WROTE writes={writes}"));
+    Ok(())
+}
+
+/// Reads until stopped, alternating `read_into` and `read`, and checks that every value is uniform and that
+/// versions never go backwards. Prints `READ reads=.. torn=.. changes=.. regressions=.. fills=..`.
+fn read_loop(path: &str, var: &str) -> Res {
+    let service = Service::open(path, Access::ReadOnly)?;
+    let handle = service.lookup(var)?;
+    let stop = service.lookup("stop")?;
+    // Writers size their values by the capacity the variable has when they start, as readers check them.
+    let capacity = service.info_of(handle)?.capacity as usize;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut reads, mut torn, mut changes, mut regressions) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_version = 0;
+    let mut fills = [false; 256];
+    say(format_args!("READY"));
+    loop {
+        if reads.is_multiple_of(STOP_EVERY) && stopped(&service, stop)? {
+            break;
+        }
+        let owned;
+        let (value, version) = if reads % 2 == 0 {
+            let got = service.read_into(handle, &mut buf)?;
+            (&buf[..got.len], got.version)
+        } else {
+            owned = service.read(handle)?;
+            (&owned.0[..], owned.1)
+        };
+        reads += 1;
+        match value.first() {
+            Some(&fill)
+                if value.iter().all(|&b| b == fill) && value.len() == len_for(fill, capacity) =>
+            {
+                fills[fill as usize] = true;
+            }
+            _ => {
+                torn += 1;
+                if torn <= 3 {
+                    eprintln!(
+                        "torn read at version {version}: {} bytes, starting {:02x?}",
+                        value.len(),
+                        &value[..value.len().min(16)]
+                    );
+                }
+            }
+        }
+        if version < last_version {
+            regressions += 1;
+        } else if version > last_version {
+            changes += 1;
+        }
+        last_version = version;
+    }
+    let fills: Vec<String> = (0..256)
+        .filter(|&b| fills[b])
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    say(format_args!(
+        "READ reads={reads} torn={torn} changes={changes} regressions={regressions} fills={}",
+        fills.join(",")
+    ));
+    Ok(())
+}
+
+/// Starts writing `len` bytes of `fill`, and halfway through the copy, holding the variable's lock, prints
+/// `HOLDING <pid>` and sleeps until killed.
+fn hold(path: &str, var: &str, fill: u8, len: usize) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    service.write_with_hook(handle, &vec![fill; len], || {
+        say(format_args!("HOLDING {}", std::process::id()));
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    })?;
+    Err("the mid-write hook returned".into())
+}
+
+/// Writes `len` bytes of `fill` once. Prints `WROTE <version>`.
+fn write_once(path: &str, var: &str, fill: u8, len: usize) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let version = service.write(handle, &vec![fill; len])?;
+    say(format_args!("WROTE {version}"));
+    Ok(())
+}
+
+/// Waits until some watcher has registered in the header's waiter count, reading the file (not a mapping).
+fn wait_for_watcher(path: &str) -> Res {
+    let file = File::open(path)?;
+    let mut word = [0u8; 4];
+    loop {
+        file.read_exact_at(&mut word, commy_shm::layout::header::WAITERS as u64)?;
+        if u32::from_le_bytes(word) > 0 {
+            return Ok(());
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Waits once for changes. Prints `WATCHING` before the wait, then one `CHANGE <index> <name> <old> <new>` line per
+/// change (or `TIMEOUT`), then `DONE woken=<whether the wait ended before its timeout>`.
+fn watch(path: &str, access: Access, timeout_ms: u64) -> Res {
+    let service = Service::open(path, access)?;
+    let mut watcher = Watcher::new(&service);
+    let timeout = Duration::from_millis(timeout_ms);
+    say(format_args!("WATCHING"));
+    let start = Instant::now();
+    let changes = watcher.wait(timeout);
+    let woken = start.elapsed() < timeout;
+    for c in &changes {
+        say(format_args!(
+            "CHANGE {} {:?} {} {}",
+            c.index, c.name, c.old_version, c.new_version
+        ));
+    }
+    if changes.is_empty() {
+        say(format_args!("TIMEOUT"));
+    }
+    say(format_args!("DONE woken={woken}"));
+    Ok(())
+}
+
+/// Attaches with `access` and stores one byte at `offset` through the mapping itself. Read-only, the store must
+/// kill this process with SIGSEGV; read-write, it prints `STORED`.
+fn store(path: &str, access: Access, offset: usize) -> Res {
+    let service = Service::open(path, access)?;
+    if offset as u64 >= service.capacity() {
+        return Err(format!("offset {offset} is outside the file").into());
+    }
+    // This process may be about to die of SIGSEGV: no core file for that.
+    let core = rustix::process::getrlimit(rustix::process::Resource::Core);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: core.maximum,
+        },
+    )?;
+    say(format_args!("ATTACHED"));
+    // SAFETY: `offset` lies inside the file (checked above), so inside the live mapping, and a byte is always
+    // aligned. The store is atomic, as every access to shared memory must be. Read-only, the page is mapped without
+    // write permission: the store faults and the process dies, which is what this command exists to show.
+    let cell = unsafe { AtomicU8::from_ptr(service.raw_base_for_test().add(offset)) };
+    cell.store(0x5a, Ordering::SeqCst);
+    say(format_args!("STORED"));
+    Ok(())
+}
+
+/// Serves requests from stdin, one per line, looking each variable up afresh:
+/// `read NAME` -> `VALUE <version> <hex>`; `write NAME <hex>` -> `WROTE <version>`; `capacity` -> `CAPACITY <n>`.
+/// A failed request answers `ERR <error>`. Prints `READY` first; ends at end of input.
+fn serve(path: &str, access: Access) -> Res {
+    let service = Service::open(path, access)?;
+    say(format_args!("READY"));
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words[..] {
+            ["read", name] => service
+                .lookup(name)
+                .and_then(|h| service.read(h))
+                .map(|(bytes, version)| format!("VALUE {version} {}", hex(&bytes)))
+                .map_err(|e| format!("{e:?}")),
+            ["write", name, data] => unhex(data).and_then(|bytes| {
+                service
+                    .lookup(name)
+                    .and_then(|h| service.write(h, &bytes))
+                    .map(|version| format!("WROTE {version}"))
+                    .map_err(|e| format!("{e:?}"))
+            }),
+            ["capacity"] => Ok(format!("CAPACITY {}", service.capacity())),
+            _ => Err(format!("unknown request {line:?}")),
+        };
+        match answer {
+            Ok(text) => say(format_args!("{text}")),
+            Err(err) => say(format_args!("ERR {err}")),
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("odd-length hex {text:?}"));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
