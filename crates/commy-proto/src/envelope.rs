@@ -70,7 +70,8 @@ impl Reply {
     }
 
     /// Whether this is a push rather than the reply to a request: a `VariableChanged`, or a `Disconnected` without
-    /// an `id`.
+    /// an `id`. (A `Disconnected` answering a `Disconnect` sent without an `id` counts too; either way the connection
+    /// ends.)
     pub fn is_push(&self) -> bool {
         match self.message {
             ServerMessage::VariableChanged(_) => true,

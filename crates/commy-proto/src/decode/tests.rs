@@ -282,3 +282,51 @@ fn unknown_fields_are_ignored() {
     let text = r#"{"type":"CreateTenant","data":{"tenant_id":"t","tenant_name":"n","note":1},"trace":"x"}"#;
     assert!(decode_request(text.as_bytes(), Encoding::Json).is_ok());
 }
+
+#[test]
+fn deep_nesting_is_refused_without_overflowing_the_stack() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let json = format!(
+        r#"{{"type":"WriteVariable","data":{{"service_id":"s","variable_name":"v","value":{deep}}}}}"#
+    );
+    let err = decode_request(json.as_bytes(), Encoding::Json)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("recursion limit exceeded"), "{err}");
+    assert!(err.ends_with("of WriteVariable"), "{err}");
+
+    let mut packed = vec![0x82, 0xa4, b't', b'y', b'p', b'e', 0xa9];
+    packed.extend(b"Heartbeat");
+    packed.extend([0xa4, b'd', b'a', b't', b'a']);
+    packed.extend(std::iter::repeat_n(0x91, 100_000));
+    packed.push(0xc0);
+    let err = decode_request(&packed, Encoding::MsgPack)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "request is not valid MessagePack: nested more than 128 levels deep"
+    );
+}
+
+#[test]
+fn announced_lengths_do_not_allocate_before_the_data_arrives() {
+    // A bin32, an array32 and a map32 that each announce 4 GiB and then end.
+    for header in [
+        [0xc6, 0xff, 0xff, 0xff, 0xff],
+        [0xdd, 0xff, 0xff, 0xff, 0xff],
+        [0xdf, 0xff, 0xff, 0xff, 0xff],
+    ] {
+        let mut packed = vec![0x82, 0xa4, b't', b'y', b'p', b'e', 0xad];
+        packed.extend(b"WriteVariable");
+        packed.extend([0xa4, b'd', b'a', b't', b'a']);
+        packed.extend(header);
+        let err = decode_request(&packed, Encoding::MsgPack)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "request is not valid MessagePack: the message ends early"
+        );
+    }
+}
