@@ -1,0 +1,105 @@
+//! [`Client::authenticate`], and the switch to the local transport it may make.
+
+use crate::builder::Transport;
+use crate::client::{unexpected, Client};
+use crate::conn::{Connection, Endpoint};
+use crate::credentials::Credentials;
+use crate::{Error, Result};
+use commy_proto::{Authenticate, AuthenticationResult, Permission, ServerMessage};
+use std::path::PathBuf;
+
+/// The client's name and version, as the server logs it.
+pub const CLIENT_VERSION: &str = concat!("commy-client/", env!("CARGO_PKG_VERSION"));
+
+/// What an authentication established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The server's message, for example `authenticated`.
+    pub message: String,
+    /// The server's version.
+    pub server_version: String,
+    /// The rights the credential holds in the tenant.
+    pub permissions: Vec<Permission>,
+    /// The server's local socket, if it announced one.
+    pub local_socket: Option<PathBuf>,
+    /// The transport the client uses from now on.
+    pub transport: Transport,
+}
+
+impl Client {
+    /// Presents a credential: for `tenant`, or for the server itself (`None`, for the admin key). Service calls then
+    /// use `tenant`. The client keeps the credential to authenticate again after a reconnect.
+    ///
+    /// On the first authentication that announces a local socket, a client whose URL is loopback (or that was built
+    /// with [`Transport::Local`]) moves to that socket and maps services from then on.
+    pub async fn authenticate(
+        &self,
+        tenant: Option<&str>,
+        credentials: Credentials,
+    ) -> Result<Authenticated> {
+        let request = Authenticate {
+            tenant_id: tenant.map(str::to_owned),
+            client_version: CLIENT_VERSION.to_owned(),
+            credential: credentials.to_wire(),
+        };
+        let result = match self.call(request).await? {
+            ServerMessage::AuthenticationResult(result) => result,
+            other => return Err(unexpected("Authenticate", &other)),
+        };
+        if let Some(tenant) = tenant {
+            self.set_tenant(tenant);
+        }
+        self.maybe_go_local(&result).await?;
+        Ok(Authenticated {
+            message: result.message,
+            server_version: result.server_version,
+            permissions: result.permissions,
+            local_socket: result.local_socket.map(PathBuf::from),
+            transport: self.transport(),
+        })
+    }
+
+    async fn maybe_go_local(&self, result: &AuthenticationResult) -> Result<()> {
+        let wanted = self.inner.options.transport;
+        if self.transport() == Transport::Local || wanted == Some(Transport::Remote) {
+            return Ok(());
+        }
+        let forced = wanted == Some(Transport::Local);
+        let Some(path) = &result.local_socket else {
+            if forced {
+                return Err(Error::ConnectionLost(format!(
+                    "the server at {} announces no local socket, so the local transport cannot be used",
+                    self.inner.url
+                )));
+            }
+            return Ok(());
+        };
+        if !forced && !self.inner.url.is_loopback() {
+            return Ok(());
+        }
+        match self.open_local(PathBuf::from(path)).await {
+            Ok(local) => {
+                self.replace_conn(local).close();
+                Ok(())
+            }
+            Err(err) if forced => Err(err),
+            Err(err) => {
+                tracing::debug!(%err, "the local socket is not usable; staying on the WebSocket");
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects to the local socket and authenticates there with every credential used so far.
+    async fn open_local(&self, path: PathBuf) -> Result<Connection> {
+        let settings = self.inner.options.settings.clone();
+        let local = Connection::open(Endpoint::Unix { path }, settings).await?;
+        for auth in self.conn().auths() {
+            match local.request(auth).await?.message {
+                ServerMessage::AuthenticationResult(_) => {}
+                other => return Err(unexpected("Authenticate", &other)),
+            }
+        }
+        Ok(local)
+    }
+}

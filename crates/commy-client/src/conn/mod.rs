@@ -1,0 +1,195 @@
+//! [`Connection`]: requests and replies over one link to the server, multiplexed by request id, with pushes routed to
+//! watches and a reconnection that authenticates and subscribes again.
+//!
+//! A background task (the [driver](driver)) owns the link. Callers hand it requests through a channel, each with a
+//! oneshot for its reply; the driver gives every request an id and matches replies to ids as they come.
+
+mod backoff;
+mod driver;
+pub(crate) mod frame;
+mod link;
+mod registry;
+mod unix;
+mod ws;
+
+pub(crate) use link::Endpoint;
+pub(crate) use registry::Key;
+
+use crate::watch::ChangeQueue;
+use crate::{Error, Result};
+use commy_proto::{Authenticate, ClientMessage, ServerMessage};
+use registry::Registry;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Timeouts and the reconnection policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect: bool,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+/// A successful reply, with the descriptor that came with it.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) message: ServerMessage,
+    pub(crate) fd: Option<OwnedFd>,
+}
+
+pub(crate) enum Command {
+    /// Send a request and hand its reply back.
+    Request {
+        message: ClientMessage,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// Send a request whose reply nobody waits for.
+    Fire(ClientMessage),
+    /// Close the link and stop.
+    Close,
+}
+
+/// What the driver and the callers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) settings: Settings,
+    registry: Mutex<Registry>,
+    /// Successful authentications, replayed after a reconnect.
+    auths: Mutex<Vec<Authenticate>>,
+    /// Why the connection ended for good, once it has.
+    ended: Mutex<Option<Error>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.registry)
+    }
+
+    fn remember_auth(&self, auth: Authenticate) {
+        let mut auths = lock(&self.auths);
+        auths.retain(|a| a.tenant_id != auth.tenant_id);
+        auths.push(auth);
+    }
+
+    fn auths(&self) -> Vec<Authenticate> {
+        lock(&self.auths).clone()
+    }
+
+    fn end(&self, why: Error) {
+        lock(&self.ended).get_or_insert(why);
+        self.registry().close_all();
+    }
+
+    fn ended(&self) -> Error {
+        lock(&self.ended)
+            .clone()
+            .unwrap_or_else(|| Error::ConnectionLost("the client was closed".into()))
+    }
+}
+
+/// A handle to one connection; clones share it. The connection ends when every handle is gone (or on
+/// [`Connection::close`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Connection {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl Connection {
+    /// Connects to `endpoint`, failing at once if the server cannot be reached, and starts the driver.
+    pub(crate) async fn open(endpoint: Endpoint, settings: Settings) -> Result<Connection> {
+        let link = endpoint
+            .open(settings.connect_timeout)
+            .await
+            .map_err(Error::ConnectionLost)?;
+        let shared = Arc::new(Shared {
+            endpoint,
+            settings,
+            registry: Mutex::default(),
+            auths: Mutex::default(),
+            ended: Mutex::default(),
+        });
+        let (commands, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(driver::run(link, receiver, shared.clone()));
+        Ok(Connection { commands, shared })
+    }
+
+    /// Sends a request and waits for its reply; an `Error` reply becomes an [`Error`].
+    pub(crate) async fn request(&self, message: impl Into<ClientMessage>) -> Result<Answer> {
+        let message = message.into();
+        let what = message.type_name();
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Request { message, reply })
+            .map_err(|_| self.shared.ended())?;
+        let timeout = self.shared.settings.request_timeout;
+        match tokio::time::timeout(timeout, answer).await {
+            Err(_) => Err(Error::Timeout(format!(
+                "no reply to {what} from {} within {timeout:?}",
+                self.shared.endpoint
+            ))),
+            Ok(Err(_)) => Err(self.lost_or_ended()),
+            Ok(Ok(Answer {
+                message: ServerMessage::Error(err),
+                ..
+            })) => Err(err.into()),
+            Ok(Ok(answer)) => Ok(answer),
+        }
+    }
+
+    /// A request whose reply the driver dropped: the link went down while it was in flight, or the connection ended.
+    fn lost_or_ended(&self) -> Error {
+        if self.commands.is_closed() {
+            self.shared.ended()
+        } else {
+            Error::ConnectionLost(format!(
+                "the connection to {} dropped before the reply came; the request may or may not have been carried out",
+                self.shared.endpoint
+            ))
+        }
+    }
+
+    /// Feeds `queue` with the pushes of subscription `key` and keeps the subscription across reconnects. The caller
+    /// sends the `Subscribe` itself, after this, so that no push between its reply and the registration is lost.
+    pub(crate) fn register_watch(&self, key: Key, queue: Arc<ChangeQueue>, remote: bool) -> u64 {
+        self.shared.registry().register(key, queue, remote)
+    }
+
+    /// Ends a watch; the last one of a subscription unsubscribes.
+    pub(crate) fn unregister_watch(&self, key: &Key, id: u64) {
+        let mut registry = self.shared.registry();
+        if registry.unregister(key, id) {
+            // Sent under the registry's lock, so that it cannot overtake a later Subscribe of the same key.
+            let _ = self.commands.send(Command::Fire(ClientMessage::Unsubscribe(
+                commy_proto::Unsubscribe {
+                    service_id: key.0.clone(),
+                    variable_name: key.1.clone(),
+                },
+            )));
+        }
+    }
+
+    /// The authentications that succeeded on this connection.
+    pub(crate) fn auths(&self) -> Vec<Authenticate> {
+        self.shared.auths()
+    }
+
+    /// Where this connection goes.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
+    }
+
+    /// Closes the link; pending and later requests fail, and every watch of this connection ends.
+    pub(crate) fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+}

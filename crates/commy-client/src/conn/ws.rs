@@ -1,0 +1,79 @@
+//! The remote link: a WebSocket to the server's `/ws`, with the `commy.v1.json` or `commy.v1.msgpack` subprotocol.
+//!
+//! TLS (`wss://`) plugs in at [`WsLink::connect`]: it is the one place that turns a URL into a byte stream.
+
+use super::link::Incoming;
+use crate::url::ServerUrl;
+use commy_proto::{decode_reply, encode_request, Encoding, Frame, Request};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A WebSocket connection to the server.
+#[derive(Debug)]
+pub(crate) struct WsLink {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    encoding: Encoding,
+}
+
+impl WsLink {
+    pub(crate) async fn connect(url: &ServerUrl, encoding: Encoding) -> Result<WsLink, String> {
+        let ws_url = url.websocket();
+        let mut request = ws_url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| format!("bad server URL '{ws_url}': {e}"))?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(encoding.subprotocol()),
+        );
+        let (ws, _response) = tokio_tungstenite::connect_async_with_config(request, None, true)
+            .await
+            .map_err(|e| format!("cannot connect to {ws_url}: {e}"))?;
+        Ok(WsLink { ws, encoding })
+    }
+
+    pub(crate) async fn send(&mut self, request: &Request) -> Result<(), String> {
+        let frame = encode_request(request, self.encoding).map_err(|e| e.to_string())?;
+        let message = match frame {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::binary(bytes),
+        };
+        self.ws
+            .send(message)
+            .await
+            .map_err(|e| format!("sending to the server failed: {e}"))
+    }
+
+    /// The next message. Cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Result<Incoming, String> {
+        loop {
+            let message = match self.ws.next().await {
+                None => return Err("the server closed the connection".into()),
+                Some(Err(e)) => return Err(format!("reading from the server failed: {e}")),
+                Some(Ok(message)) => message,
+            };
+            let bytes = match &message {
+                Message::Text(text) => text.as_bytes(),
+                Message::Binary(bytes) => bytes,
+                Message::Close(frame) => {
+                    let why = frame.as_ref().map_or("no reason given".to_owned(), |f| {
+                        format!("{} ({})", f.reason, f.code)
+                    });
+                    return Err(format!("the server closed the connection: {why}"));
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            };
+            let reply = decode_reply(bytes, self.encoding)
+                .map_err(|e| format!("the server sent an undecodable message: {e}"))?;
+            return Ok(Incoming { reply, fd: None });
+        }
+    }
+
+    pub(crate) async fn close(&mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

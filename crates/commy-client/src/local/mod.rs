@@ -1,0 +1,8 @@
+//! The local transport's data path: a service file mapped from the descriptor the server passed, read and written at
+//! memory speed, and watched through the file's change signal.
+
+mod mapped;
+mod watcher;
+
+pub(crate) use mapped::Mapped;
+pub(crate) use watcher::spawn_watcher;

@@ -1,0 +1,167 @@
+//! [`Service`]: a handle to one service and its variables.
+
+use crate::allocation::Allocation;
+use crate::builder::Transport;
+use crate::client::{expect_result, unexpected, Client, ServiceInfo};
+use crate::local::{spawn_watcher, Mapped};
+use crate::payload::Payload;
+use crate::snapshot::Snapshot;
+use crate::watch::{ChangeQueue, Watch};
+use crate::Result;
+use commy_proto::{
+    DeallocateVariable, ListVariables, ReadVariable, ServerMessage, Subscribe, VariableData,
+    VariableInfo, VariableList, WriteVariable, ALL_VARIABLES,
+};
+use std::sync::Arc;
+
+/// A handle to one service. Cheap to clone.
+///
+/// On the local transport the service file is mapped into this process: [`read`](Service::read),
+/// [`write`](Service::write) and [`watch`](Service::watch) go through memory, and the mapping is read-only when the
+/// credential may only read. On the remote transport every call is a request. Either way the results are the same.
+#[derive(Debug, Clone)]
+pub struct Service {
+    client: Client,
+    info: ServiceInfo,
+    mapped: Option<Arc<Mapped>>,
+}
+
+impl Service {
+    pub(crate) fn new(client: Client, info: ServiceInfo, mapped: Option<Arc<Mapped>>) -> Self {
+        Service {
+            client,
+            info,
+            mapped,
+        }
+    }
+
+    /// The server's id for the service.
+    pub fn id(&self) -> &str {
+        &self.info.service_id
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.info.service_name
+    }
+
+    /// The tenant it belongs to.
+    pub fn tenant(&self) -> &str {
+        &self.info.tenant_id
+    }
+
+    /// How this handle reaches the variables: [`Transport::Local`] when the file is mapped.
+    pub fn transport(&self) -> Transport {
+        if self.mapped.is_some() {
+            Transport::Local
+        } else {
+            Transport::Remote
+        }
+    }
+
+    /// Allocates a variable; returns its initial value. Needs `write`.
+    pub async fn allocate(&self, name: &str, allocation: Allocation) -> Result<Snapshot> {
+        let request = allocation.into_request(self.id(), name);
+        match self.client.call(request).await? {
+            ServerMessage::VariableData(data) => Ok(from_wire(data)),
+            other => Err(unexpected("AllocateVariable", &other)),
+        }
+    }
+
+    /// Frees a variable. Needs `write`.
+    pub async fn deallocate(&self, name: &str) -> Result<()> {
+        let request = DeallocateVariable {
+            service_id: self.id().to_owned(),
+            variable_name: name.to_owned(),
+        };
+        expect_result("DeallocateVariable", self.client.call(request).await?)
+    }
+
+    /// Every variable: name, type, capacity, length, version, persistence.
+    pub async fn list(&self) -> Result<Vec<VariableInfo>> {
+        let request = ListVariables {
+            service_id: self.id().to_owned(),
+        };
+        match self.client.call(request).await? {
+            ServerMessage::VariableList(VariableList { variables }) => Ok(variables),
+            other => Err(unexpected("ListVariables", &other)),
+        }
+    }
+
+    /// Reads a variable.
+    pub async fn read(&self, name: &str) -> Result<Snapshot> {
+        if let Some(mapped) = &self.mapped {
+            return mapped.read(name);
+        }
+        let request = ReadVariable {
+            service_id: self.id().to_owned(),
+            variable_name: name.to_owned(),
+        };
+        match self.client.call(request).await? {
+            ServerMessage::VariableData(data) => Ok(from_wire(data)),
+            other => Err(unexpected("ReadVariable", &other)),
+        }
+    }
+
+    /// Writes a variable; returns the new version. The value must fit the variable's type and capacity, or the write
+    /// fails with [`Error::InvalidRequest`](crate::Error::InvalidRequest) and changes nothing. Needs `write`.
+    pub async fn write(&self, name: &str, value: impl Into<Payload>) -> Result<u64> {
+        let payload = value.into();
+        if let Some(mapped) = &self.mapped {
+            return mapped.write(name, payload);
+        }
+        let (data, value) = payload.into_wire();
+        let request = WriteVariable {
+            service_id: self.id().to_owned(),
+            variable_name: name.to_owned(),
+            data,
+            value,
+        };
+        match self.client.call(request).await? {
+            ServerMessage::VariableData(data) => Ok(data.version),
+            other => Err(unexpected("WriteVariable", &other)),
+        }
+    }
+
+    /// Watches every variable of the service.
+    pub async fn watch(&self) -> Result<Watch> {
+        self.watch_key(None).await
+    }
+
+    /// Watches one variable; [`Error::NotFound`](crate::Error::NotFound) if it does not exist.
+    pub async fn watch_variable(&self, name: &str) -> Result<Watch> {
+        self.watch_key(Some(name)).await
+    }
+
+    async fn watch_key(&self, variable: Option<&str>) -> Result<Watch> {
+        let conn = self.client.conn();
+        let variable_name = variable.unwrap_or(ALL_VARIABLES).to_owned();
+        let key = (self.id().to_owned(), variable_name.clone());
+        let queue = ChangeQueue::new(variable.map(str::to_owned));
+        // Registered before subscribing, so that a push right after the reply finds its queue.
+        let id = conn.register_watch(key.clone(), queue.clone(), self.mapped.is_none());
+        let mut watch = Watch::new(queue.clone());
+        let owner = conn.clone();
+        watch.on_drop(move || owner.unregister_watch(&key, id));
+        // On the local transport this checks the right to read and has the server keep the file's change signal
+        // armed for a read-only mapping; the changes themselves come from the mapping.
+        let subscribe = Subscribe {
+            service_id: self.id().to_owned(),
+            variable_name,
+        };
+        conn.request(subscribe).await?;
+        if let Some(mapped) = &self.mapped {
+            spawn_watcher(mapped.clone(), queue)?;
+        }
+        Ok(watch)
+    }
+}
+
+fn from_wire(data: VariableData) -> Snapshot {
+    Snapshot {
+        variable: data.variable_name,
+        version: data.version,
+        bytes: data.data,
+        value: data.value,
+    }
+}
