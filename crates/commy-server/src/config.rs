@@ -1,0 +1,119 @@
+//! The server's settings: where it listens, where it keeps its data, and the limits that protect it.
+//!
+//! Every limit has a default sized for a small deployment; [`ServerConfig::default`] lists them. The transport reads
+//! the connection, size and queue limits; the request handlers read the per-connection and per-service counts and the
+//! authentication rate limit.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The port `commy serve` listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The address HTTP and WebSocket clients connect to. Default: `127.0.0.1:8080` (loopback only).
+    pub listen: SocketAddr,
+    /// The directory for the metadata database and the service files. Default: `./commy-data`.
+    pub data_dir: PathBuf,
+    /// The limits.
+    pub limits: Limits,
+    /// How authentication failures are throttled per peer address.
+    pub auth_rate_limit: AuthRateLimit,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
+            data_dir: PathBuf::from("commy-data"),
+            limits: Limits::default(),
+            auth_rate_limit: AuthRateLimit::default(),
+        }
+    }
+}
+
+/// Size, count and time limits. A request over a count limit gets `LIMIT_EXCEEDED`; a WebSocket message over the size
+/// limit closes the connection with code 1009.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest WebSocket message accepted, in bytes, after reassembling its frames. Default: 1 MiB.
+    pub max_message_size: usize,
+    /// The largest single WebSocket frame accepted, in bytes. Default: 1 MiB.
+    pub max_frame_size: usize,
+    /// TCP connections served at once (HTTP and WebSocket alike). Further clients wait in the listen backlog until a
+    /// connection closes. Default: 1024.
+    pub max_connections: usize,
+    /// Subscriptions one connection may hold. Default: 1024.
+    pub max_subscriptions_per_connection: usize,
+    /// Variables one service may hold. Default: 4096.
+    pub max_variables_per_service: usize,
+    /// Replies one connection may have waiting to be written. When the queue is full the server stops reading that
+    /// connection's requests until the client reads its replies. Pushes do not use this queue: they are coalesced per
+    /// variable instead. Default: 64.
+    pub reply_queue_depth: usize,
+    /// How long a shutdown waits for connections to say goodbye and finish their requests before they are dropped.
+    /// Default: 5 s.
+    pub shutdown_grace: Duration,
+    /// How long, after the server sends a close frame, it waits for the client's close frame, and then keeps reading
+    /// and discarding what the client still sends, so that the client reads the close frame rather than a reset.
+    /// Default: 2 s.
+    pub close_linger: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 1 << 20,
+            max_frame_size: 1 << 20,
+            max_connections: 1024,
+            max_subscriptions_per_connection: 1024,
+            max_variables_per_service: 4096,
+            reply_queue_depth: 64,
+            shutdown_grace: Duration::from_secs(5),
+            close_linger: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The authentication-failure rate limit, per peer address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRateLimit {
+    /// Failures allowed per `window`, and in one burst. Default: 10.
+    pub max_failures: u32,
+    /// The window the failures are counted over. Default: 60 s.
+    pub window: Duration,
+    /// How many peer addresses are remembered at most. Default: 10 000.
+    pub max_peers: usize,
+}
+
+impl Default for AuthRateLimit {
+    fn default() -> Self {
+        AuthRateLimit {
+            max_failures: 10,
+            window: Duration::from_secs(60),
+            max_peers: 10_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let config = ServerConfig::default();
+        assert!(config.listen.ip().is_loopback());
+        assert_eq!(config.listen.port(), DEFAULT_PORT);
+    }
+
+    #[test]
+    fn a_frame_never_exceeds_a_message() {
+        let limits = Limits::default();
+        assert!(limits.max_frame_size <= limits.max_message_size);
+        assert!(limits.reply_queue_depth > 0 && limits.max_connections > 0);
+    }
+}
