@@ -5,3 +5,4 @@ pub mod config;
 pub mod live;
 pub mod metrics;
 pub mod store;
+pub mod transport;

@@ -1,0 +1,81 @@
+//! One WebSocket connection, from upgrade to close: its context and session, its reader and writer, and its end.
+
+use super::reader::Reader;
+use super::server::Shared;
+use super::shutdown::ShutdownSignal;
+use super::writer::Writer;
+use super::{ConnectionContext, Dispatch, Outbox};
+use axum::extract::ws::WebSocket;
+use commy_proto::Encoding;
+use futures_util::StreamExt;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Serves one upgraded connection until it closes, or until the shutdown grace period runs out.
+pub(crate) async fn run<D: Dispatch>(
+    socket: WebSocket,
+    shared: Arc<Shared<D>>,
+    peer: SocketAddr,
+    encoding: Encoding,
+    shutdown: ShutdownSignal,
+) {
+    let limits = &shared.limits;
+    let metrics = &shared.metrics;
+    let _open = metrics.connection_opened();
+    let outbox = Arc::new(Outbox::new(metrics.clone()));
+    let ctx = ConnectionContext::new(
+        shared.next_connection_id(),
+        peer,
+        encoding,
+        outbox.clone(),
+        metrics.clone(),
+    );
+    let mut session = shared.dispatch.open(&ctx);
+    tracing::debug!(id = ctx.id(), %peer, %encoding, "connection opened");
+
+    let (sink, stream) = socket.split();
+    let (replies, queued) = mpsc::channel(limits.reply_queue_depth.max(1));
+    let reader = Reader {
+        stream,
+        ctx: &ctx,
+        dispatch: &*shared.dispatch,
+        session: &mut session,
+        replies,
+        shutdown: shutdown.clone(),
+        linger: limits.close_linger,
+    };
+    let writer = Writer {
+        sink,
+        encoding,
+        outbox: &outbox,
+        metrics,
+    };
+    let work = async {
+        let mut reader = pin!(reader.run());
+        let mut writer = pin!(writer.run(queued));
+        tokio::select! {
+            // The reader is done: the writer has its last replies to write, if the client reads them in time.
+            () = &mut reader => {
+                let _ = tokio::time::timeout(limits.close_linger, writer).await;
+            }
+            // The writer is done: the reader waits for the client's close frame, for at most the linger time.
+            () = &mut writer => reader.await,
+        }
+    };
+    let mut signal = shutdown.clone();
+    let grace = async {
+        signal.wait().await;
+        tokio::time::sleep(limits.shutdown_grace).await;
+    };
+    tokio::select! {
+        () = work => {}
+        () = grace => tracing::debug!(id = ctx.id(), "connection dropped at the end of the shutdown grace period"),
+    }
+    outbox.close();
+    shared.dispatch.closed(&ctx, session).await;
+    tracing::debug!(id = ctx.id(), %peer, "connection closed");
+    // The server's shutdown waits for this signal to be dropped, which happens last.
+    drop(shutdown);
+}

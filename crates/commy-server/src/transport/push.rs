@@ -1,0 +1,16 @@
+//! [`PushSink`]: how the live layer hands a connection the changes it subscribed to.
+
+use commy_proto::VariableChanged;
+
+/// Where a subscription's changes go: one connection's outbound pushes.
+///
+/// The transport implements it on [`Outbox`](super::Outbox), one per connection; the live layer keeps an
+/// `Arc<dyn PushSink>` per subscription and calls [`push`](PushSink::push) from whatever thread sees the change.
+pub trait PushSink: Send + Sync {
+    /// Queues a change for the connection, replacing any undelivered change of the same `(service_id,
+    /// variable_name)`: a slow subscriber gets coalesced pushes that always end at the latest version. Never blocks.
+    fn push(&self, change: VariableChanged);
+
+    /// True once the connection is gone; the live layer then drops the subscription.
+    fn is_closed(&self) -> bool;
+}

@@ -1,0 +1,171 @@
+//! The reading half of a connection: decode each request, hand it to the [`Dispatch`], queue its reply.
+//!
+//! Requests are handled one at a time, in the order they arrive, so replies go out in request order whether or not
+//! requests carry an `id`. A request that cannot be decoded gets an `INVALID_REQUEST` reply carrying its `id` when the
+//! `id` could be read, and the connection goes on. A frame of the other kind than the connection negotiated (text on
+//! `commy.v1.msgpack`, binary on `commy.v1.json`) is such a request: each connection speaks one encoding.
+
+use super::close::{self, CLIENT_DISCONNECT, SHUTTING_DOWN};
+use super::shutdown::ShutdownSignal;
+use super::writer::Outgoing;
+use super::{ConnectionContext, Dispatch};
+use crate::metrics::UNDECODABLE;
+use axum::extract::ws::{close_code, Message, WebSocket};
+use commy_proto::{
+    decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply, ServerMessage,
+};
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How the reading ended.
+enum End {
+    /// The connection is gone, or must not be read again: nothing more to do.
+    Gone,
+    /// A close frame is on its way: wait for the client's.
+    Closing,
+    /// The server is shutting down: say goodbye, then wait for the client's close frame.
+    Shutdown,
+}
+
+/// The reader of one connection.
+pub(crate) struct Reader<'a, D: Dispatch> {
+    pub(crate) stream: SplitStream<WebSocket>,
+    pub(crate) ctx: &'a ConnectionContext,
+    pub(crate) dispatch: &'a D,
+    pub(crate) session: &'a mut D::Session,
+    pub(crate) replies: mpsc::Sender<Outgoing>,
+    pub(crate) shutdown: ShutdownSignal,
+    /// How long to wait for the client's close frame after ours.
+    pub(crate) linger: Duration,
+}
+
+impl<D: Dispatch> Reader<'_, D> {
+    /// Reads and handles requests until the connection closes.
+    pub(crate) async fn run(mut self) {
+        let end = loop {
+            let item = tokio::select! {
+                biased;
+                () = self.shutdown.wait() => break End::Shutdown,
+                // The writer stopped: the socket failed.
+                () = self.replies.closed() => break End::Closing,
+                item = self.stream.next() => item,
+            };
+            let closing = match item {
+                None => break End::Gone,
+                Some(Err(err)) => {
+                    // After a read error the stream must not be read again: for an oversized frame it would buffer
+                    // the whole frame.
+                    if let Some(frame) = close::for_read_error(err) {
+                        let _ = self
+                            .replies
+                            .send(Outgoing::Close { last: None, frame })
+                            .await;
+                    }
+                    break End::Gone;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    self.request(text.as_str().as_bytes(), Encoding::Json).await
+                }
+                Some(Ok(Message::Binary(bytes))) => self.request(&bytes, Encoding::MsgPack).await,
+                // Pongs go out automatically; a close frame is answered automatically, and the stream ends next.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => false,
+            };
+            if closing {
+                break End::Closing;
+            }
+        };
+        match end {
+            End::Gone => {}
+            End::Closing => self.drain().await,
+            End::Shutdown => {
+                let last = Reply::push(Disconnected {
+                    reason: SHUTTING_DOWN.to_owned(),
+                });
+                let frame = close::frame(close_code::AWAY, SHUTTING_DOWN);
+                let _ = self
+                    .replies
+                    .send(Outgoing::Close {
+                        last: Some(last),
+                        frame,
+                    })
+                    .await;
+                self.drain().await;
+            }
+        }
+    }
+
+    /// Handles one message received in a `frame` encoding frame; returns whether the connection is closing.
+    async fn request(&mut self, bytes: &[u8], frame: Encoding) -> bool {
+        let encoding = self.ctx.encoding();
+        let metrics = self.ctx.metrics();
+        if frame != encoding {
+            // Decoded only to find the `id` to echo.
+            let id = decode_request(bytes, frame).map_or_else(|err| err.id(), |request| request.id);
+            let kind = match encoding {
+                Encoding::Json => "text",
+                Encoding::MsgPack => "binary",
+            };
+            let message = format!(
+                "this connection speaks {encoding} ({}): send {kind} frames",
+                encoding.subprotocol()
+            );
+            metrics.request(UNDECODABLE, Some(ErrorCode::InvalidRequest));
+            return self
+                .reply(Reply::error(id, ErrorCode::InvalidRequest, message))
+                .await;
+        }
+        let request = match decode_request(bytes, encoding) {
+            Ok(request) => request,
+            Err(err) => {
+                metrics.request(UNDECODABLE, Some(err.code()));
+                return self.reply(err.to_reply()).await;
+            }
+        };
+        let request_type = request.message.type_name();
+        let disconnect = matches!(request.message, ClientMessage::Disconnect(_));
+        let outbox = self.ctx.outbox();
+        outbox.begin_request();
+        let message = self
+            .dispatch
+            .handle(self.ctx, self.session, request.message)
+            .await;
+        let error = match &message {
+            ServerMessage::Error(error) => Some(error.code),
+            _ => None,
+        };
+        metrics.request(request_type, error);
+        let reply = Reply::to(request.id, message);
+        let closing = if disconnect {
+            let frame = close::frame(close_code::NORMAL, CLIENT_DISCONNECT);
+            let _ = self
+                .replies
+                .send(Outgoing::Close {
+                    last: Some(reply),
+                    frame,
+                })
+                .await;
+            true
+        } else {
+            self.reply(reply).await
+        };
+        outbox.end_request();
+        closing
+    }
+
+    /// Queues a reply, waiting while the queue is full; returns whether the connection is closing.
+    async fn reply(&mut self, reply: Reply) -> bool {
+        self.replies.send(Outgoing::Reply(reply)).await.is_err()
+    }
+
+    /// After our close frame: read and drop what the client still sends, until its close frame ends the stream or
+    /// the linger time runs out.
+    async fn drain(&mut self) {
+        let stream = &mut self.stream;
+        let _ = tokio::time::timeout(self.linger, async {
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
+    }
+}
