@@ -36,6 +36,8 @@ struct Queue {
     entries: HashMap<String, HashMap<String, Entry>>,
     /// Whether a request is being handled now.
     in_flight: bool,
+    /// How many entries are held.
+    held: usize,
 }
 
 struct Entry {
@@ -68,15 +70,15 @@ impl Outbox {
     pub(crate) fn end_request(&self) {
         let mut queue = self.lock();
         queue.in_flight = false;
-        let mut released = false;
+        if queue.held == 0 {
+            return;
+        }
+        queue.held = 0;
         for entry in queue.entries.values_mut().flat_map(HashMap::values_mut) {
-            released |= entry.held;
             entry.held = false;
         }
         drop(queue);
-        if released {
-            self.ready.notify_one();
-        }
+        self.ready.notify_one();
     }
 
     /// Waits until a push may be ready. Only the connection's writer waits here.
@@ -124,6 +126,7 @@ impl Outbox {
         let mut queue = self.lock();
         queue.order.clear();
         queue.entries.clear();
+        queue.held = 0;
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -136,18 +139,25 @@ impl PushSink for Outbox {
         if self.is_closed() {
             return;
         }
-        let mut queue = self.lock();
+        let mut guard = self.lock();
+        let queue = &mut *guard;
         let held = queue.in_flight;
         let existing = queue
             .entries
             .get_mut(change.service_id.as_str())
             .and_then(|by_variable| by_variable.get_mut(change.variable_name.as_str()));
         if let Some(entry) = existing {
+            if held && !entry.held {
+                queue.held += 1;
+            }
             entry.change = change;
             entry.held |= held;
-            drop(queue);
+            drop(guard);
             self.metrics.push_coalesced();
         } else {
+            if held {
+                queue.held += 1;
+            }
             let key = (change.service_id.clone(), change.variable_name.clone());
             queue
                 .entries
@@ -155,7 +165,7 @@ impl PushSink for Outbox {
                 .or_default()
                 .insert(key.1.clone(), Entry { change, held });
             queue.order.push_back(key);
-            drop(queue);
+            drop(guard);
         }
         if !held {
             self.ready.notify_one();
@@ -244,6 +254,14 @@ mod tests {
             take(&outbox, 10),
             [("before".into(), 2), ("during".into(), 1)]
         );
+        // A request that pushes nothing releases nothing; the next one's pushes are held again.
+        outbox.begin_request();
+        outbox.end_request();
+        outbox.begin_request();
+        outbox.push(change("later", 1));
+        assert!(take(&outbox, 10).is_empty());
+        outbox.end_request();
+        assert_eq!(take(&outbox, 10), [("later".into(), 1)]);
     }
 
     #[test]
