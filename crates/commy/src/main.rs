@@ -1,1 +1,38 @@
-fn main() {}
+//! `commy`: run a Commy server, administer it, and read, write and watch its variables.
+
+mod cli;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Commy: shared state for processes, over memory on one machine and WebSocket across machines.
+#[derive(Debug, Parser)]
+#[command(name = "commy", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Client(command) => cli::run_blocking(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("commy: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

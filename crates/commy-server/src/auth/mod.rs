@@ -7,6 +7,8 @@
 //!   optionally limited to [`ServicePattern`]s (`*` within a segment, `**` across segments).
 //! - A connection keeps its grants in [`Grants`], whose [`Grants::check`] tells `UNAUTHORIZED` (no credential for
 //!   the tenant) from `PERMISSION_DENIED` (a credential without the right).
+//! - A JSON Web Token is checked against its tenant's [`JwtKey`] by [`verify_jwt`]: the configured algorithm only,
+//!   `exp` required, `nbf`, `iss` and `aud` honoured, the `tenant` claim matching; its claims map to a [`Grant`].
 //! - [`AuthRateLimiter`] limits authentication failures per peer address.
 //!
 //! ```
@@ -39,6 +41,8 @@ mod denied;
 mod grant;
 mod grants;
 mod issue;
+mod jwt;
+mod jwt_key;
 mod key_file;
 mod pattern;
 mod rate_limit;
@@ -54,6 +58,12 @@ pub use denied::{Denied, DenyReason};
 pub use grant::{Grant, TenantGrant};
 pub use grants::{AccessError, Grants};
 pub use issue::{issue_api_key, IssueError, IssuedKey, KeySpec};
+pub use jwt::{
+    verify_jwt, JwtAuthError, JwtRejection, CLOCK_LEEWAY_SECS, MAX_SUBJECT_LEN, MAX_TOKEN_LEN,
+};
+pub use jwt_key::{
+    parse_algorithm, JwtKey, JwtKeyError, MAX_CLAIM_VALUE_LEN, MIN_HMAC_SECRET_LEN, MIN_RSA_BITS,
+};
 pub use pattern::{PatternError, ServicePattern};
 pub use rate_limit::{AuthRateLimiter, LimitExceeded, RateLimitConfig};
 pub use verify::{verify_api_key, AuthError};

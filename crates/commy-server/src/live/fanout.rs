@@ -3,6 +3,7 @@
 //! The thread blocks in the service file's change signal, so it sees every write, whoever made it: a remote client
 //! through this server, or a local process writing straight into the mapping.
 
+use crate::transport::PushSink;
 use commy_proto::{ValueType, VariableChanged};
 use commy_shm::{Service, Watcher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,19 +13,11 @@ use std::time::Duration;
 /// How long the watcher sleeps between checks that it is still wanted.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
 
-/// Where a subscription's changes go: a connection's outbound queue.
-pub trait Subscriber: Send + Sync {
-    /// Queues a change, replacing any undelivered change of the same variable. Never blocks.
-    fn push(&self, change: VariableChanged);
-    /// True once the connection is gone.
-    fn is_closed(&self) -> bool;
-}
-
 struct Subscription {
     connection: u64,
     /// `None` subscribes to every variable of the service.
     variable: Option<String>,
-    sink: Arc<dyn Subscriber>,
+    sink: Arc<dyn PushSink>,
 }
 
 #[derive(Default)]
@@ -69,7 +62,7 @@ impl Fanout {
         service: &Service,
         connection: u64,
         variable: Option<String>,
-        sink: Arc<dyn Subscriber>,
+        sink: Arc<dyn PushSink>,
     ) {
         let mut state = locked(&self.state);
         let exists = state

@@ -8,7 +8,6 @@ mod fanout;
 mod service;
 
 pub use error::LiveError;
-pub use fanout::Subscriber;
 pub use service::{LiveService, Snapshot, VariableMeta};
 
 use crate::store::{ServiceRecord, VariableRecord};

@@ -1,8 +1,9 @@
 //! [`LiveService`]: one loaded service file and the operations the protocol performs on it.
 
 use super::error::LiveError;
-use super::fanout::{Fanout, Subscriber};
+use super::fanout::Fanout;
 use crate::store::ServiceRecord;
+use crate::transport::PushSink;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
@@ -86,6 +87,13 @@ impl LiveService {
     /// The mapped service, for direct reads and writes.
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    /// Counts one sleeper in the file's waiter count for as long as the pin lives, so that every write wakes the
+    /// file's watchers. The local socket holds one for each read-only client that watches: such a client cannot
+    /// write the count itself.
+    pub fn hold_waiter(&self) -> commy_shm::WaiterPin {
+        self.owner().hold_waiter()
     }
 
     fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
@@ -222,7 +230,7 @@ impl LiveService {
     }
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
-    pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn Subscriber>) {
+    pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
         self.fanout
             .subscribe(&self.service, connection, variable, sink)
     }

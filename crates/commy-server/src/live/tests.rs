@@ -1,4 +1,5 @@
 use super::*;
+use crate::transport::PushSink;
 use commy_proto::VariableChanged;
 use commy_shm::{Access, Service};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 struct Channel(Mutex<mpsc::Sender<VariableChanged>>, AtomicBool);
 
-impl Subscriber for Channel {
+impl PushSink for Channel {
     fn push(&self, change: VariableChanged) {
         let _ = self.0.lock().unwrap().send(change);
     }

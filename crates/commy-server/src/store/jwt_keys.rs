@@ -19,15 +19,34 @@ pub struct JwtKeyRecord {
     pub alg: String,
     /// The key: the shared secret for HS256, the public key for the others.
     pub key: Vec<u8>,
+    /// The `iss` every token must carry, if set. Records written before this field existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The `aud` every token must carry, if set. Records written before this field existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl JwtKeyRecord {
-    /// A record for `alg` with `key`.
+    /// A record for `alg` with `key`, with no issuer or audience required.
     pub fn new(alg: impl Into<String>, key: Vec<u8>) -> Self {
         JwtKeyRecord {
             alg: alg.into(),
             key,
+            issuer: None,
+            audience: None,
         }
+    }
+
+    /// This record, requiring `issuer` and `audience` when they are `Some`.
+    pub fn with_issuer_audience(
+        mut self,
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Self {
+        self.issuer = issuer;
+        self.audience = audience;
+        self
     }
 }
 
@@ -36,6 +55,8 @@ impl fmt::Debug for JwtKeyRecord {
         f.debug_struct("JwtKeyRecord")
             .field("alg", &self.alg)
             .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -109,5 +130,18 @@ mod tests {
             shown.contains("16 bytes") && !shown.contains("48"),
             "{shown}"
         );
+
+        let scoped = JwtKeyRecord::new("RS256", b"pem".to_vec())
+            .with_issuer_audience(Some("https://id".into()), Some("commy".into()));
+        store.set_jwt_key(&who, "acme", &scoped).unwrap();
+        assert_eq!(store.get_jwt_key("acme").unwrap(), Some(scoped));
+    }
+
+    #[test]
+    fn records_without_issuer_and_audience_still_decode() {
+        let old: JwtKeyRecord = serde_json::from_str(r#"{"alg":"HS256","key":[1,2,3]}"#).unwrap();
+        assert_eq!(old, JwtKeyRecord::new("HS256", vec![1, 2, 3]));
+        let json = serde_json::to_string(&old).unwrap();
+        assert_eq!(json, r#"{"alg":"HS256","key":[1,2,3]}"#);
     }
 }

@@ -1,0 +1,118 @@
+//! [`App`]: everything a request handler can reach, and the per-connection [`Session`].
+
+use super::error::HandlerError;
+use crate::auth::{AuthRateLimiter, Grants};
+use crate::live::{Live, LiveService};
+use crate::store::{Actor, Store};
+use crate::transport::PushSink;
+use commy_proto::ErrorCode;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Limits the handlers enforce.
+#[derive(Debug, Clone)]
+pub struct HandlerLimits {
+    /// Subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// Largest variable capacity, in bytes.
+    pub max_variable_capacity: u32,
+}
+
+impl Default for HandlerLimits {
+    fn default() -> Self {
+        HandlerLimits {
+            max_subscriptions: 1024,
+            max_variable_capacity: 1 << 20,
+        }
+    }
+}
+
+/// The server's state, shared by every connection.
+#[derive(Debug)]
+pub struct App {
+    /// Metadata: tenants, keys, services, variables, audit.
+    pub store: Store,
+    /// The loaded service files.
+    pub live: Live,
+    /// Authentication failures per peer.
+    pub limiter: AuthRateLimiter,
+    /// Limits.
+    pub limits: HandlerLimits,
+    /// The Unix socket same-host clients may use, announced on authentication.
+    pub local_socket: Option<PathBuf>,
+}
+
+/// What one connection has established: its credentials, and who it is.
+pub struct Session {
+    /// The connection's id (unique while the server runs).
+    pub connection: u64,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Grants from successful authentications, one per tenant.
+    pub grants: Grants,
+    /// Where this connection's subscriptions push.
+    pub sink: Arc<dyn PushSink>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("connection", &self.connection)
+            .field("peer", &self.peer)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new, unauthenticated session.
+    pub fn new(connection: u64, peer: SocketAddr, sink: Arc<dyn PushSink>) -> Self {
+        Session {
+            connection,
+            peer,
+            grants: Grants::new(),
+            sink,
+        }
+    }
+
+    /// The actor to record in the audit log for a request in `tenant_id`.
+    pub fn actor(&self, tenant_id: Option<&str>) -> Actor {
+        let id = self.grants.actor(tenant_id).unwrap_or("anonymous");
+        Actor::new(id, Some(self.peer.to_string()))
+    }
+
+    /// `UNAUTHORIZED` unless the connection has authenticated at all.
+    pub fn require_any(&self) -> Result<(), HandlerError> {
+        if self.grants.is_empty() {
+            return Err(HandlerError::new(
+                ErrorCode::Unauthorized,
+                "not authenticated: send Authenticate first",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl App {
+    /// Runs blocking work (database commits, file creation) off the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&App) -> Result<T, HandlerError> + Send + 'static,
+    ) -> Result<T, HandlerError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || work(&app))
+            .await
+            .unwrap_or_else(|err| Err(HandlerError::internal("request task failed", err)))
+    }
+
+    /// The loaded service `service_id`, or `NOT_FOUND`.
+    pub fn service(&self, service_id: &str) -> Result<Arc<LiveService>, HandlerError> {
+        self.live.get(service_id).map_err(|_| {
+            HandlerError::new(
+                ErrorCode::NotFound,
+                format!("service id '{service_id}' does not exist"),
+            )
+        })
+    }
+}

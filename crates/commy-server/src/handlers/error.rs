@@ -1,0 +1,72 @@
+//! [`HandlerError`]: the one error type request handlers return, already in its wire form.
+
+use crate::auth::{AccessError, AuthError, IssueError};
+use crate::live::LiveError;
+use crate::store::StoreError;
+use commy_proto::{ErrorCode, ErrorReply, NameError, ValueError};
+
+/// A failed request: the protocol code and a message that names the thing and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    /// The wire code.
+    pub code: ErrorCode,
+    /// The human message.
+    pub message: String,
+}
+
+impl HandlerError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        HandlerError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `INVALID_REQUEST` for a bad name, naming which name.
+    pub fn bad_name(what: &str, name: &str, err: NameError) -> Self {
+        HandlerError::new(
+            ErrorCode::InvalidRequest,
+            format!("invalid {what} name '{name}': {err}"),
+        )
+    }
+
+    /// `INVALID_REQUEST` for a value that does not fit its variable.
+    pub fn bad_value(variable: &str, err: ValueError) -> Self {
+        HandlerError::new(
+            ErrorCode::InvalidRequest,
+            format!("variable '{variable}': {err}"),
+        )
+    }
+
+    /// `INTERNAL_ERROR` for a failed background task.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        HandlerError::new(ErrorCode::InternalError, format!("{context}: {err}"))
+    }
+
+    /// The wire reply.
+    pub fn into_reply(self) -> ErrorReply {
+        ErrorReply {
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
+macro_rules! from_coded {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for HandlerError {
+            fn from(err: $ty) -> Self {
+                HandlerError::new(err.code(), err.to_string())
+            }
+        }
+    )*};
+}
+
+from_coded!(StoreError, LiveError, AccessError, IssueError);
+
+impl From<AuthError> for HandlerError {
+    fn from(err: AuthError) -> Self {
+        HandlerError::new(ErrorCode::Unauthorized, err.to_string())
+    }
+}

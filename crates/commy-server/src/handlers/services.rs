@@ -1,0 +1,119 @@
+//! `CreateService`, `GetService`, `DeleteService`, `ListServices`, `GetServiceFilePath`.
+
+use super::app::{App, Session};
+use super::error::HandlerError;
+use super::tenants::done;
+use crate::store::ServiceRecord;
+use commy_proto::{
+    validate_name, CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath,
+    ListServices, Permission, ServerMessage, Service, ServiceList,
+};
+use std::sync::Arc;
+
+fn to_wire(record: ServiceRecord) -> Service {
+    Service {
+        service_id: record.service_id,
+        service_name: record.service_name,
+        tenant_id: record.tenant_id,
+    }
+}
+
+pub(super) async fn create(
+    app: &Arc<App>,
+    s: &Session,
+    req: CreateService,
+) -> Result<ServerMessage, HandlerError> {
+    validate_name(&req.service_name)
+        .map_err(|e| HandlerError::bad_name("service", &req.service_name, e))?;
+    s.grants.check(
+        &req.tenant_id,
+        Permission::CreateService,
+        Some(&req.service_name),
+    )?;
+    let actor = s.actor(Some(&req.tenant_id));
+    let record = app
+        .blocking(move |app| {
+            app.store.get_tenant(&req.tenant_id)?;
+            let record = app
+                .store
+                .create_service(&actor, &req.tenant_id, &req.service_name)?;
+            if let Err(err) = app.live.create(&record) {
+                // Leave no metadata behind for a service whose file could not be made.
+                let _ = app
+                    .store
+                    .delete_service(&actor, &record.tenant_id, &record.service_name);
+                return Err(err.into());
+            }
+            Ok(record)
+        })
+        .await?;
+    Ok(ServerMessage::Service(to_wire(record)))
+}
+
+pub(super) async fn get(
+    app: &Arc<App>,
+    s: &Session,
+    req: GetService,
+) -> Result<ServerMessage, HandlerError> {
+    s.grants
+        .check(&req.tenant_id, Permission::Read, Some(&req.service_name))?;
+    let record = app
+        .blocking(move |app| Ok(app.store.get_service(&req.tenant_id, &req.service_name)?))
+        .await?;
+    Ok(ServerMessage::Service(to_wire(record)))
+}
+
+pub(super) async fn delete(
+    app: &Arc<App>,
+    s: &Session,
+    req: DeleteService,
+) -> Result<ServerMessage, HandlerError> {
+    s.grants.check(
+        &req.tenant_id,
+        Permission::DeleteService,
+        Some(&req.service_name),
+    )?;
+    let actor = s.actor(Some(&req.tenant_id));
+    let name = req.service_name.clone();
+    app.blocking(move |app| {
+        let record = app
+            .store
+            .delete_service(&actor, &req.tenant_id, &req.service_name)?;
+        app.live.remove_record(&record);
+        Ok(())
+    })
+    .await?;
+    Ok(done(format!("service '{name}' deleted")))
+}
+
+pub(super) async fn list(
+    app: &Arc<App>,
+    s: &Session,
+    req: ListServices,
+) -> Result<ServerMessage, HandlerError> {
+    if !s.grants.is_server_admin() && s.grants.tenant_grant(&req.tenant_id).is_none() {
+        s.grants.check(&req.tenant_id, Permission::Read, None)?;
+    }
+    let tenant_id = req.tenant_id.clone();
+    let records = app
+        .blocking(move |app| {
+            app.store.get_tenant(&tenant_id)?;
+            Ok(app.store.list_services(&tenant_id)?)
+        })
+        .await?;
+    let services = records
+        .into_iter()
+        .filter(|r| s.grants.can_see_service(&r.tenant_id, &r.service_name))
+        .map(to_wire)
+        .collect();
+    Ok(ServerMessage::ServiceList(ServiceList { services }))
+}
+
+pub(super) fn file_path_over_websocket(
+    _req: GetServiceFilePath,
+) -> Result<ServerMessage, HandlerError> {
+    Err(HandlerError::new(
+        ErrorCode::InvalidRequest,
+        "GetServiceFilePath is answered only on the local Unix socket, which passes the file descriptor",
+    ))
+}

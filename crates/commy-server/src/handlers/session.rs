@@ -1,0 +1,165 @@
+//! `Authenticate`, `Heartbeat`, `Disconnect`.
+//!
+//! Authentication is where a peer presents a secret, so it is where guessing is stopped: a peer over its failure
+//! allowance gets `LIMIT_EXCEEDED` before its credential is even looked at, and every verdict, success or failure,
+//! goes to the audit log with the peer's address. The secret itself is wiped from memory once checked and is never
+//! logged.
+
+use super::app::{App, Session};
+use super::error::HandlerError;
+use crate::auth::{verify_api_key, verify_jwt, AuthError, Grant, JwtAuthError};
+use crate::store::{Actor, AuditRecord, Store};
+use commy_proto::{Authenticate, AuthenticationResult, Credential, ErrorCode, ServerMessage};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The server's version, reported on authentication.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A refused authentication: the error the client sees, and the reason the audit log records.
+struct Refusal {
+    error: HandlerError,
+    reason: &'static str,
+}
+
+impl Refusal {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            error: HandlerError::new(ErrorCode::Unauthorized, message),
+            reason,
+        }
+    }
+
+    /// Whether this is the credential's fault, which counts against the peer's allowance, rather than the server's.
+    fn counts_as_failure(&self) -> bool {
+        self.error.code == ErrorCode::Unauthorized
+    }
+}
+
+fn check_api_key(key: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
+    let grant = verify_api_key(key, store).map_err(|err| match err {
+        AuthError::InvalidKey => Refusal::new("invalid_key", err.to_string()),
+        other => Refusal {
+            error: HandlerError::from(other),
+            reason: "server_error",
+        },
+    })?;
+    match (tenant, grant.tenant_id()) {
+        (Some(wanted), Some(has)) if wanted == has => Ok(grant),
+        (None, None) => Ok(grant),
+        (Some(_), _) if grant.is_server_admin() => Ok(grant),
+        (Some(wanted), _) => Err(Refusal::new(
+            "wrong_tenant",
+            format!("the API key is not valid for tenant '{wanted}'"),
+        )),
+        (None, Some(_)) => Err(Refusal::new(
+            "no_tenant",
+            "a tenant API key needs tenant_id in Authenticate",
+        )),
+    }
+}
+
+fn check_jwt(token: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
+    let Some(tenant) = tenant else {
+        return Err(Refusal::new(
+            "no_tenant",
+            "a JWT authenticates to one tenant: give tenant_id in Authenticate",
+        ));
+    };
+    verify_jwt(token, tenant, store).map_err(|err| match err {
+        JwtAuthError::Rejected(rejection) => {
+            Refusal::new(rejection.reason(), rejection.to_string())
+        }
+        other => Refusal {
+            error: HandlerError::new(other.code(), other.to_string()),
+            reason: "server_error",
+        },
+    })
+}
+
+/// Checks the credential and records the verdict in the audit log. Runs on a blocking thread.
+fn check_and_audit(
+    app: &App,
+    credential: Credential,
+    tenant: Option<&str>,
+    peer: String,
+) -> Result<Grant, Refusal> {
+    let result = match credential {
+        Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store),
+        Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, &app.store),
+        other => Err(Refusal::new(
+            "unsupported_method",
+            format!(
+                "authentication method '{}' is not supported by this server",
+                other.method()
+            ),
+        )),
+    };
+    let (actor, action, outcome) = match &result {
+        Ok(grant) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
+        Err(refusal) => (
+            "unknown".to_owned(),
+            "auth_failure",
+            format!("denied:{}", refusal.reason),
+        ),
+    };
+    let actor = Actor::new(actor, Some(peer));
+    let target = tenant.unwrap_or("server");
+    let record = AuditRecord::new(&actor, action, tenant, target, &outcome);
+    if let Err(err) = app.store.append_audit(&record) {
+        tracing::warn!(%err, action, "audit append failed");
+    }
+    result
+}
+
+pub(super) async fn authenticate(
+    app: &Arc<App>,
+    session: &mut Session,
+    req: Authenticate,
+) -> Result<ServerMessage, HandlerError> {
+    let peer = session.peer;
+    if let Err(limited) = app.limiter.check(peer.ip()) {
+        return Err(HandlerError::new(
+            ErrorCode::LimitExceeded,
+            limited.to_string(),
+        ));
+    }
+    let Authenticate {
+        tenant_id,
+        credential,
+        ..
+    } = req;
+    let tenant = tenant_id.clone();
+    let outcome = app
+        .blocking(move |app| {
+            Ok(check_and_audit(
+                app,
+                credential,
+                tenant.as_deref(),
+                peer.to_string(),
+            ))
+        })
+        .await?;
+    let grant = match outcome {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            if refusal.counts_as_failure() {
+                app.limiter.record_failure(peer.ip());
+            }
+            return Err(refusal.error);
+        }
+    };
+    let message = match &tenant_id {
+        Some(tenant) => format!("authenticated to tenant '{tenant}'"),
+        None => "authenticated as the server admin".to_owned(),
+    };
+    let permissions = grant.permissions().into_iter().collect();
+    session.grants.add(grant);
+    Ok(ServerMessage::AuthenticationResult(AuthenticationResult {
+        success: true,
+        message,
+        server_version: SERVER_VERSION.into(),
+        permissions,
+        local_socket: app.local_socket.as_ref().map(|p| p.display().to_string()),
+    }))
+}

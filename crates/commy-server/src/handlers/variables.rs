@@ -1,0 +1,165 @@
+//! `AllocateVariable`, `ReadVariable`, `WriteVariable`, `DeallocateVariable`, `ListVariables`.
+
+use super::app::{App, Session};
+use super::error::HandlerError;
+use super::tenants::done;
+use crate::live::{LiveService, Snapshot};
+use crate::store::VariableRecord;
+use commy_proto::{
+    validate_name, AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission,
+    ReadVariable, ServerMessage, VariableData, VariableInfo, VariableList, WriteVariable,
+};
+use std::sync::Arc;
+
+/// The service `service_id`, after checking the session may use `permission` on it.
+pub(super) fn authorised_service(
+    app: &App,
+    s: &Session,
+    service_id: &str,
+    permission: Permission,
+) -> Result<Arc<LiveService>, HandlerError> {
+    s.require_any()?;
+    let live = app.service(service_id)?;
+    s.grants
+        .check(live.tenant_id(), permission, Some(live.name()))?;
+    Ok(live)
+}
+
+fn data_reply(service_id: String, variable_name: String, snap: Snapshot) -> ServerMessage {
+    let value = snap.value_type.decode(&snap.data).ok().flatten();
+    ServerMessage::VariableData(VariableData {
+        service_id,
+        variable_name,
+        data: snap.data,
+        version: snap.version,
+        value,
+    })
+}
+
+pub(super) async fn allocate(
+    app: &Arc<App>,
+    s: &Session,
+    req: AllocateVariable,
+) -> Result<ServerMessage, HandlerError> {
+    let name = req.variable_name.clone();
+    validate_name(&name).map_err(|e| HandlerError::bad_name("variable", &name, e))?;
+    let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
+    let value_type = req.value_type();
+    let unchecked = req
+        .initial_bytes(u32::MAX)
+        .map_err(|e| HandlerError::bad_value(&name, e))?;
+    let capacity = req
+        .capacity
+        .unwrap_or_else(|| value_type.default_capacity().max(unchecked.len() as u32));
+    let max = app.limits.max_variable_capacity;
+    if capacity > max {
+        let msg = format!(
+            "variable '{name}': capacity {capacity} exceeds the server's limit of {max} bytes"
+        );
+        return Err(HandlerError::new(ErrorCode::LimitExceeded, msg));
+    }
+    let initial = req
+        .initial_bytes(capacity)
+        .map_err(|e| HandlerError::bad_value(&name, e))?;
+    let persistent = req.persistent.unwrap_or(false);
+    let record = VariableRecord::new(
+        &name,
+        value_type.as_tag(),
+        capacity,
+        persistent,
+        initial.clone(),
+    );
+    let actor = s.actor(Some(live.tenant_id()));
+    let service_id = req.service_id.clone();
+    let task_live = live.clone();
+    let snap = app
+        .blocking(move |app| {
+            app.store.create_variable(&actor, &service_id, &record)?;
+            task_live
+                .allocate(
+                    &record.variable_name,
+                    value_type,
+                    capacity,
+                    persistent,
+                    &initial,
+                )
+                .map_err(|err| {
+                    let _ = app
+                        .store
+                        .delete_variable(&actor, &service_id, &record.variable_name);
+                    HandlerError::from(err)
+                })
+        })
+        .await?;
+    Ok(data_reply(req.service_id, name, snap))
+}
+
+pub(super) fn read(
+    app: &App,
+    s: &Session,
+    req: ReadVariable,
+) -> Result<ServerMessage, HandlerError> {
+    let live = authorised_service(app, s, &req.service_id, Permission::Read)?;
+    let snap = live.read(&req.variable_name)?;
+    Ok(data_reply(req.service_id, req.variable_name, snap))
+}
+
+pub(super) fn write(
+    app: &App,
+    s: &Session,
+    req: WriteVariable,
+) -> Result<ServerMessage, HandlerError> {
+    let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
+    let (handle, value_type, capacity) = live.target(&req.variable_name)?;
+    let bytes = req
+        .new_bytes(value_type, capacity)
+        .map_err(|e| HandlerError::bad_value(&req.variable_name, e))?;
+    let version = live.write(&req.variable_name, handle, &bytes)?;
+    let snap = Snapshot {
+        data: bytes,
+        version,
+        value_type,
+    };
+    Ok(data_reply(req.service_id, req.variable_name, snap))
+}
+
+pub(super) async fn deallocate(
+    app: &Arc<App>,
+    s: &Session,
+    req: DeallocateVariable,
+) -> Result<ServerMessage, HandlerError> {
+    let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
+    live.target(&req.variable_name)?;
+    let actor = s.actor(Some(live.tenant_id()));
+    let (service_id, name) = (req.service_id, req.variable_name.clone());
+    app.blocking(move |app| {
+        app.store.delete_variable(&actor, &service_id, &name)?;
+        Ok(live.deallocate(&name)?)
+    })
+    .await?;
+    Ok(done(format!(
+        "variable '{}' deallocated",
+        req.variable_name
+    )))
+}
+
+pub(super) fn list(
+    app: &App,
+    s: &Session,
+    req: ListVariables,
+) -> Result<ServerMessage, HandlerError> {
+    let live = authorised_service(app, s, &req.service_id, Permission::Read)?;
+    let variables = live
+        .list()?
+        .into_iter()
+        .map(|m| VariableInfo {
+            variable_name: m.name,
+            value_type: m.value_type,
+            capacity: m.capacity,
+            len: m.len,
+            version: m.version,
+            persistent: m.persistent,
+        })
+        .collect();
+    Ok(ServerMessage::VariableList(VariableList { variables }))
+}

@@ -1,0 +1,224 @@
+//! [`Server`]: opens the data directory, reconciles the service files with the metadata, and serves until shut down.
+
+use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter, RateLimitConfig};
+use crate::config::ServerConfig;
+use crate::handlers::{self, App, HandlerLimits, Session};
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::transport::{self, ConnectionContext, Dispatch};
+use commy_proto::{ClientMessage, ServerMessage};
+use std::fs::DirBuilder;
+use std::future::Future;
+use std::os::unix::fs::DirBuilderExt;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data directory could not be created or used.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metadata database could not be opened.
+    #[error("metadata database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The admin key could not be set up.
+    #[error("admin key: {0}")]
+    AdminKey(#[from] crate::auth::AdminKeyError),
+    /// A service file could not be loaded.
+    #[error("loading service '{service}' of tenant '{tenant}': {source}")]
+    Service {
+        /// The tenant.
+        tenant: String,
+        /// The service's name.
+        service: String,
+        /// Why.
+        source: crate::live::LiveError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A server over one data directory.
+#[derive(Debug)]
+pub struct Server {
+    app: Arc<App>,
+    config: ServerConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Server {
+    /// Opens (or initialises) the data directory: the metadata database, the admin key, and every service file.
+    /// `admin_key` overrides the key in `<data-dir>/admin.key` (from `COMMY_ADMIN_KEY`).
+    pub fn open(config: ServerConfig, admin_key: Option<String>) -> Result<Server, StartError> {
+        let dir = &config.data_dir;
+        let dir_err = |source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        };
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(dir_err)?;
+        let store = Store::open(dir)?;
+        match ensure_admin_key(dir, admin_key, &store)? {
+            AdminKeySource::Override => tracing::info!("admin key taken from COMMY_ADMIN_KEY"),
+            AdminKeySource::Generated { path } => {
+                tracing::info!(path = %path.display(), "admin key written")
+            }
+            AdminKeySource::Existing { path } => {
+                tracing::info!(path = %path.display(), "admin key in")
+            }
+        }
+        let max_variables = config
+            .limits
+            .max_variables_per_service
+            .clamp(1, u32::MAX as usize) as u32;
+        let live = Live::new(&dir.join("services"), max_variables).map_err(dir_err)?;
+        load_services(&store, &live)?;
+        let rate = config.auth_rate_limit;
+        let limiter = AuthRateLimiter::new(RateLimitConfig {
+            max_failures: rate.max_failures,
+            window: rate.window,
+            max_peers: rate.max_peers,
+        });
+        let limits = HandlerLimits {
+            max_subscriptions: config.limits.max_subscriptions_per_connection,
+            ..HandlerLimits::default()
+        };
+        let app = Arc::new(App {
+            store,
+            live,
+            limiter,
+            limits,
+            local_socket: None,
+        });
+        let metrics = Arc::new(Metrics::new());
+        let server = Server {
+            app,
+            config,
+            metrics,
+        };
+        server.update_gauges();
+        Ok(server)
+    }
+
+    /// Binds the configured listen address.
+    pub async fn bind(&self) -> Result<TcpListener, StartError> {
+        let addr = self.config.listen;
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    }
+
+    /// The shared state, for embedding and tests.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves `listener` until `shutdown` completes, then says goodbye to every connection and flushes every service
+    /// file.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %self.config.data_dir.display(), "commy serving");
+        let dispatch = Arc::new(Commy {
+            app: self.app.clone(),
+            metrics: self.metrics.clone(),
+        });
+        let served = transport::serve(
+            listener,
+            self.config.clone(),
+            dispatch,
+            self.metrics.clone(),
+            shutdown,
+        )
+        .await;
+        self.app.live.shutdown();
+        served
+    }
+
+    fn update_gauges(&self) {
+        let (services, variables) = self.app.live.counts();
+        self.metrics.set_services(services as u64);
+        self.metrics.set_variables(variables as u64);
+    }
+}
+
+fn load_services(store: &Store, live: &Live) -> Result<(), StartError> {
+    for tenant in store.list_tenants()? {
+        for service in store.list_services(&tenant.tenant_id)? {
+            let variables = store.list_variables(&service.service_id)?;
+            live.load(&service, &variables)
+                .map_err(|source| StartError::Service {
+                    tenant: tenant.tenant_id.clone(),
+                    service: service.service_name.clone(),
+                    source,
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// The request handlers, as the transport sees them.
+#[derive(Debug)]
+struct Commy {
+    app: Arc<App>,
+    metrics: Arc<Metrics>,
+}
+
+impl Dispatch for Commy {
+    type Session = Session;
+
+    fn open(&self, conn: &ConnectionContext) -> Session {
+        Session::new(conn.id(), conn.peer(), conn.push_sink())
+    }
+
+    async fn handle(
+        &self,
+        _conn: &ConnectionContext,
+        session: &mut Session,
+        request: ClientMessage,
+    ) -> ServerMessage {
+        let changes_layout = matches!(
+            request,
+            ClientMessage::CreateService(_)
+                | ClientMessage::DeleteService(_)
+                | ClientMessage::DeleteTenant(_)
+                | ClientMessage::AllocateVariable(_)
+                | ClientMessage::DeallocateVariable(_)
+        );
+        let is_auth = matches!(request, ClientMessage::Authenticate(_));
+        let reply = handlers::handle(&self.app, session, request).await;
+        if is_auth && matches!(reply, ServerMessage::Error(_)) {
+            self.metrics.auth_failure();
+        }
+        if changes_layout && !matches!(reply, ServerMessage::Error(_)) {
+            let (services, variables) = self.app.live.counts();
+            self.metrics.set_services(services as u64);
+            self.metrics.set_variables(variables as u64);
+        }
+        reply
+    }
+
+    async fn closed(&self, conn: &ConnectionContext, _session: Session) {
+        self.app.live.drop_connection(conn.id());
+    }
+}
