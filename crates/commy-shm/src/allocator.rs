@@ -46,7 +46,20 @@ pub(crate) fn alloc(service: &Service, need: u64) -> Result<u64, LayoutError> {
     }
     let top = service.header_u64(h::HEAP_TOP);
     let block = top.load(Ordering::Relaxed);
-    let end = block + size;
+    // Every block boundary is a multiple of the smallest block from the page-aligned heap start; the header comes
+    // from the file, so check before writing there.
+    if block < service.inner.geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
+        let reason = format!("{block} is not a block boundary in the heap");
+        return Err(Corruption::Header {
+            field: "heap_top",
+            reason,
+        }
+        .into());
+    }
+    let end = block.checked_add(size).ok_or(Corruption::OutOfBounds {
+        offset: block,
+        len: size,
+    })?;
     let capacity = service.capacity();
     if end > capacity {
         grow_to(
@@ -56,6 +69,7 @@ pub(crate) fn alloc(service: &Service, need: u64) -> Result<u64, LayoutError> {
                 .max(end),
         )?;
     }
+    map.check(block, size)?;
     top.store(end, Ordering::Relaxed);
     Ok(block)
 }

@@ -245,7 +245,9 @@ impl ServiceOwner {
         }
         let mut value = vec![0u8; len];
         map.copy_out(old_slot + layout::SLOT_HEADER, &mut value);
-        let new_slot = new_block + ((version + 1) & 1) * layout::slot_size(capacity);
+        // Versions come from the file, where a damaged one may be u64::MAX: wrap rather than overflow.
+        let next = version.wrapping_add(1);
+        let new_slot = new_block + (next & 1) * layout::slot_size(capacity);
         map.copy_in(new_slot + layout::SLOT_HEADER, &value);
         map.u64_at(new_slot).store(len as u64, Ordering::Relaxed);
         self.change_layout(|| {
@@ -253,7 +255,7 @@ impl ServiceOwner {
                 .store(capacity, Ordering::Relaxed);
             map.u64_at(entry + e::BLOCK_OFFSET as u64)
                 .store(new_block, Ordering::Relaxed);
-            word.store(version + 1, Ordering::Release);
+            word.store(next, Ordering::Release);
         });
         drop(guard);
         allocator::free(&self.service, snap.block, layout::block_need(snap.capacity));
@@ -300,7 +302,7 @@ impl ServiceOwner {
         let entry = self.service.inner.geo.entry(index);
         let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
         let word = self.service.version_word(index);
-        let next = word.load(Ordering::Relaxed) + 1;
+        let next = word.load(Ordering::Relaxed).wrapping_add(1);
         let slot = block + (next & 1) * layout::slot_size(spec.capacity);
         map.copy_in(slot + layout::SLOT_HEADER, spec.initial);
         map.u64_at(slot)

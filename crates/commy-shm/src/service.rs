@@ -348,7 +348,8 @@ impl Service {
                 });
             }
             let word = self.version_word(var.index);
-            let next = word.load(Ordering::Relaxed) + 1;
+            // Wraps rather than overflows if the file holds a damaged version of u64::MAX; the parity still flips.
+            let next = word.load(Ordering::Relaxed).wrapping_add(1);
             let slot = snap.block + (next & 1) * layout::slot_size(snap.capacity);
             let (head, tail) = data.split_at((data.len() / 2) & !7);
             map.copy_in(slot + layout::SLOT_HEADER, head);

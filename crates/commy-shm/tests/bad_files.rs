@@ -395,3 +395,65 @@ fn an_owner_killed_mid_change_leaves_a_file_the_next_owner_repairs() {
     let a = client.lookup("a").unwrap();
     assert_eq!(client.read(a).unwrap(), (b"a".to_vec(), 1));
 }
+
+/// Regression (found by the fuzzer): a version word of u64::MAX in the file made the next write, allocation or
+/// resize overflow (a panic in debug builds). Versions wrap instead, and the active slot still alternates.
+#[test]
+fn a_version_at_its_maximum_wraps_instead_of_overflowing() {
+    let sample = Sample::new();
+    let version_of = |index: u64| layout::HEADER_SIZE as u64 + 8 * index;
+    // `a` (index 0) is at version 1, so slot 1 is active; u64::MAX keeps it active.
+    util::put_u64(&sample.path, version_of(0), u64::MAX);
+    // Entry 2 was never used; the next allocation takes it.
+    util::put_u64(&sample.path, version_of(2), u64::MAX);
+    let mut owner = ServiceOwner::open(&sample.path).unwrap();
+    let service = owner.service().clone();
+    let a = owner.lookup("a").unwrap();
+    assert_eq!(service.read(a).unwrap(), (b"a".to_vec(), u64::MAX));
+    assert_eq!(service.write(a, b"wrapped"), Ok(0));
+    assert_eq!(service.read(a).unwrap(), (b"wrapped".to_vec(), 0));
+    let c = owner
+        .allocate(&VariableSpec {
+            name: "c",
+            capacity: 8,
+            type_tag: 0,
+            persistent: false,
+            initial: b"c",
+        })
+        .unwrap();
+    assert_eq!(c.index(), 2);
+    assert_eq!(service.read(c).unwrap(), (b"c".to_vec(), 0));
+    // Version 0 selects slot 0, as u64::MAX - 1 does.
+    util::put_u64(&sample.path, version_of(2), u64::MAX - 1);
+    assert_eq!(service.write(c, b"cc"), Ok(u64::MAX));
+    owner.resize("c", 16).unwrap();
+    assert_eq!(service.read(c).unwrap(), (b"cc".to_vec(), 0));
+}
+
+/// Regression (found by the fuzzer): a heap top that is not a block boundary made the next allocation write its
+/// block at a misaligned offset (a debug assertion stopped it; release builds did a misaligned atomic access).
+#[test]
+fn a_heap_top_off_a_block_boundary_is_corrupt_on_allocate_and_changes_nothing() {
+    let heap = layout::regions(MAX_VARIABLES).2;
+    let sample = Sample::new();
+    let top = util::u64_at(&sample.path, header::HEAP_TOP as u64);
+    for bad_top in [heap + 1145, top + 8] {
+        util::put_u64(&sample.path, header::HEAP_TOP as u64, bad_top);
+        let mut owner = ServiceOwner::open(&sample.path).unwrap();
+        let spec = VariableSpec {
+            name: "c",
+            capacity: 8,
+            type_tag: 0,
+            persistent: false,
+            initial: b"c",
+        };
+        match owner.allocate(&spec) {
+            Err(LayoutError::Corrupt(Corruption::Header {
+                field: "heap_top", ..
+            })) => {}
+            other => panic!("heap top {bad_top}: allocate gave {other:?}"),
+        }
+        assert_eq!(owner.variable_count(), 2);
+        assert_eq!(util::u64_at(&sample.path, header::HEAP_TOP as u64), bad_top);
+    }
+}
