@@ -1,5 +1,6 @@
 //! `commy`: run a Commy server, administer it, and read, write and watch its variables.
 
+mod cli;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,12 +18,15 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Client(command) => cli::run_blocking(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

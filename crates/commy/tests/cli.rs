@@ -1,0 +1,234 @@
+//! The client commands of the built `commy` binary against a server running in this process: output, `--json`, and
+//! exit codes.
+
+use commy_server::config::ServerConfig;
+use commy_server::Server;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+/// A server on `127.0.0.1:0` over a fresh data directory, served by its own runtime.
+struct TestServer {
+    url: String,
+    admin_key: String,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_owned(),
+            ..ServerConfig::default()
+        };
+        let addr = runtime.block_on(async {
+            let server = Server::open(config, None).unwrap();
+            let listener = server.bind().await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(server.run(listener, std::future::pending()));
+            addr
+        });
+        let admin_key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+        TestServer {
+            url: format!("ws://{addr}"),
+            admin_key: admin_key.trim().to_owned(),
+            _runtime: runtime,
+            _dir: dir,
+        }
+    }
+
+    /// `commy <args>` against this server, with `key` (and no other environment of ours).
+    fn command(&self, key: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
+        command
+            .args(args)
+            .env("COMMY_URL", &self.url)
+            .env("COMMY_KEY", key)
+            .env_remove("COMMY_TENANT");
+        command
+    }
+
+    fn run(&self, key: &str, args: &[&str]) -> Output {
+        self.command(key, args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, key: &str, args: &[&str]) -> String {
+        let out = self.run(key, args);
+        assert!(
+            out.status.success(),
+            "commy {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail; returns its one line of standard error.
+    fn fails(&self, key: &str, args: &[&str]) -> String {
+        let out = self.run(key, args);
+        assert!(!out.status.success(), "commy {args:?} succeeded");
+        assert!(
+            out.stdout.is_empty(),
+            "printed on failure: {:?}",
+            out.stdout
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+        assert!(err.starts_with("commy: "), "{err:?}");
+        err
+    }
+
+    fn json(&self, key: &str, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(key, &args)).unwrap()
+    }
+}
+
+#[test]
+fn tenants_keys_services_and_variables() {
+    let server = TestServer::start();
+    let admin = server.admin_key.as_str();
+
+    let out = server.ok(admin, &["tenant", "create", "acme", "--name", "Acme Corp"]);
+    assert_eq!(out, "created tenant 'acme' (Acme Corp)\n");
+    let tenants = server.json(admin, &["tenant", "list"]);
+    assert_eq!(tenants[0]["tenant_id"], "acme");
+    assert!(server
+        .ok(admin, &["tenant", "list"])
+        .contains("acme    Acme Corp"));
+
+    let perms = "read,write,create_service,delete_service";
+    let created = server.json(
+        admin,
+        &[
+            "key",
+            "create",
+            "writer",
+            "--tenant",
+            "acme",
+            "--permissions",
+            perms,
+        ],
+    );
+    let key = created["key"].as_str().unwrap().to_owned();
+    let key_id = created["key_id"].as_str().unwrap().to_owned();
+    let key = key.as_str();
+    let t = ["--tenant", "acme"];
+    let with = |args: &[&'static str]| -> Vec<&str> { args.iter().copied().chain(t).collect() };
+
+    assert!(server
+        .ok(key, &with(&["service", "create", "weather"]))
+        .starts_with("created service 'weather'"));
+    let services = server.json(key, &with(&["service", "list"]));
+    assert_eq!(services[0]["service_name"], "weather");
+    let got = server.json(key, &with(&["service", "get", "weather"]));
+    assert_eq!(got["tenant_id"], "acme");
+
+    server.ok(
+        key,
+        &with(&[
+            "var", "alloc", "weather", "temp", "--type", "f64", "--value", "20.5",
+        ]),
+    );
+    server.ok(
+        key,
+        &with(&[
+            "var",
+            "alloc",
+            "weather",
+            "raw",
+            "--capacity",
+            "4",
+            "--value",
+            "0a0b",
+        ]),
+    );
+    assert_eq!(
+        server.ok(key, &with(&["var", "get", "weather", "temp"])),
+        "20.5\n"
+    );
+    server.ok(key, &with(&["var", "set", "weather", "temp", "-3.25"]));
+    let read = server.json(key, &with(&["var", "get", "weather", "temp"]));
+    assert_eq!(read["value"], -3.25);
+    assert_eq!(read["version"], 2);
+    assert_eq!(
+        server.ok(key, &with(&["var", "get", "weather", "raw"])),
+        "0a0b\n"
+    );
+    let list = server.json(key, &with(&["var", "list", "weather"]));
+    assert_eq!(list[0]["variable"], "temp");
+    assert_eq!(list[0]["type"], "f64");
+    assert_eq!(list[1]["capacity"], 4);
+
+    // Failures: one line, non-zero exit.
+    let err = server.fails(key, &with(&["var", "get", "weather", "nope"]));
+    assert!(err.starts_with("commy: not found: "), "{err}");
+    let err = server.fails(key, &with(&["var", "set", "weather", "temp", "\"warm\""]));
+    assert!(err.contains("invalid request"), "{err}");
+    let err = server.fails("wrong-key", &with(&["service", "list"]));
+    assert!(err.contains("unauthorized"), "{err}");
+    let err = server.fails(key, &["service", "list"]);
+    assert!(err.contains("--tenant"), "{err}");
+
+    server.ok(key, &with(&["var", "rm", "weather", "raw"]));
+    assert_eq!(
+        server
+            .json(key, &with(&["var", "list", "weather"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    server.ok(key, &with(&["service", "delete", "weather"]));
+    server.fails(key, &with(&["service", "get", "weather"]));
+    server.ok(admin, &["key", "revoke", &key_id, "--tenant", "acme"]);
+    server.fails(key, &with(&["service", "list"]));
+    server.ok(admin, &["tenant", "delete", "acme"]);
+    assert_eq!(
+        server.json(admin, &["tenant", "list"]),
+        Value::Array(vec![])
+    );
+}
+
+#[test]
+fn var_watch_prints_each_change() {
+    let server = TestServer::start();
+    let admin = server.admin_key.as_str();
+    server.ok(admin, &["tenant", "create", "acme"]);
+    let t = ["--tenant", "acme"];
+    let with = |args: &[&'static str]| -> Vec<&str> { args.iter().copied().chain(t).collect() };
+    server.ok(admin, &with(&["service", "create", "s"]));
+    server.ok(admin, &with(&["var", "alloc", "s", "n", "--type", "u64"]));
+
+    let mut watcher = server
+        .command(
+            admin,
+            &with(&["var", "watch", "s", "n", "--count", "2", "--json"]),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(watcher.stderr.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("watching n of 's'"), "{ready:?}");
+    server.ok(admin, &with(&["var", "set", "s", "n", "1"]));
+    server.ok(admin, &with(&["var", "set", "s", "n", "2"]));
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let changes: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0]["value"], 1);
+    assert_eq!(changes[1]["value"], 2);
+    assert_eq!(changes[1]["variable"], "n");
+}
