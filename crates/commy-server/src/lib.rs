@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod handlers;
 pub mod live;
+pub mod local;
 pub mod metrics;
 mod server;
 pub mod store;

@@ -4,6 +4,7 @@ use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter, RateLimitCo
 use crate::config::ServerConfig;
 use crate::handlers::{self, App, HandlerLimits, Session};
 use crate::live::Live;
+use crate::local::LocalEndpoint;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::transport::{self, ConnectionContext, Dispatch};
@@ -58,6 +59,8 @@ pub struct Server {
     app: Arc<App>,
     config: ServerConfig,
     metrics: Arc<Metrics>,
+    /// The local socket, served by [`Server::run`] beside the WebSocket.
+    local: Option<LocalEndpoint>,
 }
 
 impl Server {
@@ -100,18 +103,26 @@ impl Server {
             max_subscriptions: config.limits.max_subscriptions_per_connection,
             ..HandlerLimits::default()
         };
+        let local = match LocalEndpoint::bind(dir) {
+            Ok(local) => Some(local),
+            Err(err) => {
+                tracing::warn!(%err, "no local socket: clients on this machine will use the WebSocket");
+                None
+            }
+        };
         let app = Arc::new(App {
             store,
             live,
             limiter,
             limits,
-            local_socket: None,
+            local_socket: local.as_ref().map(|l| l.path().to_owned()),
         });
         let metrics = Arc::new(Metrics::new());
         let server = Server {
             app,
             config,
             metrics,
+            local,
         };
         server.update_gauges();
         Ok(server)
@@ -143,6 +154,13 @@ impl Server {
             app: self.app.clone(),
             metrics: self.metrics.clone(),
         });
+        let (stop_local, local_stopped) = tokio::sync::oneshot::channel::<()>();
+        let local = self.local.map(|local| {
+            let stopped = async {
+                let _ = local_stopped.await;
+            };
+            tokio::spawn(local.serve(self.app.clone(), stopped))
+        });
         let served = transport::serve(
             listener,
             self.config.clone(),
@@ -151,6 +169,10 @@ impl Server {
             shutdown,
         )
         .await;
+        let _ = stop_local.send(());
+        if let Some(local) = local {
+            let _ = local.await;
+        }
         self.app.live.shutdown();
         served
     }
