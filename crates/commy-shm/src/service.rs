@@ -205,11 +205,18 @@ impl Service {
 
     /// Reads the variable into a new vector. Returns the bytes and their version.
     pub fn read(&self, var: VarHandle) -> Result<(Vec<u8>, u64), AccessError> {
-        let capacity = self.live_snapshot(var)?.capacity as usize;
-        let mut buf = vec![0u8; capacity];
-        let got = self.read_into(var, &mut buf)?;
-        buf.truncate(got.len);
-        Ok((buf, got.version))
+        let mut buf = vec![0u8; self.live_snapshot(var)?.capacity as usize];
+        loop {
+            match self.read_into(var, &mut buf) {
+                Ok(got) => {
+                    buf.truncate(got.len);
+                    return Ok((buf, got.version));
+                }
+                // The owner grew the variable and a longer value landed since the capacity was read: size up, retry.
+                Err(AccessError::BufferTooSmall { needed, .. }) => buf.resize(needed, 0),
+                Err(other) => return Err(other),
+            }
+        }
     }
 
     /// Reads the variable into `buf` without allocating. Never torn: the bytes are exactly one published value.
