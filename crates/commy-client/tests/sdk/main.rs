@@ -2,5 +2,6 @@
 
 mod coherence;
 mod conformance;
+mod examples;
 mod reconnect;
 mod util;
