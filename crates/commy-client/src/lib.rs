@@ -62,4 +62,9 @@ pub use snapshot::{Change, Snapshot};
 pub use watch::Watch;
 
 pub use commy_proto as proto;
+
+/// `docs/sdk.md`, compiled as doctests so that every snippet in it stays true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sdk.md")]
+pub struct SdkGuide;
 pub use commy_proto::{ApiKey, Encoding, Permission, Tenant, ValueType, VariableInfo};
