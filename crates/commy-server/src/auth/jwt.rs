@@ -2,7 +2,8 @@
 //!
 //! A token is accepted only if all of these hold:
 //!
-//! - it is at most [`MAX_TOKEN_LEN`] bytes, and its header's `alg` is exactly the tenant's configured algorithm, so
+//! - it is at most [`MAX_TOKEN_LEN`] bytes of three base64url parts, its header and claims are UTF-8 JSON, and its
+//!   header's `alg` is exactly the tenant's configured algorithm, so
 //!   `none`, and an HS256 token "signed" with an RS256 tenant's public key, are refused before any signature check;
 //! - its signature verifies with the tenant's key;
 //! - it has `exp`, which has not passed, and `nbf`, if present, has come (both with [`CLOCK_LEEWAY_SECS`] of slack);
@@ -172,13 +173,28 @@ struct HeaderAlg {
     alg: String,
 }
 
-/// The header's `alg`, read without trusting anything else in the token.
+fn base64url(part: &str) -> Result<Vec<u8>, JwtRejection> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtRejection::Malformed)
+}
+
+/// Checks the token's shape (three base64url parts, a header and claims that are UTF-8 text) and returns the
+/// header's `alg`, read without trusting anything else in the token. JSON must be UTF-8, and a JSON parser skipping an
+/// unknown field need not check it, so it is checked here for the whole of both parts.
 fn header_alg(token: &str) -> Result<String, JwtRejection> {
-    let header = token.split('.').next().unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| JwtRejection::Malformed)?;
-    let header: HeaderAlg = serde_json::from_slice(&bytes).map_err(|_| JwtRejection::Malformed)?;
+    let mut parts = token.split('.');
+    let (Some(header), Some(claims), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtRejection::Malformed);
+    };
+    let header = base64url(header)?;
+    let claims = base64url(claims)?;
+    if std::str::from_utf8(&header).is_err() || std::str::from_utf8(&claims).is_err() {
+        return Err(JwtRejection::Malformed);
+    }
+    let header: HeaderAlg = serde_json::from_slice(&header).map_err(|_| JwtRejection::Malformed)?;
     Ok(header.alg)
 }
 

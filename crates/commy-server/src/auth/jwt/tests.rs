@@ -423,3 +423,33 @@ fn verify_jwt_uses_the_tenants_stored_key() {
         Err(JwtAuthError::Rejected(JwtRejection::KeyUnusable))
     ));
 }
+
+#[test]
+fn claims_that_are_not_utf8_are_refused_even_when_signed() {
+    // Found by the jwt_verify fuzz target: invalid UTF-8 inside an unknown claim was skipped by the JSON parser, so
+    // a correctly signed token that is not JSON text was accepted.
+    let claims = [
+        &br#"{"sub":"fuzz","tenant":"acme","exp":4102444800,"permissions":["read"],"sErvices":["sens"#[..],
+        &[0xb2],
+        br#"rs/*"]}"#,
+    ]
+    .concat();
+    assert!(std::str::from_utf8(&claims).is_err());
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let message = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(&claims));
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(SECRET),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    let token = format!("{message}.{signature}");
+    assert_eq!(refused(&key(HS256), &token), JwtRejection::Malformed);
+
+    let bad_header = format!(
+        "{}.{}.",
+        b64(b"{\"alg\":\"HS256\",\"x\":\"\xff\"}"),
+        b64(b"{}")
+    );
+    assert_eq!(refused(&key(HS256), &bad_header), JwtRejection::Malformed);
+}
