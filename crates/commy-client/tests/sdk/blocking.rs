@@ -1,0 +1,47 @@
+//! The blocking wrapper, used from a plain thread as a program without a runtime would.
+
+use crate::util::{TestServer, ALL};
+use commy_client::blocking::Client;
+use commy_client::{Allocation, ClientBuilder, Credentials, Error, Transport};
+use std::time::Duration;
+
+fn session(url: &str, key: &str, transport: Transport) {
+    let builder: ClientBuilder = commy_client::Client::builder(url).transport(transport);
+    let client = Client::connect_with(builder).unwrap();
+    client
+        .authenticate(Some("acme"), Credentials::api_key(key))
+        .unwrap();
+    assert_eq!(client.transport(), transport);
+    let name = format!("counters-{transport:?}");
+    let svc = client.create_service(&name).unwrap();
+    svc.allocate("hits", Allocation::u64(0)).unwrap();
+    let mut watch = svc.watch_variable("hits").unwrap();
+    let version = svc.write_u64("hits", 5).unwrap();
+    let change = loop {
+        let change = watch
+            .next_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        if change.version >= version {
+            break change;
+        }
+    };
+    assert_eq!(change.as_u64().unwrap(), 5);
+    assert_eq!(svc.read_u64("hits").unwrap(), 5);
+    assert!(matches!(svc.read("nope"), Err(Error::NotFound(_))));
+    assert!(!client.list_services().unwrap().is_empty());
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blocking_client_works_from_a_plain_thread() {
+    let server = TestServer::start().await;
+    let key = server.tenant_key("acme", ALL).await;
+    let url = server.url.clone();
+    tokio::task::spawn_blocking(move || {
+        session(&url, &key, Transport::Remote);
+        session(&url, &key, Transport::Local);
+    })
+    .await
+    .unwrap();
+}
