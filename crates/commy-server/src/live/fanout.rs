@@ -5,7 +5,8 @@
 
 use crate::transport::PushSink;
 use commy_proto::{ValueType, VariableChanged};
-use commy_shm::{Service, Watcher};
+use commy_shm::{Service, VarHandle, Watcher};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -130,6 +131,11 @@ fn watch_loop(
     state: Arc<Mutex<State>>,
     stopped: Arc<AtomicBool>,
 ) {
+    // The last version pushed of each variable, by table index. The watcher reports a change against the version it
+    // saw, but the value read after it may be newer still: a write that lands between the scan and the read is read
+    // now and reported again at the next wake. The second report is skipped, so a subscriber never gets the same
+    // version twice. The handle tells a variable from a later one in the same table entry.
+    let mut pushed: HashMap<u32, (VarHandle, u64)> = HashMap::new();
     loop {
         let changes = watcher.wait(IDLE_CHECK);
         if stopped.load(Ordering::Acquire) {
@@ -143,6 +149,11 @@ fn watch_loop(
             let Ok((data, version)) = service.read(info.handle) else {
                 continue;
             };
+            let last = pushed.get(&change.index);
+            if matches!(last, Some(&(handle, last)) if handle == info.handle && last >= version) {
+                continue;
+            }
+            pushed.insert(change.index, (info.handle, version));
             let value =
                 ValueType::from_tag(info.type_tag).and_then(|ty| ty.decode(&data).ok().flatten());
             pushes.push(VariableChanged {
