@@ -256,27 +256,7 @@ impl Service {
         buf: &mut [u8],
     ) -> Result<usize, AccessError> {
         let map = &self.inner.map;
-        let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
-        let incarnation = map
-            .u32_at(entry + e::INCARNATION as u64)
-            .load(Ordering::Relaxed);
-        if state != layout::STATE_LIVE || incarnation != var.incarnation {
-            return Err(AccessError::Stale);
-        }
-        let capacity = map
-            .u32_at(entry + e::CAPACITY as u64)
-            .load(Ordering::Relaxed);
-        let block = map
-            .u64_at(entry + e::BLOCK_OFFSET as u64)
-            .load(Ordering::Relaxed);
-        if !block.is_multiple_of(layout::MIN_BLOCK) {
-            return Err(Corruption::Entry {
-                index: var.index,
-                reason: format!("bad block offset {block}"),
-            }
-            .into());
-        }
-        map.check(block, layout::block_need(capacity))?;
+        let (capacity, block) = self.block_of(entry, var)?;
         let slot = block + (v & 1) * layout::slot_size(capacity);
         let len = map.u64_at(slot).load(Ordering::Relaxed);
         if len > capacity as u64 {
@@ -346,18 +326,18 @@ impl Service {
             // Orders the slot stores below after the lock; a reader whose copy sees them also sees any version
             // published before we took the lock (see docs/service-file.md, "Why the seqlock is sound").
             fence(Ordering::Release);
-            // While we hold the lock the owner cannot change this entry, so plain snapshots of it are stable.
-            let snap = self.live_snapshot(var)?;
-            if data.len() > snap.capacity as usize {
+            // While we hold the lock the owner cannot change this entry, so its fields are stable.
+            let (capacity, block) = self.block_of(entry, var)?;
+            if data.len() > capacity as usize {
                 return Err(AccessError::TooLarge {
                     len: data.len(),
-                    capacity: snap.capacity,
+                    capacity,
                 });
             }
             let word = self.version_word(var.index);
             // Wraps rather than overflows if the file holds a damaged version of u64::MAX; the parity still flips.
             let next = word.load(Ordering::Relaxed).wrapping_add(1);
-            let slot = snap.block + (next & 1) * layout::slot_size(snap.capacity);
+            let slot = block + (next & 1) * layout::slot_size(capacity);
             let (head, tail) = data.split_at((data.len() / 2) & !7);
             map.copy_in(slot + layout::SLOT_HEADER, head);
             mid_write();
@@ -368,6 +348,35 @@ impl Service {
         };
         self.signal_change();
         Ok(version)
+    }
+
+    /// The capacity and checked data block of the entry at `entry`, if it still holds the variable `var` names.
+    /// Reads only the fields a copy needs (no name), so the read and write paths never allocate.
+    fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
+        let map = &self.inner.map;
+        let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
+        let incarnation = map
+            .u32_at(entry + e::INCARNATION as u64)
+            .load(Ordering::Relaxed);
+        if state != layout::STATE_LIVE || incarnation != var.incarnation {
+            return Err(AccessError::Stale);
+        }
+        let capacity = map
+            .u32_at(entry + e::CAPACITY as u64)
+            .load(Ordering::Relaxed);
+        let block = map
+            .u64_at(entry + e::BLOCK_OFFSET as u64)
+            .load(Ordering::Relaxed);
+        if block < self.inner.geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
+            let reason = format!("data block offset {block} is not a heap block");
+            return Err(Corruption::Entry {
+                index: var.index,
+                reason,
+            }
+            .into());
+        }
+        map.check(block, layout::block_need(capacity))?;
+        Ok((capacity, block))
     }
 
     /// Counts a publish and wakes sleeping watchers, if any. No syscall when nobody watches.
