@@ -40,8 +40,14 @@ pub(super) fn unsubscribe(
     s: &Session,
     req: Unsubscribe,
 ) -> Result<ServerMessage, HandlerError> {
+    s.require_any()?;
     let live = app.service(&req.service_id)?;
     let existed = live.unsubscribe(s.connection, which(&req.variable_name));
+    if !existed {
+        // Ending a subscription the connection holds needs no right (the credential may have changed since); asking
+        // about any other service needs `read` there, like every other request on a service.
+        authorised_service(app, s, &req.service_id, Permission::Read)?;
+    }
     let message = if existed {
         format!("unsubscribed from '{}'", req.variable_name)
     } else {
