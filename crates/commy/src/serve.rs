@@ -82,7 +82,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COMMY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // The WebSocket library logs whole frames at trace level, credentials included: never below debug.
+        .add_directive("tungstenite=debug".parse().expect("static directive"))
+        .add_directive("tokio_tungstenite=debug".parse().expect("static directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -232,3 +232,63 @@ fn var_watch_prints_each_change() {
     assert_eq!(changes[1]["value"], 2);
     assert_eq!(changes[1]["variable"], "n");
 }
+
+#[test]
+fn audit_lists_who_did_what_from_where() {
+    let server = TestServer::start();
+    let admin = server.admin_key.as_str();
+    server.ok(admin, &["tenant", "create", "acme", "--name", "Acme"]);
+    server.ok(admin, &["tenant", "create", "globex", "--name", "Globex"]);
+    let created = server.json(
+        admin,
+        &[
+            "key",
+            "create",
+            "ops",
+            "--tenant",
+            "acme",
+            "--permissions",
+            "admin",
+        ],
+    );
+    let tenant_admin = created["key"].as_str().unwrap().to_owned();
+    server.fails("commy_000000000000_wrong", &["tenant", "list"]);
+
+    let entries = server.json(
+        &tenant_admin,
+        &["audit", "--tenant", "acme", "--since", "1h"],
+    );
+    let entries = entries.as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in ["create_tenant", "create_api_key", "auth_success"] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    assert!(entries.iter().all(|e| e["tenant_id"] == "acme"));
+    assert!(entries.iter().any(|e| e["peer"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("127.0.0.1:"))));
+
+    let all = server.json(admin, &["audit", "--since", "2000-01-01T00:00:00Z"]);
+    let failure = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "auth_failure")
+        .expect("the failed login is listed");
+    assert_eq!(failure["outcome"], "denied:invalid_key");
+    let table = server.ok(admin, &["audit", "--limit", "3"]);
+    assert!(table.starts_with("SEQ  TIME"), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+
+    let err = server.fails(&tenant_admin, &["audit", "--tenant", "globex"]);
+    assert!(err.contains("not valid for tenant 'globex'"), "{err}");
+    let err = server.fails(&tenant_admin, &["audit"]);
+    assert!(err.contains("authentication failed"), "{err}");
+    let out = server.run(admin, &["audit", "--since", "yesterday"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("neither an RFC 3339 time"), "{err}");
+}

@@ -5,6 +5,7 @@
 //! people by default and one JSON document (one per line for `var watch`) with `--json`. A failure is one line on
 //! standard error and a non-zero exit code.
 
+mod audit;
 mod common;
 mod key;
 mod service;
@@ -26,6 +27,8 @@ pub enum ClientCommand {
     Service(Group<service::ServiceCommand>),
     /// Allocate, read, write, list, free and watch variables.
     Var(Group<var::VarCommand>),
+    /// List the audit log: who did what, when, from where (tenant admin, or the server admin key without --tenant).
+    Audit(audit::AuditArgs),
 }
 
 /// A command group: its commands, and the connection flags they all take.
@@ -44,6 +47,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Key(g) => key::run(g.command, &g.global).await,
         ClientCommand::Service(g) => service::run(g.command, &g.global).await,
         ClientCommand::Var(g) => var::run(g.command, &g.global).await,
+        ClientCommand::Audit(args) => audit::run(args).await,
     }
 }
 
