@@ -3,8 +3,8 @@
 use crate::client::{expect_result, unexpected, Client};
 use crate::Result;
 use commy_proto::{
-    ApiKey, CreateApiKey, CreateTenant, DeleteTenant, ListTenants, Permission, RevokeApiKey,
-    ServerMessage, Tenant, TenantList,
+    ApiKey, AuditLogEntry, CreateApiKey, CreateTenant, DeleteTenant, ListTenants, Permission,
+    QueryAudit, RevokeApiKey, ServerMessage, Tenant, TenantList,
 };
 
 impl Client {
@@ -67,5 +67,25 @@ impl Client {
             key_id: key_id.to_owned(),
         };
         expect_result("RevokeApiKey", self.call(request).await?)
+    }
+
+    /// The audit log: the entries of `tenant` (needs tenant admin), or every entry (`None`; needs the server admin),
+    /// at or after `since_ms` (milliseconds since the Unix epoch) when given, at most `limit` of them (the most recent;
+    /// the server's default is 100 and its cap 1000), oldest first.
+    pub async fn query_audit(
+        &self,
+        tenant: Option<&str>,
+        since_ms: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<AuditLogEntry>> {
+        let request = QueryAudit {
+            tenant_id: tenant.map(str::to_owned),
+            since_ms,
+            limit,
+        };
+        match self.call(request).await? {
+            ServerMessage::AuditLog(log) => Ok(log.entries),
+            other => Err(unexpected("QueryAudit", &other)),
+        }
     }
 }

@@ -2,9 +2,11 @@
 
 use crate::client::Client;
 use crate::conn::Settings;
+use crate::tls::TlsOptions;
 use crate::url::ServerUrl;
 use crate::Result;
 use commy_proto::Encoding;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which way a client reaches the server's variables.
@@ -17,7 +19,8 @@ pub enum Transport {
     Local,
 }
 
-/// Connects a [`Client`] with non-default settings.
+/// Connects a [`Client`] with non-default settings: transport, encoding, timeouts, reconnection, and for `wss://`
+/// URLs the CAs to trust and the client certificate.
 ///
 /// ```no_run
 /// # async fn demo() -> commy_client::Result<()> {
@@ -36,6 +39,7 @@ pub struct ClientBuilder {
     pub(crate) transport: Option<Transport>,
     pub(crate) encoding: Encoding,
     pub(crate) settings: Settings,
+    pub(crate) tls: TlsOptions,
 }
 
 impl ClientBuilder {
@@ -51,6 +55,7 @@ impl ClientBuilder {
                 backoff_initial: Duration::from_millis(50),
                 backoff_max: Duration::from_secs(2),
             },
+            tls: TlsOptions::default(),
         }
     }
 
@@ -87,6 +92,28 @@ impl ClientBuilder {
         self.settings.reconnect = enabled;
         self.settings.backoff_initial = initial;
         self.settings.backoff_max = max;
+        self
+    }
+
+    /// For `wss://` URLs: also trust the CA certificates in this PEM file (for example a self-signed server's
+    /// `cert.pem`, or a private CA), beside the system's certificate store. May be given more than once.
+    pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.ca_certs.push(path.into());
+        self
+    }
+
+    /// For `wss://` URLs: trust only the CA files given with [`ClientBuilder::ca_cert`], not the system's
+    /// certificate store.
+    pub fn only_given_cas(mut self) -> Self {
+        self.tls.no_system_roots = true;
+        self
+    }
+
+    /// For `wss://` URLs: present this certificate chain (PEM, leaf first) and private key (PEM) in the TLS
+    /// handshake (mutual TLS). A server with client CAs then lets the client authenticate with
+    /// [`Credentials::client_cert`](crate::Credentials::client_cert).
+    pub fn client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls.client_cert = Some((cert.into(), key.into()));
         self
     }
 

@@ -59,9 +59,15 @@ impl Client {
     }
 
     pub(crate) async fn start(url: ServerUrl, options: ClientBuilder) -> Result<Client> {
+        let tls = if url.is_tls() {
+            Some(options.tls.build()?)
+        } else {
+            None
+        };
         let endpoint = Endpoint::WebSocket {
             url: url.clone(),
             encoding: options.encoding,
+            tls,
         };
         let conn = Connection::open(endpoint, options.settings.clone()).await?;
         Ok(Client {

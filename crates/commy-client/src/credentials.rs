@@ -21,6 +21,15 @@ impl Credentials {
         })
     }
 
+    /// No secret: the client certificate given with [`ClientBuilder::client_cert`](crate::ClientBuilder::client_cert)
+    /// and presented in the TLS handshake (mutual TLS). The server accepts it for a tenant when the certificate's
+    /// subject common name or a subject alternative name equals the name of one of the tenant's API keys, and grants
+    /// that key's rights. Works over `wss://` only; such a client stays on the WebSocket rather than moving to the
+    /// local socket.
+    pub fn client_cert() -> Self {
+        Credentials(Credential::ClientCert {})
+    }
+
     pub(crate) fn to_wire(&self) -> Credential {
         self.0.clone()
     }

@@ -46,6 +46,7 @@ mod local;
 mod payload;
 mod service;
 mod snapshot;
+mod tls;
 mod typed;
 mod url;
 mod watch;

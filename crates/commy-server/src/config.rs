@@ -22,6 +22,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How authentication failures are throttled per peer address.
     pub auth_rate_limit: AuthRateLimit,
+    /// TLS for the HTTP and WebSocket port: `None` (the default) serves plain `ws://` and `http://`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -31,8 +33,52 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("commy-data"),
             limits: Limits::default(),
             auth_rate_limit: AuthRateLimit::default(),
+            tls: None,
         }
     }
+}
+
+/// TLS settings: the server's certificate, and optionally the authorities whose client certificates it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Where the server's certificate and key come from.
+    pub certificate: TlsCertificate,
+    /// A PEM file of CA certificates. When set, clients may present a certificate issued by one of them (mutual
+    /// TLS); a client that presents none is still served and authenticates with a secret as usual. A client that
+    /// presents a certificate these CAs did not issue is refused during the handshake.
+    pub client_ca: Option<PathBuf>,
+    /// How long a client has to complete the TLS handshake after its TCP connection is accepted. Default: 10 s.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsConfig {
+    /// TLS with `certificate`, no client certificates, and the default handshake timeout.
+    pub fn new(certificate: TlsCertificate) -> Self {
+        TlsConfig {
+            certificate,
+            client_ca: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The server's TLS certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsCertificate {
+    /// PEM files: the certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// A development certificate made on first start in the data directory (`cert.pem`, and `key.pem` with mode
+    /// 0600) for `localhost`, `127.0.0.1`, `::1` and the given names, and reused after a restart. Clients trust it
+    /// by its file (`--ca-cert <data-dir>/cert.pem`).
+    SelfSigned {
+        /// Extra DNS names or IP addresses the certificate is valid for.
+        names: Vec<String>,
+    },
 }
 
 /// Size, count and time limits. A request over a count limit gets `LIMIT_EXCEEDED`; a WebSocket message over the size

@@ -10,6 +10,7 @@ pub mod local;
 pub mod metrics;
 mod server;
 pub mod store;
+pub mod tls;
 pub mod transport;
 
 pub use server::{Server, StartError};

@@ -1,12 +1,13 @@
 //! [`Server`]: opens the data directory, reconciles the service files with the metadata, and serves until shut down.
 
 use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter, RateLimitConfig};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsCertificate};
 use crate::handlers::{self, App, HandlerLimits, Session};
 use crate::live::Live;
 use crate::local::LocalEndpoint;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::tls::ServerTls;
 use crate::transport::{self, ConnectionContext, Dispatch};
 use commy_proto::{ClientMessage, ServerMessage};
 use std::fs::DirBuilder;
@@ -43,6 +44,9 @@ pub enum StartError {
         /// Why.
         source: crate::live::LiveError,
     },
+    /// The TLS certificate, key or client CAs could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -77,6 +81,23 @@ impl Server {
             .mode(0o700)
             .create(dir)
             .map_err(dir_err)?;
+        if let Some(tls) = &config.tls {
+            let loaded = ServerTls::load(tls, dir)?;
+            let cert = loaded.cert_path().display().to_string();
+            let fingerprint = loaded.fingerprint();
+            let client_certificates = loaded.client_auth();
+            match &tls.certificate {
+                TlsCertificate::SelfSigned { .. } if loaded.generated() => tracing::info!(
+                    %cert, sha256 = fingerprint, "TLS: development certificate made; clients trust it with --ca-cert"
+                ),
+                TlsCertificate::SelfSigned { .. } => tracing::info!(
+                    %cert, sha256 = fingerprint, "TLS: development certificate reused"
+                ),
+                TlsCertificate::Files { .. } => {
+                    tracing::info!(%cert, sha256 = fingerprint, client_certificates, "TLS certificate loaded")
+                }
+            }
+        }
         let store = Store::open(dir)?;
         match ensure_admin_key(dir, admin_key, &store)? {
             AdminKeySource::Override => tracing::info!("admin key taken from COMMY_ADMIN_KEY"),
@@ -210,7 +231,9 @@ impl Dispatch for Commy {
     type Session = Session;
 
     fn open(&self, conn: &ConnectionContext) -> Session {
-        Session::new(conn.id(), conn.peer(), conn.push_sink())
+        let mut session = Session::new(conn.id(), conn.peer(), conn.push_sink());
+        session.client_identity = conn.client_identity().cloned();
+        session
     }
 
     async fn handle(

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use commy_server::config::{ServerConfig, DEFAULT_PORT};
+use commy_server::config::{ServerConfig, TlsCertificate, TlsConfig, DEFAULT_PORT};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -18,6 +18,30 @@ pub struct ServeArgs {
     /// Serve a non-loopback address without TLS. Anyone on the network can then read the traffic, keys included.
     #[arg(long)]
     insecure: bool,
+    /// Serve https:// and wss:// with this certificate chain (PEM, leaf first). Needs --tls-key.
+    #[arg(
+        long,
+        env = "COMMY_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "COMMY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve https:// and wss:// with a development certificate, made on first start as DATA_DIR/cert.pem and
+    /// key.pem (reused after a restart; delete them to make a new one). Its fingerprint is logged; clients trust it
+    /// with --ca-cert DATA_DIR/cert.pem.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// A DNS name or IP address the development certificate is valid for, beside localhost, 127.0.0.1 and ::1. May
+    /// be repeated. Used only when the certificate is made.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls_self_signed")]
+    tls_names: Vec<String>,
+    /// Accept client certificates issued by the CAs in this PEM file (mutual TLS). Such a client authenticates with
+    /// `client_cert`: its certificate's subject CN or a SAN names one of the tenant's API keys.
+    #[arg(long, env = "COMMY_CLIENT_CA")]
+    client_ca: Option<PathBuf>,
     /// Most TCP connections served at once.
     #[arg(long)]
     max_connections: Option<usize>,
@@ -34,16 +58,37 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn into_config(self) -> anyhow::Result<ServerConfig> {
-        if !self.listen.ip().is_loopback() && !self.insecure {
+        let certificate = match (self.tls_cert, self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(TlsCertificate::Files { cert, key }),
+            (_, _, true) => {
+                let mut names = self.tls_names;
+                let ip = self.listen.ip();
+                if !ip.is_unspecified() && !ip.is_loopback() {
+                    names.push(ip.to_string());
+                }
+                Some(TlsCertificate::SelfSigned { names })
+            }
+            _ => None,
+        };
+        if certificate.is_none() && self.client_ca.is_some() {
+            bail!("--client-ca needs TLS: give --tls-cert and --tls-key, or --tls-self-signed");
+        }
+        if certificate.is_none() && !self.listen.ip().is_loopback() && !self.insecure {
             bail!(
                 "refusing to serve {} without TLS: anyone on the network could read the traffic, keys included; \
-                 bind a loopback address, or pass --insecure if you really mean it",
+                 give --tls-cert and --tls-key (or --tls-self-signed for development), bind a loopback address, \
+                 or pass --insecure if you really mean it",
                 self.listen
             );
         }
+        let tls = certificate.map(|certificate| TlsConfig {
+            client_ca: self.client_ca,
+            ..TlsConfig::new(certificate)
+        });
         let mut config = ServerConfig {
             listen: self.listen,
             data_dir: self.data_dir,
+            tls,
             ..ServerConfig::default()
         };
         let limits = &mut config.limits;
@@ -112,4 +157,80 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn config(args: &[&str]) -> anyhow::Result<ServerConfig> {
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        Cli::try_parse_from(argv)?.args.into_config()
+    }
+
+    #[test]
+    fn a_public_address_needs_tls_or_insecure() {
+        let err = config(&["--listen", "0.0.0.0:1"]).unwrap_err().to_string();
+        assert!(
+            err.contains("without TLS") && err.contains("--tls-cert"),
+            "{err}"
+        );
+        assert!(config(&["--listen", "0.0.0.0:1", "--insecure"])
+            .unwrap()
+            .tls
+            .is_none());
+        let tls = config(&[
+            "--listen",
+            "192.0.2.7:1",
+            "--tls-self-signed",
+            "--tls-name",
+            "box",
+        ])
+        .unwrap()
+        .tls
+        .unwrap();
+        assert_eq!(
+            tls.certificate,
+            TlsCertificate::SelfSigned {
+                names: vec!["box".into(), "192.0.2.7".into()]
+            }
+        );
+        let tls = config(&[
+            "--listen",
+            "0.0.0.0:1",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--client-ca",
+            "ca.pem",
+        ])
+        .unwrap()
+        .tls
+        .unwrap();
+        assert_eq!(
+            tls.certificate,
+            TlsCertificate::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            }
+        );
+        assert_eq!(tls.client_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn tls_flags_come_in_working_sets() {
+        assert!(config(&["--tls-cert", "c.pem"]).is_err());
+        assert!(config(&["--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k"]).is_err());
+        let err = config(&["--client-ca", "ca.pem"]).unwrap_err().to_string();
+        assert!(err.contains("--client-ca needs TLS"), "{err}");
+        assert!(config(&[]).unwrap().tls.is_none());
+    }
 }

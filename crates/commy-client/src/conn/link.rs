@@ -3,6 +3,7 @@
 
 use super::unix::UnixLink;
 use super::ws::WsLink;
+use crate::tls::TlsSetup;
 use crate::url::ServerUrl;
 use commy_proto::{Encoding, Reply, Request};
 use std::os::fd::OwnedFd;
@@ -20,8 +21,12 @@ pub(crate) struct Incoming {
 /// Where to connect.
 #[derive(Debug, Clone)]
 pub(crate) enum Endpoint {
-    /// The server's WebSocket.
-    WebSocket { url: ServerUrl, encoding: Encoding },
+    /// The server's WebSocket; `tls` is set for a `wss://` URL.
+    WebSocket {
+        url: ServerUrl,
+        encoding: Encoding,
+        tls: Option<TlsSetup>,
+    },
     /// The server's local Unix socket.
     Unix { path: PathBuf },
 }
@@ -31,9 +36,11 @@ impl Endpoint {
     pub(crate) async fn open(&self, timeout: Duration) -> Result<Link, String> {
         let open = async {
             match self {
-                Endpoint::WebSocket { url, encoding } => WsLink::connect(url, *encoding)
-                    .await
-                    .map(|link| Link::Ws(Box::new(link))),
+                Endpoint::WebSocket { url, encoding, tls } => {
+                    WsLink::connect(url, *encoding, tls.as_ref())
+                        .await
+                        .map(|link| Link::Ws(Box::new(link)))
+                }
                 Endpoint::Unix { path } => UnixLink::connect(path)
                     .await
                     .map(Link::Unix)

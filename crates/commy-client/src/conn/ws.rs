@@ -1,26 +1,31 @@
 //! The remote link: a WebSocket to the server's `/ws`, with the `commy.v1.json` or `commy.v1.msgpack` subprotocol.
 //!
-//! TLS (`wss://`) plugs in at [`WsLink::connect`]: it is the one place that turns a URL into a byte stream.
+//! [`WsLink::connect`] is the one place that turns a URL into a byte stream: TCP, then TLS for a `wss://` URL.
 
 use super::link::Incoming;
+use crate::tls::{ClientStream, TlsSetup};
 use crate::url::ServerUrl;
 use commy_proto::{decode_reply, encode_request, Encoding, Frame, Request};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
 
 /// A WebSocket connection to the server.
 #[derive(Debug)]
 pub(crate) struct WsLink {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<ClientStream>,
     encoding: Encoding,
 }
 
 impl WsLink {
-    pub(crate) async fn connect(url: &ServerUrl, encoding: Encoding) -> Result<WsLink, String> {
+    pub(crate) async fn connect(
+        url: &ServerUrl,
+        encoding: Encoding,
+        tls: Option<&TlsSetup>,
+    ) -> Result<WsLink, String> {
         let ws_url = url.websocket();
         let mut request = ws_url
             .as_str()
@@ -30,9 +35,30 @@ impl WsLink {
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static(encoding.subprotocol()),
         );
-        let (ws, _response) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        let tcp = TcpStream::connect((url.host(), url.port()))
             .await
             .map_err(|e| format!("cannot connect to {ws_url}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match (url.is_tls(), tls) {
+            (false, _) => ClientStream::Plain(tcp),
+            (true, Some(tls)) => tls
+                .connect(url.host(), tcp)
+                .await
+                .map_err(|e| format!("cannot connect to {ws_url}: {e}"))?,
+            (true, None) => return Err(format!("cannot connect to {ws_url}: no TLS settings")),
+        };
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(request, stream, None)
+            .await
+            .map_err(|e| match &e {
+                WsError::Io(io) => match crate::tls::tls_error(io) {
+                    Some(tls) => format!(
+                        "cannot connect to {ws_url}: {}",
+                        crate::tls::describe_tls_error(url.host(), tls)
+                    ),
+                    None => format!("cannot connect to {ws_url}: {e}"),
+                },
+                _ => format!("cannot connect to {ws_url}: {e}"),
+            })?;
         Ok(WsLink { ws, encoding })
     }
 

@@ -202,7 +202,7 @@ fn wrong_field_types_name_the_field() {
     assert_eq!(
         json_error(r#"{"type":"Authenticate","data":{"client_version":"1","method":"password"}}"#)
             .0,
-        "unknown variant `password`, expected `api_key` or `jwt` in Authenticate"
+        "unknown variant `password`, expected one of `api_key`, `jwt`, `client_cert` in Authenticate"
     );
 }
 

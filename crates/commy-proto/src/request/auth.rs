@@ -40,14 +40,20 @@ pub enum Credential {
         /// The compact JWT (`header.payload.signature`).
         token: String,
     },
+    /// `{"method":"client_cert"}`: no secret; the client certificate the connection presented in its TLS handshake
+    /// (mutual TLS), verified against the server's client CAs. It authenticates to the tenant when the certificate's
+    /// subject common name or one of its subject alternative names equals the `name` of one of the tenant's API keys,
+    /// and grants that key's permissions.
+    ClientCert {},
 }
 
 impl Credential {
-    /// The `method` name on the wire: `api_key` or `jwt`.
+    /// The `method` name on the wire: `api_key`, `jwt` or `client_cert`.
     pub fn method(&self) -> &'static str {
         match self {
             Credential::ApiKey { .. } => "api_key",
             Credential::Jwt { .. } => "jwt",
+            Credential::ClientCert {} => "client_cert",
         }
     }
 }
@@ -57,6 +63,7 @@ impl fmt::Debug for Credential {
         match self {
             Credential::ApiKey { .. } => f.debug_struct("ApiKey").field("key", &Redacted).finish(),
             Credential::Jwt { .. } => f.debug_struct("Jwt").field("token", &Redacted).finish(),
+            Credential::ClientCert {} => f.write_str("ClientCert"),
         }
     }
 }
@@ -100,9 +107,26 @@ mod tests {
         for credential in [
             Credential::ApiKey { key: "k".into() },
             Credential::Jwt { token: "t".into() },
+            Credential::ClientCert {},
         ] {
             let json = serde_json::to_value(&credential).unwrap();
             assert_eq!(json["method"], credential.method());
         }
+    }
+
+    #[test]
+    fn client_cert_has_no_fields() {
+        let auth: Authenticate = serde_json::from_str(
+            r#"{"tenant_id":"acme","client_version":"1","method":"client_cert"}"#,
+        )
+        .unwrap();
+        assert_eq!(auth.credential, Credential::ClientCert {});
+        let json = serde_json::to_value(&auth).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"tenant_id":"acme","client_version":"1","method":"client_cert"})
+        );
+        let bytes = rmp_serde::to_vec_named(&auth).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Authenticate>(&bytes).unwrap(), auth);
     }
 }

@@ -4,6 +4,7 @@ use super::error::HandlerError;
 use crate::auth::{AuthRateLimiter, Grants};
 use crate::live::{Live, LiveService};
 use crate::store::{Actor, Store};
+use crate::tls::ClientIdentity;
 use crate::transport::PushSink;
 use commy_proto::ErrorCode;
 use std::net::SocketAddr;
@@ -53,6 +54,9 @@ pub struct Session {
     pub grants: Grants,
     /// Where this connection's subscriptions push.
     pub sink: Arc<dyn PushSink>,
+    /// The verified client certificate of the connection's TLS handshake (mutual TLS), for
+    /// `{"method":"client_cert"}`.
+    pub client_identity: Option<Arc<ClientIdentity>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -73,6 +77,7 @@ impl Session {
             peer,
             grants: Grants::new(),
             sink,
+            client_identity: None,
         }
     }
 

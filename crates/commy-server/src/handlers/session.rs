@@ -9,6 +9,7 @@ use super::app::{App, Session};
 use super::error::HandlerError;
 use crate::auth::{verify_api_key, verify_jwt, AuthError, Grant, JwtAuthError};
 use crate::store::{Actor, AuditRecord, Store};
+use crate::tls::ClientIdentity;
 use commy_proto::{Authenticate, AuthenticationResult, Credential, ErrorCode, ServerMessage};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -77,16 +78,78 @@ fn check_jwt(token: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, 
     })
 }
 
+/// Mutual TLS: the connection's verified client certificate stands for the one API key of `tenant` whose `name` is
+/// the certificate's subject common name or one of its subject alternative names, and grants that key's rights.
+/// No certificate, no tenant, no matching key, or more than one matching key is a refusal; an unknown tenant reads
+/// the same as no matching key.
+fn check_client_cert(
+    identity: Option<&ClientIdentity>,
+    tenant: Option<&str>,
+    store: &Store,
+) -> Result<Grant, Refusal> {
+    let Some(identity) = identity else {
+        return Err(Refusal::new(
+            "no_client_cert",
+            "no verified client certificate on this connection: connect over wss:// with a certificate issued by \
+             one of the server's client CAs (--client-ca)",
+        ));
+    };
+    let Some(tenant) = tenant else {
+        return Err(Refusal::new(
+            "no_tenant",
+            "a client certificate authenticates to one tenant: give tenant_id in Authenticate",
+        ));
+    };
+    let no_match = || {
+        Refusal::new(
+            "no_matching_key",
+            format!(
+                "the client certificate ({}) matches no API key name of tenant '{tenant}'",
+                identity.names().join(", ")
+            ),
+        )
+    };
+    let keys = match store.list_api_keys(Some(tenant)) {
+        Ok(keys) => keys,
+        Err(err) if err.is_not_found() => return Err(no_match()),
+        Err(err) => {
+            return Err(Refusal {
+                error: HandlerError::from(AuthError::Store(err)),
+                reason: "server_error",
+            })
+        }
+    };
+    let mut matching = keys.iter().filter(|key| identity.matches(&key.name));
+    let (Some(key), None) = (matching.next(), matching.next()) else {
+        if keys.iter().any(|key| identity.matches(&key.name)) {
+            return Err(Refusal::new(
+                "ambiguous_client_cert",
+                format!(
+                    "the client certificate matches more than one API key name of tenant '{tenant}'; give the keys \
+                     distinct names"
+                ),
+            ));
+        }
+        return Err(no_match());
+    };
+    Grant::from_record(key).map_err(|err| Refusal {
+        error: HandlerError::from(AuthError::Store(err)),
+        reason: "server_error",
+    })
+}
+
 /// Checks the credential and records the verdict in the audit log. Runs on a blocking thread.
 fn check_and_audit(
     app: &App,
     credential: Credential,
     tenant: Option<&str>,
     peer: String,
+    identity: Option<Arc<ClientIdentity>>,
 ) -> Result<Grant, Refusal> {
     let result = match credential {
         Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store),
         Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, &app.store),
+        Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store),
         other => Err(Refusal::new(
             "unsupported_method",
             format!(
@@ -130,6 +193,7 @@ pub(super) async fn authenticate(
         ..
     } = req;
     let tenant = tenant_id.clone();
+    let identity = session.client_identity.clone();
     let outcome = app
         .blocking(move |app| {
             Ok(check_and_audit(
@@ -137,6 +201,7 @@ pub(super) async fn authenticate(
                 credential,
                 tenant.as_deref(),
                 peer.to_string(),
+                identity,
             ))
         })
         .await?;

@@ -5,6 +5,7 @@ use super::server::Shared;
 use super::shutdown::ShutdownSignal;
 use super::writer::Writer;
 use super::{ConnectionContext, Dispatch, Outbox};
+use crate::tls::ClientIdentity;
 use axum::extract::ws::WebSocket;
 use commy_proto::Encoding;
 use futures_util::StreamExt;
@@ -18,6 +19,7 @@ pub(crate) async fn run<D: Dispatch>(
     socket: WebSocket,
     shared: Arc<Shared<D>>,
     peer: SocketAddr,
+    identity: Option<Arc<ClientIdentity>>,
     encoding: Encoding,
     shutdown: ShutdownSignal,
 ) {
@@ -31,7 +33,8 @@ pub(crate) async fn run<D: Dispatch>(
         encoding,
         outbox.clone(),
         metrics.clone(),
-    );
+    )
+    .with_client_identity(identity);
     let mut session = shared.dispatch.open(&ctx);
     tracing::debug!(id = ctx.id(), %peer, %encoding, "connection opened");
 

@@ -3,6 +3,7 @@
 
 use super::{Outbox, PushSink};
 use crate::metrics::Metrics;
+use crate::tls::ClientIdentity;
 use commy_proto::{ClientMessage, Encoding, ServerMessage};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ pub struct ConnectionContext {
     encoding: Encoding,
     outbox: Arc<Outbox>,
     metrics: Arc<Metrics>,
+    client_identity: Option<Arc<ClientIdentity>>,
 }
 
 impl ConnectionContext {
@@ -69,7 +71,20 @@ impl ConnectionContext {
             encoding,
             outbox,
             metrics,
+            client_identity: None,
         }
+    }
+
+    /// The connection's verified client certificate (mutual TLS).
+    pub(crate) fn with_client_identity(mut self, identity: Option<Arc<ClientIdentity>>) -> Self {
+        self.client_identity = identity;
+        self
+    }
+
+    /// The identity of the certificate the client presented in the TLS handshake, verified against the server's
+    /// client CAs; `None` without TLS, without client CAs, or when the client presented no certificate.
+    pub fn client_identity(&self) -> Option<&Arc<ClientIdentity>> {
+        self.client_identity.as_ref()
     }
 
     /// The connection's id: unique among the connections of this server process, never reused.

@@ -10,8 +10,7 @@
 //! sending side, then reads and discards until the client closes too, for at most the configured linger time, as HTTP
 //! servers do.
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -196,14 +195,4 @@ async fn linger(mut stream: TcpStream, permit: OwnedSemaphorePermit, limit: Dura
     let _ = tokio::time::timeout(limit, drain).await;
     drop(stream);
     drop(permit);
-}
-
-/// The client's address, as [`axum::extract::ConnectInfo`] of a [`LimitedListener`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub(crate) SocketAddr);
-
-impl Connected<IncomingStream<'_, LimitedListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
 }

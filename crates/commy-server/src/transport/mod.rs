@@ -9,6 +9,10 @@
 //! the reply with the request's `id`, and the [`Outbox`] of each connection carries the pushes the live layer makes
 //! through [`PushSink`].
 //!
+//! TLS (see [`TlsConfig`](crate::config::TlsConfig)): the same port then serves `wss://` and `https://`; each
+//! connection does its handshake in its own task, after the permit and the `accept`, within a time limit. A verified
+//! client certificate reaches the handlers as [`ConnectionContext::client_identity`].
+//!
 //! Limits (see [`Limits`](crate::config::Limits)): a connection permit is taken before `accept`; messages and frames
 //! have a maximum size, and a larger one closes the connection with code 1009; each connection has a bounded reply
 //! queue, and its pushes are coalesced per variable, so a slow client costs bounded memory and still gets the latest
@@ -52,6 +56,7 @@ mod push;
 mod reader;
 mod server;
 mod shutdown;
+mod tls;
 mod upgrade;
 mod writer;
 

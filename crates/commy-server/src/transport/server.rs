@@ -4,12 +4,14 @@
 //! accepting, tells every WebSocket client `Disconnected {reason: "server shutting down"}` followed by a close frame,
 //! and waits for the connections to finish, for at most the configured grace period.
 
-use super::listener::{LimitedListener, PeerAddr};
+use super::listener::LimitedListener;
 use super::shutdown::Shutdown;
+use super::tls::{Peer, TlsListener};
 use super::upgrade::upgrade;
 use super::Dispatch;
 use crate::config::{Limits, ServerConfig};
 use crate::metrics::{self, Metrics};
+use crate::tls::ServerTls;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -27,7 +29,8 @@ use tokio::net::TcpListener;
 /// every WebSocket client, and returns once every connection has finished or the grace period has run out.
 ///
 /// Requests go to `dispatch`; `metrics` are reported at `/metrics` and shared with the rest of the server.
-/// `config.listen` is not used here: bind `listener` to it (or to `127.0.0.1:0` in tests).
+/// `config.listen` is not used here: bind `listener` to it (or to `127.0.0.1:0` in tests). With `config.tls` the
+/// port speaks TLS only; a certificate that cannot be loaded fails the call before anything is served.
 pub async fn serve<D: Dispatch>(
     listener: TcpListener,
     config: ServerConfig,
@@ -35,9 +38,22 @@ pub async fn serve<D: Dispatch>(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let tls = match &config.tls {
+        Some(tls) => Some(
+            ServerTls::load(tls, &config.data_dir)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     let limits = config.limits;
     let listener = LimitedListener::new(listener, limits.max_connections, limits.close_linger);
-    tracing::info!(address = %listener.local_addr()?, "serving /ws, /healthz and /metrics");
+    let listener = TlsListener::new(listener, tls.as_ref());
+    let scheme = if tls.is_some() {
+        "https and wss"
+    } else {
+        "http and ws"
+    };
+    tracing::info!(address = %listener.local_addr()?, scheme, "serving /ws, /healthz and /metrics");
     let shared = Arc::new(Shared {
         limits: limits.clone(),
         dispatch,
@@ -45,7 +61,7 @@ pub async fn serve<D: Dispatch>(
         shutdown: Shutdown::new(),
         next_id: AtomicU64::new(1),
     });
-    let app = router(shared.clone()).into_make_service_with_connect_info::<PeerAddr>();
+    let app = router(shared.clone()).into_make_service_with_connect_info::<Peer>();
     let serving = axum::serve(listener, app).with_graceful_shutdown(shared.shutdown.triggered());
     let mut serving = pin!(serving.into_future());
     tokio::select! {

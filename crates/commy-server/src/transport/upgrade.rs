@@ -6,8 +6,8 @@
 //! `400 Bad Request`, since it would not understand a reply in an encoding it did not ask for.
 
 use super::connection;
-use super::listener::PeerAddr;
 use super::server::Shared;
+use super::tls::Peer;
 use super::Dispatch;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
@@ -19,10 +19,12 @@ use std::sync::Arc;
 /// Upgrades `GET /ws` to a Commy connection.
 pub(crate) async fn upgrade<D: Dispatch>(
     State(shared): State<Arc<Shared<D>>>,
-    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ConnectInfo(client): ConnectInfo<Peer>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let peer = client.addr;
+    let identity = client.client_identity();
     let offered = offered_subprotocols(&headers);
     let Some(encoding) = Encoding::negotiate(offered.iter().copied()) else {
         let message = format!(
@@ -43,7 +45,7 @@ pub(crate) async fn upgrade<D: Dispatch>(
     // Taken now, so that a shutdown that starts before the upgrade completes still waits for this connection.
     let signal = shared.shutdown.signal();
     ws.on_failed_upgrade(move |err| tracing::debug!(%peer, %err, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(socket, shared, peer, encoding, signal))
+        .on_upgrade(move |socket| connection::run(socket, shared, peer, identity, encoding, signal))
 }
 
 /// The subprotocols the client offered, in its order of preference.

@@ -1,23 +1,14 @@
 //! `commy audit`: list the audit log of one tenant (a tenant admin key), or of the whole server (the server admin key):
 //! who did what, to what, when, from where, and how it ended.
 //!
-//! It sends the protocol's `Authenticate` and `QueryAudit` over the server's WebSocket itself: two requests, two
-//! replies.
+//! It connects like every client command (so `wss://`, `--ca-cert` and client certificates work the same) and sends
+//! one `QueryAudit`.
 
 use super::common::{table, GlobalArgs};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
-use commy_proto::{
-    decode_reply, encode_request, AuditLogEntry, Authenticate, ClientMessage, Credential, Encoding,
-    QueryAudit, Request, ServerMessage,
-};
-use futures_util::{SinkExt, StreamExt};
+use commy_proto::AuditLogEntry;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio_tungstenite::tungstenite::Message;
-use zeroize::Zeroizing;
-
-/// How long to wait for the server to answer.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Flags of `commy audit`. Without `--tenant` it lists every entry, which needs the server admin key.
 #[derive(Debug, Args)]
@@ -62,25 +53,6 @@ fn parse_since(text: &str) -> Result<Since, String> {
     })
 }
 
-/// The WebSocket endpoint for a server URL: `ws://host:port` gets `/ws`; `http(s)://` becomes `ws(s)://`.
-fn endpoint(url: &str) -> anyhow::Result<String> {
-    let url = url.trim_end_matches('/');
-    let url = if let Some(rest) = url.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else if let Some(rest) = url.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if url.starts_with("ws://") || url.starts_with("wss://") {
-        url.to_owned()
-    } else {
-        bail!("'{url}' is not a server URL: use ws://host:port (or wss:// with TLS)");
-    };
-    Ok(if url.ends_with("/ws") {
-        url
-    } else {
-        format!("{url}/ws")
-    })
-}
-
 /// Lists the audit log as `args` asks.
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let entries = fetch(&args).await?;
@@ -89,78 +61,15 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 async fn fetch(args: &AuditArgs) -> anyhow::Result<Vec<AuditLogEntry>> {
-    let key = match &args.global.key {
-        Some(key) if !key.trim().is_empty() => Zeroizing::new(key.trim().to_owned()),
-        _ => bail!("no API key: pass --key or set COMMY_KEY"),
-    };
     let tenant = args.global.tenant.clone().filter(|t| !t.is_empty());
-    let endpoint = endpoint(&args.global.url)?;
-    let (mut ws, _) = tokio_tungstenite::connect_async(endpoint.as_str())
+    let client = args.global.connect(tenant.as_deref()).await?;
+    let since_ms = args.since.map(|s| s.to_ms(SystemTime::now()));
+    let entries = client
+        .query_audit(tenant.as_deref(), since_ms, Some(args.limit))
         .await
-        .with_context(|| format!("cannot connect to {endpoint}"))?;
-    let auth = Authenticate {
-        tenant_id: tenant.clone(),
-        client_version: concat!("commy-cli/", env!("CARGO_PKG_VERSION")).into(),
-        credential: Credential::ApiKey {
-            key: key.to_string(),
-        },
-    };
-    match exchange(&mut ws, 1, auth.into()).await? {
-        ServerMessage::AuthenticationResult(_) => {}
-        other => bail!("authentication failed: {}", describe(&other)),
-    }
-    let query = QueryAudit {
-        tenant_id: tenant,
-        since_ms: args.since.map(|s| s.to_ms(SystemTime::now())),
-        limit: Some(args.limit),
-    };
-    let entries = match exchange(&mut ws, 2, query.into()).await? {
-        ServerMessage::AuditLog(log) => log.entries,
-        other => bail!("cannot read the audit log: {}", describe(&other)),
-    };
-    let _ = ws.close(None).await;
+        .context("cannot read the audit log")?;
+    client.close();
     Ok(entries)
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Sends one request and waits for the reply with its id.
-async fn exchange(
-    ws: &mut Socket,
-    id: u64,
-    message: ClientMessage,
-) -> anyhow::Result<ServerMessage> {
-    let frame = encode_request(&Request::new(id, message), Encoding::Json)?;
-    let text = String::from_utf8(frame.into_bytes()).context("a JSON frame is text")?;
-    ws.send(Message::text(text))
-        .await
-        .context("cannot send to the server")?;
-    let wait = async {
-        while let Some(message) = ws.next().await {
-            let bytes = match message.context("connection to the server failed")? {
-                Message::Text(text) => text.as_bytes().to_vec(),
-                Message::Close(_) => break,
-                _ => continue,
-            };
-            let reply = decode_reply(&bytes, Encoding::Json)
-                .context("the server sent a reply this CLI cannot read")?;
-            if reply.id == Some(id) {
-                return Ok(reply.message);
-            }
-        }
-        bail!("the server closed the connection before answering")
-    };
-    tokio::time::timeout(REPLY_TIMEOUT, wait)
-        .await
-        .context("the server did not answer in time")?
-}
-
-fn describe(message: &ServerMessage) -> String {
-    match message {
-        ServerMessage::Error(e) => format!("{} ({})", e.message, e.code),
-        other => format!("unexpected {} reply", other.type_name()),
-    }
 }
 
 fn time(at_ms: u64) -> String {
@@ -214,18 +123,6 @@ mod tests {
         );
         let err = parse_since("yesterday").unwrap_err();
         assert!(err.contains("neither an RFC 3339 time"), "{err}");
-    }
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(
-            endpoint("ws://127.0.0.1:8080").unwrap(),
-            "ws://127.0.0.1:8080/ws"
-        );
-        assert_eq!(endpoint("ws://h:1/ws").unwrap(), "ws://h:1/ws");
-        assert_eq!(endpoint("http://h:1/").unwrap(), "ws://h:1/ws");
-        assert_eq!(endpoint("https://h").unwrap(), "wss://h/ws");
-        assert!(endpoint("h:1").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use commy_client::{Client, Credentials, Transport};
 use serde_json::Value;
+use std::path::PathBuf;
 
 /// How to reach the server and who to be. Every flag also reads an environment variable.
 #[derive(Debug, Clone, Args)]
@@ -28,6 +29,27 @@ pub struct GlobalArgs {
     /// How to reach variables: `auto` maps them when the server is on this machine.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto, global = true)]
     pub transport: TransportArg,
+    /// For wss:// URLs: also trust the CA certificate(s) in this PEM file, for example a development server's
+    /// DATA_DIR/cert.pem.
+    #[arg(long, env = "COMMY_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// For wss:// URLs: present this client certificate (PEM) in the TLS handshake. Without --key, authenticate
+    /// with it (mutual TLS; the server needs --client-ca). Needs --client-key.
+    #[arg(
+        long,
+        env = "COMMY_CLIENT_CERT",
+        requires = "client_key",
+        global = true
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of --client-cert (PEM).
+    #[arg(
+        long,
+        env = "COMMY_CLIENT_KEY",
+        requires = "client_cert",
+        global = true
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 /// The `--transport` choices.
@@ -42,10 +64,12 @@ pub enum TransportArg {
 }
 
 impl GlobalArgs {
-    fn key(&self) -> anyhow::Result<&str> {
+    /// The credential: `--key`, or else the client certificate of `--client-cert`.
+    fn credentials(&self) -> anyhow::Result<Credentials> {
         match &self.key {
-            Some(key) if !key.trim().is_empty() => Ok(key.trim()),
-            _ => bail!("no API key: pass --key or set COMMY_KEY"),
+            Some(key) if !key.trim().is_empty() => Ok(Credentials::api_key(key.trim())),
+            _ if self.client_cert.is_some() => Ok(Credentials::client_cert()),
+            _ => bail!("no API key: pass --key or set COMMY_KEY (or --client-cert for mutual TLS)"),
         }
     }
 
@@ -65,9 +89,16 @@ impl GlobalArgs {
             TransportArg::Remote => builder = builder.transport(Transport::Remote),
             TransportArg::Local => builder = builder.transport(Transport::Local),
         }
+        if let Some(ca) = &self.ca_cert {
+            builder = builder.ca_cert(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
+            builder = builder.client_cert(cert, key);
+        }
+        let credentials = self.credentials()?;
         let client = builder.connect().await?;
         client
-            .authenticate(tenant, Credentials::api_key(self.key()?))
+            .authenticate(tenant, credentials)
             .await
             .context("authentication failed")?;
         Ok(client)
