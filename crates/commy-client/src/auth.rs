@@ -5,7 +5,7 @@ use crate::client::{unexpected, Client};
 use crate::conn::{Connection, Endpoint};
 use crate::credentials::Credentials;
 use crate::{Error, Result};
-use commy_proto::{Authenticate, AuthenticationResult, Permission, ServerMessage};
+use commy_proto::{Authenticate, AuthenticationResult, Credential, Permission, ServerMessage};
 use std::path::PathBuf;
 
 /// The client's name and version, as the server logs it.
@@ -75,6 +75,20 @@ impl Client {
             return Ok(());
         };
         if !forced && !self.inner.url.is_loopback() {
+            return Ok(());
+        }
+        // A client certificate is presented in the TLS handshake, which the local socket does not have.
+        let by_certificate = self
+            .conn()
+            .auths()
+            .iter()
+            .any(|auth| matches!(auth.credential, Credential::ClientCert {}));
+        if by_certificate {
+            if forced {
+                return Err(Error::InvalidRequest(
+                    "a client certificate authenticates over wss:// only, not over the local socket".into(),
+                ));
+            }
             return Ok(());
         }
         match self.open_local(PathBuf::from(path)).await {

@@ -298,6 +298,33 @@ async fn mutual_tls_authenticates_by_certificate_name() {
     let err = service.write_u64("level", 4).await.unwrap_err();
     assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
 
+    // With the automatic transport, a certificate login on a loopback URL stays on the WebSocket: the local socket
+    // has no TLS handshake to present the certificate in.
+    let auto = Client::builder(&server.url)
+        .ca_cert(&pki.ca)
+        .client_cert(&sensor_cert.0, &sensor_cert.1)
+        .connect()
+        .await
+        .unwrap();
+    let auth = auto
+        .authenticate(Some("acme"), Credentials::client_cert())
+        .await
+        .unwrap();
+    assert_eq!(auth.transport, Transport::Remote);
+    assert_eq!(auth.permissions, vec![Permission::Read]);
+    let forced = Client::builder(&server.url)
+        .transport(Transport::Local)
+        .ca_cert(&pki.ca)
+        .client_cert(&sensor_cert.0, &sensor_cert.1)
+        .connect()
+        .await
+        .unwrap();
+    let err = forced
+        .authenticate(Some("acme"), Credentials::client_cert())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("wss:// only"), "{err}");
+
     // A certificate naming no key, no certificate at all, and another tenant are refused.
     let stranger_cert = pki.issue("stranger", "stranger", &["stranger.example"], false);
     let err = client(
