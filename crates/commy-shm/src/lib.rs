@@ -34,6 +34,8 @@
 //! ```
 
 mod allocator;
+#[cfg(feature = "bench-support")]
+pub mod bench_support;
 mod error;
 mod header;
 pub mod layout;
