@@ -59,6 +59,13 @@ impl Service {
         }
     }
 
+    /// The mapped service file behind this handle on the local transport (`None` on the remote one). For `commy
+    /// bench`, which times the SDK against `commy-shm` through the very same mapping; not part of the SDK's API.
+    #[doc(hidden)]
+    pub fn mapped_file(&self) -> Option<&commy_shm::Service> {
+        self.mapped.as_deref().map(Mapped::service)
+    }
+
     /// Allocates a variable; returns its initial value. Needs `write`.
     pub async fn allocate(&self, name: &str, allocation: Allocation) -> Result<Snapshot> {
         let request = allocation.into_request(self.id(), name);
