@@ -1,5 +1,6 @@
 //! `commy`: run a Commy server, administer it, and read, write and watch its variables.
 
+mod bench;
 mod cli;
 mod serve;
 
@@ -20,6 +21,8 @@ enum Command {
     Serve(serve::ServeArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
+    /// Measure the SDK against a live server, beside baselines from the same run.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Client(command) => cli::run_blocking(command),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

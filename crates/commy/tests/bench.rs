@@ -1,0 +1,98 @@
+//! `commy bench` keeps working: a tiny run against a server in this process goes through every case, prints its
+//! table (or JSON), and deletes its scratch service. No figure is checked: speed belongs in the benchmark itself.
+
+use commy_server::config::ServerConfig;
+use commy_server::Server;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+/// A server on `127.0.0.1:0` over a fresh data directory, served by its own runtime.
+struct TestServer {
+    url: String,
+    admin_key: String,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_owned(),
+            ..ServerConfig::default()
+        };
+        let addr = runtime.block_on(async {
+            let server = Server::open(config, None).unwrap();
+            let listener = server.bind().await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(server.run(listener, std::future::pending()));
+            addr
+        });
+        let admin_key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+        TestServer {
+            url: format!("ws://{addr}"),
+            admin_key: admin_key.trim().to_owned(),
+            _runtime: runtime,
+            _dir: dir,
+        }
+    }
+
+    /// `commy <args>` against this server as its admin, in tenant `bench`.
+    fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_commy"))
+            .args(args)
+            .env("COMMY_URL", &self.url)
+            .env("COMMY_KEY", &self.admin_key)
+            .env("COMMY_TENANT", "bench")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "commy {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+const CASES: [&str; 5] = [
+    "local read, 8 B",
+    "local write, 8 B",
+    "local watch, 2 processes, one way",
+    "remote read, round trip",
+    "remote watch, write -> push",
+];
+
+#[test]
+fn a_tiny_bench_runs_every_case_and_cleans_up() {
+    let server = TestServer::start();
+    server.run(&["tenant", "create", "bench"]);
+
+    let out = server.run(&["bench", "--iterations", "50"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("| case "), "{table}");
+    for case in CASES {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {case} ")))
+            .unwrap_or_else(|| panic!("no row for {case}:\n{table}"));
+        assert!(line.contains('x'), "no ratio in {line}");
+    }
+
+    let out = server.run(&["bench", "--iterations", "20", "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), CASES.len());
+    for (row, case) in rows.iter().zip(CASES) {
+        assert_eq!(row["case"], case);
+        assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert_eq!(rows[0]["aim"], 1.2);
+
+    // The scratch services are gone.
+    let out = server.run(&["service", "list", "--json"]);
+    let services: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(services, Value::Array(vec![]), "left behind");
+}
