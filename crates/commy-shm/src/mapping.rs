@@ -68,13 +68,21 @@ impl Mapping {
     }
 
     /// Checks that `[offset, offset + len)` lies inside the file, re-reading the file's length once if needed.
+    /// The common case is one comparison, inlined; the re-read is a cold call.
+    #[inline]
     pub(crate) fn check(&self, offset: u64, len: u64) -> Result<(), Corruption> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.known_len.load(Ordering::Relaxed) as u64 => Ok(()),
+            _ => self.check_slow(offset, len),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_slow(&self, offset: u64, len: u64) -> Result<(), Corruption> {
         let end = offset
             .checked_add(len)
             .ok_or(Corruption::OutOfBounds { offset, len })?;
-        if end <= self.known_len.load(Ordering::Relaxed) as u64 {
-            return Ok(());
-        }
         let real = self
             .file
             .metadata()

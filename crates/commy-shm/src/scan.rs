@@ -23,17 +23,30 @@ pub enum ScanPath {
 impl ScanPath {
     /// The paths this CPU can run, slowest first.
     pub fn available() -> Vec<ScanPath> {
-        let mut paths = vec![ScanPath::Scalar];
+        [ScanPath::Scalar, ScanPath::Avx2, ScanPath::Avx512]
+            .into_iter()
+            .filter(|p| p.is_available())
+            .collect()
+    }
+
+    /// Whether this CPU can run the path (detected once, no allocation).
+    pub fn is_available(self) -> bool {
+        static FEATURES: OnceLock<(bool, bool)> = OnceLock::new();
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                paths.push(ScanPath::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                paths.push(ScanPath::Avx512);
-            }
+        let detect = || {
+            (
+                std::arch::is_x86_feature_detected!("avx2"),
+                std::arch::is_x86_feature_detected!("avx512f"),
+            )
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let detect = || (false, false);
+        let (avx2, avx512) = *FEATURES.get_or_init(detect);
+        match self {
+            ScanPath::Scalar => true,
+            ScanPath::Avx2 => avx2,
+            ScanPath::Avx512 => avx512,
         }
-        paths
     }
 
     /// The fastest available path, detected once.
@@ -58,7 +71,7 @@ pub fn find_changes_with(
 ) {
     let n = current.len().min(shadow.len());
     let (current, shadow) = (&current[..n], &shadow[..n]);
-    if !ScanPath::available().contains(&path) {
+    if !path.is_available() {
         return scalar(current, shadow, 0, out);
     }
     match path {
