@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How authentication failures are throttled per peer address.
     pub auth_rate_limit: AuthRateLimit,
+    /// How authentication failures are throttled per tenant, across all addresses. Default: off, because anyone who
+    /// can reach the server could then lock a tenant's own clients out for the window; turn it on against
+    /// distributed guessing.
+    pub tenant_auth_rate_limit: Option<AuthRateLimit>,
     /// TLS for the HTTP and WebSocket port: `None` (the default) serves plain `ws://` and `http://`.
     pub tls: Option<TlsConfig>,
 }
@@ -33,6 +37,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("commy-data"),
             limits: Limits::default(),
             auth_rate_limit: AuthRateLimit::default(),
+            tenant_auth_rate_limit: None,
             tls: None,
         }
     }

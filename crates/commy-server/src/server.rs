@@ -1,7 +1,7 @@
 //! [`Server`]: opens the data directory, reconciles the service files with the metadata, and serves until shut down.
 
 use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter, RateLimitConfig};
-use crate::config::{ServerConfig, TlsCertificate};
+use crate::config::{AuthRateLimit, ServerConfig, TlsCertificate};
 use crate::handlers::{self, App, HandlerLimits, Session};
 use crate::live::Live;
 use crate::local::LocalEndpoint;
@@ -114,12 +114,15 @@ impl Server {
             .clamp(1, u32::MAX as usize) as u32;
         let live = Live::new(&dir.join("services"), max_variables).map_err(dir_err)?;
         load_services(&store, &live)?;
-        let rate = config.auth_rate_limit;
-        let limiter = AuthRateLimiter::new(RateLimitConfig {
+        let to_config = |rate: AuthRateLimit| RateLimitConfig {
             max_failures: rate.max_failures,
             window: rate.window,
             max_peers: rate.max_peers,
-        });
+        };
+        let limiter = AuthRateLimiter::with_tenant_limit(
+            to_config(config.auth_rate_limit),
+            config.tenant_auth_rate_limit.map(to_config),
+        );
         let limits = HandlerLimits {
             max_subscriptions: config.limits.max_subscriptions_per_connection,
             ..HandlerLimits::default()

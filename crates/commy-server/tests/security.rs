@@ -254,6 +254,46 @@ async fn a_key_limited_to_sensors_sees_and_touches_only_sensors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_limit_counts_failures_from_every_address_and_spares_other_tenants() {
+    const LIMIT: u32 = 3;
+    let server = TestServer::with_config(|config| {
+        config.tenant_auth_rate_limit = Some(commy_server::config::AuthRateLimit {
+            max_failures: LIMIT,
+            ..Default::default()
+        })
+    })
+    .await;
+    let mut admin = server.admin(Encoding::Json).await;
+    admin.create_tenant("acme").await;
+    admin.create_tenant("globex").await;
+    let acme_key = admin.create_key("acme", &[Permission::Read]).await.key;
+    let globex_key = admin.create_key("globex", &[Permission::Read]).await.key;
+
+    // A distributed guess: failures from two addresses, each under the per-address limit.
+    for (n, source) in ["127.0.0.2", "127.0.0.3", "127.0.0.2"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut guesser = connect_from(&server, source).await;
+        let error = guesser
+            .error(authenticate(Some("acme"), &format!("wrong {n}")))
+            .await;
+        assert_eq!(error.code, ErrorCode::Unauthorized);
+    }
+    // Now even the right key from a fresh address is refused for that tenant, unchecked.
+    let mut owner = connect_from(&server, "127.0.0.4").await;
+    let error = owner.error(authenticate(Some("acme"), &acme_key)).await;
+    assert_eq!(error.code, ErrorCode::LimitExceeded, "{}", error.message);
+    assert!(
+        error.message.contains("for tenant 'acme'"),
+        "{}",
+        error.message
+    );
+    // Another tenant is untouched, from the same address.
+    owner.authenticate(Some("globex"), &globex_key).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_lock_the_peer_out_and_other_peers_still_get_in() {
     const LIMIT: u32 = 4;
     let server =

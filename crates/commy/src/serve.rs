@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use commy_server::config::{ServerConfig, TlsCertificate, TlsConfig, DEFAULT_PORT};
+use commy_server::config::{AuthRateLimit, ServerConfig, TlsCertificate, TlsConfig, DEFAULT_PORT};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -54,6 +54,13 @@ pub struct ServeArgs {
     /// Most variables per service.
     #[arg(long)]
     max_variables: Option<usize>,
+    /// Failed authentications allowed per peer address per minute (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    auth_failures: Option<u32>,
+    /// Failed authentications allowed per tenant per minute, across all addresses. Off by default: anyone who can
+    /// reach the server could then lock the tenant's own clients out for a minute.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    tenant_auth_failures: Option<u32>,
 }
 
 impl ServeArgs {
@@ -104,6 +111,15 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_variables {
             limits.max_variables_per_service = n;
+        }
+        if let Some(n) = self.auth_failures {
+            config.auth_rate_limit.max_failures = n;
+        }
+        if let Some(n) = self.tenant_auth_failures {
+            config.tenant_auth_rate_limit = Some(AuthRateLimit {
+                max_failures: n,
+                ..AuthRateLimit::default()
+            });
         }
         Ok(config)
     }

@@ -65,5 +65,5 @@ pub use jwt_key::{
     parse_algorithm, JwtKey, JwtKeyError, MAX_CLAIM_VALUE_LEN, MIN_HMAC_SECRET_LEN, MIN_RSA_BITS,
 };
 pub use pattern::{PatternError, ServicePattern};
-pub use rate_limit::{AuthRateLimiter, LimitExceeded, RateLimitConfig};
+pub use rate_limit::{AuthRateLimiter, LimitExceeded, LimitScope, RateLimitConfig};
 pub use verify::{verify_api_key, AuthError};

@@ -1,35 +1,39 @@
-//! Limiting authentication failures per peer address.
+//! Limiting authentication failures, per peer address and (optionally) per tenant.
 //!
-//! Each address may fail `max_failures` times in a burst; after that it earns one more attempt every
-//! `window / max_failures`, so over any long stretch it gets at most `max_failures` failures per `window`. This is
-//! the generic cell rate algorithm: each address keeps one instant (the "theoretical arrival time"), nothing more.
-//! IPv6 addresses are grouped by their /64 prefix, which one host usually holds whole. An address whose instant has
-//! passed is back to a full allowance and is forgotten; at most `max_peers` addresses are remembered, so memory stays
-//! bounded whatever the traffic.
+//! Each key (an address, or a tenant) may fail `max_failures` times in a burst; after that it earns one more attempt
+//! every `window / max_failures`, so over any long stretch it gets at most `max_failures` failures per `window`. This
+//! is the generic cell rate algorithm: each key keeps one instant (the "theoretical arrival time"), nothing more.
+//! IPv6 addresses are grouped by their /64 prefix, which one host usually holds whole. A key whose instant has passed
+//! is back to a full allowance and is forgotten; at most `max_peers` keys are remembered, so memory stays bounded
+//! whatever the traffic.
+//!
+//! The per-tenant limit is off unless configured: it stops a distributed guessing attack on one tenant, but anyone
+//! who can reach the server can then lock that tenant's legitimate clients out for the window. Operators choose.
 //!
 //! Every method has an `_at` form that takes the current instant, so tests drive the clock without sleeping.
 
 use commy_proto::ErrorCode;
 use std::{
     collections::HashMap,
+    fmt,
+    hash::Hash,
     net::{IpAddr, Ipv6Addr},
     sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
-/// The limiter's settings.
+/// How many failures are allowed, over how long, and how many keys are remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
-    /// Failures allowed per `window` (and in one burst). At least 1 is used.
+    /// Failures allowed per `window`, and in one burst. At least 1.
     pub max_failures: u32,
-    /// The window those failures are counted over.
+    /// The window the failures are counted over.
     pub window: Duration,
-    /// How many addresses to remember at most.
+    /// How many keys (addresses or tenants) are remembered at most.
     pub max_peers: usize,
 }
 
 impl Default for RateLimitConfig {
-    /// 10 failures per minute per address, 10 000 addresses.
     fn default() -> Self {
         RateLimitConfig {
             max_failures: 10,
@@ -39,15 +43,35 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// An address that has failed too often (`LIMIT_EXCEEDED`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// What a limit was hit for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitScope {
+    /// The peer's address.
+    Peer,
+    /// The tenant authenticated to.
+    Tenant(String),
+}
+
+impl fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitScope::Peer => f.write_str("from this address"),
+            LimitScope::Tenant(tenant) => write!(f, "for tenant '{tenant}'"),
+        }
+    }
+}
+
+/// A peer or tenant that has failed too often (`LIMIT_EXCEEDED`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "too many failed authentication attempts from this address; try again in {} s",
+    "too many failed authentication attempts {scope}; try again in {} s",
     retry_after.as_secs().max(1)
 )]
 pub struct LimitExceeded {
-    /// How long until the address may try again.
+    /// How long until the peer or tenant may try again.
     pub retry_after: Duration,
+    /// What the limit was hit for.
+    pub scope: LimitScope,
 }
 
 impl LimitExceeded {
@@ -57,12 +81,91 @@ impl LimitExceeded {
     }
 }
 
-/// Counts authentication failures per peer address. Share it between connections (it locks internally).
+/// The failure record of one kind of key: per key, the instant at which its allowance is full again.
+#[derive(Debug)]
+struct FailureLog<K> {
+    config: RateLimitConfig,
+    entries: Mutex<HashMap<K, Instant>>,
+}
+
+impl<K: Hash + Eq + Clone> FailureLog<K> {
+    fn new(config: RateLimitConfig) -> Self {
+        let config = RateLimitConfig {
+            max_failures: config.max_failures.max(1),
+            ..config
+        };
+        FailureLog {
+            config,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        self.config.window / self.config.max_failures
+    }
+
+    fn tolerance(&self) -> Duration {
+        self.config.window.saturating_sub(self.interval())
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<K, Instant>> {
+        // The map holds plain instants, so a panic elsewhere cannot leave it inconsistent.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `Err(retry_after)` while `key` has no allowance left.
+    fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let Some(&full_at) = self.entries().get(key) else {
+            return Ok(());
+        };
+        let allowed_from = full_at.checked_sub(self.tolerance()).unwrap_or(now);
+        if allowed_from <= now {
+            Ok(())
+        } else {
+            Err(allowed_from - now)
+        }
+    }
+
+    fn record_at(&self, key: K, now: Instant) {
+        let interval = self.interval();
+        let mut entries = self.entries();
+        if !entries.contains_key(&key) && entries.len() >= self.config.max_peers {
+            entries.retain(|_, full_at| *full_at > now);
+            if entries.len() >= self.config.max_peers {
+                // Forget the key closest to a full allowance: it loses the least.
+                let soonest = entries
+                    .iter()
+                    .min_by_key(|(_, full_at)| **full_at)
+                    .map(|(k, _)| k.clone());
+                if let Some(soonest) = soonest {
+                    entries.remove(&soonest);
+                }
+            }
+        }
+        if self.config.max_peers == 0 {
+            return;
+        }
+        let full_at = entries.get(&key).map_or(now, |&t| t.max(now));
+        entries.insert(key, full_at.checked_add(interval).unwrap_or(full_at));
+    }
+
+    fn purge_expired_at(&self, now: Instant) {
+        self.entries().retain(|_, full_at| *full_at > now);
+    }
+
+    fn len(&self) -> usize {
+        self.entries().len()
+    }
+}
+
+/// Counts authentication failures per peer address and, if configured, per tenant. Share it between connections
+/// (it locks internally).
 #[derive(Debug)]
 pub struct AuthRateLimiter {
-    config: RateLimitConfig,
-    /// Per address: the instant at which its allowance is full again.
-    peers: Mutex<HashMap<IpAddr, Instant>>,
+    peers: FailureLog<IpAddr>,
+    tenants: Option<FailureLog<String>>,
 }
 
 /// The address the limit applies to: IPv4 addresses as they are, IPv6 addresses by their /64 prefix.
@@ -77,52 +180,53 @@ fn bucket(peer: IpAddr) -> IpAddr {
 }
 
 impl AuthRateLimiter {
-    /// A limiter with these settings.
+    /// A limiter per peer address only.
     pub fn new(config: RateLimitConfig) -> Self {
         AuthRateLimiter {
-            config: RateLimitConfig {
-                max_failures: config.max_failures.max(1),
-                ..config
-            },
-            peers: Mutex::new(HashMap::new()),
+            peers: FailureLog::new(config),
+            tenants: None,
         }
     }
 
-    /// The time one failure costs.
-    fn interval(&self) -> Duration {
-        self.config.window / self.config.max_failures
+    /// A limiter per peer address and, with `tenants`, per tenant as well.
+    pub fn with_tenant_limit(peers: RateLimitConfig, tenants: Option<RateLimitConfig>) -> Self {
+        AuthRateLimiter {
+            peers: FailureLog::new(peers),
+            tenants: tenants.map(FailureLog::new),
+        }
     }
 
-    /// How far ahead of now an address's instant may be while it may still try.
-    fn tolerance(&self) -> Duration {
-        self.config.window.saturating_sub(self.interval())
-    }
-
-    fn peers(&self) -> MutexGuard<'_, HashMap<IpAddr, Instant>> {
-        // The map holds plain instants, so a panic elsewhere cannot leave it inconsistent.
-        self.peers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// `Ok` if `peer` may try to authenticate now.
+    /// `Err` while `peer` has no failures left. Check before verifying a credential.
     pub fn check(&self, peer: IpAddr) -> Result<(), LimitExceeded> {
         self.check_at(peer, Instant::now())
     }
 
-    /// [`check`](Self::check) at the instant `now`.
+    /// [`AuthRateLimiter::check`] at `now`.
     pub fn check_at(&self, peer: IpAddr, now: Instant) -> Result<(), LimitExceeded> {
-        let Some(&full_at) = self.peers().get(&bucket(peer)) else {
+        self.peers
+            .check_at(&bucket(peer), now)
+            .map_err(|retry_after| LimitExceeded {
+                retry_after,
+                scope: LimitScope::Peer,
+            })
+    }
+
+    /// `Err` while `tenant` has no failures left (always `Ok` without a per-tenant limit).
+    pub fn check_tenant(&self, tenant: &str) -> Result<(), LimitExceeded> {
+        self.check_tenant_at(tenant, Instant::now())
+    }
+
+    /// [`AuthRateLimiter::check_tenant`] at `now`.
+    pub fn check_tenant_at(&self, tenant: &str, now: Instant) -> Result<(), LimitExceeded> {
+        let Some(tenants) = &self.tenants else {
             return Ok(());
         };
-        let allowed_from = full_at.checked_sub(self.tolerance()).unwrap_or(now);
-        if allowed_from <= now {
-            Ok(())
-        } else {
-            Err(LimitExceeded {
-                retry_after: allowed_from - now,
+        tenants
+            .check_at(&tenant.to_owned(), now)
+            .map_err(|retry_after| LimitExceeded {
+                retry_after,
+                scope: LimitScope::Tenant(tenant.to_owned()),
             })
-        }
     }
 
     /// Counts one failed authentication from `peer`.
@@ -130,40 +234,34 @@ impl AuthRateLimiter {
         self.record_failure_at(peer, Instant::now());
     }
 
-    /// [`record_failure`](Self::record_failure) at the instant `now`.
+    /// [`AuthRateLimiter::record_failure`] at `now`.
     pub fn record_failure_at(&self, peer: IpAddr, now: Instant) {
-        let key = bucket(peer);
-        let interval = self.interval();
-        let mut peers = self.peers();
-        if !peers.contains_key(&key) && peers.len() >= self.config.max_peers {
-            peers.retain(|_, full_at| *full_at > now);
-            if peers.len() >= self.config.max_peers {
-                // Forget the address closest to a full allowance: it loses the least.
-                let soonest = peers
-                    .iter()
-                    .min_by_key(|(_, full_at)| **full_at)
-                    .map(|(k, _)| *k);
-                if let Some(soonest) = soonest {
-                    peers.remove(&soonest);
-                }
-            }
-        }
-        if self.config.max_peers == 0 {
-            return;
-        }
-        let full_at = peers.get(&key).map_or(now, |&t| t.max(now));
-        peers.insert(key, full_at.checked_add(interval).unwrap_or(full_at));
+        self.peers.record_at(bucket(peer), now);
     }
 
-    /// Forgets every address whose allowance is full again at `now`. Recording a failure does this by itself when
-    /// the table is full; call it from a timer to give memory back sooner.
+    /// Counts one failed authentication to `tenant` (nothing without a per-tenant limit).
+    pub fn record_tenant_failure(&self, tenant: &str) {
+        self.record_tenant_failure_at(tenant, Instant::now());
+    }
+
+    /// [`AuthRateLimiter::record_tenant_failure`] at `now`.
+    pub fn record_tenant_failure_at(&self, tenant: &str, now: Instant) {
+        if let Some(tenants) = &self.tenants {
+            tenants.record_at(tenant.to_owned(), now);
+        }
+    }
+
+    /// Forgets every key whose allowance is full again at `now`.
     pub fn purge_expired_at(&self, now: Instant) {
-        self.peers().retain(|_, full_at| *full_at > now);
+        self.peers.purge_expired_at(now);
+        if let Some(tenants) = &self.tenants {
+            tenants.purge_expired_at(now);
+        }
     }
 
-    /// How many addresses are remembered.
+    /// Number of addresses remembered.
     pub fn tracked_peers(&self) -> usize {
-        self.peers().len()
+        self.peers.len()
     }
 }
 
@@ -181,6 +279,32 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_tenant_limit_applies_across_addresses_and_only_when_configured() {
+        let t0 = Instant::now();
+        let config = RateLimitConfig {
+            max_failures: 2,
+            window: Duration::from_secs(60),
+            max_peers: 100,
+        };
+        let off = AuthRateLimiter::new(config);
+        let on = AuthRateLimiter::with_tenant_limit(config, Some(config));
+        for l in [&off, &on] {
+            l.record_tenant_failure_at("acme", t0);
+            l.record_tenant_failure_at("acme", t0);
+        }
+        assert_eq!(off.check_tenant_at("acme", t0), Ok(()));
+        let err = on.check_tenant_at("acme", t0).unwrap_err();
+        assert_eq!(err.scope, LimitScope::Tenant("acme".into()));
+        assert!(err.to_string().contains("for tenant 'acme'"), "{err}");
+        assert_eq!(on.check_tenant_at("globex", t0), Ok(()));
+        assert_eq!(
+            on.check_at(ip("192.0.2.9"), t0),
+            Ok(()),
+            "the tenant limit does not mark addresses"
+        );
     }
 
     #[test]

@@ -181,7 +181,14 @@ pub(super) async fn authenticate(
     req: Authenticate,
 ) -> Result<ServerMessage, HandlerError> {
     let peer = session.peer;
-    if let Err(limited) = app.limiter.check(peer.ip()) {
+    let limited = app
+        .limiter
+        .check(peer.ip())
+        .and_then(|()| match &req.tenant_id {
+            Some(tenant) => app.limiter.check_tenant(tenant),
+            None => Ok(()),
+        });
+    if let Err(limited) = limited {
         return Err(HandlerError::new(
             ErrorCode::LimitExceeded,
             limited.to_string(),
@@ -210,6 +217,9 @@ pub(super) async fn authenticate(
         Err(refusal) => {
             if refusal.counts_as_failure() {
                 app.limiter.record_failure(peer.ip());
+                if let Some(tenant) = &tenant_id {
+                    app.limiter.record_tenant_failure(tenant);
+                }
             }
             return Err(refusal.error);
         }
