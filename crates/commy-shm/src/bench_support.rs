@@ -7,6 +7,9 @@
 //! type and the futex calls through its platform module, so this file adds no unsafe code and uses exactly the
 //! system calls a commy write and a [`Watcher`](crate::Watcher) use.
 //!
+//! [`pin_to_cpu`] places a benchmark's processes on chosen vCPUs, since a wake-up across vCPUs and one on the same
+//! vCPU cost very different amounts on a virtual machine.
+//!
 //! Enabled by the `bench-support` feature; not part of the service-file interface.
 
 use crate::mapping::{Access, Mapping};
@@ -81,6 +84,23 @@ impl FutexPingPong {
     }
 }
 
+/// Pins the calling thread to one CPU. Threads and processes it starts afterwards inherit the pinning, so a process
+/// that calls this first, before it starts any thread, runs wholly on that CPU.
+pub fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set)?;
+    Ok(())
+}
+
+/// The CPUs the calling thread may run on, in increasing order.
+pub fn allowed_cpus() -> std::io::Result<Vec<usize>> {
+    let set = rustix::thread::sched_getaffinity(None)?;
+    Ok((0..rustix::thread::CpuSet::MAX_CPU)
+        .filter(|&cpu| set.is_set(cpu))
+        .collect())
+}
+
 /// Publishes `value` and wakes the word's sleeper (a FUTEX_WAKE whether or not one sleeps, as the floor).
 fn post(word: &AtomicU32, value: u32) {
     word.store(value, Ordering::Release);
@@ -118,6 +138,19 @@ mod tests {
             assert!(parent.round(i, Instant::now() + Duration::from_secs(10)));
         }
         assert!(echo.join().unwrap());
+    }
+
+    #[test]
+    fn pinning_to_an_allowed_cpu() {
+        let cpus = allowed_cpus().unwrap();
+        assert!(!cpus.is_empty());
+        // On a thread of its own, so that the test runner's threads keep their affinity.
+        let first = cpus[0];
+        let pinned = std::thread::spawn(move || {
+            pin_to_cpu(first).unwrap();
+            allowed_cpus().unwrap()
+        });
+        assert_eq!(pinned.join().unwrap(), [first]);
     }
 
     #[test]

@@ -57,10 +57,12 @@ impl TestServer {
     }
 }
 
+/// The rows every machine gets; a machine with two vCPUs or more also gets "local watch, cross vCPU, one way" after
+/// the same-vCPU row.
 const CASES: [&str; 5] = [
     "local read, 8 B",
     "local write, 8 B",
-    "local watch, 2 processes, one way",
+    "local watch, same vCPU, one way",
     "remote read, round trip",
     "remote watch, write -> push",
 ];
@@ -83,8 +85,13 @@ fn a_tiny_bench_runs_every_case_and_cleans_up() {
 
     let out = server.run(&["bench", "--iterations", "20", "--json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), CASES.len());
+    let rows: Vec<&Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["case"] != "local watch, cross vCPU, one way")
+        .collect();
+    assert_eq!(rows.len(), CASES.len(), "{rows:?}");
     for (row, case) in rows.iter().zip(CASES) {
         assert_eq!(row["case"], case);
         assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");

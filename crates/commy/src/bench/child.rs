@@ -1,111 +1,160 @@
-//! The second process of the cross-process cases: this same binary, started as
-//! `commy bench --child <role> --child-arg <arg> --child-rounds <n>`, which echoes `n` pings and exits.
+//! The processes of the cross-process cases: this same binary, started as
+//! `commy bench --child <role> --child-arg <arg> --child-rounds <n> [--child-cpu <vcpu>]`.
+//!
+//! Each ping-pong runs between two such children, a pinger and an echoer, so that both can be pinned to a vCPU before
+//! they start any thread (a process that runs the SDK has several). The echoer prints [`READY`] once it can see a
+//! ping; the pinger then runs its rounds and prints every round trip, in nanoseconds, one per line, when done.
 
-use super::{await_any, BenchArgs, Target, DEADLINE, PING, PONG};
+use super::{await_any, await_value, BenchArgs, Target, DEADLINE, PING, PONG};
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 use commy_client::Transport;
-use commy_shm::bench_support::FutexPingPong;
+use commy_shm::bench_support::{pin_to_cpu, FutexPingPong};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// What the child echoes with.
+/// What a child does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Role {
-    /// The raw futex words of the file at `--child-arg`.
-    Futex,
-    /// An SDK client on the local transport: a `Watch` of `ping` in the service `--child-arg`, writes to `pong`.
+    /// Pings through the raw futex words of the file at `--child-arg`.
+    FutexPing,
+    /// Echoes through the raw futex words of the file at `--child-arg`.
+    FutexEcho,
+    /// An SDK client on the local transport, in the service `--child-arg`: writes `ping`, waits for `pong` on a
+    /// `Watch`.
+    SdkPing,
+    /// An SDK client on the local transport, in the service `--child-arg`: waits for `ping` on a `Watch`, writes its
+    /// value to `pong`.
     SdkEcho,
 }
 
-/// The line the SDK child prints once its watch is in place, so that no ping is sent before it can be seen.
+/// The line an echoer prints once it is ready, so that no ping is sent before it can be seen.
 const READY: &str = "ready";
 
-/// The command that starts a child playing `role`; `target` says how an SDK child reaches the server (its key
-/// travels in the environment, not on the command line).
-pub(crate) fn command(
+/// Starts a child playing `role` for `rounds` round trips, pinned to `cpu`; `target` says how an SDK child reaches
+/// the server (its key travels in the environment, not on the command line). Its standard output is piped.
+pub(crate) fn spawn(
     role: Role,
     arg: &str,
     rounds: usize,
-    target: Option<&Target>,
-) -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("cannot find this executable to start the child")?;
-    let role = role.to_possible_value().context("every role has a name")?;
-    let mut command = Command::new(exe);
-    command
-        .args(["bench", "--child", role.get_name(), "--child-arg", arg])
-        .args(["--child-rounds", &rounds.to_string()])
-        .stdin(Stdio::null());
-    if let Some(target) = target {
-        command
-            .args(["--url", &target.url, "--tenant", &target.tenant])
-            .env("COMMY_KEY", &target.key);
-    }
-    Ok(command)
-}
-
-/// Starts the SDK child on `service` and waits until its watch is in place.
-pub(crate) async fn spawn_sdk_echo(
+    cpu: usize,
     target: &Target,
-    service: &str,
-    rounds: usize,
 ) -> anyhow::Result<tokio::process::Child> {
-    let mut command =
-        tokio::process::Command::from(command(Role::SdkEcho, service, rounds, Some(target))?);
-    let mut child = command
+    let exe = std::env::current_exe().context("cannot find this executable to start a child")?;
+    let name = role.to_possible_value().context("every role has a name")?;
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .args(["bench", "--child", name.get_name(), "--child-arg", arg])
+        .args(["--child-rounds", &rounds.to_string()])
+        .args(["--child-cpu", &cpu.to_string()])
+        .args(["--url", &target.url, "--tenant", &target.tenant])
+        .env("COMMY_KEY", &target.key)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start the child process")?;
+        .kill_on_drop(true);
+    command.spawn().context("cannot start a child process")
+}
+
+/// Waits until an echoer printed [`READY`].
+pub(crate) async fn ready(child: &mut tokio::process::Child) -> anyhow::Result<()> {
     let stdout = child.stdout.take().context("the child's standard output")?;
-    let mut line = String::new();
     let mut reader = BufReader::new(stdout);
-    let read = reader.read_line(&mut line);
-    match tokio::time::timeout(DEADLINE, read).await {
-        Ok(Ok(_)) if line.trim() == READY => Ok(child),
-        Ok(Ok(_)) => bail!("the child process ended before it was ready"),
-        Ok(Err(e)) => Err(e).context("reading from the child process"),
-        Err(_) => bail!("the child process was not ready within {DEADLINE:?}"),
+    let mut line = String::new();
+    match tokio::time::timeout(DEADLINE, reader.read_line(&mut line)).await {
+        Ok(Ok(_)) if line.trim() == READY => Ok(()),
+        Ok(Ok(_)) => bail!("a child process ended before it was ready"),
+        Ok(Err(e)) => Err(e).context("reading from a child process"),
+        Err(_) => bail!("a child process was not ready within {DEADLINE:?}"),
     }
 }
 
-/// Plays `role` (this process was started by [`command`]).
-pub(crate) fn run(
-    role: Role,
-    args: &BenchArgs,
-    runtime: &tokio::runtime::Runtime,
-) -> anyhow::Result<()> {
+/// Plays `role` (this process was started by [`spawn`]).
+pub(crate) fn run(role: Role, args: &BenchArgs) -> anyhow::Result<()> {
+    // First of all, so that every thread of this process inherits it.
+    if let Some(cpu) = args.child_cpu {
+        pin_to_cpu(cpu).with_context(|| format!("cannot pin to vCPU {cpu}"))?;
+    }
     let arg = args
         .child_arg
         .as_deref()
         .context("--child-arg is missing")?;
     let rounds = args.child_rounds.context("--child-rounds is missing")?;
     match role {
-        Role::Futex => {
+        Role::FutexPing => {
             let pair = FutexPingPong::open(Path::new(arg))?;
+            let mut rtts = Vec::with_capacity(rounds as usize);
+            for i in 1..=rounds {
+                let start = Instant::now();
+                if !pair.round(i, start + DEADLINE) {
+                    bail!("futex ping-pong: no echo of round {i} within {DEADLINE:?}");
+                }
+                rtts.push(start.elapsed().as_nanos() as u64);
+            }
+            report(&rtts)
+        }
+        Role::FutexEcho => {
+            let pair = FutexPingPong::open(Path::new(arg))?;
+            println!("{READY}");
             if !pair.echo(rounds, DEADLINE) {
                 bail!("futex ping-pong: no ping within {DEADLINE:?}");
             }
             Ok(())
         }
-        Role::SdkEcho => {
+        Role::SdkPing | Role::SdkEcho => {
             let target = Target::from_args(args)?;
-            runtime.block_on(sdk_echo(&target, arg, rounds))
+            let runtime = super::runtime()?;
+            runtime.block_on(async {
+                let client = target.connect(Transport::Local).await?;
+                let service = client.get_service(arg).await?;
+                let result = if role == Role::SdkPing {
+                    sdk_ping(&service, rounds)
+                        .await
+                        .and_then(|rtts| report(&rtts))
+                } else {
+                    sdk_echo(&service, rounds).await
+                };
+                client.close();
+                result
+            })
         }
     }
 }
 
-async fn sdk_echo(target: &Target, service: &str, rounds: u32) -> anyhow::Result<()> {
-    let client = target.connect(Transport::Local).await?;
-    let service = client.get_service(service).await?;
+/// Prints the round trips, one per line.
+fn report(rtts: &[u64]) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for rtt in rtts {
+        writeln!(out, "{rtt}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn sdk_ping(service: &commy_client::Service, rounds: u32) -> anyhow::Result<Vec<u64>> {
+    let mut pong = service.watch_variable(PONG).await?;
+    let mut ping = service.read_u64(PING).await?;
+    let mut rtts = Vec::with_capacity(rounds as usize);
+    for i in 1..=rounds {
+        ping += 1;
+        let start = Instant::now();
+        service.write_u64(PING, ping).await?;
+        await_value(&mut pong, ping)
+            .await
+            .with_context(|| format!("SDK ping-pong, round {i}"))?;
+        rtts.push(start.elapsed().as_nanos() as u64);
+    }
+    Ok(rtts)
+}
+
+async fn sdk_echo(service: &commy_client::Service, rounds: u32) -> anyhow::Result<()> {
     let mut ping = service.watch_variable(PING).await?;
     println!("{READY}");
     for _ in 0..rounds {
         let value = await_any(&mut ping).await?;
         service.write_u64(PONG, value).await?;
     }
-    drop(ping);
-    client.close();
     Ok(())
 }

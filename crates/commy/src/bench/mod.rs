@@ -4,12 +4,12 @@
 //! |---|---|---|
 //! | local read, 8 B | `Service::read_u64`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
 //! | local write, 8 B | `Service::write_u64`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
-//! | local watch | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes |
+//! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
 //! | remote read | `Service::read_u64` round trip | a raw WebSocket echo round trip over loopback |
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
 //!
 //! The bench makes a scratch service in the tenant, allocates its variables, and deletes it at the end, failed or
-//! not. The cross-process cases re-execute this binary as the second process (the hidden `--child` flags).
+//! not. The cross-process cases re-execute this binary for both processes (the hidden `--child` flags).
 
 mod child;
 mod local;
@@ -17,6 +17,7 @@ mod progress;
 mod remote;
 mod report;
 mod stats;
+mod watch;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -50,9 +51,12 @@ pub struct BenchArgs {
     /// The child's argument: the futex file, or the scratch service's name.
     #[arg(long, hide = true)]
     child_arg: Option<String>,
-    /// Round trips the child echoes before it exits.
+    /// Round trips the child runs before it exits.
     #[arg(long, hide = true)]
     child_rounds: Option<u32>,
+    /// The vCPU the child pins itself to.
+    #[arg(long, hide = true)]
+    child_cpu: Option<usize>,
 }
 
 /// How to reach the server and who to be, checked.
@@ -124,14 +128,10 @@ pub(crate) async fn await_value(watch: &mut Watch, value: u64) -> anyhow::Result
 
 /// Runs `commy bench`, or the part of a child process when started as one.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    // The runtime `#[tokio::main]` would build: multi-threaded, one worker per core.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     if let Some(role) = args.child {
-        return child::run(role, &args, &runtime);
+        return child::run(role, &args);
     }
+    let runtime = runtime()?;
     let target = Target::from_args(&args)?;
     let rows = runtime.block_on(bench(&target, args.iterations))?;
     if args.json {
@@ -140,6 +140,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         print!("{}", report::table(&rows, args.iterations));
     }
     Ok(())
+}
+
+/// The runtime `#[tokio::main]` would build: multi-threaded, one worker per core.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Samples (batches or round trips) run before measuring: first touches, caches, connections warming up.
+pub(crate) fn warmup(n: usize) -> usize {
+    (n / 10).clamp(5, 1_000)
 }
 
 async fn bench(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>> {
@@ -167,15 +180,15 @@ async fn bench(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>> {
 /// (a watcher makes every write wake it).
 async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::Result<Vec<Row>> {
     let n = iterations as usize;
-    let progress = Progress::new(5 * 2 * n as u64);
+    // Every case takes n samples of the SDK and n of its baseline.
+    let progress = Progress::new(2 * n as u64 * (4 + watch::placement_count() as u64));
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");
         rows.push(local::read(service, n, &progress).await?);
         progress.case("local write");
         rows.push(local::write(service, n, &progress).await?);
-        progress.case("local watch (2 processes)");
-        rows.push(local::watch(target, service, n, &progress).await?);
+        rows.extend(watch::rows(target, service, n, &progress).await?);
         let mut remote = remote::Remote::connect(target, service.name()).await?;
         progress.case("remote read");
         rows.push(remote.read(n, &progress).await?);

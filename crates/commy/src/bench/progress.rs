@@ -15,7 +15,7 @@ impl Progress {
     pub(crate) fn new(total: u64) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
-            "{spinner} {msg:<26} [{bar:32}] {percent:>3}% {elapsed_precise}",
+            "{spinner} {msg:<32} [{bar:32}] {percent:>3}% {elapsed_precise}",
         )
         .expect("a valid template")
         .progress_chars("=> ");
@@ -32,6 +32,11 @@ impl Progress {
     /// Counts one sample (the bar redraws at most a few times a second, so this is cheap).
     pub(crate) fn tick(&self) {
         self.bar.inc(1);
+    }
+
+    /// Counts `n` samples.
+    pub(crate) fn add(&self, n: u64) {
+        self.bar.inc(n);
     }
 
     /// Clears the bar.

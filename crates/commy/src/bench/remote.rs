@@ -7,7 +7,7 @@
 use super::progress::Progress;
 use super::report::{Figure, Row};
 use super::stats::percentiles;
-use super::{await_value, Target, DEADLINE, PING, VALUE};
+use super::{await_value, warmup, Target, DEADLINE, PING, VALUE};
 use anyhow::{bail, Context};
 use commy_client::{Client, Service, Transport};
 use commy_proto::{encode_request, Encoding, Frame, ReadVariable, Request};
@@ -122,10 +122,6 @@ impl Remote {
             client.close();
         }
     }
-}
-
-fn warmup(n: usize) -> usize {
-    (n / 10).clamp(5, 1_000)
 }
 
 /// The echo server's thread and a connection to it.

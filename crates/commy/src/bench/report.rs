@@ -103,8 +103,8 @@ pub(crate) fn table(rows: &[Row], iterations: u32) -> String {
     let mut out = markdown(&header, &lines);
     out.push_str(&format!(
         "\n{iterations} samples per side and case. Per-operation figures: the median over batches of {} operations, \
-         SDK and baseline batches alternating. Latencies: SDK and baseline rounds alternating or in interleaved \
-         passes; one way = round trip / 2 for the local watch.\n",
+         SDK and baseline batches alternating. Latencies: SDK and baseline rounds alternate (remote), or their \
+         passes interleave (local watch, both processes pinned as the row says; one way = round trip / 2).\n",
         super::local::BATCH
     ));
     out

@@ -1,0 +1,137 @@
+//! The local watch: a write in one process reaching an SDK `Watch` in another, as a ping-pong in which both sides
+//! write and watch with the SDK, against a raw futex ping-pong (`commy_shm::bench_support`) between the same kind of
+//! processes. One way = round trip / 2.
+//!
+//! Both ping-pongs run between two children of this process, pinned before they start any thread: both on one vCPU,
+//! then (with two or more) on two. The placements are measured apart because on a virtual machine a wake across
+//! vCPUs costs the hypervisor's wake-up of a halted vCPU when the other one is idle, and far less when it is busy, so
+//! an unpinned run flips between the two. Passes of the two mechanisms alternate, so that drift hits both alike.
+
+use super::child::{self, Role};
+use super::progress::Progress;
+use super::report::{Figure, Row};
+use super::stats::percentiles;
+use super::{warmup, Target};
+use anyhow::{bail, Context};
+use commy_client::Service;
+use commy_shm::bench_support::{allowed_cpus, FutexPingPong};
+
+/// Passes per mechanism and placement.
+const PASSES: usize = 2;
+
+/// Where the two processes of a ping-pong run.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    case: &'static str,
+    pinger: usize,
+    echoer: usize,
+}
+
+/// Both processes on this process's first allowed vCPU; then, if it may use two, one on each.
+fn placements() -> anyhow::Result<Vec<Placement>> {
+    let cpus = allowed_cpus().context("cannot read this process's CPU affinity")?;
+    let first = *cpus.first().context("no CPU to run on")?;
+    let mut out = vec![Placement {
+        case: "local watch, same vCPU, one way",
+        pinger: first,
+        echoer: first,
+    }];
+    if let Some(&second) = cpus.get(1) {
+        out.push(Placement {
+            case: "local watch, cross vCPU, one way",
+            pinger: first,
+            echoer: second,
+        });
+    }
+    Ok(out)
+}
+
+/// How many placements (rows) the local watch has on this machine.
+pub(crate) fn placement_count() -> usize {
+    placements().map_or(1, |p| p.len())
+}
+
+/// One row per placement.
+pub(crate) async fn rows(
+    target: &Target,
+    service: &Service,
+    n: usize,
+    progress: &Progress,
+) -> anyhow::Result<Vec<Row>> {
+    let dir = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .context("cannot make a scratch directory")?;
+    let mut rows = Vec::new();
+    for at in placements()? {
+        progress.case(at.case);
+        let (mut futex, mut sdk) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for pass in 0..PASSES {
+            let rounds = n / PASSES + usize::from(pass < n % PASSES);
+            let path = dir.path().join(format!("futex-{}-{pass}", at.echoer));
+            let pair = FutexPingPong::create(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let arg = path.to_string_lossy();
+            futex.extend(
+                ping_pong(target, Role::FutexPing, Role::FutexEcho, &arg, at, rounds).await?,
+            );
+            drop(pair);
+            progress.add(rounds as u64);
+            sdk.extend(
+                ping_pong(
+                    target,
+                    Role::SdkPing,
+                    Role::SdkEcho,
+                    service.name(),
+                    at,
+                    rounds,
+                )
+                .await?,
+            );
+            progress.add(rounds as u64);
+        }
+        rows.push(Row {
+            case: at.case,
+            figure: Figure::Latency(percentiles(sdk).scaled(0.5)),
+            baseline_name: "raw futex ping-pong, same placement",
+            baseline: Figure::Latency(percentiles(futex).scaled(0.5)),
+            aim: None,
+        });
+    }
+    Ok(rows)
+}
+
+/// One pass: warm-up round trips, then `rounds` measured ones (ns).
+async fn ping_pong(
+    target: &Target,
+    ping: Role,
+    echo: Role,
+    arg: &str,
+    at: Placement,
+    rounds: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let warm = warmup(rounds);
+    let total = warm + rounds;
+    let mut echoer = child::spawn(echo, arg, total, at.echoer, target)?;
+    child::ready(&mut echoer).await?;
+    let pinger = child::spawn(ping, arg, total, at.pinger, target)?;
+    let out = pinger.wait_with_output().await?;
+    if !out.status.success() {
+        bail!("the {ping:?} child failed: {}", out.status);
+    }
+    let status = echoer.wait().await?;
+    if !status.success() {
+        bail!("the {echo:?} child failed: {status}");
+    }
+    let rtts: Vec<f64> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(|line| line.parse::<f64>())
+        .collect::<Result<_, _>>()
+        .context("the pinger printed something other than round trips")?;
+    if rtts.len() != total {
+        bail!(
+            "the pinger reported {} round trips, not {total}",
+            rtts.len()
+        );
+    }
+    Ok(rtts[warm..].to_vec())
+}
