@@ -4,7 +4,7 @@ use super::{
     audit,
     error::{Entity, Scope, StoreError},
     ids, now_ms,
-    tables::{decode, encode, SERVICES, SERVICE_IDS},
+    tables::{decode, encode, for_each_under, SERVICES, SERVICE_IDS},
     tenants, variables, Actor, Store,
 };
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -52,19 +52,11 @@ pub(crate) fn remove_all_in(
     txn: &WriteTransaction,
     tenant_id: &str,
 ) -> Result<Vec<ServiceRecord>, StoreError> {
-    let names: Vec<String> = {
-        let services = txn.open_table(SERVICES)?;
-        let mut names = Vec::new();
-        for item in services.range((tenant_id, "")..)? {
-            let (key, _) = item?;
-            let (tenant, name) = key.value();
-            if tenant != tenant_id {
-                break;
-            }
-            names.push(name.to_owned());
-        }
-        names
-    };
+    let mut names = Vec::new();
+    for_each_under(&txn.open_table(SERVICES)?, tenant_id, |name, _| {
+        names.push(name.to_owned());
+        Ok(())
+    })?;
     let mut removed = Vec::with_capacity(names.len());
     for name in names {
         removed.extend(remove_in(txn, tenant_id, &name)?);
@@ -200,16 +192,11 @@ impl Store {
                     Scope::Server,
                 ));
             }
-            let services = txn.open_table(SERVICES)?;
             let mut out = Vec::new();
-            for item in services.range((tenant_id, "")..)? {
-                let (key, bytes) = item?;
-                let (tenant, name) = key.value();
-                if tenant != tenant_id {
-                    break;
-                }
-                out.push(decode(Entity::Service, name, bytes.value())?);
-            }
+            for_each_under(&txn.open_table(SERVICES)?, tenant_id, |name, bytes| {
+                out.push(decode(Entity::Service, name, bytes)?);
+                Ok(())
+            })?;
             Ok(out)
         })
     }

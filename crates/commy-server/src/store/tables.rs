@@ -16,7 +16,7 @@
 //! entries of one tenant (or one service) form a contiguous range starting at `(id, "")`.
 
 use super::error::{Entity, StoreError};
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The schema version this build reads and writes.
@@ -59,4 +59,22 @@ pub(crate) fn decode<T: DeserializeOwned>(
         key: key.to_owned(),
         detail: e.to_string(),
     })
+}
+
+/// Visits every entry of a composite-key table whose key starts with `owner` (one tenant's services, one service's
+/// variables), in name order, with the second key element and the stored bytes.
+pub(crate) fn for_each_under(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    owner: &str,
+    mut visit: impl FnMut(&str, &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for item in table.range((owner, "")..)? {
+        let (key, bytes) = item?;
+        let (first, name) = key.value();
+        if first != owner {
+            break;
+        }
+        visit(name, bytes.value())?;
+    }
+    Ok(())
 }

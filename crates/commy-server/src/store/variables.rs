@@ -4,7 +4,7 @@ use super::{
     audit,
     error::{Entity, Scope, StoreError},
     now_ms, services,
-    tables::{decode, encode, VARIABLES},
+    tables::{decode, encode, for_each_under, VARIABLES},
     Actor, Store,
 };
 use redb::{ReadableTable, WriteTransaction};
@@ -50,18 +50,11 @@ impl VariableRecord {
 /// Removes the metadata of every variable of a service and returns how many there were.
 pub(crate) fn remove_all_in(txn: &WriteTransaction, service_id: &str) -> Result<usize, StoreError> {
     let mut table = txn.open_table(VARIABLES)?;
-    let names: Vec<String> = {
-        let mut names = Vec::new();
-        for item in table.range((service_id, "")..)? {
-            let (key, _) = item?;
-            let (service, name) = key.value();
-            if service != service_id {
-                break;
-            }
-            names.push(name.to_owned());
-        }
-        names
-    };
+    let mut names = Vec::new();
+    for_each_under(&table, service_id, |name, _| {
+        names.push(name.to_owned());
+        Ok(())
+    })?;
     for name in &names {
         table.remove((service_id, name.as_str()))?;
     }
@@ -130,16 +123,11 @@ impl Store {
     pub fn list_variables(&self, service_id: &str) -> Result<Vec<VariableRecord>, StoreError> {
         self.read(|txn| {
             services::get_by_id_read(txn, service_id)?;
-            let table = txn.open_table(VARIABLES)?;
             let mut out = Vec::new();
-            for item in table.range((service_id, "")..)? {
-                let (key, bytes) = item?;
-                let (service, name) = key.value();
-                if service != service_id {
-                    break;
-                }
-                out.push(decode(Entity::Variable, name, bytes.value())?);
-            }
+            for_each_under(&txn.open_table(VARIABLES)?, service_id, |name, bytes| {
+                out.push(decode(Entity::Variable, name, bytes)?);
+                Ok(())
+            })?;
             Ok(out)
         })
     }
