@@ -1,5 +1,5 @@
-//! Restarts of the built `commy serve` on the same data directory: what a graceful stop (SIGTERM) keeps, what
-//! clients are told when it comes, and what a SIGKILL in the middle of a stream of acknowledged writes keeps.
+//! Restarts of the built `commy serve` on the same data directory: what a graceful stop (SIGTERM, Ctrl-C) keeps,
+//! what clients are told when it comes, and what a SIGKILL in the middle of a stream of acknowledged writes keeps.
 
 use commy_proto::{
     decode_reply, encode_request, AllocateVariable, Authenticate, ClientMessage, CreateApiKey,
@@ -91,9 +91,18 @@ impl Commy {
     }
 
     /// Sends SIGTERM, as a service manager does, and waits for the process to end.
-    async fn terminate(mut self) -> ExitStatus {
+    async fn terminate(self) -> ExitStatus {
+        self.signal("-TERM").await
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does, and waits for the process to end.
+    async fn interrupt(self) -> ExitStatus {
+        self.signal("-INT").await
+    }
+
+    async fn signal(mut self, signal: &str) -> ExitStatus {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.pid()])
+            .args([signal, &self.pid()])
             .status()
             .expect("kill runs");
         assert!(sent.success());
@@ -430,9 +439,16 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         (wrote.version, Some(json!(43)))
     );
 
+    // Ctrl-C says goodbye the same way.
     let log = server.log();
-    let status = server.terminate().await;
+    let status = server.interrupt().await;
     assert!(status.success(), "commy serve exited with {status}:\n{log}");
+    let bye = watcher.next().await.expect("a goodbye before the close");
+    assert!(
+        matches!(bye.message, ServerMessage::Disconnected(ref d) if d.reason.contains("shutting down")),
+        "{bye:?}"
+    );
+    assert_eq!(bye.id, None);
     assert!(
         !log.contains(&admin_key),
         "the log never shows the admin key"
