@@ -1149,7 +1149,11 @@ async fn internal_error_when_the_data_directory_breaks(enc: Encoding) {
         service_name: "sensors".into(),
     };
     admin
-        .expect_error(create.clone(), ErrorCode::InternalError, &["file"])
+        .expect_error(
+            create.clone(),
+            ErrorCode::InternalError,
+            &["sensors", "acme", "file"],
+        )
         .await;
     // No metadata was left behind for the service that could not be made.
     let ServerMessage::ServiceList(list) = admin

@@ -42,7 +42,12 @@ pub(super) async fn create(
                 let _ = app
                     .store
                     .delete_service(&actor, &record.tenant_id, &record.service_name);
-                return Err(err.into());
+                // The error names the new id, which the client never saw: name the service as the client did.
+                let message = format!(
+                    "creating service '{}' in tenant '{}': {err}",
+                    record.service_name, record.tenant_id
+                );
+                return Err(HandlerError::new(err.code(), message));
             }
             Ok(record)
         })
