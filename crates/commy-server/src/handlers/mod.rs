@@ -3,6 +3,7 @@
 mod app;
 mod audit;
 mod error;
+mod names;
 mod services;
 mod session;
 mod subscriptions;
@@ -38,6 +39,7 @@ async fn dispatch(
     request: ClientMessage,
 ) -> Result<ServerMessage, HandlerError> {
     use ClientMessage as M;
+    names::check_names(&request)?;
     match request {
         M::Authenticate(req) => session::authenticate(app, s, req).await,
         M::CreateTenant(req) => tenants::create(app, s, req).await,
@@ -63,7 +65,7 @@ async fn dispatch(
             timestamp: now_ms(),
         })),
         M::Disconnect(_) => Ok(ServerMessage::Disconnected(Disconnected {
-            reason: "client disconnected".into(),
+            reason: "client asked to disconnect".into(),
         })),
         other => Err(HandlerError::new(
             commy_proto::ErrorCode::InvalidRequest,

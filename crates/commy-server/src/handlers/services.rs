@@ -5,8 +5,8 @@ use super::error::HandlerError;
 use super::tenants::done;
 use crate::store::ServiceRecord;
 use commy_proto::{
-    validate_name, CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath,
-    ListServices, Permission, ServerMessage, Service, ServiceList,
+    CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath, ListServices,
+    Permission, ServerMessage, Service, ServiceList,
 };
 use std::sync::Arc;
 
@@ -23,8 +23,6 @@ pub(super) async fn create(
     s: &Session,
     req: CreateService,
 ) -> Result<ServerMessage, HandlerError> {
-    validate_name(&req.service_name)
-        .map_err(|e| HandlerError::bad_name("service", &req.service_name, e))?;
     s.grants.check(
         &req.tenant_id,
         Permission::CreateService,

@@ -6,15 +6,11 @@ use super::error::HandlerError;
 use crate::auth::{issue_api_key, JwtKey, KeySpec};
 use crate::store::JwtKeyRecord;
 use commy_proto::{
-    validate_name, ApiKey, CreateApiKey, CreateTenant, DeleteTenant, OperationResult, Permission,
-    RevokeApiKey, ServerMessage, SetJwtKey, Tenant, TenantList,
+    ApiKey, CreateApiKey, CreateTenant, DeleteTenant, OperationResult, Permission, RevokeApiKey,
+    ServerMessage, SetJwtKey, Tenant, TenantList,
 };
 use std::sync::Arc;
 use zeroize::Zeroizing;
-
-fn check_tenant_name(tenant_id: &str) -> Result<(), HandlerError> {
-    validate_name(tenant_id).map_err(|e| HandlerError::bad_name("tenant", tenant_id, e))
-}
 
 pub(super) async fn create(
     app: &Arc<App>,
@@ -22,7 +18,6 @@ pub(super) async fn create(
     req: CreateTenant,
 ) -> Result<ServerMessage, HandlerError> {
     s.grants.check_server_admin()?;
-    check_tenant_name(&req.tenant_id)?;
     let actor = s.actor(None);
     let record = app
         .blocking(move |app| {

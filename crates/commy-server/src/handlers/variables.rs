@@ -6,8 +6,8 @@ use super::tenants::done;
 use crate::live::{LiveService, Snapshot};
 use crate::store::VariableRecord;
 use commy_proto::{
-    validate_name, AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission,
-    ReadVariable, ServerMessage, VariableData, VariableInfo, VariableList, WriteVariable,
+    AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission, ReadVariable,
+    ServerMessage, VariableData, VariableInfo, VariableList, WriteVariable,
 };
 use std::sync::Arc;
 
@@ -42,7 +42,6 @@ pub(super) async fn allocate(
     req: AllocateVariable,
 ) -> Result<ServerMessage, HandlerError> {
     let name = req.variable_name.clone();
-    validate_name(&name).map_err(|e| HandlerError::bad_name("variable", &name, e))?;
     let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
     let value_type = req.value_type();
     let unchecked = req
