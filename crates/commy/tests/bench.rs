@@ -1,50 +1,17 @@
 //! `commy bench` keeps working: a tiny run against a server in this process goes through every case, prints its
 //! table (or JSON), and deletes its scratch service. No figure is checked: speed belongs in the benchmark itself.
 
-use commy_server::config::ServerConfig;
-use commy_server::Server;
-use serde_json::Value;
-use std::process::{Command, Output};
+mod util;
 
-/// A server on `127.0.0.1:0` over a fresh data directory, served by its own runtime.
-struct TestServer {
-    url: String,
-    admin_key: String,
-    _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
+use serde_json::Value;
+use std::process::Output;
+use util::TestServer;
 
 impl TestServer {
-    fn start() -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_owned(),
-            ..ServerConfig::default()
-        };
-        let addr = runtime.block_on(async {
-            let server = Server::open(config, None).unwrap();
-            let listener = server.bind().await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(server.run(listener, std::future::pending()));
-            addr
-        });
-        let admin_key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
-        TestServer {
-            url: format!("ws://{addr}"),
-            admin_key: admin_key.trim().to_owned(),
-            _runtime: runtime,
-            _dir: dir,
-        }
-    }
-
     /// `commy <args>` against this server as its admin, in tenant `bench`.
     fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_commy"))
-            .args(args)
-            .env("COMMY_URL", &self.url)
-            .env("COMMY_KEY", &self.admin_key)
+        let out = self
+            .command(&self.admin_key, args)
             .env("COMMY_TENANT", "bench")
             .output()
             .unwrap();

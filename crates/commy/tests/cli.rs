@@ -1,56 +1,14 @@
 //! The client commands of the built `commy` binary against a server running in this process: output, `--json`, and
 //! exit codes.
 
-use commy_server::config::ServerConfig;
-use commy_server::Server;
+mod util;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-
-/// A server on `127.0.0.1:0` over a fresh data directory, served by its own runtime.
-struct TestServer {
-    url: String,
-    admin_key: String,
-    _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
+use std::process::{Output, Stdio};
+use util::TestServer;
 
 impl TestServer {
-    fn start() -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_owned(),
-            ..ServerConfig::default()
-        };
-        let addr = runtime.block_on(async {
-            let server = Server::open(config, None).unwrap();
-            let listener = server.bind().await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(server.run(listener, std::future::pending()));
-            addr
-        });
-        let admin_key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
-        TestServer {
-            url: format!("ws://{addr}"),
-            admin_key: admin_key.trim().to_owned(),
-            _runtime: runtime,
-            _dir: dir,
-        }
-    }
-
-    /// `commy <args>` against this server, with `key` (and no other environment of ours).
-    fn command(&self, key: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
-        command
-            .args(args)
-            .env("COMMY_URL", &self.url)
-            .env("COMMY_KEY", key)
-            .env_remove("COMMY_TENANT");
-        command
-    }
-
     fn run(&self, key: &str, args: &[&str]) -> Output {
         self.command(key, args).output().unwrap()
     }
