@@ -4,7 +4,7 @@ use super::{
     audit,
     error::{Entity, Scope, StoreError},
     ids, now_ms,
-    tables::{decode, encode, for_each_under, SERVICES, SERVICE_IDS},
+    tables::{decode, encode, for_each_under, records_under, SERVICES, SERVICE_IDS},
     tenants, variables, Actor, Store,
 };
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -192,12 +192,7 @@ impl Store {
                     Scope::Server,
                 ));
             }
-            let mut out = Vec::new();
-            for_each_under(&txn.open_table(SERVICES)?, tenant_id, |name, bytes| {
-                out.push(decode(Entity::Service, name, bytes)?);
-                Ok(())
-            })?;
-            Ok(out)
+            records_under(&txn.open_table(SERVICES)?, tenant_id, Entity::Service)
         })
     }
 

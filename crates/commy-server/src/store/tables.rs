@@ -78,3 +78,17 @@ pub(crate) fn for_each_under(
     }
     Ok(())
 }
+
+/// Every record under `owner` in a composite-key table, decoded, in name order.
+pub(crate) fn records_under<T: DeserializeOwned>(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    owner: &str,
+    what: Entity,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for_each_under(table, owner, |name, bytes| {
+        out.push(decode(what, name, bytes)?);
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -4,7 +4,7 @@ use super::{
     audit,
     error::{Entity, Scope, StoreError},
     now_ms, services,
-    tables::{decode, encode, for_each_under, VARIABLES},
+    tables::{decode, encode, for_each_under, records_under, VARIABLES},
     Actor, Store,
 };
 use redb::{ReadableTable, WriteTransaction};
@@ -123,12 +123,7 @@ impl Store {
     pub fn list_variables(&self, service_id: &str) -> Result<Vec<VariableRecord>, StoreError> {
         self.read(|txn| {
             services::get_by_id_read(txn, service_id)?;
-            let mut out = Vec::new();
-            for_each_under(&txn.open_table(VARIABLES)?, service_id, |name, bytes| {
-                out.push(decode(Entity::Variable, name, bytes)?);
-                Ok(())
-            })?;
-            Ok(out)
+            records_under(&txn.open_table(VARIABLES)?, service_id, Entity::Variable)
         })
     }
 
