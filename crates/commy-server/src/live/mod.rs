@@ -163,10 +163,7 @@ impl Live {
     /// Number of loaded services and of variables across them.
     pub fn counts(&self) -> (usize, usize) {
         let map = self.read_map();
-        let variables = map
-            .values()
-            .map(|s| s.service().list().map(|l| l.len()).unwrap_or(0))
-            .sum();
+        let variables = map.values().map(|s| s.variable_count()).sum();
         (map.len(), variables)
     }
 

@@ -96,6 +96,11 @@ impl LiveService {
         self.owner().hold_waiter()
     }
 
+    /// Number of variables, from the owner's index (no table scan).
+    pub fn variable_count(&self) -> usize {
+        self.owner().variable_count()
+    }
+
     fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
         self.owner
             .lock()
