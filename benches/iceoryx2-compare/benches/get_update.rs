@@ -59,9 +59,7 @@ struct Blackboard {
 
 fn blackboard() -> Blackboard {
     set_log_level(LogLevel::Warn);
-    let node = NodeBuilder::new()
-        .create::<ipc::Service>()
-        .expect("iceoryx2 node");
+    let node = NodeBuilder::new().create::<ipc::Service>().expect("iceoryx2 node");
     let name = format!("commy-bench/blackboard-{}", std::process::id());
     let service = node
         .service_builder(&name.as_str().try_into().expect("service name"))
@@ -95,16 +93,9 @@ where
 
     let mut g = c.benchmark_group(format!("get/{N}B"));
     g.throughput(Throughput::Bytes(N as u64));
-    g.bench_function("iceoryx2 blackboard get", |b| {
-        b.iter(|| *black_box(&reader).get())
-    });
+    g.bench_function("iceoryx2 blackboard get", |b| b.iter(|| *black_box(&reader).get()));
     g.bench_function("commy read_into", |b| {
-        b.iter(|| {
-            commy
-                .client
-                .read_into(black_box(var), black_box(&mut buf))
-                .unwrap()
-        })
+        b.iter(|| commy.client.read_into(black_box(var), black_box(&mut buf)).unwrap())
     });
     memcpy(&mut g, &bytes);
     g.finish();
@@ -115,12 +106,7 @@ where
         b.iter(|| black_box(&writer).update_with_copy(black_box(value)))
     });
     g.bench_function("commy write", |b| {
-        b.iter(|| {
-            commy
-                .client
-                .write(black_box(var), black_box(&bytes))
-                .unwrap()
-        })
+        b.iter(|| commy.client.write(black_box(var), black_box(&bytes)).unwrap())
     });
     memcpy(&mut g, &bytes);
     g.finish();

@@ -24,10 +24,7 @@ const KEY: Key = 0;
 
 /// One direction: a blackboard with one u64 entry, and an event service that announces its updates.
 fn names(prefix: &str, dir: &str) -> ServiceName {
-    format!("{prefix}/{dir}")
-        .as_str()
-        .try_into()
-        .expect("service name")
+    format!("{prefix}/{dir}").as_str().try_into().expect("service name")
 }
 
 /// The parent's side: writes `ping` and notifies, then waits for the `pong` event and reads `pong`.
@@ -42,9 +39,7 @@ struct IceoryxPair {
 
 fn node() -> Node<ipc::Service> {
     set_log_level(LogLevel::Warn);
-    NodeBuilder::new()
-        .create::<ipc::Service>()
-        .expect("iceoryx2 node")
+    NodeBuilder::new().create::<ipc::Service>().expect("iceoryx2 node")
 }
 
 fn event(
@@ -138,12 +133,7 @@ fn iceoryx2_child(prefix: &str, rounds: usize) {
         .create()
         .expect("notifier");
     for i in 1..=rounds as u64 {
-        if !await_value(
-            &ping_listener,
-            &ping,
-            i,
-            Instant::now() + pingpong::ROUND_DEADLINE,
-        ) {
+        if !await_value(&ping_listener, &ping, i, Instant::now() + pingpong::ROUND_DEADLINE) {
             std::process::exit(3);
         }
         pong.update_with_copy(i);
@@ -177,13 +167,7 @@ fn main() {
             if pingpong::wanted(ICEORYX2) {
                 let prefix = format!("commy-bench-{}-{}-{pass}", std::process::id(), at.child);
                 let mut pair = IceoryxPair::create(&prefix);
-                ice.extend(pingpong::run(
-                    &mut pair,
-                    ICEORYX2,
-                    Path::new(&prefix),
-                    at,
-                    rounds,
-                ));
+                ice.extend(pingpong::run(&mut pair, ICEORYX2, Path::new(&prefix), at, rounds));
             }
         }
         let rows: Vec<(&str, OneWay)> = [

@@ -71,21 +71,13 @@ fn local(c: &mut Criterion) {
     let mut g = c.benchmark_group("local read 8B");
     let mut buf = [0u8; 8];
     g.bench_function("commy-shm read_into (baseline)", |b| {
-        b.iter(|| {
-            raw.read_into(black_box(handle), black_box(&mut buf))
-                .unwrap()
-        })
+        b.iter(|| raw.read_into(black_box(handle), black_box(&mut buf)).unwrap())
     });
     g.bench_function("commy-shm read (Vec)", |b| {
         b.iter(|| raw.read(black_box(handle)).unwrap())
     });
     g.bench_function("SDK read_u64", |b| {
-        b.iter(|| {
-            svc.read_u64(black_box("v"))
-                .now_or_never()
-                .unwrap()
-                .unwrap()
-        })
+        b.iter(|| svc.read_u64(black_box("v")).now_or_never().unwrap().unwrap())
     });
     g.bench_function("SDK read (Snapshot)", |b| {
         b.iter(|| svc.read(black_box("v")).now_or_never().unwrap().unwrap())
@@ -103,10 +95,7 @@ fn local(c: &mut Criterion) {
     g.bench_function("SDK write_u64", |b| {
         b.iter(|| {
             n += 1;
-            svc.write_u64(black_box("v"), n)
-                .now_or_never()
-                .unwrap()
-                .unwrap()
+            svc.write_u64(black_box("v"), n).now_or_never().unwrap().unwrap()
         })
     });
     g.finish();

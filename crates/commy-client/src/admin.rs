@@ -3,8 +3,8 @@
 use crate::client::{expect_result, unexpected, Client};
 use crate::Result;
 use commy_proto::{
-    ApiKey, AuditLogEntry, CreateApiKey, CreateTenant, DeleteTenant, ListTenants, Permission,
-    QueryAudit, RevokeApiKey, ServerMessage, Tenant, TenantList,
+    ApiKey, AuditLogEntry, CreateApiKey, CreateTenant, DeleteTenant, ListTenants, Permission, QueryAudit, RevokeApiKey,
+    ServerMessage, Tenant, TenantList,
 };
 
 impl Client {

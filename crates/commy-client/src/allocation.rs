@@ -122,9 +122,7 @@ mod tests {
 
     #[test]
     fn builds_the_request() {
-        let req = Allocation::u64(5)
-            .persistent(true)
-            .into_request("svc", "count");
+        let req = Allocation::u64(5).persistent(true).into_request("svc", "count");
         assert_eq!(req.value_type, Some(ValueType::U64));
         assert_eq!(req.value, Some(5.into()));
         assert_eq!(req.persistent, Some(true));

@@ -32,11 +32,7 @@ impl Client {
     ///
     /// On the first authentication that announces a local socket, a client whose URL is loopback (or that was built
     /// with [`Transport::Local`]) moves to that socket and maps services from then on.
-    pub async fn authenticate(
-        &self,
-        tenant: Option<&str>,
-        credentials: Credentials,
-    ) -> Result<Authenticated> {
+    pub async fn authenticate(&self, tenant: Option<&str>, credentials: Credentials) -> Result<Authenticated> {
         let request = Authenticate {
             tenant_id: tenant.map(str::to_owned),
             client_version: CLIENT_VERSION.to_owned(),

@@ -16,8 +16,8 @@
 //! ```
 
 use crate::{
-    Allocation, ApiKey, Authenticated, Change, ClientBuilder, Credentials, Error, Payload,
-    Permission, Result, ServiceInfo, Snapshot, Tenant, Transport, VariableInfo,
+    Allocation, ApiKey, Authenticated, Change, ClientBuilder, Credentials, Error, Payload, Permission, Result,
+    ServiceInfo, Snapshot, Tenant, Transport, VariableInfo,
 };
 use bytemuck::Pod;
 use serde::de::DeserializeOwned;
@@ -64,11 +64,7 @@ impl Client {
     }
 
     /// See [`crate::Client::authenticate`].
-    pub fn authenticate(
-        &self,
-        tenant: Option<&str>,
-        credentials: Credentials,
-    ) -> Result<Authenticated> {
+    pub fn authenticate(&self, tenant: Option<&str>, credentials: Credentials) -> Result<Authenticated> {
         self.wait(self.inner.authenticate(tenant, credentials))
     }
 
@@ -105,10 +101,7 @@ impl Client {
         permissions: &[Permission],
         services: Option<&[&str]>,
     ) -> Result<ApiKey> {
-        self.wait(
-            self.inner
-                .create_api_key(tenant, name, permissions, services),
-        )
+        self.wait(self.inner.create_api_key(tenant, name, permissions, services))
     }
 
     /// See [`crate::Client::revoke_api_key`].

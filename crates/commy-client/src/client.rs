@@ -7,8 +7,8 @@ use crate::service::Service;
 use crate::url::ServerUrl;
 use crate::{Error, Result};
 use commy_proto::{
-    ClientMessage, CreateService, DeleteService, GetService, GetServiceFilePath, Heartbeat,
-    ListServices, ServerMessage, ServiceList,
+    ClientMessage, CreateService, DeleteService, GetService, GetServiceFilePath, Heartbeat, ListServices,
+    ServerMessage, ServiceList,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
@@ -59,11 +59,7 @@ impl Client {
     }
 
     pub(crate) async fn start(url: ServerUrl, options: ClientBuilder) -> Result<Client> {
-        let tls = if url.is_tls() {
-            Some(options.tls.build()?)
-        } else {
-            None
-        };
+        let tls = if url.is_tls() { Some(options.tls.build()?) } else { None };
         let endpoint = Endpoint::WebSocket {
             url: url.clone(),
             encoding: options.encoding,
@@ -86,20 +82,12 @@ impl Client {
     }
 
     pub(crate) fn replace_conn(&self, conn: Connection) -> Connection {
-        let mut slot = self
-            .inner
-            .conn
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.inner.conn.write().unwrap_or_else(PoisonError::into_inner);
         std::mem::replace(&mut *slot, conn)
     }
 
     pub(crate) fn set_tenant(&self, tenant: &str) {
-        *self
-            .inner
-            .tenant
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(tenant.to_owned());
+        *self.inner.tenant.write().unwrap_or_else(PoisonError::into_inner) = Some(tenant.to_owned());
     }
 
     /// Sends a request and returns its reply message.
@@ -119,9 +107,7 @@ impl Client {
 
     fn require_tenant(&self) -> Result<String> {
         self.tenant().ok_or_else(|| {
-            Error::InvalidRequest(
-                "no tenant selected: authenticate to a tenant before using services".into(),
-            )
+            Error::InvalidRequest("no tenant selected: authenticate to a tenant before using services".into())
         })
     }
 
@@ -197,19 +183,12 @@ impl Client {
     }
 
     fn mappings(&self) -> MutexGuard<'_, HashMap<String, Weak<Mapped>>> {
-        self.inner
-            .mappings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.mappings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Maps a service's file, reusing a mapping that another handle still holds.
     async fn map(&self, info: &ServiceInfo) -> Result<Arc<Mapped>> {
-        if let Some(mapped) = self
-            .mappings()
-            .get(&info.service_id)
-            .and_then(Weak::upgrade)
-        {
+        if let Some(mapped) = self.mappings().get(&info.service_id).and_then(Weak::upgrade) {
             return Ok(mapped);
         }
         let request = GetServiceFilePath {
@@ -238,10 +217,7 @@ impl Client {
 
 /// The error for a reply of the wrong type: the server broke the protocol.
 pub(crate) fn unexpected(request: &str, reply: &ServerMessage) -> Error {
-    Error::Internal(format!(
-        "the server answered {request} with {}",
-        reply.type_name()
-    ))
+    Error::Internal(format!("the server answered {request} with {}", reply.type_name()))
 }
 
 /// Accepts a `Result` reply.

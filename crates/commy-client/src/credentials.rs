@@ -16,9 +16,7 @@ impl Credentials {
 
     /// A JSON Web Token signed with the tenant's key.
     pub fn jwt(token: impl Into<String>) -> Self {
-        Credentials(Credential::Jwt {
-            token: token.into(),
-        })
+        Credentials(Credential::Jwt { token: token.into() })
     }
 
     /// No secret: the client certificate given with [`ClientBuilder::client_cert`](crate::ClientBuilder::client_cert)

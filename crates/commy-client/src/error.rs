@@ -135,10 +135,7 @@ mod tests {
 
     #[test]
     fn display_names_the_kind() {
-        let err = Error::from(ErrorReply::new(
-            ErrorCode::NotFound,
-            "service 'x' does not exist",
-        ));
+        let err = Error::from(ErrorReply::new(ErrorCode::NotFound, "service 'x' does not exist"));
         assert_eq!(err.to_string(), "not found: service 'x' does not exist");
     }
 }

@@ -110,10 +110,7 @@ mod tests {
     fn conversions() {
         assert_eq!(Payload::from(7u64), Payload::Json(7.into()));
         assert_eq!(Payload::from("x"), Payload::Json("x".into()));
-        assert_eq!(
-            Payload::from(f64::NAN).into_wire().0.map(|b| b.len()),
-            Some(8)
-        );
+        assert_eq!(Payload::from(f64::NAN).into_wire().0.map(|b| b.len()), Some(8));
         assert_eq!(Payload::pod(&1u16), Payload::Bytes(vec![1, 0]));
         assert_eq!(
             Payload::json(&[1, 2]).unwrap(),

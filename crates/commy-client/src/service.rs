@@ -9,8 +9,8 @@ use crate::snapshot::Snapshot;
 use crate::watch::{ChangeQueue, Watch};
 use crate::Result;
 use commy_proto::{
-    DeallocateVariable, ListVariables, ReadVariable, ServerMessage, Subscribe, VariableData,
-    VariableInfo, VariableList, WriteVariable, ALL_VARIABLES,
+    DeallocateVariable, ListVariables, ReadVariable, ServerMessage, Subscribe, VariableData, VariableInfo,
+    VariableList, WriteVariable, ALL_VARIABLES,
 };
 use std::sync::Arc;
 
@@ -28,11 +28,7 @@ pub struct Service {
 
 impl Service {
     pub(crate) fn new(client: Client, info: ServiceInfo, mapped: Option<Arc<Mapped>>) -> Self {
-        Service {
-            client,
-            info,
-            mapped,
-        }
+        Service { client, info, mapped }
     }
 
     /// The server's id for the service.

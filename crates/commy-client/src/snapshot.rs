@@ -35,10 +35,7 @@ impl Snapshot {
     }
 
     fn eight(&self, what: &str) -> Result<[u8; 8]> {
-        self.bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| self.mismatch(what))
+        self.bytes.as_slice().try_into().map_err(|_| self.mismatch(what))
     }
 
     /// The value as a `u64`.

@@ -86,12 +86,8 @@ impl TlsOptions {
             Some((cert, key)) => {
                 let chain = certificates(cert, "client certificate file")?;
                 let key_pem = read(key, "client key file")?;
-                let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-                    bad_pem(
-                        key,
-                        format!("no usable private key (PKCS#8, PKCS#1 or SEC1 PEM): {e}"),
-                    )
-                })?;
+                let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+                    .map_err(|e| bad_pem(key, format!("no usable private key (PKCS#8, PKCS#1 or SEC1 PEM): {e}")))?;
                 builder
                     .with_client_auth_cert(chain, key_der)
                     .map_err(|e| bad_pem(cert, format!("unusable client certificate: {e}")))?
@@ -105,13 +101,9 @@ impl TlsOptions {
 impl TlsSetup {
     /// Opens a TLS connection over `tcp` to `host`, checking the server's certificate for that name. The error is a
     /// sentence for people; an untrusted certificate reads "certificate not trusted: ...".
-    pub(crate) async fn connect(
-        &self,
-        host: &str,
-        tcp: TcpStream,
-    ) -> std::result::Result<ClientStream, String> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("'{host}' is not a name TLS can check: {e}"))?;
+    pub(crate) async fn connect(&self, host: &str, tcp: TcpStream) -> std::result::Result<ClientStream, String> {
+        let name =
+            ServerName::try_from(host.to_owned()).map_err(|e| format!("'{host}' is not a name TLS can check: {e}"))?;
         let stream = tokio_rustls::TlsConnector::from(self.0.clone())
             .connect(name, tcp)
             .await
@@ -122,8 +114,7 @@ impl TlsSetup {
 
 /// The TLS error inside an I/O error, if that is what it is.
 pub(crate) fn tls_error(err: &io::Error) -> Option<&rustls::Error> {
-    err.get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
 }
 
 /// Words for a failed handshake; an untrusted or mismatched server certificate says so first.
@@ -145,8 +136,7 @@ pub(crate) fn describe_tls_error(host: &str, tls: &rustls::Error) -> String {
                      give its certificate with --ca-cert / COMMY_CA_CERT, or ClientBuilder::ca_cert)"
                         .to_owned()
                 }
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. } => {
+                rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. } => {
                     format!("it is not valid for the name '{host}'")
                 }
                 rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => {
@@ -172,11 +162,7 @@ pub(crate) enum ClientStream {
 }
 
 impl AsyncRead for ClientStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -185,11 +171,7 @@ impl AsyncRead for ClientStream {
 }
 
 impl AsyncWrite for ClientStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_write(cx, buf),

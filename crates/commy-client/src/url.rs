@@ -22,29 +22,17 @@ impl ServerUrl {
         let tls = match uri.scheme_str() {
             Some("ws") | Some("http") => false,
             Some("wss") | Some("https") => true,
-            Some(other) => {
-                return Err(bad(&format!(
-                    "unknown scheme '{other}', expected ws:// or wss://"
-                )))
-            }
+            Some(other) => return Err(bad(&format!("unknown scheme '{other}', expected ws:// or wss://"))),
             None => return Err(bad("no scheme, expected ws://host:port or wss://host:port")),
         };
         let host = uri.host().ok_or_else(|| bad("no host"))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path = match uri.path() {
             "" | "/" => "/ws".to_owned(),
             other => other.to_owned(),
         };
-        Ok(ServerUrl {
-            host,
-            port,
-            path,
-            tls,
-        })
+        Ok(ServerUrl { host, port, path, tls })
     }
 
     /// The WebSocket URL to dial.
@@ -75,8 +63,7 @@ impl ServerUrl {
 
     /// Whether the host is this machine: `localhost` or a loopback address.
     pub(crate) fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        self.host.eq_ignore_ascii_case("localhost") || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -113,10 +100,7 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_serve() {
         for bad in ["ftp://h", "h:1", "not a url"] {
-            assert!(
-                matches!(ServerUrl::parse(bad), Err(Error::InvalidRequest(_))),
-                "{bad}"
-            );
+            assert!(matches!(ServerUrl::parse(bad), Err(Error::InvalidRequest(_))), "{bad}");
         }
     }
 }

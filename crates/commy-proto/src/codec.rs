@@ -29,11 +29,7 @@ pub fn decode_reply(bytes: &[u8], encoding: Encoding) -> Result<Reply, DecodeErr
     Ok(Reply { id, message })
 }
 
-fn encode<T: Serialize>(
-    message: &T,
-    message_type: &'static str,
-    encoding: Encoding,
-) -> Result<Frame, EncodeError> {
+fn encode<T: Serialize>(message: &T, message_type: &'static str, encoding: Encoding) -> Result<Frame, EncodeError> {
     let encoded = match encoding {
         Encoding::Json => serde_json::to_string(message)
             .map(Frame::Text)
@@ -75,17 +71,13 @@ mod tests {
         for encoding in [Encoding::Json, Encoding::MsgPack] {
             let frame = encode_request(&request, encoding).unwrap();
             assert_eq!(matches!(frame, Frame::Text(_)), encoding == Encoding::Json);
-            assert_eq!(
-                decode_request(frame.as_bytes(), encoding),
-                Ok(request.clone())
-            );
+            assert_eq!(decode_request(frame.as_bytes(), encoding), Ok(request.clone()));
         }
     }
 
     #[test]
     fn a_decode_error_becomes_an_invalid_request_reply() {
-        let err =
-            decode_request(br#"{"type":"Nope","data":{},"id":9}"#, Encoding::Json).unwrap_err();
+        let err = decode_request(br#"{"type":"Nope","data":{},"id":9}"#, Encoding::Json).unwrap_err();
         let reply = err.to_reply();
         assert_eq!(reply.id, Some(9));
         let ServerMessage::Error(error) = reply.message else {

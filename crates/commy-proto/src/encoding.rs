@@ -102,10 +102,7 @@ mod tests {
     #[test]
     fn subprotocol_names_round_trip() {
         for encoding in [Encoding::Json, Encoding::MsgPack] {
-            assert_eq!(
-                Encoding::from_subprotocol(encoding.subprotocol()),
-                Some(encoding)
-            );
+            assert_eq!(Encoding::from_subprotocol(encoding.subprotocol()), Some(encoding));
         }
         assert_eq!(Encoding::from_subprotocol("commy.v1.JSON"), None);
         assert_eq!(Encoding::default(), Encoding::Json);

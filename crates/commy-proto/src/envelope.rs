@@ -83,23 +83,13 @@ impl Reply {
 
 impl Serialize for Request {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_envelope(
-            serializer,
-            self.message.type_name(),
-            &Data(&self.message),
-            self.id,
-        )
+        serialize_envelope(serializer, self.message.type_name(), &Data(&self.message), self.id)
     }
 }
 
 impl Serialize for Reply {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_envelope(
-            serializer,
-            self.message.type_name(),
-            &Data(&self.message),
-            self.id,
-        )
+        serialize_envelope(serializer, self.message.type_name(), &Data(&self.message), self.id)
     }
 }
 
@@ -153,16 +143,7 @@ mod tests {
         };
         assert!(Reply::push(changed).is_push());
         assert!(!Reply::error(Some(1), ErrorCode::NotFound, "x").is_push());
-        assert!(Reply::push(crate::Disconnected {
-            reason: "bye".into()
-        })
-        .is_push());
-        assert!(!Reply::to(
-            Some(3),
-            crate::Disconnected {
-                reason: "bye".into()
-            }
-        )
-        .is_push());
+        assert!(Reply::push(crate::Disconnected { reason: "bye".into() }).is_push());
+        assert!(!Reply::to(Some(3), crate::Disconnected { reason: "bye".into() }).is_push());
     }
 }

@@ -22,9 +22,7 @@ pub(crate) mod bytes {
         serializer.serialize_bytes(bytes)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<u8>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         deserializer.deserialize_any(BytesVisitor)
     }
 }
@@ -33,28 +31,21 @@ pub(crate) mod bytes {
 pub(crate) mod opt_bytes {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(
-        bytes: &Option<Vec<u8>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => serializer.serialize_bytes(bytes),
             None => serializer.serialize_none(),
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Vec<u8>>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
         deserializer.deserialize_option(OptionalBytesVisitor)
     }
 }
 
 /// `#[serde(default, deserialize_with = "crate::fields::present_value")]` for `Option<serde_json::Value>`: a field
 /// that is present is `Some`, even when it holds `null`.
-pub(crate) fn present_value<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
+pub(crate) fn present_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
     serde_json::Value::deserialize(deserializer).map(Some)
 }
 
@@ -114,11 +105,7 @@ mod tests {
     struct Holder {
         #[serde(with = "super::bytes")]
         data: Vec<u8>,
-        #[serde(
-            default,
-            with = "super::opt_bytes",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, with = "super::opt_bytes", skip_serializing_if = "Option::is_none")]
         more: Option<Vec<u8>>,
         #[serde(
             default,
@@ -159,10 +146,7 @@ mod tests {
         let err = serde_json::from_str::<Holder>(r#"{"data":"aGk="}"#)
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("expected bytes (an array of integers 0-255"),
-            "{err}"
-        );
+        assert!(err.contains("expected bytes (an array of integers 0-255"), "{err}");
         let err = serde_json::from_str::<Holder>(r#"{"data":[1,256]}"#)
             .unwrap_err()
             .to_string();

@@ -77,16 +77,15 @@ pub use error_code::ErrorCode;
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
-    ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply,
-    HeartbeatReply, OperationResult, ServerMessage, Service, ServiceFilePath, ServiceList, Tenant,
-    TenantList, VariableChanged, VariableData, VariableInfo, VariableList,
+    ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
+    ServerMessage, Service, ServiceFilePath, ServiceList, Tenant, TenantList, VariableChanged, VariableData,
+    VariableInfo, VariableList,
 };
 pub use request::{
-    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant,
-    Credential, DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService,
-    GetServiceFilePath, Heartbeat, JwtAlgorithm, ListServices, ListTenants, ListVariables,
-    QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable,
-    ALL_VARIABLES,
+    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential,
+    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService, GetServiceFilePath, Heartbeat,
+    JwtAlgorithm, ListServices, ListTenants, ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey,
+    Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
 };
 pub use value_error::{UnknownValueType, ValueError};
 pub use value_type::{ValueType, DEFAULT_CAPACITY};

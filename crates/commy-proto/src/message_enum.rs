@@ -13,8 +13,7 @@ pub(crate) trait MessageEnum: Sized {
     fn serialize_data<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
 
     /// Decodes the payload of the message named `type_name`; `None` if no variant has that name.
-    fn from_payload<P: PayloadSource>(type_name: &str, source: P)
-        -> Option<Result<Self, P::Error>>;
+    fn from_payload<P: PayloadSource>(type_name: &str, source: P) -> Option<Result<Self, P::Error>>;
 }
 
 /// Where the payload of one message comes from, when decoding: something that can produce any payload type.

@@ -70,10 +70,7 @@ mod tests {
         assert_eq!(validate_name("sensors/a_b.c-d"), Ok(()));
         assert_eq!(validate_name(&"x".repeat(128)), Ok(()));
         assert_eq!(validate_name(""), Err(NameError::Empty));
-        assert_eq!(
-            validate_name(&"x".repeat(129)),
-            Err(NameError::TooLong(129))
-        );
+        assert_eq!(validate_name(&"x".repeat(129)), Err(NameError::TooLong(129)));
         assert_eq!(validate_name("/a"), Err(NameError::LeadingSlash));
         assert_eq!(validate_name("a//b"), Err(NameError::EmptySegment));
         assert_eq!(validate_name("a/"), Err(NameError::EmptySegment));

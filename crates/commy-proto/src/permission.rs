@@ -49,9 +49,7 @@ impl fmt::Display for Permission {
 
 /// A permission name that is not one of `admin`, `create_service`, `delete_service`, `read`, `write`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown permission '{0}' (expected one of admin, create_service, delete_service, read, write)"
-)]
+#[error("unknown permission '{0}' (expected one of admin, create_service, delete_service, read, write)")]
 pub struct UnknownPermission(pub String);
 
 impl FromStr for Permission {

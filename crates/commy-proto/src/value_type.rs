@@ -142,17 +142,13 @@ impl ValueType {
                 let v = value.as_f64().ok_or_else(|| wrong_kind("a number"))?;
                 Ok(v.to_le_bytes().to_vec())
             }
-            ValueType::Bool => Ok(vec![u8::from(
-                value.as_bool().ok_or_else(|| wrong_kind("a boolean"))?,
-            )]),
+            ValueType::Bool => Ok(vec![u8::from(value.as_bool().ok_or_else(|| wrong_kind("a boolean"))?)]),
             ValueType::String => Ok(value
                 .as_str()
                 .ok_or_else(|| wrong_kind("a string"))?
                 .as_bytes()
                 .to_vec()),
-            ValueType::Json => {
-                serde_json::to_vec(value).map_err(|e| ValueError::NotJson(e.to_string()))
-            }
+            ValueType::Json => serde_json::to_vec(value).map_err(|e| ValueError::NotJson(e.to_string())),
         }
     }
 
@@ -164,14 +160,10 @@ impl ValueType {
             ValueType::Bytes => None,
             ValueType::U64 => Some(Value::from(u64::from_le_bytes(eight(bytes)))),
             ValueType::I64 => Some(Value::from(i64::from_le_bytes(eight(bytes)))),
-            ValueType::F64 => {
-                serde_json::Number::from_f64(f64::from_le_bytes(eight(bytes))).map(Value::Number)
-            }
+            ValueType::F64 => serde_json::Number::from_f64(f64::from_le_bytes(eight(bytes))).map(Value::Number),
             ValueType::Bool => Some(Value::Bool(bytes == [1])),
             ValueType::String => Some(Value::String(String::from_utf8_lossy(bytes).into_owned())),
-            ValueType::Json => Some(
-                serde_json::from_slice(bytes).map_err(|e| ValueError::NotJson(e.to_string()))?,
-            ),
+            ValueType::Json => Some(serde_json::from_slice(bytes).map_err(|e| ValueError::NotJson(e.to_string()))?),
         })
     }
 
@@ -298,30 +290,14 @@ mod tests {
     #[test]
     fn encodings_are_little_endian_and_round_trip() {
         let cases = [
-            (
-                ValueType::U64,
-                json!(u64::MAX),
-                u64::MAX.to_le_bytes().to_vec(),
-            ),
+            (ValueType::U64, json!(u64::MAX), u64::MAX.to_le_bytes().to_vec()),
             (ValueType::I64, json!(-2), (-2i64).to_le_bytes().to_vec()),
-            (
-                ValueType::I64,
-                json!(i64::MIN),
-                i64::MIN.to_le_bytes().to_vec(),
-            ),
+            (ValueType::I64, json!(i64::MIN), i64::MIN.to_le_bytes().to_vec()),
             (ValueType::F64, json!(1.5), 1.5f64.to_le_bytes().to_vec()),
             (ValueType::Bool, json!(true), vec![1]),
             (ValueType::Bool, json!(false), vec![0]),
-            (
-                ValueType::String,
-                json!("héllo"),
-                "héllo".as_bytes().to_vec(),
-            ),
-            (
-                ValueType::Json,
-                json!({"a": [1, null]}),
-                br#"{"a":[1,null]}"#.to_vec(),
-            ),
+            (ValueType::String, json!("héllo"), "héllo".as_bytes().to_vec()),
+            (ValueType::Json, json!({"a": [1, null]}), br#"{"a":[1,null]}"#.to_vec()),
             (ValueType::Json, json!(null), b"null".to_vec()),
         ];
         for (ty, value, bytes) in cases {
@@ -332,31 +308,16 @@ mod tests {
 
     #[test]
     fn whole_floats_fit_integer_types() {
-        assert_eq!(
-            ValueType::U64.encode(&json!(3.0)),
-            Ok(3u64.to_le_bytes().to_vec())
-        );
-        assert_eq!(
-            ValueType::I64.encode(&json!(-3.0)),
-            Ok((-3i64).to_le_bytes().to_vec())
-        );
-        assert_eq!(
-            ValueType::F64.encode(&json!(3)),
-            Ok(3f64.to_le_bytes().to_vec())
-        );
+        assert_eq!(ValueType::U64.encode(&json!(3.0)), Ok(3u64.to_le_bytes().to_vec()));
+        assert_eq!(ValueType::I64.encode(&json!(-3.0)), Ok((-3i64).to_le_bytes().to_vec()));
+        assert_eq!(ValueType::F64.encode(&json!(3)), Ok(3f64.to_le_bytes().to_vec()));
     }
 
     #[test]
     fn values_that_do_not_fit_say_why() {
         let message = |ty: ValueType, value| ty.encode(&value).unwrap_err().to_string();
-        assert_eq!(
-            message(ValueType::U64, json!(-1)),
-            "value -1 does not fit type u64"
-        );
-        assert_eq!(
-            message(ValueType::U64, json!(1.5)),
-            "value 1.5 does not fit type u64"
-        );
+        assert_eq!(message(ValueType::U64, json!(-1)), "value -1 does not fit type u64");
+        assert_eq!(message(ValueType::U64, json!(1.5)), "value 1.5 does not fit type u64");
         assert_eq!(
             message(ValueType::U64, json!(1e20)),
             "value 1e+20 does not fit type u64"
@@ -397,23 +358,11 @@ mod tests {
             ValueType::Bool.decode(&[2]).unwrap_err().to_string(),
             "byte 2 is not a bool (expected 0 or 1)"
         );
-        assert!(matches!(
-            ValueType::String.decode(&[0xff]),
-            Err(ValueError::NotUtf8(_))
-        ));
-        assert!(matches!(
-            ValueType::Json.decode(b"{"),
-            Err(ValueError::NotJson(_))
-        ));
-        assert!(matches!(
-            ValueType::Json.decode(b""),
-            Err(ValueError::NotJson(_))
-        ));
+        assert!(matches!(ValueType::String.decode(&[0xff]), Err(ValueError::NotUtf8(_))));
+        assert!(matches!(ValueType::Json.decode(b"{"), Err(ValueError::NotJson(_))));
+        assert!(matches!(ValueType::Json.decode(b""), Err(ValueError::NotJson(_))));
         assert_eq!(
-            ValueType::String
-                .check_bytes(b"12345", 4)
-                .unwrap_err()
-                .to_string(),
+            ValueType::String.check_bytes(b"12345", 4).unwrap_err().to_string(),
             "value is 5 bytes long; the variable's capacity is 4"
         );
         assert_eq!(ValueType::String.check_bytes(b"1234", 4), Ok(()));

@@ -19,10 +19,7 @@ mod tests {
     #[test]
     fn subprotocols_carry_the_version() {
         for name in SUBPROTOCOLS {
-            assert!(
-                name.starts_with(&format!("commy.v{PROTOCOL_VERSION}.")),
-                "{name}"
-            );
+            assert!(name.starts_with(&format!("commy.v{PROTOCOL_VERSION}.")), "{name}");
         }
     }
 }

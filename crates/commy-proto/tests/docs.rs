@@ -63,9 +63,6 @@ fn check_typed_value(message: &ServerMessage, example: &str) {
         let fits = ValueType::ALL
             .iter()
             .any(|ty| ty.decode(data).ok().flatten().as_ref() == Some(value));
-        assert!(
-            fits,
-            "`value` does not match `data` under any type: {example}"
-        );
+        assert!(fits, "`value` does not match `data` under any type: {example}");
     }
 }

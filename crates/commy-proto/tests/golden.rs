@@ -9,10 +9,7 @@ fn golden_reply(reply: Reply, text: &str) {
         encode_reply(&reply, Encoding::Json).unwrap(),
         Frame::Text(text.to_owned())
     );
-    assert_eq!(
-        decode_reply(text.as_bytes(), Encoding::Json).unwrap(),
-        reply
-    );
+    assert_eq!(decode_reply(text.as_bytes(), Encoding::Json).unwrap(), reply);
 }
 
 /// Checks that `request` encodes to exactly `text`, and that `text` decodes to `request`.
@@ -21,20 +18,13 @@ fn golden_request(request: Request, text: &str) {
         encode_request(&request, Encoding::Json).unwrap(),
         Frame::Text(text.to_owned())
     );
-    assert_eq!(
-        decode_request(text.as_bytes(), Encoding::Json).unwrap(),
-        request
-    );
+    assert_eq!(decode_request(text.as_bytes(), Encoding::Json).unwrap(), request);
 }
 
 #[test]
 fn error() {
     golden_reply(
-        Reply::error(
-            None,
-            ErrorCode::NotFound,
-            "service 'x' does not exist in tenant 'y'",
-        ),
+        Reply::error(None, ErrorCode::NotFound, "service 'x' does not exist in tenant 'y'"),
         r#"{"type":"Error","data":{"code":"NOT_FOUND","message":"service 'x' does not exist in tenant 'y'"}}"#,
     );
     golden_reply(
@@ -51,9 +41,7 @@ fn authenticate_with_an_api_key_and_a_jwt() {
             Authenticate {
                 tenant_id: Some("acme".into()),
                 client_version: "commy-client/0.1.0".into(),
-                credential: Credential::ApiKey {
-                    key: "ck_123".into(),
-                },
+                credential: Credential::ApiKey { key: "ck_123".into() },
             },
         ),
         r#"{"type":"Authenticate","data":{"tenant_id":"acme","client_version":"commy-client/0.1.0","method":"api_key","key":"ck_123"},"id":1}"#,
@@ -62,9 +50,7 @@ fn authenticate_with_an_api_key_and_a_jwt() {
         Request::without_id(Authenticate {
             tenant_id: None,
             client_version: "js/1".into(),
-            credential: Credential::Jwt {
-                token: "h.p.s".into(),
-            },
+            credential: Credential::Jwt { token: "h.p.s".into() },
         }),
         r#"{"type":"Authenticate","data":{"client_version":"js/1","method":"jwt","token":"h.p.s"}}"#,
     );
@@ -215,9 +201,7 @@ fn msgpack_uses_named_maps_and_bin() {
             value: None,
         },
     );
-    let packed = encode_request(&request, Encoding::MsgPack)
-        .unwrap()
-        .into_bytes();
+    let packed = encode_request(&request, Encoding::MsgPack).unwrap().into_bytes();
     let mut expected = vec![0x83, 0xa4];
     expected.extend(b"type");
     expected.push(0xad);

@@ -52,12 +52,7 @@ fn as_arrays(packed: &[u8]) -> Vec<u8> {
         match value {
             Value::Binary(bytes) => Value::Array(bytes.into_iter().map(Value::from).collect()),
             Value::Array(items) => Value::Array(items.into_iter().map(convert).collect()),
-            Value::Map(entries) => Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (convert(k), convert(v)))
-                    .collect(),
-            ),
+            Value::Map(entries) => Value::Map(entries.into_iter().map(|(k, v)| (convert(k), convert(v))).collect()),
             other => other,
         }
     }

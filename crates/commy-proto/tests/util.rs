@@ -35,8 +35,7 @@ pub fn json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..6).prop_map(Value::Array),
-            vec((text(), inner), 0..6)
-                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            vec((text(), inner), 0..6).prop_map(|entries| Value::Object(entries.into_iter().collect())),
         ]
     })
 }
@@ -62,21 +61,15 @@ pub fn error_code() -> impl Strategy<Value = ErrorCode> {
 
 pub fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
-        (option::of(name()), text(), credential()).prop_map(
-            |(tenant_id, client_version, credential)| {
-                Authenticate {
-                    tenant_id,
-                    client_version,
-                    credential,
-                }
-                .into()
+        (option::of(name()), text(), credential()).prop_map(|(tenant_id, client_version, credential)| {
+            Authenticate {
+                tenant_id,
+                client_version,
+                credential,
             }
-        ),
-        (name(), text()).prop_map(|(tenant_id, tenant_name)| CreateTenant {
-            tenant_id,
-            tenant_name
-        }
-        .into()),
+            .into()
+        }),
+        (name(), text()).prop_map(|(tenant_id, tenant_name)| CreateTenant { tenant_id, tenant_name }.into()),
         name().prop_map(|tenant_id| DeleteTenant { tenant_id }.into()),
         Just(ListTenants {}.into()),
         (
@@ -139,14 +132,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             option::of(any::<bool>()),
         )
             .prop_map(
-                |(
-                    (service_id, variable_name),
-                    initial_data,
-                    value,
-                    capacity,
-                    value_type,
-                    persistent,
-                )| {
+                |((service_id, variable_name), initial_data, value, capacity, value_type, persistent)| {
                     AllocateVariable {
                         service_id,
                         variable_name,
@@ -196,25 +182,19 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             service_name
         }
         .into()),
-        (
-            option::of(name()),
-            option::of(any::<u64>()),
-            option::of(any::<u32>())
-        )
-            .prop_map(|(tenant_id, since_ms, limit)| QueryAudit {
+        (option::of(name()), option::of(any::<u64>()), option::of(any::<u32>())).prop_map(
+            |(tenant_id, since_ms, limit)| QueryAudit {
                 tenant_id,
                 since_ms,
                 limit
             }
-            .into()),
+            .into()
+        ),
     ]
 }
 
 fn tenant() -> impl Strategy<Value = Tenant> {
-    (name(), text()).prop_map(|(tenant_id, tenant_name)| Tenant {
-        tenant_id,
-        tenant_name,
-    })
+    (name(), text()).prop_map(|(tenant_id, tenant_name)| Tenant { tenant_id, tenant_name })
 }
 
 fn service() -> impl Strategy<Value = Service> {
@@ -268,30 +248,22 @@ fn audit_log_entry() -> impl Strategy<Value = AuditLogEntry> {
 
 pub fn server_message() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
-        (
-            any::<bool>(),
-            text(),
-            text(),
-            permissions(),
-            option::of(text())
-        )
-            .prop_map(
-                |(success, message, server_version, permissions, local_socket)| {
-                    AuthenticationResult {
-                        success,
-                        message,
-                        server_version,
-                        permissions,
-                        local_socket,
-                    }
-                    .into()
+        (any::<bool>(), text(), text(), permissions(), option::of(text())).prop_map(
+            |(success, message, server_version, permissions, local_socket)| {
+                AuthenticationResult {
+                    success,
+                    message,
+                    server_version,
+                    permissions,
+                    local_socket,
                 }
-            ),
+                .into()
+            }
+        ),
         tenant().prop_map(ServerMessage::from),
         vec(tenant(), 0..4).prop_map(|tenants| TenantList { tenants }.into()),
         (name(), text()).prop_map(|(key_id, key)| ApiKey { key_id, key }.into()),
-        (any::<bool>(), text())
-            .prop_map(|(success, message)| OperationResult { success, message }.into()),
+        (any::<bool>(), text()).prop_map(|(success, message)| OperationResult { success, message }.into()),
         service().prop_map(ServerMessage::from),
         vec(service(), 0..4).prop_map(|services| ServiceList { services }.into()),
         (name(), name(), bytes(), any::<u64>(), option::of(json())).prop_map(

@@ -120,9 +120,7 @@ impl Metrics {
     /// (`None`) or an error with the given code.
     pub fn request(&self, request: &'static str, error: Option<ErrorCode>) {
         let outcome = error.map_or("ok", ErrorCode::as_str);
-        self.requests
-            .get_or_create(&RequestLabels { request, outcome })
-            .inc();
+        self.requests.get_or_create(&RequestLabels { request, outcome }).inc();
     }
 
     /// Counts an accepted WebSocket connection, and returns a guard that counts it closed when dropped.
@@ -213,15 +211,9 @@ mod tests {
             "commy_pushes_sent_total 2",
             "commy_pushes_coalesced_total 1",
         ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "{line:?} missing from\n{text}"
-            );
+            assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
         }
         drop(guard);
-        assert!(metrics
-            .encode()
-            .lines()
-            .any(|l| l == "commy_connections_open 0"));
+        assert!(metrics.encode().lines().any(|l| l == "commy_connections_open 0"));
     }
 }

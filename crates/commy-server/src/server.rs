@@ -108,10 +108,7 @@ impl Server {
                 tracing::info!(path = %path.display(), "admin key in")
             }
         }
-        let max_variables = config
-            .limits
-            .max_variables_per_service
-            .clamp(1, u32::MAX as usize) as u32;
+        let max_variables = config.limits.max_variables_per_service.clamp(1, u32::MAX as usize) as u32;
         let live = Live::new(&dir.join("services"), max_variables).map_err(dir_err)?;
         load_services(&store, &live)?;
         let to_config = |rate: AuthRateLimit| RateLimitConfig {
@@ -185,14 +182,7 @@ impl Server {
             };
             tokio::spawn(local.serve(self.app.clone(), stopped))
         });
-        let served = transport::serve(
-            listener,
-            self.config.clone(),
-            dispatch,
-            self.metrics.clone(),
-            shutdown,
-        )
-        .await;
+        let served = transport::serve(listener, self.config.clone(), dispatch, self.metrics.clone(), shutdown).await;
         let _ = stop_local.send(());
         if let Some(local) = local {
             let _ = local.await;
@@ -212,12 +202,11 @@ fn load_services(store: &Store, live: &Live) -> Result<(), StartError> {
     for tenant in store.list_tenants()? {
         for service in store.list_services(&tenant.tenant_id)? {
             let variables = store.list_variables(&service.service_id)?;
-            live.load(&service, &variables)
-                .map_err(|source| StartError::Service {
-                    tenant: tenant.tenant_id.clone(),
-                    service: service.service_name.clone(),
-                    source,
-                })?;
+            live.load(&service, &variables).map_err(|source| StartError::Service {
+                tenant: tenant.tenant_id.clone(),
+                service: service.service_name.clone(),
+                source,
+            })?;
         }
     }
     Ok(())
@@ -239,12 +228,7 @@ impl Dispatch for Commy {
         session
     }
 
-    async fn handle(
-        &self,
-        _conn: &ConnectionContext,
-        session: &mut Session,
-        request: ClientMessage,
-    ) -> ServerMessage {
+    async fn handle(&self, _conn: &ConnectionContext, session: &mut Session, request: ClientMessage) -> ServerMessage {
         let changes_layout = matches!(
             request,
             ClientMessage::CreateService(_)

@@ -92,11 +92,10 @@ impl ServerTls {
                     })?;
                 }
                 // Clients without a certificate are served too: they authenticate with a secret.
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .allow_unauthenticated()
-                        .build()
-                        .map_err(|e| TlsError::Setup(format!("client CAs: {e}")))?;
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| TlsError::Setup(format!("client CAs: {e}")))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -211,11 +210,7 @@ pub fn ensure_self_signed(data_dir: &Path, names: &[String]) -> Result<SelfSigne
         .mode(0o700)
         .create(data_dir)
         .map_err(io_err(data_dir))?;
-    let mut all = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
+    let mut all = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     for name in names {
         if !all.contains(name) {
             all.push(name.clone());
@@ -338,10 +333,7 @@ mod tests {
         let tls = ServerTls::load(&config, &data).unwrap();
         assert!(!tls.generated());
         assert_eq!(tls.fingerprint().len(), 32 * 3 - 1);
-        let der = CertificateDer::pem_slice_iter(&cert)
-            .next()
-            .unwrap()
-            .unwrap();
+        let der = CertificateDer::pem_slice_iter(&cert).next().unwrap().unwrap();
         let identity = ClientIdentity::from_der(&der).unwrap();
         assert_eq!(identity.names()[0], "Commy development certificate");
         assert!(identity.matches("commy.example"));
@@ -361,32 +353,20 @@ mod tests {
             cert: cert.clone(),
             key: key.clone(),
         });
-        let err = ServerTls::load(&config, dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("c.pem") && err.contains("no CERTIFICATE"),
-            "{err}"
-        );
+        let err = ServerTls::load(&config, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("c.pem") && err.contains("no CERTIFICATE"), "{err}");
 
         let made = ensure_self_signed(dir.path(), &[]).unwrap();
         let config = TlsConfig::new(TlsCertificate::Files {
             cert: made.cert,
             key: key.clone(),
         });
-        let err = ServerTls::load(&config, dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("k.pem") && err.contains("private key"),
-            "{err}"
-        );
+        let err = ServerTls::load(&config, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("k.pem") && err.contains("private key"), "{err}");
 
         let missing = dir.path().join("missing.pem");
         let config = TlsConfig::new(TlsCertificate::Files { cert: missing, key });
-        let err = ServerTls::load(&config, dir.path())
-            .unwrap_err()
-            .to_string();
+        let err = ServerTls::load(&config, dir.path()).unwrap_err().to_string();
         assert!(err.contains("missing.pem"), "{err}");
     }
 }

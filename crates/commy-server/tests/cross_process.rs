@@ -46,19 +46,10 @@ fn hex(bytes: &[u8]) -> String {
 
 async fn a_write_through_the_mapped_file_reaches_a_websocket_subscriber(enc: Encoding) {
     let server = TestServer::start().await;
-    let fixture = Fixture::new(
-        &server,
-        enc,
-        "acme",
-        "sensors",
-        &[Permission::Read, Permission::Write],
-    )
-    .await;
+    let fixture = Fixture::new(&server, enc, "acme", "sensors", &[Permission::Read, Permission::Write]).await;
     let sid = fixture.service_id().to_owned();
     let mut setup = fixture.client(&server, enc).await;
-    setup
-        .allocate(variable(&sid, "counter", ValueType::U64))
-        .await;
+    setup.allocate(variable(&sid, "counter", ValueType::U64)).await;
     setup
         .allocate(AllocateVariable {
             capacity: Some(64),
@@ -105,19 +96,10 @@ async fn a_write_through_the_mapped_file_reaches_a_websocket_subscriber(enc: Enc
 
 async fn a_websocket_write_lands_in_the_file_another_process_maps(enc: Encoding) {
     let server = TestServer::start().await;
-    let fixture = Fixture::new(
-        &server,
-        enc,
-        "acme",
-        "sensors",
-        &[Permission::Read, Permission::Write],
-    )
-    .await;
+    let fixture = Fixture::new(&server, enc, "acme", "sensors", &[Permission::Read, Permission::Write]).await;
     let sid = fixture.service_id().to_owned();
     let mut client = fixture.client(&server, enc).await;
-    client
-        .allocate(variable(&sid, "setpoint", ValueType::F64))
-        .await;
+    client.allocate(variable(&sid, "setpoint", ValueType::F64)).await;
     let wrote = client.write(&sid, "setpoint", json!(21.5)).await;
 
     let file = server.service_file("acme", "sensors");

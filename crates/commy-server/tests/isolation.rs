@@ -4,15 +4,12 @@
 mod util;
 
 use commy_proto::{
-    AllocateVariable, ClientMessage, CreateApiKey, CreateService, CreateTenant, DeallocateVariable,
-    DeleteService, DeleteTenant, Encoding, ErrorCode, GetService, JwtAlgorithm, ListServices,
-    ListTenants, ListVariables, Permission, QueryAudit, RevokeApiKey, ServerMessage, SetJwtKey,
-    Subscribe, Unsubscribe, ValueType,
+    AllocateVariable, ClientMessage, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
+    DeleteTenant, Encoding, ErrorCode, GetService, JwtAlgorithm, ListServices, ListTenants, ListVariables, Permission,
+    QueryAudit, RevokeApiKey, ServerMessage, SetJwtKey, Subscribe, Unsubscribe, ValueType,
 };
 use serde_json::json;
-use util::{
-    authenticate, both_encodings, read, variable, write_data, write_value, Client, TestServer,
-};
+use util::{authenticate, both_encodings, read, variable, write_data, write_value, Client, TestServer};
 
 use Permission::{Admin, CreateService as Create, DeleteService as Delete, Read, Write};
 
@@ -180,10 +177,7 @@ async fn refused(client: &mut Client, request: ClientMessage, secrets: &[&str]) 
     let name = request.type_name();
     let error = client.error(request).await;
     assert!(
-        matches!(
-            error.code,
-            ErrorCode::PermissionDenied | ErrorCode::Unauthorized
-        ),
+        matches!(error.code, ErrorCode::PermissionDenied | ErrorCode::Unauthorized),
         "{name}: {} {}",
         error.code,
         error.message
@@ -231,21 +225,14 @@ async fn a_key_of_one_tenant_reaches_nothing_of_another(enc: Encoding) {
     for request in requests_against_beta(&world.beta_sid, &world.beta_key.key_id) {
         let name = request.type_name();
         let error = stranger.error(request).await;
-        assert_eq!(
-            error.code,
-            ErrorCode::Unauthorized,
-            "{name}: {}",
-            error.message
-        );
+        assert_eq!(error.code, ErrorCode::Unauthorized, "{name}: {}", error.message);
         stranger.heartbeat().await;
     }
 
     // Beta is untouched, and beta's own key still works.
     assert_eq!(world.beta_state().await, before);
     let mut beta = world.client("beta", &world.beta_key.key, enc).await;
-    let wrote = beta
-        .write(&world.beta_sid, "v", json!("changed by beta"))
-        .await;
+    let wrote = beta.write(&world.beta_sid, "v", json!("changed by beta")).await;
     // Beta's subscriber gets the change; alpha, subscribed to all of its own service, gets nothing of it.
     beta_subscriber.push_reaching("v", wrote.version).await;
     assert_eq!(alpha.settle().await, []);
@@ -271,14 +258,9 @@ async fn the_same_names_in_two_tenants_stay_apart(enc: Encoding) {
     );
 
     beta.subscribe(&world.beta_sid, "*").await;
-    let wrote = alpha
-        .write(&world.alpha_sid, "v", json!("alpha only"))
-        .await;
+    let wrote = alpha.write(&world.alpha_sid, "v", json!("alpha only")).await;
     assert_eq!(wrote.value, Some(json!("alpha only")));
-    assert_eq!(
-        beta.read(&world.beta_sid, "v").await.value,
-        Some(json!(SECRET))
-    );
+    assert_eq!(beta.read(&world.beta_sid, "v").await.value, Some(json!(SECRET)));
     // Alpha's change reached no subscriber of beta's service of the same name.
     let mut witness = world.client("alpha", &world.alpha_key, enc).await;
     witness.subscribe(&world.alpha_sid, "v").await;
@@ -293,10 +275,7 @@ async fn the_same_names_in_two_tenants_stay_apart(enc: Encoding) {
             service_name: "secret".into(),
         })
         .await;
-    assert_eq!(
-        beta.read(&world.beta_sid, "v").await.value,
-        Some(json!(SECRET))
-    );
+    assert_eq!(beta.read(&world.beta_sid, "v").await.value, Some(json!(SECRET)));
 }
 
 /// One request and the permission it needs.
@@ -416,12 +395,7 @@ async fn each_permission_allows_exactly_its_requests(enc: Encoding) {
                 let ServerMessage::Error(error) = reply else {
                     panic!("{held} does not allow {name}, yet: {reply:?}")
                 };
-                assert_eq!(
-                    error.code,
-                    ErrorCode::PermissionDenied,
-                    "{name}: {}",
-                    error.message
-                );
+                assert_eq!(error.code, ErrorCode::PermissionDenied, "{name}: {}", error.message);
                 assert!(
                     error.message.contains(case.needs.as_str()),
                     "{name}: the message names the missing permission: {}",
@@ -439,10 +413,7 @@ async fn a_read_only_key_cannot_change_anything(enc: Encoding) {
     let mut reader = world.client("beta", &reader_key.key, enc).await;
 
     // Everything a reader may do.
-    assert_eq!(
-        reader.read(&world.beta_sid, "v").await.value,
-        Some(json!(SECRET))
-    );
+    assert_eq!(reader.read(&world.beta_sid, "v").await.value, Some(json!(SECRET)));
     assert_eq!(reader.list_variables(&world.beta_sid).await.len(), 1);
     reader
         .ok(GetService {
@@ -514,12 +485,7 @@ async fn a_read_only_key_cannot_change_anything(enc: Encoding) {
     for request in attempts {
         let name = request.type_name();
         let error = reader.error(request).await;
-        assert_eq!(
-            error.code,
-            ErrorCode::PermissionDenied,
-            "{name}: {}",
-            error.message
-        );
+        assert_eq!(error.code, ErrorCode::PermissionDenied, "{name}: {}", error.message);
         reader.heartbeat().await;
     }
     assert_eq!(world.beta_state().await, before, "nothing changed");
@@ -543,11 +509,7 @@ async fn a_revoked_key_stops_working_for_new_connections(enc: Encoding) {
         .await;
     let mut after = world.server.connect(enc).await;
     after
-        .expect_error(
-            authenticate(Some("beta"), &key.key),
-            ErrorCode::Unauthorized,
-            &[],
-        )
+        .expect_error(authenticate(Some("beta"), &key.key), ErrorCode::Unauthorized, &[])
         .await;
     // With the refused authentication, the new connection holds no credential.
     after

@@ -4,8 +4,8 @@
 mod util;
 
 use commy_proto::{
-    DeleteService, DeleteTenant, Encoding, ErrorCode, GetService, ListServices, Permission,
-    ReadVariable, Subscribe, ValueType, WriteVariable,
+    DeleteService, DeleteTenant, Encoding, ErrorCode, GetService, ListServices, Permission, ReadVariable, Subscribe,
+    ValueType, WriteVariable,
 };
 use util::{both_encodings, variable, TestServer};
 
@@ -44,9 +44,7 @@ async fn bad_names_are_invalid_on_every_request(encoding: Encoding) {
         tenant_id: "acme".into(),
         service_name: "../weather".into(),
     };
-    admin
-        .expect_error(get, bad, &["service", "'../weather'"])
-        .await;
+    admin.expect_error(get, bad, &["service", "'../weather'"]).await;
     let delete = DeleteService {
         tenant_id: "acme".into(),
         service_name: "a//b".into(),
@@ -56,9 +54,7 @@ async fn bad_names_are_invalid_on_every_request(encoding: Encoding) {
         service_id: service.service_id.clone(),
         variable_name: "t emp".into(),
     };
-    admin
-        .expect_error(read, bad, &["variable", "'t emp'"])
-        .await;
+    admin.expect_error(read, bad, &["variable", "'t emp'"]).await;
     let write = WriteVariable {
         service_id: service.service_id.clone(),
         variable_name: "x".repeat(129),

@@ -4,15 +4,15 @@
 mod util;
 
 use commy_proto::{
-    AllocateVariable, CreateService, CreateTenant, DeallocateVariable, DeleteService, DeleteTenant,
-    Disconnect, Encoding, ErrorCode, GetService, GetServiceFilePath, Heartbeat, JwtAlgorithm,
-    ListServices, ListTenants, ListVariables, Permission, QueryAudit, Reply, Request, RevokeApiKey,
-    ServerMessage, SetJwtKey, Subscribe, Unsubscribe, ValueType,
+    AllocateVariable, CreateService, CreateTenant, DeallocateVariable, DeleteService, DeleteTenant, Disconnect,
+    Encoding, ErrorCode, GetService, GetServiceFilePath, Heartbeat, JwtAlgorithm, ListServices, ListTenants,
+    ListVariables, Permission, QueryAudit, Reply, Request, RevokeApiKey, ServerMessage, SetJwtKey, Subscribe,
+    Unsubscribe, ValueType,
 };
 use serde_json::{json, Value};
 use util::{
-    authenticate, both_encodings, raw_frame, read, variable, write_data, write_value, Client,
-    Fixture, TestServer, ADMIN_KEY,
+    authenticate, both_encodings, raw_frame, read, variable, write_data, write_value, Client, Fixture, TestServer,
+    ADMIN_KEY,
 };
 
 use Permission::{Admin, CreateService as Create, DeleteService as Delete, Read, Write};
@@ -74,9 +74,7 @@ async fn tenants_keys_and_authentication(enc: Encoding) {
     assert!(!tenant_admin_key.key_id.is_empty());
     assert!(tenant_admin_key.key.len() >= 32, "a key is a secret");
     let mut tenant_admin = server.connect(enc).await;
-    let auth = tenant_admin
-        .authenticate(Some("acme"), &tenant_admin_key.key)
-        .await;
+    let auth = tenant_admin.authenticate(Some("acme"), &tenant_admin_key.key).await;
     assert!(auth.permissions.contains(&Admin), "{auth:?}");
     let reader_key = tenant_admin.create_key("acme", &[Read]).await;
     assert_ne!(reader_key.key, tenant_admin_key.key);
@@ -144,9 +142,7 @@ async fn tenants_keys_and_authentication(enc: Encoding) {
     };
     let ids: Vec<_> = list.tenants.iter().map(|t| t.tenant_id.as_str()).collect();
     assert_eq!(ids, ["acme"]);
-    admin
-        .expect_error(delete, ErrorCode::NotFound, &["globex"])
-        .await;
+    admin.expect_error(delete, ErrorCode::NotFound, &["globex"]).await;
 }
 
 async fn services(enc: Encoding) {
@@ -170,10 +166,7 @@ async fn services(enc: Encoding) {
         tenant_id: "acme".into(),
         service_name: "room/1".into(),
     };
-    assert_eq!(
-        client.ok(get.clone()).await,
-        ServerMessage::Service(created.clone())
-    );
+    assert_eq!(client.ok(get.clone()).await, ServerMessage::Service(created.clone()));
 
     let list = ListServices {
         tenant_id: "acme".into(),
@@ -181,11 +174,7 @@ async fn services(enc: Encoding) {
     let ServerMessage::ServiceList(listed) = client.ok(list.clone()).await else {
         panic!("expected ServiceList")
     };
-    let mut names: Vec<_> = listed
-        .services
-        .iter()
-        .map(|s| s.service_name.as_str())
-        .collect();
+    let mut names: Vec<_> = listed.services.iter().map(|s| s.service_name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["room/1", "sensors"]);
     assert!(listed.services.contains(&created));
@@ -197,16 +186,12 @@ async fn services(enc: Encoding) {
     let (success, message) = result_of(client.ok(delete.clone()).await);
     assert!(success && message.contains("room/1"), "{message}");
     assert!(!file.exists(), "the service file is removed");
-    client
-        .expect_error(get, ErrorCode::NotFound, &["room/1"])
-        .await;
+    client.expect_error(get, ErrorCode::NotFound, &["room/1"]).await;
     let ServerMessage::ServiceList(listed) = client.ok(list).await else {
         panic!("expected ServiceList")
     };
     assert_eq!(listed.services, std::slice::from_ref(&fixture.service));
-    client
-        .expect_error(delete, ErrorCode::NotFound, &["room/1"])
-        .await;
+    client.expect_error(delete, ErrorCode::NotFound, &["room/1"]).await;
 
     // The local socket's request is refused over WebSocket, and the connection goes on.
     let path = GetServiceFilePath {
@@ -324,9 +309,7 @@ async fn variables_of_every_type(enc: Encoding) {
         assert_eq!(allocated.data, case.first_bytes, "{ty}");
 
         // Allocated with neither: the type's zero value.
-        let zero = c
-            .allocate(variable(&sid, &format!("{ty}/zero"), case.ty))
-            .await;
+        let zero = c.allocate(variable(&sid, &format!("{ty}/zero"), case.ty)).await;
         assert_eq!(zero.value, case.zero, "{ty}");
 
         // Read, written as a value, written as bytes, read again.
@@ -340,19 +323,13 @@ async fn variables_of_every_type(enc: Encoding) {
             assert_eq!(written.data, case.second_bytes, "{ty}");
         }
         check_json(&written.data, &case.second);
-        let rewritten = c
-            .write_data(&sid, &by_value, case.first_bytes.clone())
-            .await;
+        let rewritten = c.write_data(&sid, &by_value, case.first_bytes.clone()).await;
         assert!(rewritten.version > written.version, "{ty}");
         assert_eq!(rewritten.value.as_ref(), Some(&case.first), "{ty}");
         let read = c.read(&sid, &by_value).await;
         assert_eq!(
             (read.data, read.version, read.value),
-            (
-                case.first_bytes.clone(),
-                rewritten.version,
-                Some(case.first.clone())
-            ),
+            (case.first_bytes.clone(), rewritten.version, Some(case.first.clone())),
             "{ty}"
         );
     }
@@ -366,10 +343,7 @@ async fn variables_of_every_type(enc: Encoding) {
             ..variable(&sid, "blob", ValueType::Bytes)
         })
         .await;
-    assert_eq!(
-        (blob.data.as_slice(), blob.value.as_ref()),
-        (&[1, 2, 3][..], None)
-    );
+    assert_eq!((blob.data.as_slice(), blob.value.as_ref()), (&[1, 2, 3][..], None));
     let written = c.write_data(&sid, "blob", vec![9; 1024]).await;
     assert_eq!(written.data, vec![9; 1024]);
     let empty = c.write_data(&sid, "blob", vec![]).await;
@@ -407,15 +381,9 @@ async fn variables_of_every_type(enc: Encoding) {
     };
     let (success, message) = result_of(c.ok(dealloc.clone()).await);
     assert!(success && message.contains("blob"), "{message}");
-    c.expect_error(read(&sid, "blob"), ErrorCode::NotFound, &["blob"])
-        .await;
-    assert!(c
-        .list_variables(&sid)
-        .await
-        .iter()
-        .all(|v| v.variable_name != "blob"));
-    c.expect_error(dealloc, ErrorCode::NotFound, &["blob"])
-        .await;
+    c.expect_error(read(&sid, "blob"), ErrorCode::NotFound, &["blob"]).await;
+    assert!(c.list_variables(&sid).await.iter().all(|v| v.variable_name != "blob"));
+    c.expect_error(dealloc, ErrorCode::NotFound, &["blob"]).await;
     // The name is free again.
     c.allocate(variable(&sid, "blob", ValueType::U64)).await;
 }
@@ -426,9 +394,7 @@ async fn subscriptions_push_every_change_to_whoever_asked(enc: Encoding) {
     let sid = fixture.service_id().to_owned();
     let mut writer = fixture.client(&server, enc).await;
     writer.allocate(variable(&sid, "a", ValueType::U64)).await;
-    writer
-        .allocate(variable(&sid, "b", ValueType::String))
-        .await;
+    writer.allocate(variable(&sid, "b", ValueType::String)).await;
 
     let mut one = fixture.client(&server, enc).await;
     one.subscribe(&sid, "a").await;
@@ -450,11 +416,7 @@ async fn subscriptions_push_every_change_to_whoever_asked(enc: Encoding) {
         (push.variable_name.as_str(), push.version, push.value),
         ("b", wrote.version, Some(json!("x")))
     );
-    assert_eq!(
-        one.settle().await,
-        [],
-        "'b' is not pushed to a subscriber of 'a'"
-    );
+    assert_eq!(one.settle().await, [], "'b' is not pushed to a subscriber of 'a'");
 
     // A subscriber's own write: its reply comes before the push of that write.
     all.settle().await;
@@ -471,10 +433,7 @@ async fn subscriptions_push_every_change_to_whoever_asked(enc: Encoding) {
     let (success, message) = result_of(one.ok(unsubscribe.clone()).await);
     assert!(success, "{message}");
     let wrote = writer.write(&sid, "a", json!(7)).await;
-    assert_eq!(
-        all.push_reaching("a", wrote.version).await.value,
-        Some(json!(7))
-    );
+    assert_eq!(all.push_reaching("a", wrote.version).await.value, Some(json!(7)));
     assert_eq!(one.settle().await, []);
     let (success, message) = result_of(one.ok(unsubscribe).await);
     assert!(!success && message.contains("not subscribed"), "{message}");
@@ -534,10 +493,7 @@ async fn heartbeat_and_disconnect(enc: Encoding) {
         panic!("expected Disconnected, got {reply:?}")
     };
     assert!(!bye.reason.is_empty());
-    let frame = client
-        .recv_close()
-        .await
-        .expect("a close frame with a code");
+    let frame = client.recv_close().await.expect("a close frame with a code");
     assert_eq!(u16::from(frame.code), 1000, "{frame:?}");
 }
 
@@ -635,8 +591,7 @@ async fn not_found_names_what_is_missing(enc: Encoding) {
         )
         .await;
     // Reads never create: the service is still missing.
-    c.expect_error(service("nope"), ErrorCode::NotFound, &["'nope'"])
-        .await;
+    c.expect_error(service("nope"), ErrorCode::NotFound, &["'nope'"]).await;
 }
 
 async fn permission_denied_and_unauthorized(enc: Encoding) {
@@ -676,9 +631,7 @@ async fn permission_denied_and_unauthorized(enc: Encoding) {
     ];
     for request in requests {
         let name = request.type_name();
-        let message = anonymous
-            .expect_error(request, ErrorCode::Unauthorized, &[])
-            .await;
+        let message = anonymous.expect_error(request, ErrorCode::Unauthorized, &[]).await;
         assert!(message.contains("authenticat"), "{name}: {message}");
     }
 
@@ -762,11 +715,7 @@ async fn already_exists(enc: Encoding) {
             &["'v'"],
         )
         .await;
-    assert_eq!(
-        admin.read(&sid, "v").await.value,
-        Some(json!(3)),
-        "unchanged"
-    );
+    assert_eq!(admin.read(&sid, "v").await.value, Some(json!(3)), "unchanged");
 }
 
 async fn invalid_names(enc: Encoding) {
@@ -822,12 +771,8 @@ async fn invalid_names(enc: Encoding) {
     let longest = "y".repeat(128);
     admin.create_service("acme", &longest).await;
     admin.create_service("acme", "a-b_c.d/e").await;
-    admin
-        .allocate(variable(&sid, &longest, ValueType::U64))
-        .await;
-    admin
-        .allocate(variable(&sid, "room.1/t-x_2", ValueType::U64))
-        .await;
+    admin.allocate(variable(&sid, &longest, ValueType::U64)).await;
+    admin.allocate(variable(&sid, "room.1/t-x_2", ValueType::U64)).await;
 }
 
 async fn values_that_do_not_fit_change_nothing(enc: Encoding) {
@@ -880,8 +825,7 @@ async fn values_that_do_not_fit_change_nothing(enc: Encoding) {
         ),
     ];
     for (request, naming) in cases {
-        c.expect_error(request, ErrorCode::InvalidRequest, naming)
-            .await;
+        c.expect_error(request, ErrorCode::InvalidRequest, naming).await;
     }
     assert_eq!(c.list_variables(&sid).await, before, "no write took effect");
 
@@ -912,14 +856,9 @@ async fn values_that_do_not_fit_change_nothing(enc: Encoding) {
         ),
     ];
     for (request, naming) in refused {
-        c.expect_error(request, ErrorCode::InvalidRequest, naming)
-            .await;
+        c.expect_error(request, ErrorCode::InvalidRequest, naming).await;
     }
-    assert_eq!(
-        c.list_variables(&sid).await,
-        before,
-        "nothing was allocated"
-    );
+    assert_eq!(c.list_variables(&sid).await, before, "nothing was allocated");
 }
 
 /// Sends a raw document and expects an `INVALID_REQUEST` reply with `id` whose message names each of `naming`; then
@@ -1111,19 +1050,11 @@ async fn limit_exceeded(enc: Encoding) {
     let mut guesser = server.connect(enc).await;
     for _ in 0..2 {
         guesser
-            .expect_error(
-                authenticate(Some("acme"), "ck_guess"),
-                ErrorCode::Unauthorized,
-                &[],
-            )
+            .expect_error(authenticate(Some("acme"), "ck_guess"), ErrorCode::Unauthorized, &[])
             .await;
     }
     guesser
-        .expect_error(
-            authenticate(Some("acme"), "ck_guess"),
-            ErrorCode::LimitExceeded,
-            &[],
-        )
+        .expect_error(authenticate(Some("acme"), "ck_guess"), ErrorCode::LimitExceeded, &[])
         .await;
     // Even the right key now waits.
     guesser
@@ -1149,11 +1080,7 @@ async fn internal_error_when_the_data_directory_breaks(enc: Encoding) {
         service_name: "sensors".into(),
     };
     admin
-        .expect_error(
-            create.clone(),
-            ErrorCode::InternalError,
-            &["sensors", "acme", "file"],
-        )
+        .expect_error(create.clone(), ErrorCode::InternalError, &["sensors", "acme", "file"])
         .await;
     // No metadata was left behind for the service that could not be made.
     let ServerMessage::ServiceList(list) = admin
@@ -1274,11 +1201,7 @@ async fn a_slow_subscriber_gets_coalesced_pushes_ending_at_the_latest(enc: Encod
     let mut data = vec![];
     while version < last.version {
         let push = slow.push().await;
-        assert!(
-            push.version > version,
-            "version {} after {version}",
-            push.version
-        );
+        assert!(push.version > version, "version {} after {version}", push.version);
         assert_eq!(push.data.len(), SIZE);
         (version, data) = (push.version, push.data);
         received += 1;

@@ -5,8 +5,8 @@ mod util;
 
 use base64::Engine;
 use commy_proto::{
-    AuditLog, Authenticate, CreateApiKey, Credential, Encoding, ErrorCode, JwtAlgorithm,
-    ListServices, Permission, QueryAudit, ServerMessage, SetJwtKey, ValueType,
+    AuditLog, Authenticate, CreateApiKey, Credential, Encoding, ErrorCode, JwtAlgorithm, ListServices, Permission,
+    QueryAudit, ServerMessage, SetJwtKey, ValueType,
 };
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -43,9 +43,7 @@ impl Write for Capture {
 /// WebSocket library, which at trace level prints whole frames (credentials included) and so must never be run above
 /// debug in production. Idempotent.
 fn capture_logs() {
-    use tracing_subscriber::{
-        filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, Layer,
-    };
+    use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, Layer};
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let levels = Targets::new()
@@ -73,9 +71,7 @@ fn jwt_auth(tenant: &str, token: &str) -> Authenticate {
     Authenticate {
         tenant_id: Some(tenant.into()),
         client_version: "security-tests".into(),
-        credential: Credential::Jwt {
-            token: token.into(),
-        },
+        credential: Credential::Jwt { token: token.into() },
     }
 }
 
@@ -92,9 +88,7 @@ fn set_jwt_key(tenant: &str, alg: JwtAlgorithm, key: &str) -> SetJwtKey {
 /// A client connecting from `source` (any 127.0.0.0/8 address is this machine) instead of 127.0.0.1.
 async fn connect_from(server: &TestServer, source: &str) -> Client {
     let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::new(source.parse().unwrap(), 0))
-        .unwrap();
+    socket.bind(SocketAddr::new(source.parse().unwrap(), 0)).unwrap();
     let stream = guard("connect", socket.connect(server.addr)).await.unwrap();
     Client::handshake(server.addr, stream, Encoding::Json).await
 }
@@ -117,19 +111,13 @@ async fn jwt_login_end_to_end() {
     let mut admin = server.admin(Encoding::Json).await;
     admin.create_tenant("acme").await;
     let sensors = admin.create_service("acme", "sensors/a").await;
-    admin
-        .allocate(variable(&sensors.service_id, "t", ValueType::F64))
-        .await;
-    admin
-        .ok(set_jwt_key("acme", JwtAlgorithm::RS256, RSA_PUBLIC))
-        .await;
+    admin.allocate(variable(&sensors.service_id, "t", ValueType::F64)).await;
+    admin.ok(set_jwt_key("acme", JwtAlgorithm::RS256, RSA_PUBLIC)).await;
 
     let claims = json!({"sub": "dashboard-1", "tenant": "acme", "iss": "https://id.example", "exp": now() + 600,
                         "permissions": ["read"]});
     let mut client = server.connect(Encoding::MsgPack).await;
-    let ServerMessage::AuthenticationResult(result) =
-        client.ok(jwt_auth("acme", &rs256_token(&claims))).await
-    else {
+    let ServerMessage::AuthenticationResult(result) = client.ok(jwt_auth("acme", &rs256_token(&claims))).await else {
         panic!("a JWT login answers AuthenticationResult");
     };
     assert_eq!(result.permissions, [Permission::Read]);
@@ -145,9 +133,7 @@ async fn jwt_login_end_to_end() {
             &json!({"sub": "x", "tenant": "acme", "iss": "https://id.example", "exp": now() - 3600,
                             "permissions": ["read"]}),
         ),
-        rs256_token(
-            &json!({"sub": "x", "tenant": "acme", "exp": now() + 600, "permissions": ["read"]}),
-        ),
+        rs256_token(&json!({"sub": "x", "tenant": "acme", "exp": now() + 600, "permissions": ["read"]})),
         rs256_token(
             &json!({"sub": "x", "tenant": "other", "iss": "https://id.example", "exp": now() + 600,
                             "permissions": ["read"]}),
@@ -206,9 +192,7 @@ async fn a_key_limited_to_sensors_sees_and_touches_only_sensors() {
     let sensors = admin.create_service("acme", "sensors/a").await;
     let config = admin.create_service("acme", "config/x").await;
     for service in [&sensors, &config] {
-        admin
-            .allocate(variable(&service.service_id, "v", ValueType::U64))
-            .await;
+        admin.allocate(variable(&service.service_id, "v", ValueType::U64)).await;
     }
     let request = CreateApiKey {
         tenant_id: "acme".into(),
@@ -234,9 +218,7 @@ async fn a_key_limited_to_sensors_sees_and_touches_only_sensors() {
         )
         .await;
     let write = util::write_value(&config.service_id, "v", json!(7));
-    client
-        .expect_error(write, ErrorCode::PermissionDenied, &["acme"])
-        .await;
+    client.expect_error(write, ErrorCode::PermissionDenied, &["acme"]).await;
     let ServerMessage::ServiceList(list) = client
         .ok(ListServices {
             tenant_id: "acme".into(),
@@ -245,11 +227,7 @@ async fn a_key_limited_to_sensors_sees_and_touches_only_sensors() {
     else {
         panic!()
     };
-    let names: Vec<&str> = list
-        .services
-        .iter()
-        .map(|s| s.service_name.as_str())
-        .collect();
+    let names: Vec<&str> = list.services.iter().map(|s| s.service_name.as_str()).collect();
     assert_eq!(names, ["sensors/a"]);
 }
 
@@ -270,25 +248,16 @@ async fn a_tenant_limit_counts_failures_from_every_address_and_spares_other_tena
     let globex_key = admin.create_key("globex", &[Permission::Read]).await.key;
 
     // A distributed guess: failures from two addresses, each under the per-address limit.
-    for (n, source) in ["127.0.0.2", "127.0.0.3", "127.0.0.2"]
-        .into_iter()
-        .enumerate()
-    {
+    for (n, source) in ["127.0.0.2", "127.0.0.3", "127.0.0.2"].into_iter().enumerate() {
         let mut guesser = connect_from(&server, source).await;
-        let error = guesser
-            .error(authenticate(Some("acme"), &format!("wrong {n}")))
-            .await;
+        let error = guesser.error(authenticate(Some("acme"), &format!("wrong {n}"))).await;
         assert_eq!(error.code, ErrorCode::Unauthorized);
     }
     // Now even the right key from a fresh address is refused for that tenant, unchecked.
     let mut owner = connect_from(&server, "127.0.0.4").await;
     let error = owner.error(authenticate(Some("acme"), &acme_key)).await;
     assert_eq!(error.code, ErrorCode::LimitExceeded, "{}", error.message);
-    assert!(
-        error.message.contains("for tenant 'acme'"),
-        "{}",
-        error.message
-    );
+    assert!(error.message.contains("for tenant 'acme'"), "{}", error.message);
     // Another tenant is untouched, from the same address.
     owner.authenticate(Some("globex"), &globex_key).await;
 }
@@ -296,13 +265,10 @@ async fn a_tenant_limit_counts_failures_from_every_address_and_spares_other_tena
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_lock_the_peer_out_and_other_peers_still_get_in() {
     const LIMIT: u32 = 4;
-    let server =
-        TestServer::with_config(|config| config.auth_rate_limit.max_failures = LIMIT).await;
+    let server = TestServer::with_config(|config| config.auth_rate_limit.max_failures = LIMIT).await;
     let mut attacker = connect_from(&server, "127.0.0.2").await;
     for n in 0..LIMIT {
-        let error = attacker
-            .error(authenticate(None, &format!("wrong key {n}")))
-            .await;
+        let error = attacker.error(authenticate(None, &format!("wrong key {n}"))).await;
         assert_eq!(error.code, ErrorCode::Unauthorized);
     }
     let error = attacker.error(authenticate(None, ADMIN_KEY)).await;
@@ -320,12 +286,7 @@ async fn failures_lock_the_peer_out_and_other_peers_still_get_in() {
     let failures = log
         .entries
         .iter()
-        .filter(|e| {
-            e.action == "auth_failure"
-                && e.peer
-                    .as_deref()
-                    .is_some_and(|p| p.starts_with("127.0.0.2:"))
-        })
+        .filter(|e| e.action == "auth_failure" && e.peer.as_deref().is_some_and(|p| p.starts_with("127.0.0.2:")))
         .count();
     assert_eq!(
         failures, LIMIT as usize,
@@ -342,8 +303,7 @@ async fn the_audit_log_survives_a_restart_and_tenant_admins_see_only_theirs() {
     admin.create_service("globex", "plans").await;
     let acme_admin = admin.create_key("acme", &[Permission::Admin]).await;
     let mut bad = server.connect(Encoding::Json).await;
-    bad.error(authenticate(Some("acme"), "commy_000000000000_nope"))
-        .await;
+    bad.error(authenticate(Some("acme"), "commy_000000000000_nope")).await;
     let before = audit(&mut admin, None).await;
 
     let dir = server.stop().await;
@@ -357,14 +317,9 @@ async fn the_audit_log_survives_a_restart_and_tenant_admins_see_only_theirs() {
     );
 
     let mut tenant_admin = server.connect(Encoding::Json).await;
-    tenant_admin
-        .authenticate(Some("acme"), &acme_admin.key)
-        .await;
+    tenant_admin.authenticate(Some("acme"), &acme_admin.key).await;
     let own = audit(&mut tenant_admin, Some("acme")).await;
-    assert!(own
-        .entries
-        .iter()
-        .all(|e| e.tenant_id.as_deref() == Some("acme")));
+    assert!(own.entries.iter().all(|e| e.tenant_id.as_deref() == Some("acme")));
     assert!(own
         .entries
         .iter()
@@ -386,9 +341,7 @@ async fn secrets_never_reach_the_log() {
     let mut admin = server.admin(Encoding::Json).await;
     admin.create_tenant("acme").await;
     let key = admin.create_key("acme", &[Permission::Read]).await;
-    admin
-        .ok(set_jwt_key("acme", JwtAlgorithm::HS256, HS_SECRET))
-        .await;
+    admin.ok(set_jwt_key("acme", JwtAlgorithm::HS256, HS_SECRET)).await;
     let claims = json!({"sub": "s", "tenant": "acme", "iss": "https://id.example", "exp": now() + 600,
                         "permissions": ["read"]});
     let token = encode(
@@ -419,9 +372,6 @@ async fn secrets_never_reach_the_log() {
         ("JWT signature", signature),
     ] {
         let line = log.lines().find(|l| l.contains(secret));
-        assert!(
-            line.is_none(),
-            "the {what} appears in the server's log: {line:?}"
-        );
+        assert!(line.is_none(), "the {what} appears in the server's log: {line:?}");
     }
 }

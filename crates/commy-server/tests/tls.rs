@@ -40,9 +40,7 @@ fn connector(server: &TestServer) -> tokio_rustls::TlsConnector {
 
 /// `GET path` over TLS; the status code and the body.
 async fn https_get(server: &TestServer, path: &str) -> (u16, String) {
-    let tcp = guard("connect", TcpStream::connect(server.addr))
-        .await
-        .unwrap();
+    let tcp = guard("connect", TcpStream::connect(server.addr)).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let mut tls = guard("TLS handshake", connector(server).connect(name, tcp))
         .await
@@ -62,8 +60,7 @@ async fn https_get(server: &TestServer, path: &str) -> (u16, String) {
 async fn https_healthz_and_metrics_answer_over_tls() {
     let server = tls_server(Duration::from_secs(10)).await;
     let key = server.data_dir().join("key.pem");
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the development key is private");
     assert_eq!(https_get(&server, "/healthz").await, (200, "ok".to_owned()));
     let (status, body) = https_get(&server, "/metrics").await;
@@ -80,10 +77,7 @@ async fn the_development_certificate_is_reused_after_a_restart() {
         config.tls = Some(TlsConfig::new(TlsCertificate::SelfSigned { names: vec![] }))
     })
     .await;
-    assert_eq!(
-        std::fs::read(server.data_dir().join("cert.pem")).unwrap(),
-        first
-    );
+    assert_eq!(std::fs::read(server.data_dir().join("cert.pem")).unwrap(), first);
     assert_eq!(https_get(&server, "/healthz").await.0, 200);
 }
 
@@ -97,11 +91,7 @@ async fn a_stalled_handshake_holds_up_no_one_and_is_dropped() {
     assert_eq!(https_get(&server, "/healthz").await.0, 200);
     // The silent client is dropped once its handshake time is up.
     let mut buf = [0u8; 64];
-    let read = guard(
-        "the stalled connection to be closed",
-        stalled.read(&mut buf),
-    )
-    .await;
+    let read = guard("the stalled connection to be closed", stalled.read(&mut buf)).await;
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
 

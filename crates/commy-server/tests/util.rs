@@ -7,11 +7,10 @@
 #![allow(dead_code)]
 
 use commy_proto::{
-    decode_reply, encode_request, AllocateVariable, ApiKey, Authenticate, AuthenticationResult,
-    ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential, Encoding, ErrorCode,
-    ErrorReply, Frame, Heartbeat, ListVariables, Permission, ReadVariable, Reply, Request,
-    ServerMessage, Service, Subscribe, Tenant, ValueType, VariableChanged, VariableData,
-    VariableInfo, WriteVariable,
+    decode_reply, encode_request, AllocateVariable, ApiKey, Authenticate, AuthenticationResult, ClientMessage,
+    CreateApiKey, CreateService, CreateTenant, Credential, Encoding, ErrorCode, ErrorReply, Frame, Heartbeat,
+    ListVariables, Permission, ReadVariable, Reply, Request, ServerMessage, Service, Subscribe, Tenant, ValueType,
+    VariableChanged, VariableData, VariableInfo, WriteVariable,
 };
 use commy_server::config::ServerConfig;
 use commy_server::handlers::App;
@@ -240,10 +239,7 @@ impl Client {
         .await
         .expect("the WebSocket handshake");
         let chosen = response.headers().get("Sec-WebSocket-Protocol");
-        assert_eq!(
-            chosen.and_then(|v| v.to_str().ok()),
-            Some(encoding.subprotocol())
-        );
+        assert_eq!(chosen.and_then(|v| v.to_str().ok()), Some(encoding.subprotocol()));
         Client {
             ws,
             encoding,
@@ -421,11 +417,7 @@ impl Client {
     }
 
     /// Authenticates with an API key (`tenant_id: None` for a server-level key).
-    pub async fn authenticate(
-        &mut self,
-        tenant_id: Option<&str>,
-        key: &str,
-    ) -> AuthenticationResult {
+    pub async fn authenticate(&mut self, tenant_id: Option<&str>, key: &str) -> AuthenticationResult {
         match self.ok(authenticate(tenant_id, key)).await {
             ServerMessage::AuthenticationResult(result) => {
                 assert!(result.success, "{result:?}");
@@ -492,12 +484,7 @@ impl Client {
     }
 
     /// Writes a typed JSON value.
-    pub async fn write(
-        &mut self,
-        service_id: &str,
-        variable_name: &str,
-        value: serde_json::Value,
-    ) -> VariableData {
+    pub async fn write(&mut self, service_id: &str, variable_name: &str, value: serde_json::Value) -> VariableData {
         match self.ok(write_value(service_id, variable_name, value)).await {
             ServerMessage::VariableData(data) => data,
             other => panic!("expected VariableData, got {other:?}"),
@@ -505,12 +492,7 @@ impl Client {
     }
 
     /// Writes raw bytes.
-    pub async fn write_data(
-        &mut self,
-        service_id: &str,
-        variable_name: &str,
-        data: Vec<u8>,
-    ) -> VariableData {
+    pub async fn write_data(&mut self, service_id: &str, variable_name: &str, data: Vec<u8>) -> VariableData {
         match self.ok(write_data(service_id, variable_name, data)).await {
             ServerMessage::VariableData(data) => data,
             other => panic!("expected VariableData, got {other:?}"),
@@ -572,11 +554,7 @@ pub fn read(service_id: &str, variable_name: &str) -> ReadVariable {
 }
 
 /// `WriteVariable` of a typed JSON value.
-pub fn write_value(
-    service_id: &str,
-    variable_name: &str,
-    value: serde_json::Value,
-) -> WriteVariable {
+pub fn write_value(service_id: &str, variable_name: &str, value: serde_json::Value) -> WriteVariable {
     WriteVariable {
         service_id: service_id.into(),
         variable_name: variable_name.into(),
@@ -640,9 +618,7 @@ impl Fixture {
     /// A new connection authenticated with the fixture's key.
     pub async fn client(&self, server: &TestServer, encoding: Encoding) -> Client {
         let mut client = server.connect(encoding).await;
-        client
-            .authenticate(Some(&self.tenant_id), &self.key.key)
-            .await;
+        client.authenticate(Some(&self.tenant_id), &self.key.key).await;
         client
     }
 

@@ -62,9 +62,7 @@ fn bench(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(format!("scan/{label}/unchanged"));
         g.throughput(Throughput::Bytes(8 * n as u64));
-        g.bench_function("memcmp", |b| {
-            b.iter(|| black_box(plain) == black_box(&shadow[..]))
-        });
+        g.bench_function("memcmp", |b| b.iter(|| black_box(plain) == black_box(&shadow[..])));
         g.bench_function("find_changes", |b| {
             b.iter(|| {
                 out.clear();
@@ -87,12 +85,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function(format!("{path:?}, aligned shadow"), |b| {
                 b.iter(|| {
                     out.clear();
-                    find_changes_with(
-                        path,
-                        black_box(current),
-                        black_box(aligned.plain()),
-                        &mut out,
-                    );
+                    find_changes_with(path, black_box(current), black_box(aligned.plain()), &mut out);
                     assert!(out.is_empty());
                 })
             });

@@ -59,11 +59,7 @@ fn read<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, f: &Fixture) {
     let var = f.var(N);
     let mut buf = [0u8; N];
     g.bench_function("commy read_into", |b| {
-        b.iter(|| {
-            f.client
-                .read_into(black_box(var), black_box(&mut buf))
-                .unwrap()
-        })
+        b.iter(|| f.client.read_into(black_box(var), black_box(&mut buf)).unwrap())
     });
     let words: Vec<AtomicU64> = (0..N / 8).map(|i| AtomicU64::new(i as u64)).collect();
     if N == 8 {
@@ -98,9 +94,7 @@ fn write<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, f: &Fixture) {
             b.iter(|| black_box(&words[0]).store(black_box(9), Ordering::Release))
         });
         let floor = ProtocolWords::default();
-        g.bench_function("protocol atomics", |b| {
-            b.iter(|| black_box(&floor).publish())
-        });
+        g.bench_function("protocol atomics", |b| b.iter(|| black_box(&floor).publish()));
     } else {
         g.bench_function("relaxed u64 copy", |b| {
             b.iter(|| {

@@ -34,14 +34,11 @@ fn main() {
                 commy.extend(pingpong::run(&mut pair, COMMY, &path, at, rounds));
             }
         }
-        let rows: Vec<(&str, OneWay)> = [
-            ("raw futex ping-pong", futex),
-            ("commy write -> Watcher::wait", commy),
-        ]
-        .into_iter()
-        .filter(|(_, rtts)| !rtts.is_empty())
-        .map(|(name, rtts)| (name, pingpong::one_way(rtts)))
-        .collect();
+        let rows: Vec<(&str, OneWay)> = [("raw futex ping-pong", futex), ("commy write -> Watcher::wait", commy)]
+            .into_iter()
+            .filter(|(_, rtts)| !rtts.is_empty())
+            .map(|(name, rtts)| (name, pingpong::one_way(rtts)))
+            .collect();
         pingpong::print_table(at, &rows);
     }
 }

@@ -36,11 +36,7 @@ pub struct FutexPingPong {
 impl FutexPingPong {
     /// Creates the shared file at `path` (which must not exist) and maps it: the parent's side.
     pub fn create(path: &Path) -> std::io::Result<FutexPingPong> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         file.set_len(LEN)?;
         FutexPingPong::map(file)
     }

@@ -88,11 +88,7 @@ pub(crate) fn read_geometry(file: &File) -> Result<(Geometry, u64), OpenError> {
         ));
     }
     let (versions, table, heap) = layout::regions(max_variables);
-    check_eq(
-        "versions_offset",
-        u64_le(&page, h::VERSIONS_OFFSET),
-        versions,
-    )?;
+    check_eq("versions_offset", u64_le(&page, h::VERSIONS_OFFSET), versions)?;
     check_eq("table_offset", u64_le(&page, h::TABLE_OFFSET), table)?;
     check_eq("heap_offset", u64_le(&page, h::HEAP_OFFSET), heap)?;
     let capacity = u64_le(&page, h::CAPACITY);
@@ -110,17 +106,11 @@ pub(crate) fn read_geometry(file: &File) -> Result<(Geometry, u64), OpenError> {
         ));
     }
     if len < capacity {
-        return Err(OpenError::Truncated {
-            len,
-            need: capacity,
-        });
+        return Err(OpenError::Truncated { len, need: capacity });
     }
     let heap_top = u64_le(&page, h::HEAP_TOP);
     if heap_top < heap || heap_top > capacity {
-        return Err(bad(
-            "heap_top",
-            format!("{heap_top} is outside {heap}..={capacity}"),
-        ));
+        return Err(bad("heap_top", format!("{heap_top} is outside {heap}..={capacity}")));
     }
     let high_water = u32_le(&page, h::HIGH_WATER);
     if high_water > max_variables {

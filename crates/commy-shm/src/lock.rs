@@ -49,8 +49,7 @@ pub(crate) fn acquire(word: &AtomicU32, me: u32) -> LockGuard<'_> {
         }
         if seen & CONTENDED == 0 {
             // Best effort: if the holder changed meanwhile, the next round sets the flag again.
-            let _ =
-                word.compare_exchange(seen, seen | CONTENDED, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = word.compare_exchange(seen, seen | CONTENDED, Ordering::Relaxed, Ordering::Relaxed);
         }
         let holder = seen & !CONTENDED;
         if holder != me

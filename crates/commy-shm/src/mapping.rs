@@ -29,12 +29,7 @@ pub(crate) struct Mapping {
 
 impl Mapping {
     /// Maps `reserve` bytes of `file`, which may be longer than the file is now.
-    pub(crate) fn new(
-        file: File,
-        access: Access,
-        reserve: usize,
-        file_len: usize,
-    ) -> std::io::Result<Self> {
+    pub(crate) fn new(file: File, access: Access, reserve: usize, file_len: usize) -> std::io::Result<Self> {
         let mut opts = MmapOptions::new();
         opts.len(reserve);
         let map = match access {
@@ -80,9 +75,7 @@ impl Mapping {
     #[cold]
     #[inline(never)]
     fn check_slow(&self, offset: u64, len: u64) -> Result<(), Corruption> {
-        let end = offset
-            .checked_add(len)
-            .ok_or(Corruption::OutOfBounds { offset, len })?;
+        let end = offset.checked_add(len).ok_or(Corruption::OutOfBounds { offset, len })?;
         let real = self
             .file
             .metadata()
@@ -105,9 +98,7 @@ impl Mapping {
 
     /// The atomic u64 at `offset`, which the caller has checked with [`Mapping::check`] and which is 8-aligned.
     pub(crate) fn u64_at(&self, offset: u64) -> &AtomicU64 {
-        debug_assert!(
-            offset.is_multiple_of(8) && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64
-        );
+        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64);
         // SAFETY: the offset is inside the mapping (checked against the file length, which never exceeds the
         // reservation) and 8-aligned (all layout offsets are multiples of 8 from a page-aligned base). The mapping
         // lives as long as `self`, and memory shared with other processes is only ever accessed atomically.
@@ -116,9 +107,7 @@ impl Mapping {
 
     /// The atomic u32 at `offset` (checked, 4-aligned).
     pub(crate) fn u32_at(&self, offset: u64) -> &AtomicU32 {
-        debug_assert!(
-            offset.is_multiple_of(4) && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64
-        );
+        debug_assert!(offset.is_multiple_of(4) && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64);
         // SAFETY: as for `u64_at`, with 4-byte alignment.
         unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU32) }
     }
@@ -126,17 +115,11 @@ impl Mapping {
     /// The atomic u64 words `[offset, offset + 8 * words)` (checked, 8-aligned).
     pub(crate) fn u64_slice(&self, offset: u64, words: usize) -> &[AtomicU64] {
         debug_assert!(
-            offset.is_multiple_of(8)
-                && offset + 8 * words as u64 <= self.known_len.load(Ordering::Relaxed) as u64
+            offset.is_multiple_of(8) && offset + 8 * words as u64 <= self.known_len.load(Ordering::Relaxed) as u64
         );
         // SAFETY: as for `u64_at`: the whole range is inside the checked file length and 8-aligned; AtomicU64 has
         // the size and alignment of u64, so the words form a valid slice for the mapping's lifetime.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.map.as_ptr().add(offset as usize) as *const AtomicU64,
-                words,
-            )
-        }
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize) as *const AtomicU64, words) }
     }
 
     /// Copies `len` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with

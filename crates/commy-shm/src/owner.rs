@@ -65,10 +65,7 @@ pub struct ServiceOwner {
 
 impl ServiceOwner {
     /// Creates a new service file at `path` (mode 0600; fails if it exists).
-    pub fn create(
-        path: impl AsRef<Path>,
-        opts: &CreateOptions,
-    ) -> Result<ServiceOwner, CreateError> {
+    pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<ServiceOwner, CreateError> {
         if opts.max_variables == 0 || opts.max_variables > header::MAX_TABLE {
             let msg = format!(
                 "max_variables {} is outside 1..={}",
@@ -166,9 +163,7 @@ impl ServiceOwner {
     /// Allocates a variable and publishes its initial value.
     pub fn allocate(&mut self, spec: &VariableSpec<'_>) -> Result<VarHandle, LayoutError> {
         if spec.name.is_empty() || spec.name.len() > layout::MAX_NAME_LEN {
-            return Err(LayoutError::BadName {
-                len: spec.name.len(),
-            });
+            return Err(LayoutError::BadName { len: spec.name.len() });
         }
         if self.names.contains_key(spec.name) {
             return Err(LayoutError::AlreadyExists(spec.name.to_owned()));
@@ -202,15 +197,12 @@ impl ServiceOwner {
                     .store(layout::STATE_FREE, Ordering::Relaxed);
                 map.u32_at(entry + e::INCARNATION as u64)
                     .fetch_add(1, Ordering::Relaxed);
-                self.service
-                    .version_word(index)
-                    .fetch_add(1, Ordering::Release);
+                self.service.version_word(index).fetch_add(1, Ordering::Release);
             });
             (snap.block, snap.capacity)
         };
         self.names.remove(name);
-        map.u32_at(h::VARIABLE_COUNT as u64)
-            .fetch_sub(1, Ordering::Relaxed);
+        map.u32_at(h::VARIABLE_COUNT as u64).fetch_sub(1, Ordering::Relaxed);
         allocator::free(&self.service, block, layout::block_need(capacity));
         self.service.signal_change();
         Ok(())
@@ -234,10 +226,7 @@ impl ServiceOwner {
         let word = self.service.version_word(index);
         let version = word.load(Ordering::Relaxed);
         let old_slot = snap.block + (version & 1) * layout::slot_size(snap.capacity);
-        let len = map
-            .u64_at(old_slot)
-            .load(Ordering::Relaxed)
-            .min(snap.capacity as u64) as usize;
+        let len = map.u64_at(old_slot).load(Ordering::Relaxed).min(snap.capacity as u64) as usize;
         if len > capacity as usize {
             drop(guard);
             allocator::free(&self.service, new_block, layout::block_need(capacity));
@@ -279,11 +268,7 @@ impl ServiceOwner {
         let hw = self.service.high_water();
         if (self.names.len() as u32) < hw {
             for index in 0..hw {
-                if map
-                    .u32_at(geo.entry(index) + e::STATE as u64)
-                    .load(Ordering::Relaxed)
-                    == layout::STATE_FREE
-                {
+                if map.u32_at(geo.entry(index) + e::STATE as u64).load(Ordering::Relaxed) == layout::STATE_FREE {
                     return Ok(index);
                 }
             }
@@ -291,9 +276,7 @@ impl ServiceOwner {
         if hw < geo.max_variables {
             return Ok(hw);
         }
-        Err(LayoutError::TableFull {
-            max: geo.max_variables,
-        })
+        Err(LayoutError::TableFull { max: geo.max_variables })
     }
 
     /// Fills entry `index` and publishes the initial value, under the entry lock and an odd layout generation.
@@ -305,17 +288,12 @@ impl ServiceOwner {
         let next = word.load(Ordering::Relaxed).wrapping_add(1);
         let slot = block + (next & 1) * layout::slot_size(spec.capacity);
         map.copy_in(slot + layout::SLOT_HEADER, spec.initial);
-        map.u64_at(slot)
-            .store(spec.initial.len() as u64, Ordering::Relaxed);
+        map.u64_at(slot).store(spec.initial.len() as u64, Ordering::Relaxed);
         let incarnation = map
             .u32_at(entry + e::INCARNATION as u64)
             .load(Ordering::Relaxed)
             .wrapping_add(1);
-        let flags = if spec.persistent {
-            layout::FLAG_PERSISTENT
-        } else {
-            0
-        };
+        let flags = if spec.persistent { layout::FLAG_PERSISTENT } else { 0 };
         let packed = u32::from_le_bytes([spec.type_tag, flags, spec.name.len() as u8, 0]);
         self.change_layout(|| {
             let mut name = [0u8; layout::MAX_NAME_LEN];
@@ -333,10 +311,8 @@ impl ServiceOwner {
                 .store(layout::STATE_LIVE, Ordering::Relaxed);
             word.store(next, Ordering::Release);
         });
-        map.u32_at(h::HIGH_WATER as u64)
-            .fetch_max(index + 1, Ordering::Release);
-        map.u32_at(h::VARIABLE_COUNT as u64)
-            .fetch_add(1, Ordering::Relaxed);
+        map.u32_at(h::HIGH_WATER as u64).fetch_max(index + 1, Ordering::Release);
+        map.u32_at(h::VARIABLE_COUNT as u64).fetch_add(1, Ordering::Relaxed);
         drop(_guard);
         self.service.signal_change();
         VarHandle { index, incarnation }

@@ -63,12 +63,7 @@ pub fn find_changes(current: &[AtomicU64], shadow: &[u64], out: &mut Vec<u32>) {
 }
 
 /// [`find_changes`] on a chosen path. A path the CPU lacks falls back to [`ScanPath::Scalar`].
-pub fn find_changes_with(
-    path: ScanPath,
-    current: &[AtomicU64],
-    shadow: &[u64],
-    out: &mut Vec<u32>,
-) {
+pub fn find_changes_with(path: ScanPath, current: &[AtomicU64], shadow: &[u64], out: &mut Vec<u32>) {
     let n = current.len().min(shadow.len());
     let (current, shadow) = (&current[..n], &shadow[..n]);
     if !path.is_available() {
@@ -164,10 +159,7 @@ mod x86 {
                 };
                 *slot = _mm256_cmpeq_epi64(a, b);
             }
-            let all = _mm256_and_si256(
-                _mm256_and_si256(eq[0], eq[1]),
-                _mm256_and_si256(eq[2], eq[3]),
-            );
+            let all = _mm256_and_si256(_mm256_and_si256(eq[0], eq[1]), _mm256_and_si256(eq[2], eq[3]));
             if _mm256_movemask_pd(_mm256_castsi256_pd(all)) != 0b1111 {
                 for (k, e) in eq.iter().enumerate() {
                     let differ = !(_mm256_movemask_pd(_mm256_castsi256_pd(*e)) as u32) & 0b1111;

@@ -104,12 +104,7 @@ impl Service {
         // An odd layout generation means an owner is changing the table, or died doing so. Waiting for it here would
         // hang the open, and keep a restarted owner from ever opening the file to repair it. Every access validates
         // the entries it reads anyway, once the generation is even.
-        if self
-            .header_u64(h::LAYOUT_GENERATION)
-            .load(Ordering::Acquire)
-            & 1
-            == 1
-        {
+        if self.header_u64(h::LAYOUT_GENERATION).load(Ordering::Acquire) & 1 == 1 {
             return Ok(());
         }
         for index in 0..self.high_water() {
@@ -239,8 +234,7 @@ impl Service {
             let v1 = version.load(Ordering::Acquire);
             let attempt = self.copy_active(entry, var, v1, buf);
             fence(Ordering::Acquire);
-            let stable =
-                version.load(Ordering::Relaxed) == v1 && layout_gen.load(Ordering::Relaxed) == g1;
+            let stable = version.load(Ordering::Relaxed) == v1 && layout_gen.load(Ordering::Relaxed) == g1;
             if stable {
                 return attempt.map(|len| ReadInfo { len, version: v1 });
             }
@@ -248,13 +242,7 @@ impl Service {
     }
 
     /// One attempt at copying the slot that version `v` selects. Its result counts only if the seqlock confirms it.
-    fn copy_active(
-        &self,
-        entry: u64,
-        var: VarHandle,
-        v: u64,
-        buf: &mut [u8],
-    ) -> Result<usize, AccessError> {
+    fn copy_active(&self, entry: u64, var: VarHandle, v: u64, buf: &mut [u8]) -> Result<usize, AccessError> {
         let map = &self.inner.map;
         let (capacity, block) = self.block_of(entry, var)?;
         let slot = block + (v & 1) * layout::slot_size(capacity);
@@ -288,12 +276,7 @@ impl Service {
 
     /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
     #[cfg(feature = "test-hooks")]
-    pub fn write_with_hook(
-        &self,
-        var: VarHandle,
-        data: &[u8],
-        mid_write: impl FnOnce(),
-    ) -> Result<u64, AccessError> {
+    pub fn write_with_hook(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
         self.write_with(var, data, mid_write)
     }
 
@@ -307,12 +290,7 @@ impl Service {
         self.inner.map.base()
     }
 
-    fn write_with(
-        &self,
-        var: VarHandle,
-        data: &[u8],
-        mid_write: impl FnOnce(),
-    ) -> Result<u64, AccessError> {
+    fn write_with(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
         if self.access() == Access::ReadOnly {
             return Err(AccessError::ReadOnly);
         }
@@ -355,18 +333,12 @@ impl Service {
     fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
         let map = &self.inner.map;
         let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
-        let incarnation = map
-            .u32_at(entry + e::INCARNATION as u64)
-            .load(Ordering::Relaxed);
+        let incarnation = map.u32_at(entry + e::INCARNATION as u64).load(Ordering::Relaxed);
         if state != layout::STATE_LIVE || incarnation != var.incarnation {
             return Err(AccessError::Stale);
         }
-        let capacity = map
-            .u32_at(entry + e::CAPACITY as u64)
-            .load(Ordering::Relaxed);
-        let block = map
-            .u64_at(entry + e::BLOCK_OFFSET as u64)
-            .load(Ordering::Relaxed);
+        let capacity = map.u32_at(entry + e::CAPACITY as u64).load(Ordering::Relaxed);
+        let block = map.u64_at(entry + e::BLOCK_OFFSET as u64).load(Ordering::Relaxed);
         if block < self.inner.geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
             let reason = format!("data block offset {block} is not a heap block");
             return Err(Corruption::Entry {
@@ -383,21 +355,13 @@ impl Service {
     pub(crate) fn signal_change(&self) {
         let counter = self.inner.map.u32_at(h::CHANGE_COUNTER as u64);
         counter.fetch_add(1, Ordering::SeqCst);
-        if self
-            .inner
-            .map
-            .u32_at(h::WAITERS as u64)
-            .load(Ordering::SeqCst)
-            > 0
-        {
+        if self.inner.map.u32_at(h::WAITERS as u64).load(Ordering::SeqCst) > 0 {
             platform::wake_all(counter);
         }
     }
 
     pub(crate) fn version_word(&self, index: u32) -> &AtomicU64 {
-        self.inner
-            .map
-            .u64_at(self.inner.geo.versions + 8 * index as u64)
+        self.inner.map.u64_at(self.inner.geo.versions + 8 * index as u64)
     }
 
     pub(crate) fn header_u64(&self, field: usize) -> &AtomicU64 {
@@ -406,11 +370,7 @@ impl Service {
 
     /// One past the highest table index ever used.
     pub(crate) fn high_water(&self) -> u32 {
-        let hw = self
-            .inner
-            .map
-            .u32_at(h::HIGH_WATER as u64)
-            .load(Ordering::Acquire);
+        let hw = self.inner.map.u32_at(h::HIGH_WATER as u64).load(Ordering::Acquire);
         hw.min(self.inner.geo.max_variables)
     }
 }

@@ -19,11 +19,7 @@ pub(crate) struct EntrySnapshot {
 }
 
 /// Reads entry `index` (bounded by `max_variables`) without tearing: retries while the owner changes the layout.
-pub(crate) fn snapshot(
-    map: &Mapping,
-    geo: &Geometry,
-    index: u32,
-) -> Result<EntrySnapshot, Corruption> {
+pub(crate) fn snapshot(map: &Mapping, geo: &Geometry, index: u32) -> Result<EntrySnapshot, Corruption> {
     let layout_gen = map.u64_at(h::LAYOUT_GENERATION as u64);
     loop {
         let g1 = layout_gen.load(Ordering::Acquire);
@@ -42,28 +38,18 @@ pub(crate) fn snapshot(
 fn read_fields(map: &Mapping, geo: &Geometry, index: u32) -> Result<EntrySnapshot, Corruption> {
     let base = geo.entry(index);
     let state = map.u32_at(base + e::STATE as u64).load(Ordering::Relaxed);
-    let incarnation = map
-        .u32_at(base + e::INCARNATION as u64)
-        .load(Ordering::Relaxed);
+    let incarnation = map.u32_at(base + e::INCARNATION as u64).load(Ordering::Relaxed);
     let packed = map
         .u32_at(base + e::TYPE_FLAGS_NAMELEN as u64)
         .load(Ordering::Relaxed)
         .to_le_bytes();
-    let capacity = map
-        .u32_at(base + e::CAPACITY as u64)
-        .load(Ordering::Relaxed);
-    let block = map
-        .u64_at(base + e::BLOCK_OFFSET as u64)
-        .load(Ordering::Relaxed);
+    let capacity = map.u32_at(base + e::CAPACITY as u64).load(Ordering::Relaxed);
+    let block = map.u64_at(base + e::BLOCK_OFFSET as u64).load(Ordering::Relaxed);
     let bad = |reason: String| Corruption::Entry { index, reason };
     let live = match state {
         layout::STATE_FREE => false,
         layout::STATE_LIVE => true,
-        other => {
-            return Err(bad(format!(
-                "state {other} is neither free (0) nor live (1)"
-            )))
-        }
+        other => return Err(bad(format!("state {other} is neither free (0) nor live (1)"))),
     };
     let name_len = packed[2] as usize;
     let mut name = String::new();
@@ -78,9 +64,7 @@ fn read_fields(map: &Mapping, geo: &Geometry, index: u32) -> Result<EntrySnapsho
         map.copy_out(base + e::NAME as u64, &mut bytes);
         name = String::from_utf8(bytes).map_err(|_| bad("name is not UTF-8".into()))?;
         if block < geo.heap || !block.is_multiple_of(layout::MIN_BLOCK) {
-            return Err(bad(format!(
-                "data block offset {block} is not a heap block"
-            )));
+            return Err(bad(format!("data block offset {block} is not a heap block")));
         }
         map.check(block, layout::block_need(capacity))?;
     }

@@ -55,11 +55,7 @@ impl Watcher {
             // Entries past the old high-water mark are new to this watcher; version 0 means "never seen".
             self.shadow.resize(hw, 0);
         }
-        let versions = self
-            .service
-            .inner
-            .map
-            .u64_slice(self.service.inner.geo.versions, hw);
+        let versions = self.service.inner.map.u64_slice(self.service.inner.geo.versions, hw);
         self.scratch.clear();
         scan::find_changes(versions, &self.shadow, &mut self.scratch);
         let mut changes = Vec::with_capacity(self.scratch.len());

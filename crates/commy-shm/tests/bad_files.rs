@@ -5,8 +5,7 @@ mod util;
 
 use commy_shm::layout::{self, entry, header};
 use commy_shm::{
-    Access, AccessError, Corruption, CreateOptions, LayoutError, OpenError, Service, ServiceOwner,
-    VariableSpec,
+    Access, AccessError, Corruption, CreateOptions, LayoutError, OpenError, Service, ServiceOwner, VariableSpec,
 };
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -76,10 +75,7 @@ fn open_errors(path: &Path) -> [Option<OpenError>; 3] {
 
 /// Every way of opening `path` fails with an error that `check` accepts.
 fn assert_open_fails(path: &Path, check: impl Fn(&OpenError) -> bool) {
-    for (how, err) in ["read-only", "read-write", "as owner"]
-        .iter()
-        .zip(open_errors(path))
-    {
+    for (how, err) in ["read-only", "read-write", "as owner"].iter().zip(open_errors(path)) {
         match err {
             Some(err) if check(&err) => {}
             Some(err) => panic!("opening {how} gave the wrong error: {err:?}"),
@@ -114,9 +110,7 @@ fn file_with(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn a_missing_file_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
-    assert_open_fails(&dir.path().join("absent.svc"), |e| {
-        matches!(e, OpenError::Io(_))
-    });
+    assert_open_fails(&dir.path().join("absent.svc"), |e| matches!(e, OpenError::Io(_)));
 }
 
 #[test]
@@ -130,13 +124,7 @@ fn files_that_are_not_service_files_are_recognised() {
             state as u8
         })
         .collect();
-    for bytes in [
-        &b""[..],
-        b"COMMYSV",
-        b"hello, world",
-        &random[..],
-        &[0u8; 8192][..],
-    ] {
+    for bytes in [&b""[..], b"COMMYSV", b"hello, world", &random[..], &[0u8; 8192][..]] {
         let (_dir, path) = file_with(bytes);
         assert_open_fails(&path, is_not_ours);
     }
@@ -148,15 +136,7 @@ fn files_that_are_not_service_files_are_recognised() {
 #[test]
 fn a_file_with_our_magic_but_shorter_than_the_header_is_truncated() {
     let (_dir, path) = file_with(b"COMMYSVC and then it stops");
-    assert_open_fails(&path, |e| {
-        matches!(
-            e,
-            OpenError::Truncated {
-                len: 26,
-                need: 4096
-            }
-        )
-    });
+    assert_open_fails(&path, |e| matches!(e, OpenError::Truncated { len: 26, need: 4096 }));
 }
 
 #[test]
@@ -185,10 +165,7 @@ fn a_file_whose_creation_never_finished_is_not_initialised() {
 fn a_file_shorter_than_its_recorded_capacity_is_truncated() {
     let sample = Sample::new();
     let capacity = sample.capacity();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&sample.path)
-        .unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&sample.path).unwrap();
     file.set_len(capacity - 4096).unwrap();
     assert_open_fails(
         &sample.path,
@@ -204,22 +181,12 @@ fn impossible_header_fields_are_corrupt() {
         ("header_size", header::HEADER_SIZE, 8192, false),
         ("entry_size", header::ENTRY_SIZE, 64, false),
         ("max_variables", header::MAX_VARIABLES, 0, false),
-        (
-            "max_variables",
-            header::MAX_VARIABLES,
-            u32::MAX as u64,
-            false,
-        ),
+        ("max_variables", header::MAX_VARIABLES, u32::MAX as u64, false),
         ("table_offset", header::TABLE_OFFSET, 4096, true),
         ("max_capacity", header::MAX_CAPACITY, u64::MAX, true),
         ("capacity", header::CAPACITY, 4096, true),
         ("heap_top", header::HEAP_TOP, u64::MAX - 7, true),
-        (
-            "high_water",
-            header::HIGH_WATER,
-            MAX_VARIABLES as u64 + 1,
-            false,
-        ),
+        ("high_water", header::HIGH_WATER, MAX_VARIABLES as u64 + 1, false),
     ];
     for (field, offset, value, wide) in cases {
         let sample = Sample::new();
@@ -344,10 +311,7 @@ fn a_free_list_pointing_outside_the_heap_is_corrupt_on_allocate_and_changes_noth
         }
         assert_eq!(owner.variable_count(), 2);
         assert_eq!(owner.service().list().unwrap().len(), 2);
-        assert_eq!(
-            util::u64_at(&sample.path, header::FREE_LISTS as u64),
-            bad_head
-        );
+        assert_eq!(util::u64_at(&sample.path, header::FREE_LISTS as u64), bad_head);
     }
 }
 
@@ -356,11 +320,7 @@ fn damage_done_after_open_is_reported_on_access() {
     let sample = Sample::new();
     let service = Service::open(&sample.path, Access::ReadOnly).unwrap();
     let b = service.lookup("b").unwrap();
-    util::write_at(
-        &sample.path,
-        sample.entry(1, entry::TYPE_FLAGS_NAMELEN + 2),
-        &[0],
-    );
+    util::write_at(&sample.path, sample.entry(1, entry::TYPE_FLAGS_NAMELEN + 2), &[0]);
     assert!(matches!(
         service.list(),
         Err(AccessError::Corrupt(Corruption::Entry { index: 1, .. }))
@@ -384,10 +344,7 @@ fn an_owner_killed_mid_change_leaves_a_file_the_next_owner_repairs() {
 
     // A client may attach meanwhile (its reads wait for the owner).
     let path = sample.path.clone();
-    let client = guarded("client open", move || {
-        Service::open(&path, Access::ReadOnly)
-    })
-    .unwrap();
+    let client = guarded("client open", move || Service::open(&path, Access::ReadOnly)).unwrap();
     let path = sample.path.clone();
     let owner = guarded("owner open", move || ServiceOwner::open(&path)).unwrap();
     assert_eq!(util::u64_at(&sample.path, at), generation + 2);
@@ -448,9 +405,7 @@ fn a_heap_top_off_a_block_boundary_is_corrupt_on_allocate_and_changes_nothing() 
             initial: b"c",
         };
         match owner.allocate(&spec) {
-            Err(LayoutError::Corrupt(Corruption::Header {
-                field: "heap_top", ..
-            })) => {}
+            Err(LayoutError::Corrupt(Corruption::Header { field: "heap_top", .. })) => {}
             other => panic!("heap top {bad_top}: allocate gave {other:?}"),
         }
         assert_eq!(owner.variable_count(), 2);

@@ -38,10 +38,7 @@ fn writer_killed_mid_write(corpse: Corpse) {
     // The scene is as intended: the victim's pid is in the lock word, half of its value is in the inactive slot,
     // and the active slot still holds the old value.
     let entry_at = fx.entry(var.index());
-    assert_eq!(
-        util::u32_at(&fx.path, entry_at + entry::LOCK as u64),
-        victim.pid()
-    );
+    assert_eq!(util::u32_at(&fx.path, entry_at + entry::LOCK as u64), victim.pid());
     let block = util::u64_at(&fx.path, entry_at + entry::BLOCK_OFFSET as u64);
     let slot = |version: u64| block + (version & 1) * layout::slot_size(CAPACITY as u32);
     let inactive = util::read_at(&fx.path, slot(version_before + 1) + layout::SLOT_HEADER, 64);
@@ -81,10 +78,7 @@ fn writer_killed_mid_write(corpse: Corpse) {
     let wrote = writer.expect("WROTE");
     assert_eq!(wrote, format!("WROTE {}", version_before + 1));
     writer.finish_ok();
-    assert_eq!(
-        fx.owner.service().read(var).unwrap(),
-        (after, version_before + 1)
-    );
+    assert_eq!(fx.owner.service().read(var).unwrap(), (after, version_before + 1));
     assert_eq!(
         util::u32_at(&fx.path, entry_at + entry::LOCK as u64),
         0,

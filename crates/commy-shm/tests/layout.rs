@@ -5,10 +5,7 @@
 mod util;
 
 use commy_shm::layout::{self, entry};
-use commy_shm::{
-    Access, AccessError, CreateOptions, LayoutError, Service, ServiceOwner, VariableInfo,
-    VariableSpec,
-};
+use commy_shm::{Access, AccessError, CreateOptions, LayoutError, Service, ServiceOwner, VariableInfo, VariableSpec};
 use util::{Fixture, Helper};
 
 fn spec<'a>(name: &'a str, capacity: u32, initial: &'a [u8]) -> VariableSpec<'a> {
@@ -75,10 +72,7 @@ fn allocated_variables_are_listed_looked_up_and_read_by_every_attachment() {
         assert_eq!(fx.owner.lookup(name), Ok(handle));
         assert_eq!(client.variable_at(handle.index()).unwrap().name, name);
     }
-    assert_eq!(
-        client.lookup("nope"),
-        Err(AccessError::NotFound("nope".into()))
-    );
+    assert_eq!(client.lookup("nope"), Err(AccessError::NotFound("nope".into())));
     assert_eq!(client.read(a).unwrap(), (21.5f64.to_le_bytes().to_vec(), 1));
     assert_eq!(client.read(b).unwrap(), (b"ok".to_vec(), 1));
     assert_eq!(client.read(c).unwrap(), (vec![], 1));
@@ -98,11 +92,7 @@ fn names_must_be_unique_and_1_to_128_bytes() {
         other => panic!("duplicate name gave {other:?}"),
     }
     assert_eq!(
-        fx.owner
-            .service()
-            .read(fx.owner.lookup("x").unwrap())
-            .unwrap()
-            .0,
+        fx.owner.service().read(fx.owner.lookup("x").unwrap()).unwrap().0,
         b"first"
     );
     for len in [0, 129] {
@@ -123,20 +113,14 @@ fn names_must_be_unique_and_1_to_128_bytes() {
 fn values_larger_than_the_capacity_are_refused_whole() {
     let mut fx = Fixture::new();
     match fx.owner.allocate(&spec("big", 4, b"12345")) {
-        Err(LayoutError::TooLarge {
-            len: 5,
-            capacity: 4,
-        }) => {}
+        Err(LayoutError::TooLarge { len: 5, capacity: 4 }) => {}
         other => panic!("oversized initial value gave {other:?}"),
     }
     assert_eq!(fx.owner.variable_count(), 0);
     let var = fx.var("v", 4, b"1234");
     assert_eq!(
         fx.owner.service().write(var, b"12345"),
-        Err(AccessError::TooLarge {
-            len: 5,
-            capacity: 4
-        })
+        Err(AccessError::TooLarge { len: 5, capacity: 4 })
     );
     assert_eq!(fx.owner.service().read(var).unwrap(), (b"1234".to_vec(), 1));
 }
@@ -170,23 +154,14 @@ fn freeing_makes_handles_stale_and_names_unknown() {
     assert_eq!(fx.owner.variable_count(), 1);
     for service in [fx.owner.service(), &client] {
         assert_eq!(service.read(gone), Err(AccessError::Stale));
-        assert_eq!(
-            service.read_into(gone, &mut [0; 8]),
-            Err(AccessError::Stale)
-        );
+        assert_eq!(service.read_into(gone, &mut [0; 8]), Err(AccessError::Stale));
         assert_eq!(service.write(gone, b"x"), Err(AccessError::Stale));
         assert_eq!(service.version(gone), Err(AccessError::Stale));
-        assert_eq!(
-            service.lookup("gone"),
-            Err(AccessError::NotFound("gone".into()))
-        );
+        assert_eq!(service.lookup("gone"), Err(AccessError::NotFound("gone".into())));
         assert_eq!(service.read(keep).unwrap().0, b"k");
         assert_eq!(service.list().unwrap().len(), 1);
     }
-    assert_eq!(
-        fx.owner.lookup("gone"),
-        Err(AccessError::NotFound("gone".into()))
-    );
+    assert_eq!(fx.owner.lookup("gone"), Err(AccessError::NotFound("gone".into())));
     match fx.owner.free("gone") {
         Err(LayoutError::NotFound(name)) => assert_eq!(name, "gone"),
         other => panic!("freeing twice gave {other:?}"),
@@ -235,10 +210,7 @@ fn resizing_keeps_the_value_and_the_handle() {
     fx.owner.resize("v", 2).unwrap();
     assert_eq!(client.read(var).unwrap(), (b"ab".to_vec(), 5));
     assert_eq!(client.info_of(var).unwrap().capacity, 2);
-    assert!(matches!(
-        fx.owner.resize("nope", 8),
-        Err(LayoutError::NotFound(_))
-    ));
+    assert!(matches!(fx.owner.resize("nope", 8), Err(LayoutError::NotFound(_))));
 }
 
 #[test]
@@ -328,9 +300,7 @@ fn a_reopened_owner_sees_everything_and_allocates_around_it() {
     }
     // New variables go into free space: filling them leaves every old value intact.
     for i in 0..10u8 {
-        let var = owner
-            .allocate(&spec(&format!("new{i}"), 300, &[0xff; 300]))
-            .unwrap();
+        let var = owner.allocate(&spec(&format!("new{i}"), 300, &[0xff; 300])).unwrap();
         owner.service().write(var, &[0xfe; 300]).unwrap();
     }
     assert!(matches!(
@@ -377,22 +347,13 @@ fn a_process_that_mapped_the_file_earlier_reaches_variables_past_its_old_end() {
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     assert_eq!(ro.ask("read big"), format!("VALUE 1 {}", hex(&value)));
     assert_eq!(rw.ask("read big"), format!("VALUE 1 {}", hex(&value)));
-    assert_eq!(
-        ro.ask("read straddling"),
-        format!("VALUE 1 {}", hex(&value))
-    );
-    assert_eq!(
-        rw.ask(&format!("write big {}", hex(b"written by a child"))),
-        "WROTE 2"
-    );
+    assert_eq!(ro.ask("read straddling"), format!("VALUE 1 {}", hex(&value)));
+    assert_eq!(rw.ask(&format!("write big {}", hex(b"written by a child"))), "WROTE 2");
     assert_eq!(
         fx.owner.service().read(big).unwrap(),
         (b"written by a child".to_vec(), 2)
     );
-    assert_eq!(
-        ro.ask("read big"),
-        format!("VALUE 2 {}", hex(b"written by a child"))
-    );
+    assert_eq!(ro.ask("read big"), format!("VALUE 2 {}", hex(b"written by a child")));
     assert_eq!(ro.ask("capacity"), format!("CAPACITY {new_len}"));
     ro.finish_ok();
     rw.finish_ok();

@@ -22,10 +22,7 @@ fn writing_through_a_read_only_attachment_is_refused_and_changes_nothing() {
     assert_eq!(handle, var);
     assert_eq!(ro.write(handle, b"after"), Err(AccessError::ReadOnly));
     assert_eq!(ro.read(handle).unwrap(), (b"before".to_vec(), 1));
-    assert_eq!(
-        fx.owner.service().read(var).unwrap(),
-        (b"before".to_vec(), 1)
-    );
+    assert_eq!(fx.owner.service().read(var).unwrap(), (b"before".to_vec(), 1));
     // Reading still works, and sees the owner's writes.
     fx.owner.service().write(var, b"after").unwrap();
     assert_eq!(ro.read(handle).unwrap(), (b"after".to_vec(), 2));
@@ -58,10 +55,7 @@ fn a_store_through_a_read_only_mapping_kills_the_process_with_sigsegv() {
         Some(rustix::process::Signal::SEGV.as_raw()),
         "the store did not fault: {status}, then printed {rest:?}"
     );
-    assert!(
-        rest.is_empty(),
-        "the child went on after the store: {rest:?}"
-    );
+    assert!(rest.is_empty(), "the child went on after the store: {rest:?}");
     assert_eq!(util::read_at(&fx.path, SPARE_HEADER_BYTE, 1)[0], before);
 }
 

@@ -21,16 +21,12 @@ struct Totals {
 fn hammer(capacity: u32, mut during: impl FnMut(&mut Fixture) -> bool) -> Totals {
     // One experiment at a time: the machine may have only two cores, and each experiment wants them.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut fx = Fixture::new();
     fx.var("v", capacity, &util::uniform(1, capacity as usize));
     let stop = fx.stop_var();
     let path = fx.path_str().to_owned();
-    let mut readers: Vec<Helper> = (0..2)
-        .map(|_| Helper::spawn(&["read-loop", &path, "v"]))
-        .collect();
+    let mut readers: Vec<Helper> = (0..2).map(|_| Helper::spawn(&["read-loop", &path, "v"])).collect();
     let mut writers: Vec<Helper> = ["0", "1"]
         .iter()
         .map(|parity| Helper::spawn(&["write-loop", &path, "v", parity]))
@@ -59,11 +55,7 @@ fn hammer(capacity: u32, mut during: impl FnMut(&mut Fixture) -> bool) -> Totals
         let report = reader.finish_ok().join("\n");
         println!("capacity {capacity}, reader {i}: {report}");
         assert_eq!(count(&report, "torn"), 0, "torn reads: {report}");
-        assert_eq!(
-            count(&report, "regressions"),
-            0,
-            "versions went backwards: {report}"
-        );
+        assert_eq!(count(&report, "regressions"), 0, "versions went backwards: {report}");
         assert!(
             count(&report, "changes") > 1,
             "the reader never saw a write land, so it tested nothing: {report}"
@@ -71,11 +63,7 @@ fn hammer(capacity: u32, mut during: impl FnMut(&mut Fixture) -> bool) -> Totals
         reads += count(&report, "reads");
         assert!(!field(&report, "fills").is_empty());
     }
-    let (value, version) = fx
-        .owner
-        .service()
-        .read(fx.owner.lookup("v").unwrap())
-        .unwrap();
+    let (value, version) = fx.owner.service().read(fx.owner.lookup("v").unwrap()).unwrap();
     assert_eq!(value, util::uniform(value[0], capacity as usize));
     println!("capacity {capacity}: {reads} reads and {writes} writes, none torn; final version {version}");
     Totals { reads, writes }
@@ -104,10 +92,7 @@ fn no_read_is_torn_while_the_owner_resizes_the_variable() {
     let totals = hammer(256, |fx| {
         let capacity = if resizes.is_multiple_of(2) { 512 } else { 256 };
         let handle = fx.owner.resize("v", capacity).expect("resize");
-        assert_eq!(
-            fx.owner.service().info_of(handle).unwrap().capacity,
-            capacity
-        );
+        assert_eq!(fx.owner.service().info_of(handle).unwrap().capacity, capacity);
         resizes += 1;
         resizes < MOVES
     });

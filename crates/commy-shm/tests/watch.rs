@@ -47,13 +47,7 @@ fn a_watcher_blocked_here_is_woken_by_a_write_in_another_process() {
     let service = Service::open(&fx.path, Access::ReadWrite).unwrap();
     let mut watcher = Watcher::new(&service);
     // The helper writes only once this watcher has registered as a waiter, that is, once it is inside `wait`.
-    let writer = Helper::spawn(&[
-        "write-when-watched",
-        fx.path_str(),
-        "temperature",
-        "21",
-        "8",
-    ]);
+    let writer = Helper::spawn(&["write-when-watched", fx.path_str(), "temperature", "21", "8"]);
     let start = Instant::now();
     let changes = watcher.wait(TIMEOUT);
     assert!(
@@ -75,12 +69,7 @@ fn a_watcher_blocked_here_is_woken_by_a_write_in_another_process() {
 
 /// Runs a `watch` helper with `access`, makes `act` happen once it is watching, and returns its report.
 fn watch_in_child(fx: &mut Fixture, access: &str, act: impl FnOnce(&mut Fixture)) -> Vec<String> {
-    let mut child = Helper::spawn(&[
-        "watch",
-        fx.path_str(),
-        access,
-        &TIMEOUT.as_millis().to_string(),
-    ]);
+    let mut child = Helper::spawn(&["watch", fx.path_str(), access, &TIMEOUT.as_millis().to_string()]);
     child.expect("WATCHING");
     act(fx);
     child.finish_ok()

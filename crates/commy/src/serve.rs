@@ -129,9 +129,7 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.into_config()?;
-    let admin_key = std::env::var("COMMY_ADMIN_KEY")
-        .ok()
-        .filter(|k| !k.is_empty());
+    let admin_key = std::env::var("COMMY_ADMIN_KEY").ok().filter(|k| !k.is_empty());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let server = commy_server::Server::open(config, admin_key)?;
@@ -194,24 +192,12 @@ mod tests {
     #[test]
     fn a_public_address_needs_tls_or_insecure() {
         let err = config(&["--listen", "0.0.0.0:1"]).unwrap_err().to_string();
-        assert!(
-            err.contains("without TLS") && err.contains("--tls-cert"),
-            "{err}"
-        );
-        assert!(config(&["--listen", "0.0.0.0:1", "--insecure"])
+        assert!(err.contains("without TLS") && err.contains("--tls-cert"), "{err}");
+        assert!(config(&["--listen", "0.0.0.0:1", "--insecure"]).unwrap().tls.is_none());
+        let tls = config(&["--listen", "192.0.2.7:1", "--tls-self-signed", "--tls-name", "box"])
             .unwrap()
             .tls
-            .is_none());
-        let tls = config(&[
-            "--listen",
-            "192.0.2.7:1",
-            "--tls-self-signed",
-            "--tls-name",
-            "box",
-        ])
-        .unwrap()
-        .tls
-        .unwrap();
+            .unwrap();
         assert_eq!(
             tls.certificate,
             TlsCertificate::SelfSigned {

@@ -28,11 +28,7 @@ impl TestServer {
     fn fails(&self, key: &str, args: &[&str]) -> String {
         let out = self.run(key, args);
         assert!(!out.status.success(), "commy {args:?} succeeded");
-        assert!(
-            out.stdout.is_empty(),
-            "printed on failure: {:?}",
-            out.stdout
-        );
+        assert!(out.stdout.is_empty(), "printed on failure: {:?}", out.stdout);
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
         assert!(err.starts_with("commy: "), "{err:?}");
@@ -55,22 +51,12 @@ fn tenants_keys_services_and_variables() {
     assert_eq!(out, "created tenant 'acme' (Acme Corp)\n");
     let tenants = server.json(admin, &["tenant", "list"]);
     assert_eq!(tenants[0]["tenant_id"], "acme");
-    assert!(server
-        .ok(admin, &["tenant", "list"])
-        .contains("acme    Acme Corp"));
+    assert!(server.ok(admin, &["tenant", "list"]).contains("acme    Acme Corp"));
 
     let perms = "read,write,create_service,delete_service";
     let created = server.json(
         admin,
-        &[
-            "key",
-            "create",
-            "writer",
-            "--tenant",
-            "acme",
-            "--permissions",
-            perms,
-        ],
+        &["key", "create", "writer", "--tenant", "acme", "--permissions", perms],
     );
     let key = created["key"].as_str().unwrap().to_owned();
     let key_id = created["key_id"].as_str().unwrap().to_owned();
@@ -88,35 +74,18 @@ fn tenants_keys_services_and_variables() {
 
     server.ok(
         key,
-        &with(&[
-            "var", "alloc", "weather", "temp", "--type", "f64", "--value", "20.5",
-        ]),
+        &with(&["var", "alloc", "weather", "temp", "--type", "f64", "--value", "20.5"]),
     );
     server.ok(
         key,
-        &with(&[
-            "var",
-            "alloc",
-            "weather",
-            "raw",
-            "--capacity",
-            "4",
-            "--value",
-            "0a0b",
-        ]),
+        &with(&["var", "alloc", "weather", "raw", "--capacity", "4", "--value", "0a0b"]),
     );
-    assert_eq!(
-        server.ok(key, &with(&["var", "get", "weather", "temp"])),
-        "20.5\n"
-    );
+    assert_eq!(server.ok(key, &with(&["var", "get", "weather", "temp"])), "20.5\n");
     server.ok(key, &with(&["var", "set", "weather", "temp", "-3.25"]));
     let read = server.json(key, &with(&["var", "get", "weather", "temp"]));
     assert_eq!(read["value"], -3.25);
     assert_eq!(read["version"], 2);
-    assert_eq!(
-        server.ok(key, &with(&["var", "get", "weather", "raw"])),
-        "0a0b\n"
-    );
+    assert_eq!(server.ok(key, &with(&["var", "get", "weather", "raw"])), "0a0b\n");
     let list = server.json(key, &with(&["var", "list", "weather"]));
     assert_eq!(list[0]["variable"], "temp");
     assert_eq!(list[0]["type"], "f64");
@@ -146,10 +115,7 @@ fn tenants_keys_services_and_variables() {
     server.ok(admin, &["key", "revoke", &key_id, "--tenant", "acme"]);
     server.fails(key, &with(&["service", "list"]));
     server.ok(admin, &["tenant", "delete", "acme"]);
-    assert_eq!(
-        server.json(admin, &["tenant", "list"]),
-        Value::Array(vec![])
-    );
+    assert_eq!(server.json(admin, &["tenant", "list"]), Value::Array(vec![]));
 }
 
 #[test]
@@ -163,10 +129,7 @@ fn var_watch_prints_each_change() {
     server.ok(admin, &with(&["var", "alloc", "s", "n", "--type", "u64"]));
 
     let mut watcher = server
-        .command(
-            admin,
-            &with(&["var", "watch", "s", "n", "--count", "2", "--json"]),
-        )
+        .command(admin, &with(&["var", "watch", "s", "n", "--count", "2", "--json"]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -199,35 +162,21 @@ fn audit_lists_who_did_what_from_where() {
     server.ok(admin, &["tenant", "create", "globex", "--name", "Globex"]);
     let created = server.json(
         admin,
-        &[
-            "key",
-            "create",
-            "ops",
-            "--tenant",
-            "acme",
-            "--permissions",
-            "admin",
-        ],
+        &["key", "create", "ops", "--tenant", "acme", "--permissions", "admin"],
     );
     let tenant_admin = created["key"].as_str().unwrap().to_owned();
     server.fails("commy_000000000000_wrong", &["tenant", "list"]);
 
-    let entries = server.json(
-        &tenant_admin,
-        &["audit", "--tenant", "acme", "--since", "1h"],
-    );
+    let entries = server.json(&tenant_admin, &["audit", "--tenant", "acme", "--since", "1h"]);
     let entries = entries.as_array().unwrap();
-    let actions: Vec<&str> = entries
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
     for expected in ["create_tenant", "create_api_key", "auth_success"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
     assert!(entries.iter().all(|e| e["tenant_id"] == "acme"));
-    assert!(entries.iter().any(|e| e["peer"]
-        .as_str()
-        .is_some_and(|p| p.starts_with("127.0.0.1:"))));
+    assert!(entries
+        .iter()
+        .any(|e| e["peer"].as_str().is_some_and(|p| p.starts_with("127.0.0.1:"))));
 
     let all = server.json(admin, &["audit", "--since", "2000-01-01T00:00:00Z"]);
     let failure = all

@@ -2,10 +2,9 @@
 //! what clients are told when it comes, and what a SIGKILL in the middle of a stream of acknowledged writes keeps.
 
 use commy_proto::{
-    decode_reply, encode_request, AllocateVariable, Authenticate, ClientMessage, CreateApiKey,
-    CreateService, CreateTenant, Credential, Encoding, Frame, GetService, ListTenants,
-    ListVariables, Permission, ReadVariable, Reply, Request, ServerMessage, Service, Subscribe,
-    ValueType, VariableData, WriteVariable,
+    decode_reply, encode_request, AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService,
+    CreateTenant, Credential, Encoding, Frame, GetService, ListTenants, ListVariables, Permission, ReadVariable, Reply,
+    Request, ServerMessage, Service, Subscribe, ValueType, VariableData, WriteVariable,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -74,10 +73,7 @@ impl Commy {
         });
         let addr = addr.recv_timeout(GUARD).unwrap_or_else(|_| {
             let _ = child.kill();
-            panic!(
-                "commy serve did not report its address:\n{}",
-                log.lock().unwrap()
-            )
+            panic!("commy serve did not report its address:\n{}", log.lock().unwrap())
         });
         Commy { child, addr, log }
     }
@@ -138,9 +134,7 @@ impl Drop for Commy {
 /// The address in the line `... commy serving addr=127.0.0.1:PORT data_dir=...`.
 fn serving_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("commy serving")?..];
-    let addr = rest
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))?;
+    let addr = rest.split_whitespace().find_map(|w| w.strip_prefix("addr="))?;
     addr.parse().ok()
 }
 
@@ -203,10 +197,7 @@ impl Ws {
         ws
     }
 
-    async fn send(
-        &mut self,
-        request: &Request,
-    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    async fn send(&mut self, request: &Request) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         let Frame::Text(text) = encode_request(request, Encoding::Json).unwrap() else {
             unreachable!("JSON is text")
         };
@@ -217,9 +208,7 @@ impl Ws {
     async fn next(&mut self) -> Option<Reply> {
         loop {
             match guard("a message", self.ws.next()).await? {
-                Ok(Message::Text(text)) => {
-                    return Some(decode_reply(text.as_bytes(), Encoding::Json).unwrap())
-                }
+                Ok(Message::Text(text)) => return Some(decode_reply(text.as_bytes(), Encoding::Json).unwrap()),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => {}
             }
@@ -232,10 +221,7 @@ impl Ws {
         let id = self.next_id;
         self.send(&Request::new(id, message)).await.expect("sent");
         loop {
-            let reply = self
-                .next()
-                .await
-                .expect("a reply before the connection closed");
+            let reply = self.next().await.expect("a reply before the connection closed");
             if reply.id.is_none() {
                 self.pushes.push_back(reply);
                 continue;
@@ -308,11 +294,7 @@ async fn set_up(addr: SocketAddr, admin_key: &str) -> (String, Service) {
         .call(CreateApiKey {
             tenant_id: "acme".into(),
             name: "plant controller".into(),
-            permissions: vec![
-                Permission::Read,
-                Permission::Write,
-                Permission::CreateService,
-            ],
+            permissions: vec![Permission::Read, Permission::Write, Permission::CreateService],
             services: None,
             read_services: None,
             write_services: None,
@@ -345,10 +327,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     client.call(u64_variable(&sid, "kept", 1, true)).await;
     client.call(u64_variable(&sid, "scratch", 7, false)).await;
     assert_eq!(client.write(&sid, "kept", 42).await.value, Some(json!(42)));
-    assert_eq!(
-        client.write(&sid, "scratch", 99).await.value,
-        Some(json!(99))
-    );
+    assert_eq!(client.write(&sid, "scratch", 99).await.value, Some(json!(99)));
     client
         .call(Subscribe {
             service_id: sid.clone(),
@@ -365,18 +344,11 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         panic!("expected Disconnected, got {bye:?}")
     };
     assert!(bye.reason.contains("shutting down"), "{}", bye.reason);
-    assert!(
-        client.next().await.is_none(),
-        "the connection closes after the goodbye"
-    );
+    assert!(client.next().await.is_none(), "the connection closes after the goodbye");
 
     // The same data directory again.
     let server = Commy::start(dir.path());
-    assert_eq!(
-        read_admin_key(dir.path()),
-        admin_key,
-        "the admin key is kept"
-    );
+    assert_eq!(read_admin_key(dir.path()), admin_key, "the admin key is kept");
     let mut admin = Ws::login(server.addr, None, &admin_key).await;
     let ServerMessage::TenantList(tenants) = admin.call(ListTenants {}).await else {
         panic!("expected TenantList")
@@ -409,10 +381,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     listed.sort_unstable_by_key(|v| v.0);
     assert_eq!(
         listed,
-        [
-            ("kept", ValueType::U64, true),
-            ("scratch", ValueType::U64, false)
-        ]
+        [("kept", ValueType::U64, true), ("scratch", ValueType::U64, false)]
     );
     // The persistent variable kept its value; the other one is back at its initial value.
     assert_eq!(client.read(&sid, "kept").await.value, Some(json!(42)));
@@ -434,10 +403,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     let ServerMessage::VariableChanged(change) = push.message else {
         panic!("expected VariableChanged, got {push:?}")
     };
-    assert_eq!(
-        (change.version, change.value),
-        (wrote.version, Some(json!(43)))
-    );
+    assert_eq!((change.version, change.value), (wrote.version, Some(json!(43))));
 
     // Ctrl-C says goodbye the same way.
     let log = server.log();
@@ -449,21 +415,12 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         "{bye:?}"
     );
     assert_eq!(bye.id, None);
-    assert!(
-        !log.contains(&admin_key),
-        "the log never shows the admin key"
-    );
+    assert!(!log.contains(&admin_key), "the log never shows the admin key");
 }
 
 /// Writes 1, 2, 3, ... after `start` to `counter`, keeping a few in flight, until the connection ends. Updates
 /// `acked` with each acknowledged value and `sent` with each value sent.
-async fn stream_writes(
-    mut ws: Ws,
-    sid: String,
-    start: u64,
-    acked: Arc<AtomicU64>,
-    sent: Arc<AtomicU64>,
-) {
+async fn stream_writes(mut ws: Ws, sid: String, start: u64, acked: Arc<AtomicU64>, sent: Arc<AtomicU64>) {
     const IN_FLIGHT: usize = 8;
     let mut waiting = VecDeque::new();
     let mut next = start;
@@ -514,18 +471,9 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
         let kill_after = value + 100 + nanos % 900;
         eprintln!("round {round}: SIGKILL once {kill_after} is acknowledged");
 
-        let (acked, sent) = (
-            Arc::new(AtomicU64::new(value)),
-            Arc::new(AtomicU64::new(value)),
-        );
+        let (acked, sent) = (Arc::new(AtomicU64::new(value)), Arc::new(AtomicU64::new(value)));
         let writer = Ws::login(server.addr, Some("acme"), &key).await;
-        let streaming = tokio::spawn(stream_writes(
-            writer,
-            sid.clone(),
-            value,
-            acked.clone(),
-            sent.clone(),
-        ));
+        let streaming = tokio::spawn(stream_writes(writer, sid.clone(), value, acked.clone(), sent.clone()));
         guard("acknowledged writes", async {
             while acked.load(Ordering::SeqCst) < kill_after {
                 tokio::time::sleep(Duration::from_micros(200)).await;
@@ -533,9 +481,7 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
         })
         .await;
         server.crash().await;
-        guard("the writer to notice", streaming)
-            .await
-            .expect("the writer");
+        guard("the writer to notice", streaming).await.expect("the writer");
         let (acked, sent) = (acked.load(Ordering::SeqCst), sent.load(Ordering::SeqCst));
         assert!(acked >= kill_after && sent >= acked);
 

@@ -100,29 +100,17 @@ fn the_cli_reaches_a_self_signed_server_with_its_ca_cert() {
 
     // COMMY_CA_CERT (the env of --ca-cert) trusts the development certificate.
     let out = commy(&url, admin, Some(&cert), &["tenant", "create", "acme"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = commy(
         &url,
         admin,
         None,
         &["tenant", "list", "--ca-cert", cert.to_str().unwrap()],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("acme"));
     let out = commy(&url, admin, Some(&cert), &["audit", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("create_tenant"));
 
     // Without it, the server is not trusted, and the message says what to do.
@@ -148,8 +136,5 @@ fn a_public_address_without_tls_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("without TLS") && err.contains("--tls-cert"),
-        "{err}"
-    );
+    assert!(err.contains("without TLS") && err.contains("--tls-cert"), "{err}");
 }

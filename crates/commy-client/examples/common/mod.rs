@@ -46,9 +46,7 @@ impl Args {
             None | Some("auto") => None,
             Some("local") => Some(Transport::Local),
             Some("remote") => Some(Transport::Remote),
-            Some(other) => fail(&format!(
-                "--transport: '{other}' is not local, remote or auto"
-            )),
+            Some(other) => fail(&format!("--transport: '{other}' is not local, remote or auto")),
         }
     }
 }

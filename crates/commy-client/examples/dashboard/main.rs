@@ -38,16 +38,10 @@ async fn main() -> commy_client::Result<()> {
             Some(value) => value.to_string(),
             None => format!("{:?}", change.bytes),
         };
-        println!(
-            "{:<12} = {value} (version {})",
-            change.variable, change.version
-        );
+        println!("{:<12} = {value} (version {})", change.variable, change.version);
         shown += 1;
         // A slow dashboard may skip intermediate readings, never the last: waiting for a sequence number ends.
-        let sequence = change
-            .value
-            .as_ref()
-            .and_then(|v| v.get("sequence")?.as_u64());
+        let sequence = change.value.as_ref().and_then(|v| v.get("sequence")?.as_u64());
         if change.variable == "reading" && sequence.is_some_and(|s| s >= until_sequence) {
             break;
         }

@@ -47,10 +47,7 @@ mod tests {
         let bounds = [100, 200, 400, 400, 400];
         for (delay, bound) in delays.iter().zip(bounds) {
             let bound = Duration::from_millis(bound);
-            assert!(
-                *delay <= bound && *delay >= bound * 3 / 4,
-                "{delay:?} vs {bound:?}"
-            );
+            assert!(*delay <= bound && *delay >= bound * 3 / 4, "{delay:?} vs {bound:?}");
         }
     }
 }

@@ -9,8 +9,8 @@ use crate::snapshot::Change;
 use crate::watch::ChangeQueue;
 use crate::Error;
 use commy_proto::{
-    Authenticate, ClientMessage, ErrorCode, ListVariables, ReadVariable, Request, ServerMessage,
-    Subscribe, ALL_VARIABLES,
+    Authenticate, ClientMessage, ErrorCode, ListVariables, ReadVariable, Request, ServerMessage, Subscribe,
+    ALL_VARIABLES,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,11 +53,7 @@ struct Driver {
     next_id: u64,
 }
 
-pub(super) async fn run(
-    mut link: Link,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    shared: Arc<Shared>,
-) {
+pub(super) async fn run(mut link: Link, mut commands: mpsc::UnboundedReceiver<Command>, shared: Arc<Shared>) {
     let mut driver = Driver {
         shared,
         pending: HashMap::new(),
@@ -67,9 +63,7 @@ pub(super) async fn run(
         match driver.serve(&mut link, &mut commands).await {
             Stop::Closed => {
                 link.close().await;
-                driver
-                    .shared
-                    .end(Error::ConnectionLost("the client was closed".into()));
+                driver.shared.end(Error::ConnectionLost("the client was closed".into()));
                 return;
             }
             Stop::Lost(why) => {
@@ -77,9 +71,7 @@ pub(super) async fn run(
                 driver.pending.clear();
                 let endpoint = &driver.shared.endpoint;
                 if !driver.shared.settings.reconnect {
-                    driver
-                        .shared
-                        .end(Error::ConnectionLost(format!("{endpoint}: {why}")));
+                    driver.shared.end(Error::ConnectionLost(format!("{endpoint}: {why}")));
                     return;
                 }
                 tracing::info!(%endpoint, reason = %why, "connection lost; reconnecting");
@@ -98,11 +90,7 @@ impl Driver {
         self.next_id
     }
 
-    async fn serve(
-        &mut self,
-        link: &mut Link,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
-    ) -> Stop {
+    async fn serve(&mut self, link: &mut Link, commands: &mut mpsc::UnboundedReceiver<Command>) -> Stop {
         loop {
             tokio::select! {
                 incoming = link.recv() => match incoming {
@@ -152,8 +140,7 @@ impl Driver {
         let Some(pending) = reply.id.and_then(|id| self.pending.remove(&id)) else {
             return;
         };
-        if let (Some(auth), ServerMessage::AuthenticationResult(_)) = (pending.auth, &reply.message)
-        {
+        if let (Some(auth), ServerMessage::AuthenticationResult(_)) = (pending.auth, &reply.message) {
             self.shared.remember_auth(auth);
         }
         let _ = pending.reply.send(Answer {
@@ -214,10 +201,7 @@ impl Driver {
 
     /// The answer to a request made while the link is down.
     fn not_sent(&self) -> Answer {
-        let message = format!(
-            "reconnecting to {}; the request was not sent",
-            self.shared.endpoint
-        );
+        let message = format!("reconnecting to {}; the request was not sent", self.shared.endpoint);
         Answer {
             message: ServerMessage::error(ErrorCode::ConnectionLost, message),
             fd: None,
@@ -229,9 +213,7 @@ impl Driver {
         for auth in self.shared.auths() {
             match self.call(link, auth.into()).await? {
                 Ok(_) => {}
-                Err(err @ (Error::Unauthorized(_) | Error::PermissionDenied(_))) => {
-                    return Err(SetupError::Fatal(err))
-                }
+                Err(err @ (Error::Unauthorized(_) | Error::PermissionDenied(_))) => return Err(SetupError::Fatal(err)),
                 Err(err) => return Err(SetupError::Transient(err.to_string())),
             }
         }
@@ -258,12 +240,7 @@ impl Driver {
     }
 
     /// Reads the current value of every variable of `key` that changed unseen while the link was down, and queues it.
-    async fn catch_up(
-        &mut self,
-        link: &mut Link,
-        key: &Key,
-        queues: &[Arc<ChangeQueue>],
-    ) -> Result<(), SetupError> {
+    async fn catch_up(&mut self, link: &mut Link, key: &Key, queues: &[Arc<ChangeQueue>]) -> Result<(), SetupError> {
         let (service_id, variable) = key;
         let names = if variable == ALL_VARIABLES {
             let list = ListVariables {
@@ -306,11 +283,7 @@ impl Driver {
     }
 
     /// Sends one request and reads until its reply, routing pushes meanwhile. The outer error is a link failure.
-    async fn call(
-        &mut self,
-        link: &mut Link,
-        message: ClientMessage,
-    ) -> Result<Result<ServerMessage, Error>, String> {
+    async fn call(&mut self, link: &mut Link, message: ClientMessage) -> Result<Result<ServerMessage, Error>, String> {
         let id = self.next_id();
         link.send(&Request::new(id, message)).await?;
         loop {

@@ -36,11 +36,9 @@ impl Endpoint {
     pub(crate) async fn open(&self, timeout: Duration) -> Result<Link, String> {
         let open = async {
             match self {
-                Endpoint::WebSocket { url, encoding, tls } => {
-                    WsLink::connect(url, *encoding, tls.as_ref())
-                        .await
-                        .map(|link| Link::Ws(Box::new(link)))
-                }
+                Endpoint::WebSocket { url, encoding, tls } => WsLink::connect(url, *encoding, tls.as_ref())
+                    .await
+                    .map(|link| Link::Ws(Box::new(link))),
                 Endpoint::Unix { path } => UnixLink::connect(path)
                     .await
                     .map(Link::Unix)

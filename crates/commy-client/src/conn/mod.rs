@@ -169,12 +169,12 @@ impl Connection {
         let mut registry = self.shared.registry();
         if registry.unregister(key, id) {
             // Sent under the registry's lock, so that it cannot overtake a later Subscribe of the same key.
-            let _ = self.commands.send(Command::Fire(ClientMessage::Unsubscribe(
-                commy_proto::Unsubscribe {
+            let _ = self
+                .commands
+                .send(Command::Fire(ClientMessage::Unsubscribe(commy_proto::Unsubscribe {
                     service_id: key.0.clone(),
                     variable_name: key.1.clone(),
-                },
-            )));
+                })));
         }
     }
 

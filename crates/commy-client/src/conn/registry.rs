@@ -31,10 +31,7 @@ impl Registry {
     pub(crate) fn register(&mut self, key: Key, queue: Arc<ChangeQueue>, remote: bool) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
-        self.watches
-            .entry(key)
-            .or_default()
-            .push(Entry { id, queue, remote });
+        self.watches.entry(key).or_default().push(Entry { id, queue, remote });
         id
     }
 
@@ -73,11 +70,7 @@ impl Registry {
         self.watches
             .iter()
             .map(|(key, entries)| {
-                let remote = entries
-                    .iter()
-                    .filter(|e| e.remote)
-                    .map(|e| e.queue.clone())
-                    .collect();
+                let remote = entries.iter().filter(|e| e.remote).map(|e| e.queue.clone()).collect();
                 (key.clone(), remote)
             })
             .collect()

@@ -52,9 +52,11 @@ impl UnixLink {
                 let reply = decode_reply(&bytes, Encoding::Json)
                     .map_err(|e| format!("the server sent an undecodable message: {e}"))?;
                 let fd = match reply.message {
-                    ServerMessage::ServiceFilePath(_) => Some(self.fds.pop_front().ok_or(
-                        "the server's ServiceFilePath reply came without a file descriptor",
-                    )?),
+                    ServerMessage::ServiceFilePath(_) => Some(
+                        self.fds
+                            .pop_front()
+                            .ok_or("the server's ServiceFilePath reply came without a file descriptor")?,
+                    ),
                     _ => None,
                 };
                 return Ok(Incoming { reply, fd });
@@ -85,11 +87,7 @@ impl UnixLink {
 }
 
 /// One `recvmsg`: bytes into `scratch`, descriptors onto `fds`.
-fn receive(
-    stream: &UnixStream,
-    scratch: &mut [u8],
-    fds: &mut VecDeque<OwnedFd>,
-) -> io::Result<usize> {
+fn receive(stream: &UnixStream, scratch: &mut [u8], fds: &mut VecDeque<OwnedFd>) -> io::Result<usize> {
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut iov = [IoSliceMut::new(scratch)];

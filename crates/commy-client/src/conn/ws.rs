@@ -21,11 +21,7 @@ pub(crate) struct WsLink {
 }
 
 impl WsLink {
-    pub(crate) async fn connect(
-        url: &ServerUrl,
-        encoding: Encoding,
-        tls: Option<&TlsSetup>,
-    ) -> Result<WsLink, String> {
+    pub(crate) async fn connect(url: &ServerUrl, encoding: Encoding, tls: Option<&TlsSetup>) -> Result<WsLink, String> {
         let ws_url = url.websocket();
         let mut request = ws_url
             .as_str()
@@ -86,9 +82,9 @@ impl WsLink {
                 Message::Text(text) => text.as_bytes(),
                 Message::Binary(bytes) => bytes,
                 Message::Close(frame) => {
-                    let why = frame.as_ref().map_or("no reason given".to_owned(), |f| {
-                        format!("{} ({})", f.reason, f.code)
-                    });
+                    let why = frame
+                        .as_ref()
+                        .map_or("no reason given".to_owned(), |f| format!("{} ({})", f.reason, f.code));
                     return Err(format!("the server closed the connection: {why}"));
                 }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,

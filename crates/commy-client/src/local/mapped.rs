@@ -32,11 +32,7 @@ pub(crate) struct Mapped {
 impl Mapped {
     /// Maps the file behind `fd`: read-write if the server opened it so, read-only (`PROT_READ`) otherwise.
     pub(crate) fn new(fd: OwnedFd, writable: bool, name: &str) -> Result<Mapped> {
-        let access = if writable {
-            Access::ReadWrite
-        } else {
-            Access::ReadOnly
-        };
+        let access = if writable { Access::ReadWrite } else { Access::ReadOnly };
         let service = commy_shm::Service::from_fd(fd, access).map_err(|e| {
             Error::io(
                 format!("mapping service '{name}'"),
@@ -90,14 +86,8 @@ impl Mapped {
 
     /// Looks a variable up in the table (not the cache).
     fn look_up(&self, variable: &str) -> Result<Target> {
-        let handle = self
-            .service
-            .lookup(variable)
-            .map_err(|e| self.failed(variable, e))?;
-        let info = self
-            .service
-            .info_of(handle)
-            .map_err(|e| self.failed(variable, e))?;
+        let handle = self.service.lookup(variable).map_err(|e| self.failed(variable, e))?;
+        let info = self.service.info_of(handle).map_err(|e| self.failed(variable, e))?;
         let target = Target {
             handle,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
@@ -109,11 +99,7 @@ impl Mapped {
 
     /// Runs `op` on the variable's cached handle; if the handle went stale (the variable was freed, perhaps allocated
     /// again), looks it up once more and retries.
-    fn with_target<T>(
-        &self,
-        variable: &str,
-        op: impl Fn(Target) -> std::result::Result<T, AccessError>,
-    ) -> Result<T> {
+    fn with_target<T>(&self, variable: &str, op: impl Fn(Target) -> std::result::Result<T, AccessError>) -> Result<T> {
         let cached = self.targets().get(variable).copied();
         if let Some(target) = cached {
             match op(target) {

@@ -8,9 +8,7 @@ use std::time::Duration;
 fn session(url: &str, key: &str, transport: Transport) {
     let builder: ClientBuilder = commy_client::Client::builder(url).transport(transport);
     let client = Client::connect_with(builder).unwrap();
-    client
-        .authenticate(Some("acme"), Credentials::api_key(key))
-        .unwrap();
+    client.authenticate(Some("acme"), Credentials::api_key(key)).unwrap();
     assert_eq!(client.transport(), transport);
     let name = format!("counters-{transport:?}");
     let svc = client.create_service(&name).unwrap();
@@ -18,10 +16,7 @@ fn session(url: &str, key: &str, transport: Transport) {
     let mut watch = svc.watch_variable("hits").unwrap();
     let version = svc.write_u64("hits", 5).unwrap();
     let change = loop {
-        let change = watch
-            .next_timeout(Duration::from_secs(30))
-            .unwrap()
-            .unwrap();
+        let change = watch.next_timeout(Duration::from_secs(30)).unwrap().unwrap();
         if change.version >= version {
             break change;
         }

@@ -59,15 +59,9 @@ async fn a_read_only_key_maps_the_file_read_only() {
         .filter_map(|line| line.split_whitespace().nth(1))
         .collect();
     assert!(perms.contains(&"r--s"), "no read-only mapping in {perms:?}");
-    assert!(
-        perms.contains(&"rw-s"),
-        "no read-write mapping in {perms:?}"
-    );
+    assert!(perms.contains(&"rw-s"), "no read-write mapping in {perms:?}");
 
-    assert!(matches!(
-        ro.write_u64("n", 2).await,
-        Err(Error::PermissionDenied(_))
-    ));
+    assert!(matches!(ro.write_u64("n", 2).await, Err(Error::PermissionDenied(_))));
     // A read-only watcher is woken by writes (the server holds its waiter pin).
     let mut watch = ro.watch_variable("n").await.unwrap();
     let version = svc.write_u64("n", 3).await.unwrap();

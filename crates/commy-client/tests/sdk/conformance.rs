@@ -2,9 +2,7 @@
 //! transport by `conformance!`. Results must be the same on both.
 
 use crate::util::{TestServer, ALL, READ_ONLY};
-use commy_client::{
-    Allocation, Change, Client, Credentials, Error, Service, Transport, ValueType, Watch,
-};
+use commy_client::{Allocation, Change, Client, Credentials, Error, Service, Transport, ValueType, Watch};
 use serde::{Deserialize, Serialize};
 
 macro_rules! conformance {
@@ -80,10 +78,7 @@ async fn services_crud(transport: Transport) {
         .collect();
     assert_eq!(names, ["weather"]);
     client.delete_service("weather").await.unwrap();
-    assert!(matches!(
-        client.get_service("weather").await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(client.get_service("weather").await, Err(Error::NotFound(_))));
     assert!(client.list_services().await.unwrap().is_empty());
 }
 
@@ -102,19 +97,11 @@ async fn variables_crud(transport: Transport) {
     let list = svc.list().await.unwrap();
     let count = list.iter().find(|v| v.variable_name == "count").unwrap();
     assert_eq!(
-        (
-            count.value_type,
-            count.capacity,
-            count.len,
-            count.persistent
-        ),
+        (count.value_type, count.capacity, count.len, count.persistent),
         (ValueType::U64, 8, 8, true)
     );
     let raw = list.iter().find(|v| v.variable_name == "raw").unwrap();
-    assert_eq!(
-        (raw.value_type, raw.capacity, raw.len),
-        (ValueType::Bytes, 16, 3)
-    );
+    assert_eq!((raw.value_type, raw.capacity, raw.len), (ValueType::Bytes, 16, 3));
 
     let before = svc.read("count").await.unwrap();
     let version = svc.write("count", 6u64).await.unwrap();
@@ -125,14 +112,9 @@ async fn variables_crud(transport: Transport) {
 
     svc.deallocate("raw").await.unwrap();
     assert!(matches!(svc.read("raw").await, Err(Error::NotFound(_))));
-    assert!(matches!(
-        svc.write("raw", vec![1u8]).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(svc.write("raw", vec![1u8]).await, Err(Error::NotFound(_))));
     // A freed name can be allocated again, with another type.
-    svc.allocate("raw", Allocation::string("again"))
-        .await
-        .unwrap();
+    svc.allocate("raw", Allocation::string("again")).await.unwrap();
     assert_eq!(svc.read_string("raw").await.unwrap(), "again");
 }
 
@@ -159,17 +141,13 @@ async fn typed_reads_and_writes(transport: Transport) {
     svc.allocate("i", Allocation::i64(0)).await.unwrap();
     svc.allocate("f", Allocation::f64(0.0)).await.unwrap();
     svc.allocate("b", Allocation::bool(false)).await.unwrap();
-    svc.allocate("s", Allocation::string("").capacity(32))
-        .await
-        .unwrap();
+    svc.allocate("s", Allocation::string("").capacity(32)).await.unwrap();
     let reading = Reading {
         station: "north".into(),
         celsius: 21.5,
         tags: vec!["roof".into()],
     };
-    svc.allocate("j", Allocation::json(&reading).unwrap())
-        .await
-        .unwrap();
+    svc.allocate("j", Allocation::json(&reading).unwrap()).await.unwrap();
     svc.allocate("raw", Allocation::bytes(vec![]).capacity(8))
         .await
         .unwrap();
@@ -227,10 +205,7 @@ async fn watch_a_variable_to_its_last_version(transport: Transport) {
     let seen = until_version(&mut watch, "n", last).await;
     let values: Vec<u64> = seen.iter().map(|c| c.as_u64().unwrap()).collect();
     assert_eq!(values.last(), Some(&200), "the last write always arrives");
-    assert!(
-        values.windows(2).all(|w| w[0] < w[1]),
-        "in order: {values:?}"
-    );
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "in order: {values:?}");
     assert!(seen.iter().all(|c| c.variable == "n"));
     assert_eq!(seen.last().unwrap().value, Some(200.into()));
 }
@@ -238,9 +213,7 @@ async fn watch_a_variable_to_its_last_version(transport: Transport) {
 async fn watch_a_whole_service(transport: Transport) {
     let (_server, client) = fixture(transport).await;
     let svc = client.create_service("all").await.unwrap();
-    svc.allocate("a", Allocation::string("").capacity(16))
-        .await
-        .unwrap();
+    svc.allocate("a", Allocation::string("").capacity(16)).await.unwrap();
     svc.allocate("b", Allocation::f64(0.0)).await.unwrap();
     let mut watch = svc.watch().await.unwrap();
     let va = svc.write("a", "first").await.unwrap();
@@ -263,10 +236,7 @@ async fn watch_a_whole_service(transport: Transport) {
 
 async fn errors_match_the_protocol_codes(transport: Transport) {
     let (_server, client) = fixture(transport).await;
-    assert!(matches!(
-        client.get_service("nope").await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(client.get_service("nope").await, Err(Error::NotFound(_))));
     let svc = client.create_service("errs").await.unwrap();
     assert!(matches!(
         client.create_service("errs").await,
@@ -277,32 +247,18 @@ async fn errors_match_the_protocol_codes(transport: Transport) {
         Err(Error::InvalidRequest(_))
     ));
     svc.allocate("n", Allocation::u64(1)).await.unwrap();
-    svc.allocate("s", Allocation::string("x").capacity(4))
-        .await
-        .unwrap();
+    svc.allocate("s", Allocation::string("x").capacity(4)).await.unwrap();
     assert!(matches!(
         svc.allocate("n", Allocation::u64(1)).await,
         Err(Error::AlreadyExists(_))
     ));
     assert!(matches!(svc.read("missing").await, Err(Error::NotFound(_))));
-    assert!(matches!(
-        svc.write("missing", 1u64).await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        svc.watch_variable("missing").await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(svc.write("missing", 1u64).await, Err(Error::NotFound(_))));
+    assert!(matches!(svc.watch_variable("missing").await, Err(Error::NotFound(_))));
     // A value of the wrong kind or size, or over capacity, changes nothing.
     let before = svc.read("n").await.unwrap();
-    assert!(matches!(
-        svc.write("n", "text").await,
-        Err(Error::InvalidRequest(_))
-    ));
-    assert!(matches!(
-        svc.write("n", -1i64).await,
-        Err(Error::InvalidRequest(_))
-    ));
+    assert!(matches!(svc.write("n", "text").await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(svc.write("n", -1i64).await, Err(Error::InvalidRequest(_))));
     assert!(matches!(
         svc.write("n", vec![1u8, 2]).await,
         Err(Error::InvalidRequest(_))
@@ -313,10 +269,7 @@ async fn errors_match_the_protocol_codes(transport: Transport) {
     ));
     assert_eq!(svc.read("n").await.unwrap(), before);
     // Reading as the wrong type is the caller's mistake.
-    assert!(matches!(
-        svc.read_bool("s").await,
-        Err(Error::InvalidRequest(_))
-    ));
+    assert!(matches!(svc.read_bool("s").await, Err(Error::InvalidRequest(_))));
     let code = svc.read("missing").await.unwrap_err().code();
     assert_eq!(code, Some(commy_client::proto::ErrorCode::NotFound));
 }
@@ -329,18 +282,12 @@ async fn a_read_only_key_is_denied_writes(transport: Transport) {
     let reader = server.client(transport, "acme", &key).await;
     let ro = reader.get_service("guarded").await.unwrap();
     assert_eq!(ro.read_u64("n").await.unwrap(), 7);
-    assert!(matches!(
-        ro.write_u64("n", 8).await,
-        Err(Error::PermissionDenied(_))
-    ));
+    assert!(matches!(ro.write_u64("n", 8).await, Err(Error::PermissionDenied(_))));
     assert!(matches!(
         ro.allocate("m", Allocation::u64(0)).await,
         Err(Error::PermissionDenied(_))
     ));
-    assert!(matches!(
-        ro.deallocate("n").await,
-        Err(Error::PermissionDenied(_))
-    ));
+    assert!(matches!(ro.deallocate("n").await, Err(Error::PermissionDenied(_))));
     assert!(matches!(
         reader.create_service("mine").await,
         Err(Error::PermissionDenied(_))
@@ -367,10 +314,7 @@ async fn a_bad_key_is_unauthorized(transport: Transport) {
     let refused = stranger
         .authenticate(Some("acme"), Credentials::api_key("not-a-key"))
         .await;
-    assert!(
-        matches!(refused, Err(Error::Unauthorized(_))),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(Error::Unauthorized(_))), "{refused:?}");
     assert!(matches!(
         stranger.get_service("anything").await,
         Err(Error::InvalidRequest(_))

@@ -20,12 +20,7 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-fn spawn(
-    server: &TestServer,
-    key: &str,
-    name: &str,
-    args: &[&str],
-) -> (Child, Lines<BufReader<ChildStdout>>) {
+fn spawn(server: &TestServer, key: &str, name: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(example(name))
         .args(args)
         .env("COMMY_URL", &server.url)
@@ -45,46 +40,23 @@ async fn sensor_dashboard_and_alerts_run_together() {
     // The service and variables the sensor would create, so that the watchers can start first.
     let client = server.client(Transport::Remote, "acme", &key).await;
     let weather = client.create_service("weather").await.unwrap();
-    weather
-        .allocate("temperature", Allocation::f64(20.0))
-        .await
-        .unwrap();
-    weather
-        .allocate("humidity", Allocation::f64(50.0))
-        .await
-        .unwrap();
+    weather.allocate("temperature", Allocation::f64(20.0)).await.unwrap();
+    weather.allocate("humidity", Allocation::f64(50.0)).await.unwrap();
     weather
         .allocate("reading", Allocation::json(&()).unwrap().capacity(512))
         .await
         .unwrap();
     let run = tokio::task::spawn_blocking(move || {
-        let (mut dashboard, mut board) =
-            spawn(&server, &key, "dashboard", &["--until-sequence", "5"]);
-        let (mut alerts, mut alert_lines) = spawn(
-            &server,
-            &key,
-            "alerts",
-            &["--threshold", "21", "--count", "1"],
-        );
+        let (mut dashboard, mut board) = spawn(&server, &key, "dashboard", &["--until-sequence", "5"]);
+        let (mut alerts, mut alert_lines) = spawn(&server, &key, "alerts", &["--threshold", "21", "--count", "1"]);
         let first = board.next().unwrap().unwrap();
         assert!(first.contains("Remote"), "{first}");
-        assert!(alert_lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .starts_with("alerts watching"));
+        assert!(alert_lines.next().unwrap().unwrap().starts_with("alerts watching"));
         let (mut sensor, sensor_lines) = spawn(
             &server,
             &key,
             "weather_sensor",
-            &[
-                "--count",
-                "5",
-                "--interval-ms",
-                "20",
-                "--transport",
-                "local",
-            ],
+            &["--count", "5", "--interval-ms", "20", "--transport", "local"],
         );
         let sensor_out: Vec<String> = sensor_lines.map(Result::unwrap).collect();
         assert!(sensor.wait().unwrap().success());
@@ -95,11 +67,7 @@ async fn sensor_dashboard_and_alerts_run_together() {
         assert!(dashboard.wait().unwrap().success());
         // The sensor's last temperature is the last the dashboard shows for it: nothing is lost at the end.
         let last_written = sensor_out.last().unwrap();
-        let last_shown = shown
-            .iter()
-            .rev()
-            .find(|l| l.starts_with("temperature"))
-            .unwrap();
+        let last_shown = shown.iter().rev().find(|l| l.starts_with("temperature")).unwrap();
         let value = last_shown.split_whitespace().nth(2).unwrap();
         assert!(
             last_written.contains(&format!("temperature {value} ")),

@@ -9,9 +9,7 @@ async fn watch_survives_a_restart(transport: Transport) {
     let key = server.tenant_key("acme", ALL).await;
     let client = server.client(transport, "acme", &key).await;
     let svc = client.create_service("durable").await.unwrap();
-    svc.allocate("n", Allocation::u64(0).persistent(true))
-        .await
-        .unwrap();
+    svc.allocate("n", Allocation::u64(0).persistent(true)).await.unwrap();
     let mut watch = svc.watch_variable("n").await.unwrap();
     let version = svc.write_u64("n", 1).await.unwrap();
     let first = watch.next_change().await.unwrap();

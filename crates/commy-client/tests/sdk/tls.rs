@@ -5,8 +5,7 @@ use commy_client::{Allocation, Client, Credentials, Error, Permission, Transport
 use commy_server::config::{ServerConfig, TlsCertificate, TlsConfig};
 use commy_server::Server;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -132,46 +131,27 @@ async fn client(
 async fn wss_read_write_watch_with_a_ca_file() {
     let pki = Pki::new("Commy test CA");
     let server = start(&pki, None).await;
-    let admin = client(
-        &server,
-        &pki,
-        None,
-        None,
-        Credentials::api_key(&server.admin_key),
-    )
-    .await
-    .expect("the admin connects over wss with the CA file");
+    let admin = client(&server, &pki, None, None, Credentials::api_key(&server.admin_key))
+        .await
+        .expect("the admin connects over wss with the CA file");
     admin.create_tenant("acme", "Acme").await.unwrap();
     let key = admin
         .create_api_key(
             "acme",
             "app",
-            &[
-                Permission::Read,
-                Permission::Write,
-                Permission::CreateService,
-            ],
+            &[Permission::Read, Permission::Write, Permission::CreateService],
             None,
         )
         .await
         .unwrap()
         .key;
 
-    let app = client(
-        &server,
-        &pki,
-        None,
-        Some("acme"),
-        Credentials::api_key(&key),
-    )
-    .await
-    .unwrap();
-    assert_eq!(app.transport(), Transport::Remote);
-    let weather = app.create_service("weather").await.unwrap();
-    weather
-        .allocate("temperature", Allocation::f64(20.0))
+    let app = client(&server, &pki, None, Some("acme"), Credentials::api_key(&key))
         .await
         .unwrap();
+    assert_eq!(app.transport(), Transport::Remote);
+    let weather = app.create_service("weather").await.unwrap();
+    weather.allocate("temperature", Allocation::f64(20.0)).await.unwrap();
     let mut changes = weather.watch_variable("temperature").await.unwrap();
     weather.write_f64("temperature", 21.5).await.unwrap();
     assert_eq!(weather.read_f64("temperature").await.unwrap(), 21.5);
@@ -224,10 +204,7 @@ async fn a_client_that_does_not_trust_the_server_fails_clearly() {
     .expect_err("a name mismatch is refused");
     let text = err.to_string();
     assert!(text.contains("certificate not trusted"), "{text}");
-    assert!(
-        text.contains("not valid for the name '127.0.0.1'"),
-        "{text}"
-    );
+    assert!(text.contains("not valid for the name '127.0.0.1'"), "{text}");
 
     // A CA file that does not exist is named.
     let err = Client::builder(&server.url)
@@ -242,15 +219,9 @@ async fn a_client_that_does_not_trust_the_server_fails_clearly() {
 async fn mutual_tls_authenticates_by_certificate_name() {
     let pki = Pki::new("Commy test CA");
     let server = start(&pki, Some(&pki.ca)).await;
-    let admin = client(
-        &server,
-        &pki,
-        None,
-        None,
-        Credentials::api_key(&server.admin_key),
-    )
-    .await
-    .expect("a client without a certificate is still served");
+    let admin = client(&server, &pki, None, None, Credentials::api_key(&server.admin_key))
+        .await
+        .expect("a client without a certificate is still served");
     admin.create_tenant("acme", "Acme").await.unwrap();
     admin
         .create_api_key("acme", "sensor-7.example", &[Permission::Read], None)
@@ -260,25 +231,15 @@ async fn mutual_tls_authenticates_by_certificate_name() {
         .create_api_key(
             "acme",
             "writer",
-            &[
-                Permission::Read,
-                Permission::Write,
-                Permission::CreateService,
-            ],
+            &[Permission::Read, Permission::Write, Permission::CreateService],
             None,
         )
         .await
         .unwrap()
         .key;
-    let writer = client(
-        &server,
-        &pki,
-        None,
-        Some("acme"),
-        Credentials::api_key(&writer_key),
-    )
-    .await
-    .unwrap();
+    let writer = client(&server, &pki, None, Some("acme"), Credentials::api_key(&writer_key))
+        .await
+        .unwrap();
     let service = writer.create_service("sensors").await.unwrap();
     service.allocate("level", Allocation::u64(3)).await.unwrap();
 
@@ -338,19 +299,10 @@ async fn mutual_tls_authenticates_by_certificate_name() {
     .unwrap_err();
     assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
     assert!(err.to_string().contains("matches no API key"), "{err}");
-    let err = client(
-        &server,
-        &pki,
-        None,
-        Some("acme"),
-        Credentials::client_cert(),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("no verified client certificate"),
-        "{err}"
-    );
+    let err = client(&server, &pki, None, Some("acme"), Credentials::client_cert())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no verified client certificate"), "{err}");
     let err = client(
         &server,
         &pki,

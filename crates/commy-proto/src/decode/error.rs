@@ -106,7 +106,10 @@ impl fmt::Display for DecodeError {
                 write!(f, "{what} is not a message: {detail}")
             }
             DecodeErrorKind::MissingType => {
-                write!(f, "{what} has no `type` field naming the message, as in {{\"type\":\"Heartbeat\",\"data\":{{}}}}")
+                write!(
+                    f,
+                    "{what} has no `type` field naming the message, as in {{\"type\":\"Heartbeat\",\"data\":{{}}}}"
+                )
             }
             DecodeErrorKind::TypeNotAString { found } => {
                 write!(f, "`type` must be a string naming the message, got {found}")
@@ -119,11 +122,7 @@ impl fmt::Display for DecodeError {
                 }
             }
             DecodeErrorKind::BadId { found } => {
-                write!(
-                    f,
-                    "`id` must be an integer from 0 to {}, got {found}",
-                    u64::MAX
-                )
+                write!(f, "`id` must be an integer from 0 to {}, got {found}", u64::MAX)
             }
             DecodeErrorKind::InvalidData {
                 message_type,

@@ -151,10 +151,7 @@ impl<'de> Visitor<'de> for FieldVisitor {
         Ok(Field::Other("an object".to_owned()))
     }
 
-    fn visit_newtype_struct<D: Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Field, D::Error> {
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
         IgnoredAny::deserialize(deserializer)?;
         Ok(Field::Other("an extension value".to_owned()))
     }

@@ -61,10 +61,7 @@ pub(crate) fn decode<M: MessageEnum>(
             detail,
         })),
         None => {
-            let did_you_mean = M::TYPES
-                .iter()
-                .copied()
-                .find(|known| known.eq_ignore_ascii_case(&name));
+            let did_you_mean = M::TYPES.iter().copied().find(|known| known.eq_ignore_ascii_case(&name));
             Err(fail(DecodeErrorKind::UnknownType { name, did_you_mean }))
         }
     }
@@ -104,9 +101,7 @@ fn read_head(bytes: &[u8], encoding: Encoding) -> Result<Head, DecodeErrorKind> 
     }
 }
 
-fn msgpack_deserializer(
-    bytes: &[u8],
-) -> rmp_serde::Deserializer<rmp_serde::decode::ReadReader<Cursor<&[u8]>>> {
+fn msgpack_deserializer(bytes: &[u8]) -> rmp_serde::Deserializer<rmp_serde::decode::ReadReader<Cursor<&[u8]>>> {
     let mut deserializer = rmp_serde::Deserializer::new(Cursor::new(bytes));
     deserializer.set_max_depth(MAX_DEPTH);
     deserializer
@@ -116,15 +111,11 @@ fn msgpack_error(e: rmp_serde::decode::Error) -> DecodeErrorKind {
     use rmp_serde::decode::Error;
     let detail = match e {
         Error::Syntax(detail) => return DecodeErrorKind::NotAnEnvelope { detail },
-        Error::InvalidMarkerRead(io) | Error::InvalidDataRead(io)
-            if io.kind() == ErrorKind::UnexpectedEof =>
-        {
+        Error::InvalidMarkerRead(io) | Error::InvalidDataRead(io) if io.kind() == ErrorKind::UnexpectedEof => {
             "the message ends early".to_owned()
         }
         Error::DepthLimitExceeded => format!("nested more than {MAX_DEPTH} levels deep"),
-        Error::TypeMismatch(rmp::Marker::Reserved) => {
-            "byte 0xc1 is never used in MessagePack".to_owned()
-        }
+        Error::TypeMismatch(rmp::Marker::Reserved) => "byte 0xc1 is never used in MessagePack".to_owned(),
         other => msgpack_data_error(&other),
     };
     DecodeErrorKind::Malformed {
@@ -149,16 +140,9 @@ fn describe_marker(marker: rmp::Marker) -> &'static str {
     match marker {
         M::Null => "nil",
         M::True | M::False => "a boolean",
-        M::FixPos(_)
-        | M::FixNeg(_)
-        | M::U8
-        | M::U16
-        | M::U32
-        | M::U64
-        | M::I8
-        | M::I16
-        | M::I32
-        | M::I64 => "an integer",
+        M::FixPos(_) | M::FixNeg(_) | M::U8 | M::U16 | M::U32 | M::U64 | M::I8 | M::I16 | M::I32 | M::I64 => {
+            "an integer"
+        }
         M::F32 | M::F64 => "a float",
         M::FixStr(_) | M::Str8 | M::Str16 | M::Str32 => "a string",
         M::Bin8 | M::Bin16 | M::Bin32 => "bytes",
@@ -177,10 +161,7 @@ fn without_position(e: &serde_json::Error) -> String {
         return message;
     }
     let suffix = format!(" at line {} column {}", e.line(), e.column());
-    message
-        .strip_suffix(&suffix)
-        .map(str::to_owned)
-        .unwrap_or(message)
+    message.strip_suffix(&suffix).map(str::to_owned).unwrap_or(message)
 }
 
 /// The second pass: the message's bytes, to decode `data` as the payload the `type` names.
@@ -225,14 +206,14 @@ impl PayloadSource for Payload<'_> {
         };
         match body.data {
             Some(payload) => Ok(payload),
-            None => T::deserialize(MapDeserializer::<_, ValueError>::new(std::iter::empty::<(
-                (),
-                (),
-            )>()))
-            .map_err(|e| PayloadError {
-                field: None,
-                detail: e.to_string(),
-            }),
+            None => {
+                T::deserialize(MapDeserializer::<_, ValueError>::new(std::iter::empty::<((), ())>())).map_err(|e| {
+                    PayloadError {
+                        field: None,
+                        detail: e.to_string(),
+                    }
+                })
+            }
         }
     }
 }

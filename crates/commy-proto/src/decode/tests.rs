@@ -30,10 +30,7 @@ fn malformed_json_names_the_position() {
         json_error("{}x").0,
         "request is not valid JSON: trailing characters at line 1 column 3"
     );
-    assert_eq!(
-        json_error("").0,
-        "request is not valid JSON: the message is empty"
-    );
+    assert_eq!(json_error("").0, "request is not valid JSON: the message is empty");
 }
 
 #[test]
@@ -50,19 +47,9 @@ fn the_brief_example_of_malformed_json() {
 
 #[test]
 fn malformed_msgpack_says_what_is_wrong() {
-    let err = |bytes: &[u8]| {
-        decode_request(bytes, Encoding::MsgPack)
-            .unwrap_err()
-            .to_string()
-    };
-    assert_eq!(
-        err(&[]),
-        "request is not valid MessagePack: the message is empty"
-    );
-    assert_eq!(
-        err(&[0x81]),
-        "request is not valid MessagePack: the message ends early"
-    );
+    let err = |bytes: &[u8]| decode_request(bytes, Encoding::MsgPack).unwrap_err().to_string();
+    assert_eq!(err(&[]), "request is not valid MessagePack: the message is empty");
+    assert_eq!(err(&[0x81]), "request is not valid MessagePack: the message ends early");
     assert_eq!(
         err(&[0xc1]),
         "request is not valid MessagePack: byte 0xc1 is never used in MessagePack"
@@ -81,7 +68,10 @@ fn the_envelope_must_be_an_object_with_a_string_type() {
     assert_eq!(msgpack_error(json!([1, 2])).0, expected);
     assert_eq!(
         json_error(r#"{"data":{},"id":4}"#),
-        (r#"request has no `type` field naming the message, as in {"type":"Heartbeat","data":{}}"#.into(), Some(4))
+        (
+            r#"request has no `type` field naming the message, as in {"type":"Heartbeat","data":{}}"#.into(),
+            Some(4)
+        )
     );
     assert_eq!(
         json_error(r#"{"type":5}"#).0,
@@ -120,8 +110,7 @@ fn unknown_types_are_named() {
 
 #[test]
 fn a_bad_id_is_refused_and_not_echoed() {
-    let expected =
-        |got: &str| format!("`id` must be an integer from 0 to 18446744073709551615, got {got}");
+    let expected = |got: &str| format!("`id` must be an integer from 0 to 18446744073709551615, got {got}");
     assert_eq!(
         json_error(r#"{"type":"Heartbeat","data":{},"id":-1}"#),
         (expected("-1"), None)
@@ -138,11 +127,7 @@ fn a_bad_id_is_refused_and_not_echoed() {
         json_error(r#"{"type":"Heartbeat","data":{},"id":18446744073709551616}"#).1,
         None
     );
-    let ok = decode_request(
-        br#"{"type":"Heartbeat","data":{},"id":null}"#,
-        Encoding::Json,
-    )
-    .unwrap();
+    let ok = decode_request(br#"{"type":"Heartbeat","data":{},"id":null}"#, Encoding::Json).unwrap();
     assert_eq!(ok.id, None);
 }
 
@@ -179,12 +164,12 @@ fn wrong_field_types_name_the_field() {
     assert_eq!(
         json_error(text),
         (
-            r#"invalid type: string "big", expected u32 in field `capacity` of AllocateVariable"#
-                .into(),
+            r#"invalid type: string "big", expected u32 in field `capacity` of AllocateVariable"#.into(),
             Some(3)
         )
     );
-    let value = json!({"type": "AllocateVariable", "data": {"service_id": "s", "variable_name": "v", "capacity": "big"}});
+    let value =
+        json!({"type": "AllocateVariable", "data": {"service_id": "s", "variable_name": "v", "capacity": "big"}});
     assert_eq!(
         msgpack_error(value).0,
         "invalid type: a string in field `capacity` of AllocateVariable"
@@ -200,22 +185,19 @@ fn wrong_field_types_name_the_field() {
          field `permissions[1]` of CreateApiKey"
     );
     assert_eq!(
-        json_error(r#"{"type":"Authenticate","data":{"client_version":"1","method":"password"}}"#)
-            .0,
+        json_error(r#"{"type":"Authenticate","data":{"client_version":"1","method":"password"}}"#).0,
         "unknown variant `password`, expected one of `api_key`, `jwt`, `client_cert` in Authenticate"
     );
 }
 
 #[test]
 fn bytes_must_be_numbers_0_to_255() {
-    let text =
-        r#"{"type":"WriteVariable","data":{"service_id":"s","variable_name":"v","data":[1,300]}}"#;
+    let text = r#"{"type":"WriteVariable","data":{"service_id":"s","variable_name":"v","data":[1,300]}}"#;
     assert_eq!(
         json_error(text).0,
         "invalid value: integer `300`, expected u8 in field `data[1]` of WriteVariable"
     );
-    let text =
-        r#"{"type":"WriteVariable","data":{"service_id":"s","variable_name":"v","data":"aGk="}}"#;
+    let text = r#"{"type":"WriteVariable","data":{"service_id":"s","variable_name":"v","data":"aGk="}}"#;
     assert_eq!(
         json_error(text).0,
         r#"invalid type: string "aGk=", expected bytes (an array of integers 0-255, or MessagePack bin) in field `data` of WriteVariable"#
@@ -249,10 +231,7 @@ fn replies_say_reply() {
     )
     .unwrap_err();
     assert_eq!(err.id(), Some(3));
-    assert!(
-        err.to_string().starts_with("unknown variant `NOPE`"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("unknown variant `NOPE`"), "{err}");
 }
 
 #[test]
@@ -262,10 +241,7 @@ fn empty_payloads_accept_missing_null_or_empty_data() {
         r#"{"type":"ListTenants","data":null}"#,
         r#"{"type":"ListTenants","data":{}}"#,
     ] {
-        assert!(
-            decode_request(text.as_bytes(), Encoding::Json).is_ok(),
-            "{text}"
-        );
+        assert!(decode_request(text.as_bytes(), Encoding::Json).is_ok(), "{text}");
     }
     for value in [
         json!({"type": "Heartbeat"}),
@@ -286,12 +262,8 @@ fn unknown_fields_are_ignored() {
 #[test]
 fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let json = format!(
-        r#"{{"type":"WriteVariable","data":{{"service_id":"s","variable_name":"v","value":{deep}}}}}"#
-    );
-    let err = decode_request(json.as_bytes(), Encoding::Json)
-        .unwrap_err()
-        .to_string();
+    let json = format!(r#"{{"type":"WriteVariable","data":{{"service_id":"s","variable_name":"v","value":{deep}}}}}"#);
+    let err = decode_request(json.as_bytes(), Encoding::Json).unwrap_err().to_string();
     assert!(err.starts_with("recursion limit exceeded"), "{err}");
     assert!(err.ends_with("of WriteVariable"), "{err}");
 
@@ -300,9 +272,7 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     packed.extend([0xa4, b'd', b'a', b't', b'a']);
     packed.extend(std::iter::repeat_n(0x91, 100_000));
     packed.push(0xc0);
-    let err = decode_request(&packed, Encoding::MsgPack)
-        .unwrap_err()
-        .to_string();
+    let err = decode_request(&packed, Encoding::MsgPack).unwrap_err().to_string();
     assert_eq!(
         err,
         "request is not valid MessagePack: nested more than 128 levels deep"
@@ -321,12 +291,7 @@ fn announced_lengths_do_not_allocate_before_the_data_arrives() {
         packed.extend(b"WriteVariable");
         packed.extend([0xa4, b'd', b'a', b't', b'a']);
         packed.extend(header);
-        let err = decode_request(&packed, Encoding::MsgPack)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "request is not valid MessagePack: the message ends early"
-        );
+        let err = decode_request(&packed, Encoding::MsgPack).unwrap_err().to_string();
+        assert_eq!(err, "request is not valid MessagePack: the message ends early");
     }
 }

@@ -67,9 +67,6 @@ mod tests {
             key_id: "k1".into(),
             key: "very-secret".into(),
         };
-        assert_eq!(
-            format!("{key:?}"),
-            r#"ApiKey { key_id: "k1", key: <redacted> }"#
-        );
+        assert_eq!(format!("{key:?}"), r#"ApiKey { key_id: "k1", key: <redacted> }"#);
     }
 }

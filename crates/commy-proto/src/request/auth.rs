@@ -116,10 +116,8 @@ mod tests {
 
     #[test]
     fn client_cert_has_no_fields() {
-        let auth: Authenticate = serde_json::from_str(
-            r#"{"tenant_id":"acme","client_version":"1","method":"client_cert"}"#,
-        )
-        .unwrap();
+        let auth: Authenticate =
+            serde_json::from_str(r#"{"tenant_id":"acme","client_version":"1","method":"client_cert"}"#).unwrap();
         assert_eq!(auth.credential, Credential::ClientCert {});
         let json = serde_json::to_value(&auth).unwrap();
         assert_eq!(

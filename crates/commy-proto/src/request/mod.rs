@@ -11,12 +11,8 @@ pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
-pub use tenant::{
-    CreateApiKey, CreateTenant, DeleteTenant, JwtAlgorithm, ListTenants, RevokeApiKey, SetJwtKey,
-};
-pub use variable::{
-    AllocateVariable, DeallocateVariable, ListVariables, ReadVariable, WriteVariable,
-};
+pub use tenant::{CreateApiKey, CreateTenant, DeleteTenant, JwtAlgorithm, ListTenants, RevokeApiKey, SetJwtKey};
+pub use variable::{AllocateVariable, DeallocateVariable, ListVariables, ReadVariable, WriteVariable};
 
 use crate::message_enum::message_enum;
 

@@ -112,11 +112,7 @@ pub enum JwtAlgorithm {
 
 impl JwtAlgorithm {
     /// Every algorithm, in declaration order.
-    pub const ALL: [JwtAlgorithm; 3] = [
-        JwtAlgorithm::HS256,
-        JwtAlgorithm::RS256,
-        JwtAlgorithm::EdDSA,
-    ];
+    pub const ALL: [JwtAlgorithm; 3] = [JwtAlgorithm::HS256, JwtAlgorithm::RS256, JwtAlgorithm::EdDSA];
 
     /// The JOSE name, for example `HS256`.
     pub fn as_str(self) -> &'static str {
@@ -162,8 +158,7 @@ mod tests {
     #[test]
     fn services_is_optional() {
         let m: CreateApiKey =
-            serde_json::from_str(r#"{"tenant_id":"t","name":"n","permissions":["read","write"]}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"tenant_id":"t","name":"n","permissions":["read","write"]}"#).unwrap();
         assert_eq!(m.services, None);
         assert_eq!(m.permissions, [Permission::Read, Permission::Write]);
         assert!(!serde_json::to_string(&m).unwrap().contains("services"));
@@ -178,23 +173,17 @@ mod tests {
         .unwrap();
         assert_eq!(m.read_patterns(), Some(&["a/*".to_owned()][..]));
         assert_eq!(m.write_patterns(), Some(&["a/out".to_owned()][..]));
-        let only_read: CreateApiKey = serde_json::from_str(
-            r#"{"tenant_id":"t","name":"n","permissions":["read"],"read_services":[]}"#,
-        )
-        .unwrap();
+        let only_read: CreateApiKey =
+            serde_json::from_str(r#"{"tenant_id":"t","name":"n","permissions":["read"],"read_services":[]}"#).unwrap();
         assert_eq!(only_read.read_patterns(), Some(&[][..]));
         assert_eq!(only_read.write_patterns(), None);
     }
 
     #[test]
     fn issuer_and_audience_are_optional() {
-        let m: SetJwtKey =
-            serde_json::from_str(r#"{"tenant_id":"t","alg":"RS256","key":"pem"}"#).unwrap();
+        let m: SetJwtKey = serde_json::from_str(r#"{"tenant_id":"t","alg":"RS256","key":"pem"}"#).unwrap();
         assert_eq!((m.issuer.as_deref(), m.audience.as_deref()), (None, None));
         let json = serde_json::to_string(&m).unwrap();
-        assert!(
-            !json.contains("issuer") && !json.contains("audience"),
-            "{json}"
-        );
+        assert!(!json.contains("issuer") && !json.contains("audience"), "{json}");
     }
 }

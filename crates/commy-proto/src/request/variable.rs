@@ -16,11 +16,7 @@ pub struct AllocateVariable {
     /// The variable's name, unique inside the service.
     pub variable_name: String,
     /// The initial value as raw bytes.
-    #[serde(
-        default,
-        with = "crate::fields::opt_bytes",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "crate::fields::opt_bytes", skip_serializing_if = "Option::is_none")]
     pub initial_data: Option<Vec<u8>>,
     /// The initial value as a JSON value of the variable's type.
     #[serde(
@@ -81,11 +77,7 @@ pub struct WriteVariable {
     /// The variable's name.
     pub variable_name: String,
     /// The new value as raw bytes.
-    #[serde(
-        default,
-        with = "crate::fields::opt_bytes",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "crate::fields::opt_bytes", skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<u8>>,
     /// The new value as a JSON value of the variable's type.
     #[serde(
@@ -143,10 +135,7 @@ mod tests {
 
     #[test]
     fn write_takes_exactly_one_of_data_and_value() {
-        assert_eq!(
-            write(Some(vec![1]), None).new_bytes(ValueType::Bytes, 8),
-            Ok(vec![1])
-        );
+        assert_eq!(write(Some(vec![1]), None).new_bytes(ValueType::Bytes, 8), Ok(vec![1]));
         assert_eq!(
             write(None, Some(json!(7))).new_bytes(ValueType::U64, 8),
             Ok(7u64.to_le_bytes().to_vec())
@@ -161,10 +150,7 @@ mod tests {
         );
         assert_eq!(
             write(Some(vec![0; 9]), None).new_bytes(ValueType::Bytes, 8),
-            Err(ValueError::OverCapacity {
-                len: 9,
-                capacity: 8
-            })
+            Err(ValueError::OverCapacity { len: 9, capacity: 8 })
         );
     }
 
@@ -174,8 +160,7 @@ mod tests {
             serde_json::from_str(r#"{"service_id":"s","variable_name":"v","type":"u64"}"#).unwrap();
         assert_eq!(m.value_type(), ValueType::U64);
         assert_eq!(m.initial_bytes(8), Ok(vec![0; 8]));
-        let m: AllocateVariable =
-            serde_json::from_str(r#"{"service_id":"s","variable_name":"v"}"#).unwrap();
+        let m: AllocateVariable = serde_json::from_str(r#"{"service_id":"s","variable_name":"v"}"#).unwrap();
         assert_eq!(m.value_type(), ValueType::Bytes);
         assert_eq!(m.initial_bytes(16), Ok(vec![]));
     }

@@ -1,9 +1,7 @@
 //! A lean WebSocket client over tokio-tungstenite: the Commy protocol in either encoding, or raw messages for the
 //! echo baseline. No timeouts and no bookkeeping beyond what the measurement needs.
 
-use commy_proto::{
-    decode_reply, encode_request, ClientMessage, Encoding, Frame, Reply, Request, ServerMessage,
-};
+use commy_proto::{decode_reply, encode_request, ClientMessage, Encoding, Frame, Reply, Request, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use tokio::net::TcpStream;

@@ -41,10 +41,7 @@ impl PushPair {
                     // `gone.recv()`, not in the runtime, so the reply's arrival does not wake it.
                     for _ in 0..replies {
                         let reply = writer.recv().await;
-                        assert!(
-                            matches!(reply.message, ServerMessage::VariableData(_)),
-                            "{reply:?}"
-                        );
+                        assert!(matches!(reply.message, ServerMessage::VariableData(_)), "{reply:?}");
                     }
                     let start = Instant::now();
                     writer.send(write(&sid, variable, n)).await;
@@ -92,8 +89,7 @@ async fn timed<T>(round: impl std::future::Future<Output = T>) -> Duration {
 /// p50 and p99 of `samples`, in microseconds.
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort_unstable();
-    let at =
-        |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.50), at(0.99))
 }
 
@@ -155,10 +151,7 @@ pub fn run(echo: &Echo, commy: &Commy, rounds: usize) {
         "\nlatency: {rounds} rounds, each one sample of every row in a random order; one client thread per \
          connection side"
     );
-    println!(
-        "{:<52} {:>9} {:>9} {:>12}",
-        "", "p50 us", "p99 us", "p50 / echo"
-    );
+    println!("{:<52} {:>9} {:>9} {:>12}", "", "p50 us", "p99 us", "p50 / echo");
     let mut baseline = None;
     for (name, samples) in names.iter().zip(samples) {
         let (p50, p99) = percentiles(samples);

@@ -3,8 +3,7 @@
 
 use crate::client::Conn;
 use commy_proto::{
-    AllocateVariable, Authenticate, CreateService, CreateTenant, Credential, Encoding,
-    ServerMessage, ValueType,
+    AllocateVariable, Authenticate, CreateService, CreateTenant, Credential, Encoding, ServerMessage, ValueType,
 };
 use commy_server::config::ServerConfig;
 use commy_server::Server;
@@ -36,9 +35,7 @@ pub struct Echo {
 impl Echo {
     pub fn start(commy: &Commy) -> Echo {
         let runtime = &commy.runtime;
-        let listener = runtime
-            .block_on(TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {
             loop {
@@ -51,9 +48,7 @@ impl Echo {
                         return;
                     };
                     while let Some(Ok(message)) = ws.next().await {
-                        if (message.is_text() || message.is_binary())
-                            && ws.send(message).await.is_err()
-                        {
+                        if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
                             return;
                         }
                     }
@@ -129,9 +124,7 @@ impl Commy {
                     tenant_name: "bench".into(),
                 })
                 .await;
-            let names = (0..variables)
-                .map(|i| format!("v{i}"))
-                .chain(["fan".into()]);
+            let names = (0..variables).map(|i| format!("v{i}")).chain(["fan".into()]);
             let bench = make_service(&mut admin, "bench", names).await;
             let quiet = make_service(&mut admin, "quiet", ["v0".to_owned()].into_iter()).await;
             (bench, quiet)
@@ -162,9 +155,7 @@ async fn admin_login(conn: &mut Conn) {
     conn.call(Authenticate {
         tenant_id: None,
         client_version: "commy-bench".into(),
-        credential: Credential::ApiKey {
-            key: ADMIN_KEY.into(),
-        },
+        credential: Credential::ApiKey { key: ADMIN_KEY.into() },
     })
     .await;
 }

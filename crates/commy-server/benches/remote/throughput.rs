@@ -110,8 +110,7 @@ pub fn run(echo: &Echo, commy: &Commy, window: Duration) {
             for _ in 0..SLICES {
                 for (k, row) in rows.iter().enumerate() {
                     let start = Instant::now();
-                    let (back, made) =
-                        slice(row, &sid, std::mem::take(&mut conns[k]), window / SLICES).await;
+                    let (back, made) = slice(row, &sid, std::mem::take(&mut conns[k]), window / SLICES).await;
                     conns[k] = back;
                     totals[k].0 += made;
                     totals[k].1 += start.elapsed();

@@ -39,19 +39,11 @@ fn b64(bytes: &[u8]) -> String {
 
 fn check_accepted_claims(header: &[u8], claims: &[u8]) {
     let header: Value = serde_json::from_slice(header).expect("an accepted header is JSON");
-    assert_eq!(
-        header["alg"], "HS256",
-        "accepted with another alg: {header}"
-    );
+    assert_eq!(header["alg"], "HS256", "accepted with another alg: {header}");
     let claims: Value = serde_json::from_slice(claims).expect("accepted claims are JSON");
-    assert_eq!(
-        claims["tenant"], "acme",
-        "accepted for another tenant: {claims}"
-    );
+    assert_eq!(claims["tenant"], "acme", "accepted for another tenant: {claims}");
     let now = jsonwebtoken::get_current_timestamp();
-    let exp = claims["exp"]
-        .as_f64()
-        .expect("accepted without a numeric exp");
+    let exp = claims["exp"].as_f64().expect("accepted without a numeric exp");
     assert!(
         exp + CLOCK_LEEWAY_SECS as f64 + 1.0 >= now as f64,
         "accepted after exp: {claims}"
@@ -78,17 +70,11 @@ fuzz_target!(|input: &[u8]| {
         }
     } else {
         let mut parts = rest.splitn(2, |&b| b == 0xFF);
-        let (header, claims) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
+        let (header, claims) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
         let message = format!("{}.{}", b64(header), b64(claims));
-        let signature = jsonwebtoken::crypto::sign(
-            message.as_bytes(),
-            &EncodingKey::from_secret(SECRET),
-            Algorithm::HS256,
-        )
-        .expect("HMAC signing cannot fail");
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256)
+                .expect("HMAC signing cannot fail");
         let token = format!("{message}.{signature}");
         if key_accepts(&keys()[0], &token) {
             check_accepted_claims(header, claims);

@@ -78,10 +78,7 @@ pub enum AdminKeyError {
     Store(#[from] StoreError),
 }
 
-pub(super) fn io_error<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> AdminKeyError + 'a {
+pub(super) fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> AdminKeyError + 'a {
     move |source| AdminKeyError::Io {
         action,
         path: path.to_owned(),
@@ -90,13 +87,7 @@ pub(super) fn io_error<'a>(
 }
 
 fn admin_record(name: &str, secret_hash: [u8; 32]) -> ApiKeyRecord {
-    ApiKeyRecord::new(
-        ADMIN_KEY_ID,
-        None,
-        name,
-        secret_hash,
-        vec![Permission::Admin],
-    )
+    ApiKeyRecord::new(ADMIN_KEY_ID, None, name, secret_hash, vec![Permission::Admin])
 }
 
 /// Makes sure the server has an admin key, and says where it comes from. See the module documentation.
@@ -111,8 +102,7 @@ pub fn ensure_admin_key(
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.into()),
     };
-    let matches_stored =
-        |key: &str| stored.is_some_and(|hash| bool::from(hash_api_key(key).ct_eq(&hash)));
+    let matches_stored = |key: &str| stored.is_some_and(|hash| bool::from(hash_api_key(key).ct_eq(&hash)));
 
     if let Some(raw) = env_override {
         let raw = Zeroizing::new(raw);
@@ -158,10 +148,7 @@ mod tests {
     const OVERRIDE: &str = "0123456789abcdef0123456789abcdef-override";
 
     fn file_key(dir: &Path) -> String {
-        fs::read_to_string(dir.join(ADMIN_KEY_FILE))
-            .unwrap()
-            .trim()
-            .to_owned()
+        fs::read_to_string(dir.join(ADMIN_KEY_FILE)).unwrap().trim().to_owned()
     }
 
     fn is_admin(key: &str, store: &Store) -> bool {
@@ -177,10 +164,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let key = file_key(dir.path());
         assert!(key.starts_with("commy_admin_"));
@@ -229,10 +213,7 @@ mod tests {
         ensure_admin_key(dir.path(), None, &store).unwrap();
         let key = file_key(dir.path());
         let err = ensure_admin_key(dir.path(), Some("short".into()), &store).unwrap_err();
-        assert!(
-            matches!(err, AdminKeyError::OverrideTooShort { len: 5, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, AdminKeyError::OverrideTooShort { len: 5, .. }), "{err}");
         assert!(err.to_string().contains("at least 32"), "{err}");
         assert!(is_admin(&key, &store));
     }

@@ -51,9 +51,8 @@ pub fn hash_api_key(key: &str) -> [u8; 32] {
 /// alphanumeric id and a non-empty secret.
 pub fn parse_key_id(presented: &str) -> Option<&str> {
     let (key_id, secret) = presented.strip_prefix(KEY_PREFIX)?.split_once('_')?;
-    let id_ok = !key_id.is_empty()
-        && key_id.len() <= MAX_KEY_ID_LEN
-        && key_id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let id_ok =
+        !key_id.is_empty() && key_id.len() <= MAX_KEY_ID_LEN && key_id.bytes().all(|b| b.is_ascii_alphanumeric());
     (id_ok && !secret.is_empty()).then_some(key_id)
 }
 
@@ -65,9 +64,7 @@ mod tests {
     fn generated_keys_have_the_documented_shape() {
         let (key_id, key) = generate_api_key();
         assert_eq!(key_id.len(), KEY_ID_LEN);
-        assert!(key_id
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert!(key_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
         assert_eq!(key.len(), KEY_PREFIX.len() + KEY_ID_LEN + 1 + 64);
         assert!(key.starts_with(&format!("commy_{key_id}_")));
         assert_eq!(parse_key_id(&key), Some(key_id.as_str()));

@@ -60,12 +60,7 @@ impl TenantGrant {
     /// `Ok` if this grant allows `permission` in `tenant_id`, on `service` if one is named. With `service` `None`
     /// (tenant-wide requests such as listing) the patterns are not consulted; filter the results with
     /// [`TenantGrant::can_see_service`].
-    pub fn allows(
-        &self,
-        tenant_id: &str,
-        permission: Permission,
-        service: Option<&str>,
-    ) -> Result<(), Denied> {
+    pub fn allows(&self, tenant_id: &str, permission: Permission, service: Option<&str>) -> Result<(), Denied> {
         let deny = |reason| Denied {
             tenant_id: tenant_id.to_owned(),
             permission,
@@ -98,8 +93,7 @@ impl TenantGrant {
 
     /// Whether the service may appear in this credential's listings: whether it may read it.
     pub fn can_see_service(&self, tenant_id: &str, service_name: &str) -> bool {
-        self.allows(tenant_id, Permission::Read, Some(service_name))
-            .is_ok()
+        self.allows(tenant_id, Permission::Read, Some(service_name)).is_ok()
     }
 }
 
@@ -161,12 +155,7 @@ impl Grant {
 
     /// `Ok` if this grant allows `permission` in `tenant_id` (on `service`, if named). The server admin may do
     /// everything everywhere; see [`TenantGrant::allows`] for the rest.
-    pub fn allows(
-        &self,
-        tenant_id: &str,
-        permission: Permission,
-        service: Option<&str>,
-    ) -> Result<(), Denied> {
+    pub fn allows(&self, tenant_id: &str, permission: Permission, service: Option<&str>) -> Result<(), Denied> {
         match self {
             Grant::ServerAdmin { .. } => Ok(()),
             Grant::Tenant(grant) => grant.allows(tenant_id, permission, service),
@@ -175,8 +164,7 @@ impl Grant {
 
     /// Whether the service may appear in this credential's listings.
     pub fn can_see_service(&self, tenant_id: &str, service_name: &str) -> bool {
-        self.allows(tenant_id, Permission::Read, Some(service_name))
-            .is_ok()
+        self.allows(tenant_id, Permission::Read, Some(service_name)).is_ok()
     }
 }
 
@@ -190,12 +178,7 @@ mod tests {
         ApiKeyRecord::new("k", tenant, "k", [0; 32], perms.to_vec())
     }
 
-    fn grant(
-        tenant: &str,
-        perms: &[Permission],
-        read: Option<&[&str]>,
-        write: Option<&[&str]>,
-    ) -> Grant {
+    fn grant(tenant: &str, perms: &[Permission], read: Option<&[&str]>, write: Option<&[&str]>) -> Grant {
         let to_vec = |p: Option<&[&str]>| p.map(|p| p.iter().map(|s| (*s).to_owned()).collect());
         let record = ApiKeyRecord {
             read_patterns: to_vec(read),
@@ -256,8 +239,7 @@ mod tests {
         let e = reader.allows("a", Read, Some("other")).unwrap_err();
         assert_eq!(e.reason, DenyReason::ServiceNotCovered);
         assert!(
-            e.to_string()
-                .contains("'read' permission in tenant 'a' does not cover"),
+            e.to_string().contains("'read' permission in tenant 'a' does not cover"),
             "{e}"
         );
         let e = reader.allows("b", Read, None).unwrap_err();
@@ -275,10 +257,7 @@ mod tests {
             read_patterns: Some(vec!["a b".into()]),
             ..key(Some("a"), &[Read])
         };
-        assert!(matches!(
-            Grant::from_record(&bad),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert!(matches!(Grant::from_record(&bad), Err(StoreError::Corrupt { .. })));
         let server = Grant::from_record(&key(None, &[Admin])).unwrap();
         assert!(server.is_server_admin());
         assert_eq!(server.tenant_id(), None);

@@ -50,12 +50,8 @@ impl AccessError {
     /// `UNAUTHORIZED` when the connection lacks a credential, `PERMISSION_DENIED` when its credential lacks the right.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AccessError::Unauthorized { .. } | AccessError::NotAuthenticated => {
-                ErrorCode::Unauthorized
-            }
-            AccessError::PermissionDenied(_) | AccessError::ServerAdminRequired => {
-                ErrorCode::PermissionDenied
-            }
+            AccessError::Unauthorized { .. } | AccessError::NotAuthenticated => ErrorCode::Unauthorized,
+            AccessError::PermissionDenied(_) | AccessError::ServerAdminRequired => ErrorCode::PermissionDenied,
         }
     }
 }
@@ -101,12 +97,7 @@ impl Grants {
     /// `Ok` if the connection may use `permission` in `tenant_id` (on `service`, if named); otherwise
     /// [`AccessError::Unauthorized`] when it holds no credential for the tenant and
     /// [`AccessError::PermissionDenied`] when its credential lacks the right.
-    pub fn check(
-        &self,
-        tenant_id: &str,
-        permission: Permission,
-        service: Option<&str>,
-    ) -> Result<(), AccessError> {
+    pub fn check(&self, tenant_id: &str, permission: Permission, service: Option<&str>) -> Result<(), AccessError> {
         if self.server_admin.is_some() {
             return Ok(());
         }
@@ -133,8 +124,7 @@ impl Grants {
 
     /// Whether the service may appear in this connection's listings of the tenant.
     pub fn can_see_service(&self, tenant_id: &str, service_name: &str) -> bool {
-        self.check(tenant_id, Permission::Read, Some(service_name))
-            .is_ok()
+        self.check(tenant_id, Permission::Read, Some(service_name)).is_ok()
     }
 
     /// The key id to record as the actor of a request in `tenant_id` (`None`: a server-level request): the tenant's
@@ -154,24 +144,14 @@ mod tests {
     use Permission::*;
 
     fn grant(key_id: &str, tenant: Option<&str>, perms: &[Permission]) -> Grant {
-        Grant::from_record(&ApiKeyRecord::new(
-            key_id,
-            tenant,
-            "",
-            [0; 32],
-            perms.to_vec(),
-        ))
-        .unwrap()
+        Grant::from_record(&ApiKeyRecord::new(key_id, tenant, "", [0; 32], perms.to_vec())).unwrap()
     }
 
     #[test]
     fn check_matrix() {
         let mut grants = Grants::new();
         assert!(grants.is_empty());
-        assert_eq!(
-            grants.check_server_admin(),
-            Err(AccessError::NotAuthenticated)
-        );
+        assert_eq!(grants.check_server_admin(), Err(AccessError::NotAuthenticated));
         assert_eq!(
             grants.check("a", Read, None).unwrap_err().code(),
             ErrorCode::Unauthorized
@@ -196,10 +176,7 @@ mod tests {
             "{e}"
         );
 
-        assert_eq!(
-            grants.check_server_admin(),
-            Err(AccessError::ServerAdminRequired)
-        );
+        assert_eq!(grants.check_server_admin(), Err(AccessError::ServerAdminRequired));
         assert_eq!(
             grants.check_server_admin().unwrap_err().code(),
             ErrorCode::PermissionDenied
@@ -216,10 +193,7 @@ mod tests {
             grants.check("a", Read, None).is_err(),
             "re-authenticating replaces the grant"
         );
-        assert_eq!(
-            grants.tenant_grant("a").map(|g| g.key_id.as_str()),
-            Some("ka2")
-        );
+        assert_eq!(grants.tenant_grant("a").map(|g| g.key_id.as_str()), Some("ka2"));
 
         grants.add(grant("admin", None, &[Admin]));
         assert!(grants.is_server_admin());

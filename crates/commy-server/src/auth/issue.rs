@@ -67,9 +67,7 @@ impl IssueError {
     /// The wire error code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            IssueError::InvalidPattern(_) | IssueError::ServerKeyNotAdmin => {
-                ErrorCode::InvalidRequest
-            }
+            IssueError::InvalidPattern(_) | IssueError::ServerKeyNotAdmin => ErrorCode::InvalidRequest,
             IssueError::Store(e) => e.code(),
         }
     }
@@ -83,11 +81,7 @@ fn check_patterns(patterns: &Option<Vec<String>>) -> Result<(), PatternError> {
 }
 
 /// Generates a key for `spec`, stores its hash (audited as `create_api_key` by `actor`) and returns the key.
-pub fn issue_api_key(
-    store: &Store,
-    actor: &Actor,
-    spec: &KeySpec,
-) -> Result<IssuedKey, IssueError> {
+pub fn issue_api_key(store: &Store, actor: &Actor, spec: &KeySpec) -> Result<IssuedKey, IssueError> {
     check_patterns(&spec.read_patterns)?;
     check_patterns(&spec.write_patterns)?;
     if spec.tenant_id.is_none() && !spec.permissions.contains(&Permission::Admin) {
@@ -109,13 +103,7 @@ pub fn issue_api_key(
             )
         };
         match store.create_api_key(actor, &record) {
-            Ok(()) => {
-                return Ok(IssuedKey {
-                    key_id,
-                    key,
-                    record,
-                })
-            }
+            Ok(()) => return Ok(IssuedKey { key_id, key, record }),
             Err(StoreError::AlreadyExists { .. }) if attempts < ID_ATTEMPTS => continue,
             Err(e) => return Err(e.into()),
         }
@@ -144,12 +132,7 @@ mod tests {
     fn issued_keys_verify_and_carry_their_spec() {
         let (_dir, store) = temp_store();
         store.create_tenant(&actor(), "acme", "Acme").unwrap();
-        let issued = issue_api_key(
-            &store,
-            &actor(),
-            &spec(Some("acme"), vec![Permission::Read]),
-        )
-        .unwrap();
+        let issued = issue_api_key(&store, &actor(), &spec(Some("acme"), vec![Permission::Read])).unwrap();
         assert!(!format!("{issued:?}").contains(issued.key.as_str()));
         assert_eq!(store.get_api_key(&issued.key_id).unwrap(), issued.record);
         let grant = verify_api_key(&issued.key, &store).unwrap();

@@ -184,8 +184,7 @@ fn base64url(part: &str) -> Result<Vec<u8>, JwtRejection> {
 /// unknown field need not check it, so it is checked here for the whole of both parts.
 fn header_alg(token: &str) -> Result<String, JwtRejection> {
     let mut parts = token.split('.');
-    let (Some(header), Some(claims), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(header), Some(claims), Some(_signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtRejection::Malformed);
     };
@@ -209,9 +208,7 @@ fn patterns(list: Option<Vec<String>>) -> Result<Option<Vec<ServicePattern>>, Jw
 
 impl Claims {
     fn into_grant(self, tenant_id: &str) -> Result<TenantGrant, JwtRejection> {
-        let (Some(sub), Some(tenant), Some(permissions)) =
-            (self.sub, self.tenant, self.permissions)
-        else {
+        let (Some(sub), Some(tenant), Some(permissions)) = (self.sub, self.tenant, self.permissions) else {
             return Err(JwtRejection::MissingClaim);
         };
         if tenant != tenant_id {

@@ -22,9 +22,7 @@ pub enum JwtKeyError {
     #[error("unknown JWT algorithm '{0}' (expected HS256, RS256 or EdDSA)")]
     UnknownAlgorithm(String),
     /// An HS256 secret shorter than [`MIN_HMAC_SECRET_LEN`].
-    #[error(
-        "an HS256 secret must be at least {MIN_HMAC_SECRET_LEN} bytes long; this one has {len}"
-    )]
+    #[error("an HS256 secret must be at least {MIN_HMAC_SECRET_LEN} bytes long; this one has {len}")]
     SecretTooShort {
         /// The secret's length.
         len: usize,
@@ -104,11 +102,7 @@ fn pem_label(key: &[u8]) -> Option<&[u8]> {
 }
 
 /// Refuses anything but a PEM public key: private keys (which the server must never hold) and certificates.
-fn require_public_pem(
-    key: &[u8],
-    allowed: &[&[u8]],
-    expected: &'static str,
-) -> Result<(), JwtKeyError> {
+fn require_public_pem(key: &[u8], allowed: &[&[u8]], expected: &'static str) -> Result<(), JwtKeyError> {
     let private = b"PRIVATE";
     if key.windows(private.len()).any(|w| w == private) {
         return Err(JwtKeyError::PrivateKey);
@@ -133,13 +127,11 @@ fn rsa_key(key: &[u8]) -> Result<DecodingKey, JwtKeyError> {
         expected: EXPECTED,
         detail,
     };
-    let decoding =
-        DecodingKey::from_rsa_pem(key).map_err(|_| bad("the PEM does not hold an RSA key"))?;
+    let decoding = DecodingKey::from_rsa_pem(key).map_err(|_| bad("the PEM does not hold an RSA key"))?;
     let der = decoding
         .try_get_as_bytes()
         .map_err(|_| bad("the PEM does not hold an RSA key"))?;
-    let public =
-        RsaPublicKey::from_pkcs1_der(der).map_err(|_| bad("the RSA key does not parse"))?;
+    let public = RsaPublicKey::from_pkcs1_der(der).map_err(|_| bad("the RSA key does not parse"))?;
     let bits = public.size() * 8;
     if bits < MIN_RSA_BITS {
         return Err(JwtKeyError::RsaTooSmall { bits });
@@ -154,8 +146,7 @@ fn ed25519_key(key: &[u8]) -> Result<DecodingKey, JwtKeyError> {
         expected: EXPECTED,
         detail,
     };
-    let decoding =
-        DecodingKey::from_ed_pem(key).map_err(|_| bad("the PEM does not hold an Ed25519 key"))?;
+    let decoding = DecodingKey::from_ed_pem(key).map_err(|_| bad("the PEM does not hold an Ed25519 key"))?;
     // The verifier slices the first 32 bytes of the key, so anything shorter must never reach it.
     let len = decoding.try_get_as_bytes().map_or(0, <[u8]>::len);
     if len != 32 {
@@ -169,9 +160,7 @@ fn ed25519_key(key: &[u8]) -> Result<DecodingKey, JwtKeyError> {
 
 fn check_claim_value(what: &'static str, value: &Option<String>) -> Result<(), JwtKeyError> {
     match value {
-        Some(v) if v.is_empty() || v.len() > MAX_CLAIM_VALUE_LEN => {
-            Err(JwtKeyError::BadClaimValue { what })
-        }
+        Some(v) if v.is_empty() || v.len() > MAX_CLAIM_VALUE_LEN => Err(JwtKeyError::BadClaimValue { what }),
         _ => Ok(()),
     }
 }
@@ -244,51 +233,27 @@ mod tests {
         JwtKey::new(RS256, RSA_PUBLIC.as_bytes(), None, Some("aud".into())).unwrap();
         JwtKey::new(EdDSA, ED_PUBLIC.as_bytes(), None, None).unwrap();
         let shown = format!("{hs:?}");
-        assert!(
-            shown.contains("<redacted>") && !shown.contains("7, 7"),
-            "{shown}"
-        );
+        assert!(shown.contains("<redacted>") && !shown.contains("7, 7"), "{shown}");
     }
 
     #[test]
     fn bad_keys_are_refused_with_a_reason() {
         use JwtAlgorithm::*;
-        assert_eq!(
-            refused(HS256, "short"),
-            JwtKeyError::SecretTooShort { len: 5 }
-        );
+        assert_eq!(refused(HS256, "short"), JwtKeyError::SecretTooShort { len: 5 });
         assert_eq!(refused(RS256, RSA_PRIVATE), JwtKeyError::PrivateKey);
         assert_eq!(refused(EdDSA, ED_PRIVATE), JwtKeyError::PrivateKey);
-        assert_eq!(
-            refused(RS256, RSA_1024_PUBLIC),
-            JwtKeyError::RsaTooSmall { bits: 1024 }
-        );
-        assert!(matches!(
-            refused(RS256, ED_PUBLIC),
-            JwtKeyError::NotAPublicKey { .. }
-        ));
-        assert!(matches!(
-            refused(EdDSA, RSA_PUBLIC),
-            JwtKeyError::NotAPublicKey { .. }
-        ));
+        assert_eq!(refused(RS256, RSA_1024_PUBLIC), JwtKeyError::RsaTooSmall { bits: 1024 });
+        assert!(matches!(refused(RS256, ED_PUBLIC), JwtKeyError::NotAPublicKey { .. }));
+        assert!(matches!(refused(EdDSA, RSA_PUBLIC), JwtKeyError::NotAPublicKey { .. }));
         assert!(matches!(
             refused(RS256, "a shared secret of more than 32 bytes"),
             JwtKeyError::NotAPublicKey { .. }
         ));
         let garbled = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
-        assert!(matches!(
-            refused(EdDSA, garbled),
-            JwtKeyError::NotAPublicKey { .. }
-        ));
-        assert!(matches!(
-            refused(RS256, garbled),
-            JwtKeyError::NotAPublicKey { .. }
-        ));
+        assert!(matches!(refused(EdDSA, garbled), JwtKeyError::NotAPublicKey { .. }));
+        assert!(matches!(refused(RS256, garbled), JwtKeyError::NotAPublicKey { .. }));
         let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(matches!(
-            refused(RS256, cert),
-            JwtKeyError::NotAPublicKey { .. }
-        ));
+        assert!(matches!(refused(RS256, cert), JwtKeyError::NotAPublicKey { .. }));
         assert_eq!(
             JwtKey::new(HS256, &[1; 32], Some(String::new()), None).unwrap_err(),
             JwtKeyError::BadClaimValue { what: "issuer" }
@@ -307,10 +272,7 @@ mod tests {
         ] {
             let pem = format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n");
             assert!(
-                matches!(
-                    refused(JwtAlgorithm::EdDSA, &pem),
-                    JwtKeyError::NotAPublicKey { .. }
-                ),
+                matches!(refused(JwtAlgorithm::EdDSA, &pem), JwtKeyError::NotAPublicKey { .. }),
                 "{body}"
             );
         }
@@ -319,10 +281,7 @@ mod tests {
     #[test]
     fn stored_records_round_trip() {
         let record = JwtKeyRecord::new("EdDSA", ED_PUBLIC.as_bytes().to_vec());
-        assert_eq!(
-            JwtKey::from_record(&record).unwrap().algorithm(),
-            JwtAlgorithm::EdDSA
-        );
+        assert_eq!(JwtKey::from_record(&record).unwrap().algorithm(), JwtAlgorithm::EdDSA);
         let bogus = JwtKeyRecord::new("none", vec![]);
         assert_eq!(
             JwtKey::from_record(&bogus).unwrap_err(),

@@ -48,22 +48,14 @@ mod pattern;
 mod rate_limit;
 mod verify;
 
-pub use admin_key::{
-    ensure_admin_key, AdminKeyError, AdminKeySource, ADMIN_KEY_FILE, MIN_OVERRIDE_LEN,
-};
-pub use api_key::{
-    generate_api_key, hash_api_key, parse_key_id, ADMIN_KEY_ID, KEY_ID_LEN, KEY_PREFIX, MAX_KEY_LEN,
-};
+pub use admin_key::{ensure_admin_key, AdminKeyError, AdminKeySource, ADMIN_KEY_FILE, MIN_OVERRIDE_LEN};
+pub use api_key::{generate_api_key, hash_api_key, parse_key_id, ADMIN_KEY_ID, KEY_ID_LEN, KEY_PREFIX, MAX_KEY_LEN};
 pub use denied::{Denied, DenyReason};
 pub use grant::{Grant, TenantGrant};
 pub use grants::{AccessError, Grants};
 pub use issue::{issue_api_key, IssueError, IssuedKey, KeySpec};
-pub use jwt::{
-    verify_jwt, JwtAuthError, JwtRejection, CLOCK_LEEWAY_SECS, MAX_SUBJECT_LEN, MAX_TOKEN_LEN,
-};
-pub use jwt_key::{
-    parse_algorithm, JwtKey, JwtKeyError, MAX_CLAIM_VALUE_LEN, MIN_HMAC_SECRET_LEN, MIN_RSA_BITS,
-};
+pub use jwt::{verify_jwt, JwtAuthError, JwtRejection, CLOCK_LEEWAY_SECS, MAX_SUBJECT_LEN, MAX_TOKEN_LEN};
+pub use jwt_key::{parse_algorithm, JwtKey, JwtKeyError, MAX_CLAIM_VALUE_LEN, MIN_HMAC_SECRET_LEN, MIN_RSA_BITS};
 pub use pattern::{PatternError, ServicePattern};
 pub use rate_limit::{AuthRateLimiter, LimitExceeded, LimitScope, RateLimitConfig};
 pub use verify::{verify_api_key, AuthError};

@@ -39,9 +39,7 @@ pub enum PatternError {
     #[error("service pattern is {0} characters long; the limit is {MAX_NAME_LEN}")]
     TooLong(usize),
     /// The pattern holds a character that no service name holds.
-    #[error(
-        "service pattern '{pattern}' contains {found:?}; allowed are A-Z a-z 0-9 _ . - / and *"
-    )]
+    #[error("service pattern '{pattern}' contains {found:?}; allowed are A-Z a-z 0-9 _ . - / and *")]
     BadCharacter {
         /// The pattern as given.
         pattern: String,

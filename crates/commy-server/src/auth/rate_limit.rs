@@ -110,9 +110,7 @@ impl<K: Hash + Eq + Clone> FailureLog<K> {
 
     fn entries(&self) -> MutexGuard<'_, HashMap<K, Instant>> {
         // The map holds plain instants, so a panic elsewhere cannot leave it inconsistent.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `Err(retry_after)` while `key` has no allowance left.
@@ -331,10 +329,7 @@ mod tests {
         let t2 = t0 + Duration::from_secs(20);
         assert_eq!(l.check_at(a, t2), Ok(()));
         l.record_failure_at(a, t2);
-        assert!(
-            l.check_at(a, t2).is_err(),
-            "one interval earns exactly one attempt"
-        );
+        assert!(l.check_at(a, t2).is_err(), "one interval earns exactly one attempt");
 
         let t3 = t2 + Duration::from_secs(60);
         l.purge_expired_at(t3);
@@ -350,10 +345,7 @@ mod tests {
         assert!(l.check_at(ip("2001:db8::ffff:1234"), t0).is_err());
         assert_eq!(l.check_at(ip("2001:db8:0:1::1"), t0), Ok(()));
         l.record_failure_at(ip("::ffff:192.0.2.7"), t0);
-        assert!(
-            l.check_at(ip("192.0.2.7"), t0).is_err(),
-            "v4-mapped is the v4 address"
-        );
+        assert!(l.check_at(ip("192.0.2.7"), t0).is_err(), "v4-mapped is the v4 address");
     }
 
     #[test]
@@ -361,10 +353,7 @@ mod tests {
         let l = limiter(2, 8);
         let t0 = Instant::now();
         for i in 0..100u32 {
-            l.record_failure_at(
-                IpAddr::from(i.to_be_bytes()),
-                t0 + Duration::from_millis(u64::from(i)),
-            );
+            l.record_failure_at(IpAddr::from(i.to_be_bytes()), t0 + Duration::from_millis(u64::from(i)));
             assert!(l.tracked_peers() <= 8);
         }
         let newest = IpAddr::from(99u32.to_be_bytes());

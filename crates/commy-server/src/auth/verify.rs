@@ -82,13 +82,7 @@ mod tests {
         let who = actor();
         store.create_tenant(&who, "acme", "Acme").unwrap();
         let (key_id, key) = generate_api_key();
-        let record = ApiKeyRecord::new(
-            &key_id,
-            Some("acme"),
-            "r",
-            hash_api_key(&key),
-            vec![Permission::Read],
-        );
+        let record = ApiKeyRecord::new(&key_id, Some("acme"), "r", hash_api_key(&key), vec![Permission::Read]);
         store.create_api_key(&who, &record).unwrap();
 
         let grant = verify_api_key(&key, &store).unwrap();
@@ -119,10 +113,7 @@ mod tests {
         }
 
         store.revoke_api_key(&who, Some("acme"), &key_id).unwrap();
-        assert!(matches!(
-            verify_api_key(&key, &store),
-            Err(AuthError::InvalidKey)
-        ));
+        assert!(matches!(verify_api_key(&key, &store), Err(AuthError::InvalidKey)));
     }
 
     #[test]
@@ -151,9 +142,7 @@ mod tests {
                 },
             )
             .unwrap();
-        assert!(verify_api_key(&generated, &store)
-            .unwrap()
-            .is_server_admin());
+        assert!(verify_api_key(&generated, &store).unwrap().is_server_admin());
         assert!(verify_api_key(admin, &store).is_err());
     }
 }

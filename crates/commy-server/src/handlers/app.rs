@@ -113,11 +113,8 @@ impl App {
 
     /// The loaded service `service_id`, or `NOT_FOUND`.
     pub fn service(&self, service_id: &str) -> Result<Arc<LiveService>, HandlerError> {
-        self.live.get(service_id).map_err(|_| {
-            HandlerError::new(
-                ErrorCode::NotFound,
-                format!("service id '{service_id}' does not exist"),
-            )
-        })
+        self.live
+            .get(service_id)
+            .map_err(|_| HandlerError::new(ErrorCode::NotFound, format!("service id '{service_id}' does not exist")))
     }
 }

@@ -25,25 +25,14 @@ fn to_wire(entry: AuditEntry) -> AuditLogEntry {
     }
 }
 
-pub(super) async fn query(
-    app: &Arc<App>,
-    s: &Session,
-    req: QueryAudit,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn query(app: &Arc<App>, s: &Session, req: QueryAudit) -> Result<ServerMessage, HandlerError> {
     match &req.tenant_id {
         Some(tenant_id) => s.grants.check(tenant_id, Permission::Admin, None)?,
         None => s.grants.check_server_admin()?,
     }
-    let limit = req
-        .limit
-        .unwrap_or(DEFAULT_AUDIT_LIMIT)
-        .min(MAX_AUDIT_LIMIT) as usize;
+    let limit = req.limit.unwrap_or(DEFAULT_AUDIT_LIMIT).min(MAX_AUDIT_LIMIT) as usize;
     let entries = app
-        .blocking(move |app| {
-            Ok(app
-                .store
-                .query_audit(req.tenant_id.as_deref(), req.since_ms, limit)?)
-        })
+        .blocking(move |app| Ok(app.store.query_audit(req.tenant_id.as_deref(), req.since_ms, limit)?))
         .await?;
     Ok(ServerMessage::AuditLog(AuditLog {
         entries: entries.into_iter().map(to_wire).collect(),

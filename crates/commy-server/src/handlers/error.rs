@@ -33,10 +33,7 @@ impl HandlerError {
 
     /// `INVALID_REQUEST` for a value that does not fit its variable.
     pub fn bad_value(variable: &str, err: ValueError) -> Self {
-        HandlerError::new(
-            ErrorCode::InvalidRequest,
-            format!("variable '{variable}': {err}"),
-        )
+        HandlerError::new(ErrorCode::InvalidRequest, format!("variable '{variable}': {err}"))
     }
 
     /// `INTERNAL_ERROR` for a failed background task.

@@ -22,22 +22,14 @@ use commy_proto::{ClientMessage, Disconnected, HeartbeatReply, ServerMessage};
 use std::sync::Arc;
 
 /// Handles one request and returns exactly one reply: the result, or an `Error` naming what went wrong.
-pub async fn handle(
-    app: &Arc<App>,
-    session: &mut Session,
-    request: ClientMessage,
-) -> ServerMessage {
+pub async fn handle(app: &Arc<App>, session: &mut Session, request: ClientMessage) -> ServerMessage {
     match dispatch(app, session, request).await {
         Ok(reply) => reply,
         Err(err) => ServerMessage::Error(err.into_reply()),
     }
 }
 
-async fn dispatch(
-    app: &Arc<App>,
-    s: &mut Session,
-    request: ClientMessage,
-) -> Result<ServerMessage, HandlerError> {
+async fn dispatch(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Result<ServerMessage, HandlerError> {
     use ClientMessage as M;
     names::check_names(&request)?;
     match request {
@@ -61,9 +53,7 @@ async fn dispatch(
         M::Subscribe(req) => subscriptions::subscribe(app, s, req),
         M::Unsubscribe(req) => subscriptions::unsubscribe(app, s, req),
         M::QueryAudit(req) => audit::query(app, s, req).await,
-        M::Heartbeat(_) => Ok(ServerMessage::Heartbeat(HeartbeatReply {
-            timestamp: now_ms(),
-        })),
+        M::Heartbeat(_) => Ok(ServerMessage::Heartbeat(HeartbeatReply { timestamp: now_ms() })),
         M::Disconnect(_) => Ok(ServerMessage::Disconnected(Disconnected {
             reason: "client asked to disconnect".into(),
         })),

@@ -37,11 +37,7 @@ pub(super) fn check_names(request: &ClientMessage) -> Result<(), HandlerError> {
         ),
         _ => (None, None, None),
     };
-    for (what, name) in [
-        ("tenant", tenant),
-        ("service", service),
-        ("variable", variable),
-    ] {
+    for (what, name) in [("tenant", tenant), ("service", service), ("variable", variable)] {
         if let Some(name) = name {
             validate_name(name).map_err(|e| HandlerError::bad_name(what, name, e))?;
         }

@@ -82,29 +82,20 @@ impl Fixture {
     async fn admin(&self) -> Session {
         let mut s = self.session("127.0.0.1:1000");
         let auth = self.send(&mut s, api_key_auth(None, &self.admin_key)).await;
-        assert!(
-            matches!(auth, ServerMessage::AuthenticationResult(_)),
-            "{auth:?}"
-        );
+        assert!(matches!(auth, ServerMessage::AuthenticationResult(_)), "{auth:?}");
         for (tenant_id, tenant_name) in [("acme", "Acme"), ("globex", "Globex")] {
             let create = CreateTenant {
                 tenant_id: tenant_id.into(),
                 tenant_name: tenant_name.into(),
             };
-            assert!(matches!(
-                self.send(&mut s, create).await,
-                ServerMessage::Tenant(_)
-            ));
+            assert!(matches!(self.send(&mut s, create).await, ServerMessage::Tenant(_)));
         }
         for name in ["sensors/a", "config/x"] {
             let create = CreateService {
                 tenant_id: "acme".into(),
                 service_name: name.into(),
             };
-            assert!(matches!(
-                self.send(&mut s, create).await,
-                ServerMessage::Service(_)
-            ));
+            assert!(matches!(self.send(&mut s, create).await, ServerMessage::Service(_)));
         }
         s
     }
@@ -134,9 +125,7 @@ fn jwt_auth(tenant: &str, token: &str) -> Authenticate {
     Authenticate {
         tenant_id: Some(tenant.into()),
         client_version: "test".into(),
-        credential: Credential::Jwt {
-            token: token.into(),
-        },
+        credential: Credential::Jwt { token: token.into() },
     }
 }
 
@@ -174,9 +163,7 @@ fn set_jwt_key(alg: JwtAlgorithm, key: &str) -> SetJwtKey {
 
 fn names(reply: ServerMessage) -> Vec<String> {
     match reply {
-        ServerMessage::ServiceList(list) => {
-            list.services.into_iter().map(|s| s.service_name).collect()
-        }
+        ServerMessage::ServiceList(list) => list.services.into_iter().map(|s| s.service_name).collect(),
         other => panic!("{other:?}"),
     }
 }
@@ -185,17 +172,12 @@ fn names(reply: ServerMessage) -> Vec<String> {
 async fn jwt_login_grants_the_tokens_claims_and_is_audited() {
     let f = Fixture::new();
     let mut admin = f.admin().await;
-    let set = f
-        .send(&mut admin, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET))
-        .await;
+    let set = f.send(&mut admin, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET)).await;
     assert!(matches!(set, ServerMessage::Result(_)), "{set:?}");
 
     let mut s = f.session("192.0.2.10:4000");
     let reply = f
-        .send(
-            &mut s,
-            jwt_auth("acme", &hs256_token(&claims("acme", 3600))),
-        )
+        .send(&mut s, jwt_auth("acme", &hs256_token(&claims("acme", 3600))))
         .await;
     let ServerMessage::AuthenticationResult(result) = reply else {
         panic!("{reply:?}");
@@ -216,17 +198,11 @@ async fn jwt_login_grants_the_tokens_claims_and_is_audited() {
     );
 
     let expired = f
-        .send(
-            &mut s,
-            jwt_auth("acme", &hs256_token(&claims("acme", -3600))),
-        )
+        .send(&mut s, jwt_auth("acme", &hs256_token(&claims("acme", -3600))))
         .await;
     assert_eq!(error_code(&expired), Some(ErrorCode::Unauthorized));
     let wrong_tenant = f
-        .send(
-            &mut s,
-            jwt_auth("globex", &hs256_token(&claims("acme", 3600))),
-        )
+        .send(&mut s, jwt_auth("globex", &hs256_token(&claims("acme", 3600))))
         .await;
     assert_eq!(error_code(&wrong_tenant), Some(ErrorCode::Unauthorized));
     let ServerMessage::Error(e) = &wrong_tenant else {
@@ -276,9 +252,7 @@ async fn set_jwt_key_checks_the_key_and_needs_tenant_admin() {
         );
     }
     assert!(f.app.store.get_jwt_key("acme").unwrap().is_none());
-    let ok = f
-        .send(&mut admin, set_jwt_key(JwtAlgorithm::EdDSA, ED_PUBLIC))
-        .await;
+    let ok = f.send(&mut admin, set_jwt_key(JwtAlgorithm::EdDSA, ED_PUBLIC)).await;
     assert!(matches!(ok, ServerMessage::Result(_)), "{ok:?}");
 
     let reader = f
@@ -296,9 +270,7 @@ async fn set_jwt_key_checks_the_key_and_needs_tenant_admin() {
         .await;
     let mut s = f.session("192.0.2.11:4000");
     f.send(&mut s, api_key_auth(Some("acme"), &reader)).await;
-    let denied = f
-        .send(&mut s, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET))
-        .await;
+    let denied = f.send(&mut s, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET)).await;
     assert_eq!(error_code(&denied), Some(ErrorCode::PermissionDenied));
 }
 
@@ -345,8 +317,7 @@ async fn scoped_keys_limit_read_and_write_separately_and_listing_follows_read() 
         )
         .await;
     let mut s = f.session("192.0.2.12:4000");
-    f.send(&mut s, api_key_auth(Some("acme"), &sensors_only))
-        .await;
+    f.send(&mut s, api_key_auth(Some("acme"), &sensors_only)).await;
     let read = |name: &str| ReadVariable {
         service_id: service_id(name),
         variable_name: "v".into(),
@@ -442,23 +413,14 @@ async fn failures_lock_the_peer_out_before_the_credential_is_checked() {
     let mut attacker = f.session("198.51.100.7:5000");
     for guess in 0..MAX_FAILURES {
         let reply = f
-            .send(
-                &mut attacker,
-                api_key_auth(None, &format!("commy_guess_{guess}")),
-            )
+            .send(&mut attacker, api_key_auth(None, &format!("commy_guess_{guess}")))
             .await;
         assert_eq!(error_code(&reply), Some(ErrorCode::Unauthorized));
     }
     let before = f.audit().len();
     // Even the right key is not looked at now, and a JWT neither.
-    let locked = f
-        .send(&mut attacker, api_key_auth(None, &f.admin_key))
-        .await;
-    assert_eq!(
-        error_code(&locked),
-        Some(ErrorCode::LimitExceeded),
-        "{locked:?}"
-    );
+    let locked = f.send(&mut attacker, api_key_auth(None, &f.admin_key)).await;
+    assert_eq!(error_code(&locked), Some(ErrorCode::LimitExceeded), "{locked:?}");
     let locked = f.send(&mut attacker, jwt_auth("acme", "a.b.c")).await;
     assert_eq!(error_code(&locked), Some(ErrorCode::LimitExceeded));
     assert_eq!(
@@ -469,16 +431,11 @@ async fn failures_lock_the_peer_out_before_the_credential_is_checked() {
 
     // The same host on another port is the same peer; another host is not.
     let mut same_host = f.session("198.51.100.7:5001");
-    let reply = f
-        .send(&mut same_host, api_key_auth(None, &f.admin_key))
-        .await;
+    let reply = f.send(&mut same_host, api_key_auth(None, &f.admin_key)).await;
     assert_eq!(error_code(&reply), Some(ErrorCode::LimitExceeded));
     let mut other = f.session("198.51.100.8:5000");
     let reply = f.send(&mut other, api_key_auth(None, &f.admin_key)).await;
-    assert!(
-        matches!(reply, ServerMessage::AuthenticationResult(_)),
-        "{reply:?}"
-    );
+    assert!(matches!(reply, ServerMessage::AuthenticationResult(_)), "{reply:?}");
 
     // JWT failures count the same way.
     let mut jwt_guesser = f.session("198.51.100.9:5000");
@@ -486,9 +443,7 @@ async fn failures_lock_the_peer_out_before_the_credential_is_checked() {
         let reply = f.send(&mut jwt_guesser, jwt_auth("acme", "x.y.z")).await;
         assert_eq!(error_code(&reply), Some(ErrorCode::Unauthorized));
     }
-    let reply = f
-        .send(&mut jwt_guesser, api_key_auth(None, &f.admin_key))
-        .await;
+    let reply = f.send(&mut jwt_guesser, api_key_auth(None, &f.admin_key)).await;
     assert_eq!(error_code(&reply), Some(ErrorCode::LimitExceeded));
 
     let failures = f
@@ -527,8 +482,7 @@ async fn audit_query_is_for_admins_and_tenant_admins_see_only_their_tenant() {
     assert_eq!(error_code(&reply), Some(ErrorCode::Unauthorized));
 
     let mut s = f.session("192.0.2.21:1");
-    f.send(&mut s, api_key_auth(Some("acme"), &acme_admin))
-        .await;
+    f.send(&mut s, api_key_auth(Some("acme"), &acme_admin)).await;
     let query = |tenant: Option<&str>| QueryAudit {
         tenant_id: tenant.map(str::to_owned),
         since_ms: None,
@@ -537,23 +491,12 @@ async fn audit_query_is_for_admins_and_tenant_admins_see_only_their_tenant() {
     let ServerMessage::AuditLog(log) = f.send(&mut s, query(Some("acme"))).await else {
         panic!("a tenant admin reads its own tenant's log");
     };
-    assert!(log
-        .entries
-        .iter()
-        .all(|e| e.tenant_id.as_deref() == Some("acme")));
+    assert!(log.entries.iter().all(|e| e.tenant_id.as_deref() == Some("acme")));
     let actions: Vec<&str> = log.entries.iter().map(|e| e.action.as_str()).collect();
-    for expected in [
-        "create_tenant",
-        "create_service",
-        "create_api_key",
-        "auth_success",
-    ] {
+    for expected in ["create_tenant", "create_service", "create_api_key", "auth_success"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
-    assert!(
-        log.entries.windows(2).all(|w| w[0].seq < w[1].seq),
-        "oldest first"
-    );
+    assert!(log.entries.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
     assert_eq!(
         error_code(&f.send(&mut s, query(Some("globex"))).await),
         Some(ErrorCode::Unauthorized)
@@ -566,10 +509,7 @@ async fn audit_query_is_for_admins_and_tenant_admins_see_only_their_tenant() {
     let ServerMessage::AuditLog(all) = f.send(&mut admin, query(None)).await else {
         panic!("the server admin reads everything");
     };
-    assert!(all
-        .entries
-        .iter()
-        .any(|e| e.tenant_id.as_deref() == Some("globex")));
+    assert!(all.entries.iter().any(|e| e.tenant_id.as_deref() == Some("globex")));
     assert!(
         all.entries.iter().any(|e| e.tenant_id.is_none()),
         "server-level entries too"
@@ -611,29 +551,16 @@ async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() 
         tenant_id: "acme".into(),
         key_id: issued.key_id.clone(),
     };
-    assert!(matches!(
-        f.send(&mut admin, revoke).await,
-        ServerMessage::Result(_)
-    ));
-    f.send(&mut admin, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET))
-        .await;
+    assert!(matches!(f.send(&mut admin, revoke).await, ServerMessage::Result(_)));
+    f.send(&mut admin, set_jwt_key(JwtAlgorithm::HS256, HS_SECRET)).await;
     let delete = DeleteService {
         tenant_id: "acme".into(),
         service_name: "config/x".into(),
     };
-    assert!(matches!(
-        f.send(&mut admin, delete).await,
-        ServerMessage::Result(_)
-    ));
+    assert!(matches!(f.send(&mut admin, delete).await, ServerMessage::Result(_)));
     let mut s = f.session("203.0.113.5:777");
-    let refused = f
-        .send(&mut s, api_key_auth(Some("acme"), &issued.key))
-        .await;
-    assert_eq!(
-        error_code(&refused),
-        Some(ErrorCode::Unauthorized),
-        "a revoked key"
-    );
+    let refused = f.send(&mut s, api_key_auth(Some("acme"), &issued.key)).await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::Unauthorized), "a revoked key");
     f.send(
         &mut admin,
         DeleteTenant {
@@ -658,11 +585,7 @@ async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() 
             .rfind(|r| r.action == action)
             .unwrap_or_else(|| panic!("{action} is audited"));
         assert_eq!(record.actor, admin_id, "{action}: who");
-        assert_eq!(
-            record.peer.as_deref(),
-            Some("127.0.0.1:1000"),
-            "{action}: from where"
-        );
+        assert_eq!(record.peer.as_deref(), Some("127.0.0.1:1000"), "{action}: from where");
         assert!(record.at > 0, "{action}: when");
     }
     let failure = audit.iter().rfind(|r| r.action == "auth_failure").unwrap();
@@ -670,10 +593,7 @@ async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() 
     assert_eq!(failure.outcome, "denied:invalid_key");
     let everything = format!("{audit:?}");
     for secret in [issued.key.as_str(), f.admin_key.as_str(), HS_SECRET] {
-        assert!(
-            !everything.contains(secret),
-            "a secret reached the audit log"
-        );
+        assert!(!everything.contains(secret), "a secret reached the audit log");
     }
     assert!(!format!("{admin:?}").contains(&f.admin_key));
 }

@@ -5,8 +5,8 @@ use super::error::HandlerError;
 use super::tenants::done;
 use crate::store::ServiceRecord;
 use commy_proto::{
-    CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath, ListServices,
-    Permission, ServerMessage, Service, ServiceList,
+    CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath, ListServices, Permission, ServerMessage,
+    Service, ServiceList,
 };
 use std::sync::Arc;
 
@@ -18,23 +18,14 @@ fn to_wire(record: ServiceRecord) -> Service {
     }
 }
 
-pub(super) async fn create(
-    app: &Arc<App>,
-    s: &Session,
-    req: CreateService,
-) -> Result<ServerMessage, HandlerError> {
-    s.grants.check(
-        &req.tenant_id,
-        Permission::CreateService,
-        Some(&req.service_name),
-    )?;
+pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateService) -> Result<ServerMessage, HandlerError> {
+    s.grants
+        .check(&req.tenant_id, Permission::CreateService, Some(&req.service_name))?;
     let actor = s.actor(Some(&req.tenant_id));
     let record = app
         .blocking(move |app| {
             app.store.get_tenant(&req.tenant_id)?;
-            let record = app
-                .store
-                .create_service(&actor, &req.tenant_id, &req.service_name)?;
+            let record = app.store.create_service(&actor, &req.tenant_id, &req.service_name)?;
             if let Err(err) = app.live.create(&record) {
                 // Leave no metadata behind for a service whose file could not be made.
                 let _ = app
@@ -53,11 +44,7 @@ pub(super) async fn create(
     Ok(ServerMessage::Service(to_wire(record)))
 }
 
-pub(super) async fn get(
-    app: &Arc<App>,
-    s: &Session,
-    req: GetService,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn get(app: &Arc<App>, s: &Session, req: GetService) -> Result<ServerMessage, HandlerError> {
     s.grants
         .check(&req.tenant_id, Permission::Read, Some(&req.service_name))?;
     let record = app
@@ -66,22 +53,13 @@ pub(super) async fn get(
     Ok(ServerMessage::Service(to_wire(record)))
 }
 
-pub(super) async fn delete(
-    app: &Arc<App>,
-    s: &Session,
-    req: DeleteService,
-) -> Result<ServerMessage, HandlerError> {
-    s.grants.check(
-        &req.tenant_id,
-        Permission::DeleteService,
-        Some(&req.service_name),
-    )?;
+pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteService) -> Result<ServerMessage, HandlerError> {
+    s.grants
+        .check(&req.tenant_id, Permission::DeleteService, Some(&req.service_name))?;
     let actor = s.actor(Some(&req.tenant_id));
     let name = req.service_name.clone();
     app.blocking(move |app| {
-        let record = app
-            .store
-            .delete_service(&actor, &req.tenant_id, &req.service_name)?;
+        let record = app.store.delete_service(&actor, &req.tenant_id, &req.service_name)?;
         app.live.remove_record(&record);
         Ok(())
     })
@@ -89,11 +67,7 @@ pub(super) async fn delete(
     Ok(done(format!("service '{name}' deleted")))
 }
 
-pub(super) async fn list(
-    app: &Arc<App>,
-    s: &Session,
-    req: ListServices,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn list(app: &Arc<App>, s: &Session, req: ListServices) -> Result<ServerMessage, HandlerError> {
     if !s.grants.is_server_admin() && s.grants.tenant_grant(&req.tenant_id).is_none() {
         s.grants.check(&req.tenant_id, Permission::Read, None)?;
     }
@@ -112,9 +86,7 @@ pub(super) async fn list(
     Ok(ServerMessage::ServiceList(ServiceList { services }))
 }
 
-pub(super) fn file_path_over_websocket(
-    _req: GetServiceFilePath,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn file_path_over_websocket(_req: GetServiceFilePath) -> Result<ServerMessage, HandlerError> {
     Err(HandlerError::new(
         ErrorCode::InvalidRequest,
         "GetServiceFilePath is answered only on the local Unix socket, which passes the file descriptor",

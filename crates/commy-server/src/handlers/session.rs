@@ -68,9 +68,7 @@ fn check_jwt(token: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, 
         ));
     };
     verify_jwt(token, tenant, store).map_err(|err| match err {
-        JwtAuthError::Rejected(rejection) => {
-            Refusal::new(rejection.reason(), rejection.to_string())
-        }
+        JwtAuthError::Rejected(rejection) => Refusal::new(rejection.reason(), rejection.to_string()),
         other => Refusal {
             error: HandlerError::new(other.code(), other.to_string()),
             reason: "server_error",
@@ -82,11 +80,7 @@ fn check_jwt(token: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, 
 /// the certificate's subject common name or one of its subject alternative names, and grants that key's rights.
 /// No certificate, no tenant, no matching key, or more than one matching key is a refusal; an unknown tenant reads
 /// the same as no matching key.
-fn check_client_cert(
-    identity: Option<&ClientIdentity>,
-    tenant: Option<&str>,
-    store: &Store,
-) -> Result<Grant, Refusal> {
+fn check_client_cert(identity: Option<&ClientIdentity>, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
     let Some(identity) = identity else {
         return Err(Refusal::new(
             "no_client_cert",
@@ -181,23 +175,15 @@ pub(super) async fn authenticate(
     req: Authenticate,
 ) -> Result<ServerMessage, HandlerError> {
     let peer = session.peer;
-    let limited = app
-        .limiter
-        .check(peer.ip())
-        .and_then(|()| match &req.tenant_id {
-            Some(tenant) => app.limiter.check_tenant(tenant),
-            None => Ok(()),
-        });
+    let limited = app.limiter.check(peer.ip()).and_then(|()| match &req.tenant_id {
+        Some(tenant) => app.limiter.check_tenant(tenant),
+        None => Ok(()),
+    });
     if let Err(limited) = limited {
-        return Err(HandlerError::new(
-            ErrorCode::LimitExceeded,
-            limited.to_string(),
-        ));
+        return Err(HandlerError::new(ErrorCode::LimitExceeded, limited.to_string()));
     }
     let Authenticate {
-        tenant_id,
-        credential,
-        ..
+        tenant_id, credential, ..
     } = req;
     let tenant = tenant_id.clone();
     let identity = session.client_identity.clone();

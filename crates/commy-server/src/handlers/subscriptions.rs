@@ -4,19 +4,13 @@ use super::app::{App, Session};
 use super::error::HandlerError;
 use super::tenants::done;
 use super::variables::authorised_service;
-use commy_proto::{
-    ErrorCode, OperationResult, Permission, ServerMessage, Subscribe, Unsubscribe, ALL_VARIABLES,
-};
+use commy_proto::{ErrorCode, OperationResult, Permission, ServerMessage, Subscribe, Unsubscribe, ALL_VARIABLES};
 
 fn which(variable_name: &str) -> Option<&str> {
     (variable_name != ALL_VARIABLES).then_some(variable_name)
 }
 
-pub(super) fn subscribe(
-    app: &App,
-    s: &mut Session,
-    req: Subscribe,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<ServerMessage, HandlerError> {
     let live = authorised_service(app, s, &req.service_id, Permission::Read)?;
     let variable = which(&req.variable_name);
     if let Some(name) = variable {
@@ -35,11 +29,7 @@ pub(super) fn subscribe(
     )))
 }
 
-pub(super) fn unsubscribe(
-    app: &App,
-    s: &Session,
-    req: Unsubscribe,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn unsubscribe(app: &App, s: &Session, req: Unsubscribe) -> Result<ServerMessage, HandlerError> {
     s.require_any()?;
     let live = app.service(&req.service_id)?;
     let existed = live.unsubscribe(s.connection, which(&req.variable_name));

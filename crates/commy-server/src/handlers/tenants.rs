@@ -6,25 +6,17 @@ use super::error::HandlerError;
 use crate::auth::{issue_api_key, JwtKey, KeySpec};
 use crate::store::JwtKeyRecord;
 use commy_proto::{
-    ApiKey, CreateApiKey, CreateTenant, DeleteTenant, OperationResult, Permission, RevokeApiKey,
-    ServerMessage, SetJwtKey, Tenant, TenantList,
+    ApiKey, CreateApiKey, CreateTenant, DeleteTenant, OperationResult, Permission, RevokeApiKey, ServerMessage,
+    SetJwtKey, Tenant, TenantList,
 };
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-pub(super) async fn create(
-    app: &Arc<App>,
-    s: &Session,
-    req: CreateTenant,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateTenant) -> Result<ServerMessage, HandlerError> {
     s.grants.check_server_admin()?;
     let actor = s.actor(None);
     let record = app
-        .blocking(move |app| {
-            Ok(app
-                .store
-                .create_tenant(&actor, &req.tenant_id, &req.tenant_name)?)
-        })
+        .blocking(move |app| Ok(app.store.create_tenant(&actor, &req.tenant_id, &req.tenant_name)?))
         .await?;
     Ok(ServerMessage::Tenant(Tenant {
         tenant_id: record.tenant_id,
@@ -32,11 +24,7 @@ pub(super) async fn create(
     }))
 }
 
-pub(super) async fn delete(
-    app: &Arc<App>,
-    s: &Session,
-    req: DeleteTenant,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteTenant) -> Result<ServerMessage, HandlerError> {
     s.grants.check_server_admin()?;
     let actor = s.actor(None);
     let tenant_id = req.tenant_id.clone();
@@ -63,11 +51,7 @@ pub(super) async fn list(app: &Arc<App>, s: &Session) -> Result<ServerMessage, H
     Ok(ServerMessage::TenantList(TenantList { tenants }))
 }
 
-pub(super) async fn create_key(
-    app: &Arc<App>,
-    s: &Session,
-    req: CreateApiKey,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn create_key(app: &Arc<App>, s: &Session, req: CreateApiKey) -> Result<ServerMessage, HandlerError> {
     s.grants.check(&req.tenant_id, Permission::Admin, None)?;
     let actor = s.actor(Some(&req.tenant_id));
     let spec = KeySpec {
@@ -90,28 +74,16 @@ pub(super) async fn create_key(
     }))
 }
 
-pub(super) async fn revoke_key(
-    app: &Arc<App>,
-    s: &Session,
-    req: RevokeApiKey,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn revoke_key(app: &Arc<App>, s: &Session, req: RevokeApiKey) -> Result<ServerMessage, HandlerError> {
     s.grants.check(&req.tenant_id, Permission::Admin, None)?;
     let actor = s.actor(Some(&req.tenant_id));
     let (tenant_id, key_id) = (req.tenant_id, req.key_id.clone());
-    app.blocking(move |app| {
-        Ok(app
-            .store
-            .revoke_api_key(&actor, Some(&tenant_id), &key_id)?)
-    })
-    .await?;
+    app.blocking(move |app| Ok(app.store.revoke_api_key(&actor, Some(&tenant_id), &key_id)?))
+        .await?;
     Ok(done(format!("API key '{}' revoked", req.key_id)))
 }
 
-pub(super) async fn set_jwt_key(
-    app: &Arc<App>,
-    s: &Session,
-    req: SetJwtKey,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) async fn set_jwt_key(app: &Arc<App>, s: &Session, req: SetJwtKey) -> Result<ServerMessage, HandlerError> {
     s.grants.check(&req.tenant_id, Permission::Admin, None)?;
     let actor = s.actor(Some(&req.tenant_id));
     let SetJwtKey {
@@ -125,23 +97,17 @@ pub(super) async fn set_jwt_key(
     // Refuse a key that could never verify a token (or that is a private key) now, not at the first login.
     JwtKey::new(alg, &key, issuer.clone(), audience.clone())
         .map_err(|e| HandlerError::new(e.code(), format!("tenant '{tenant_id}': {e}")))?;
-    let record =
-        JwtKeyRecord::new(alg.as_str(), key.to_vec()).with_issuer_audience(issuer, audience);
+    let record = JwtKeyRecord::new(alg.as_str(), key.to_vec()).with_issuer_audience(issuer, audience);
     let req_tenant = tenant_id.clone();
     app.blocking(move |app| {
         app.store.get_tenant(&tenant_id)?;
         Ok(app.store.set_jwt_key(&actor, &tenant_id, &record)?)
     })
     .await?;
-    Ok(done(format!(
-        "JWT verification key set for tenant '{req_tenant}'"
-    )))
+    Ok(done(format!("JWT verification key set for tenant '{req_tenant}'")))
 }
 
 /// A successful `Result` reply.
 pub(super) fn done(message: String) -> ServerMessage {
-    ServerMessage::Result(OperationResult {
-        success: true,
-        message,
-    })
+    ServerMessage::Result(OperationResult { success: true, message })
 }

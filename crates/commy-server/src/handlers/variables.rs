@@ -6,8 +6,8 @@ use super::tenants::done;
 use crate::live::{LiveService, Snapshot};
 use crate::store::VariableRecord;
 use commy_proto::{
-    AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission, ReadVariable,
-    ServerMessage, VariableData, VariableInfo, VariableList, WriteVariable,
+    AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission, ReadVariable, ServerMessage,
+    VariableData, VariableInfo, VariableList, WriteVariable,
 };
 use std::sync::Arc;
 
@@ -20,8 +20,7 @@ pub(super) fn authorised_service(
 ) -> Result<Arc<LiveService>, HandlerError> {
     s.require_any()?;
     let live = app.service(service_id)?;
-    s.grants
-        .check(live.tenant_id(), permission, Some(live.name()))?;
+    s.grants.check(live.tenant_id(), permission, Some(live.name()))?;
     Ok(live)
 }
 
@@ -52,22 +51,14 @@ pub(super) async fn allocate(
         .unwrap_or_else(|| value_type.default_capacity().max(unchecked.len() as u32));
     let max = app.limits.max_variable_capacity;
     if capacity > max {
-        let msg = format!(
-            "variable '{name}': capacity {capacity} exceeds the server's limit of {max} bytes"
-        );
+        let msg = format!("variable '{name}': capacity {capacity} exceeds the server's limit of {max} bytes");
         return Err(HandlerError::new(ErrorCode::LimitExceeded, msg));
     }
     let initial = req
         .initial_bytes(capacity)
         .map_err(|e| HandlerError::bad_value(&name, e))?;
     let persistent = req.persistent.unwrap_or(false);
-    let record = VariableRecord::new(
-        &name,
-        value_type.as_tag(),
-        capacity,
-        persistent,
-        initial.clone(),
-    );
+    let record = VariableRecord::new(&name, value_type.as_tag(), capacity, persistent, initial.clone());
     let actor = s.actor(Some(live.tenant_id()));
     let service_id = req.service_id.clone();
     let task_live = live.clone();
@@ -75,17 +66,9 @@ pub(super) async fn allocate(
         .blocking(move |app| {
             app.store.create_variable(&actor, &service_id, &record)?;
             task_live
-                .allocate(
-                    &record.variable_name,
-                    value_type,
-                    capacity,
-                    persistent,
-                    &initial,
-                )
+                .allocate(&record.variable_name, value_type, capacity, persistent, &initial)
                 .map_err(|err| {
-                    let _ = app
-                        .store
-                        .delete_variable(&actor, &service_id, &record.variable_name);
+                    let _ = app.store.delete_variable(&actor, &service_id, &record.variable_name);
                     HandlerError::from(err)
                 })
         })
@@ -93,21 +76,13 @@ pub(super) async fn allocate(
     Ok(data_reply(req.service_id, name, snap))
 }
 
-pub(super) fn read(
-    app: &App,
-    s: &Session,
-    req: ReadVariable,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn read(app: &App, s: &Session, req: ReadVariable) -> Result<ServerMessage, HandlerError> {
     let live = authorised_service(app, s, &req.service_id, Permission::Read)?;
     let snap = live.read(&req.variable_name)?;
     Ok(data_reply(req.service_id, req.variable_name, snap))
 }
 
-pub(super) fn write(
-    app: &App,
-    s: &Session,
-    req: WriteVariable,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn write(app: &App, s: &Session, req: WriteVariable) -> Result<ServerMessage, HandlerError> {
     let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
     let (handle, value_type, capacity) = live.target(&req.variable_name)?;
     let bytes = req
@@ -136,17 +111,10 @@ pub(super) async fn deallocate(
         Ok(live.deallocate(&name)?)
     })
     .await?;
-    Ok(done(format!(
-        "variable '{}' deallocated",
-        req.variable_name
-    )))
+    Ok(done(format!("variable '{}' deallocated", req.variable_name)))
 }
 
-pub(super) fn list(
-    app: &App,
-    s: &Session,
-    req: ListVariables,
-) -> Result<ServerMessage, HandlerError> {
+pub(super) fn list(app: &App, s: &Session, req: ListVariables) -> Result<ServerMessage, HandlerError> {
     let live = authorised_service(app, s, &req.service_id, Permission::Read)?;
     let variables = live
         .list()?

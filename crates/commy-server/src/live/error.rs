@@ -57,9 +57,7 @@ impl LiveError {
     /// The protocol error code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            LiveError::ServiceNotFound(_) | LiveError::VariableNotFound { .. } => {
-                ErrorCode::NotFound
-            }
+            LiveError::ServiceNotFound(_) | LiveError::VariableNotFound { .. } => ErrorCode::NotFound,
             LiveError::VariableExists { .. } => ErrorCode::AlreadyExists,
             LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
             LiveError::Full { .. } => ErrorCode::LimitExceeded,

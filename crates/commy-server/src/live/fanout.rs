@@ -43,9 +43,7 @@ impl std::fmt::Debug for Fanout {
 }
 
 fn locked(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Fanout {
@@ -80,8 +78,7 @@ impl Fanout {
         if !state.watching {
             state.watching = true;
             let watcher = Watcher::new(service);
-            let (service, state, stopped) =
-                (service.clone(), self.state.clone(), self.stopped.clone());
+            let (service, state, stopped) = (service.clone(), self.state.clone(), self.stopped.clone());
             let service_id = self.service_id.clone();
             std::thread::Builder::new()
                 .name(format!("commy-watch-{service_id}"))
@@ -103,9 +100,7 @@ impl Fanout {
 
     /// Removes every subscription of a connection.
     pub(crate) fn drop_connection(&self, connection: u64) {
-        locked(&self.state)
-            .subscriptions
-            .retain(|s| s.connection != connection);
+        locked(&self.state).subscriptions.retain(|s| s.connection != connection);
     }
 
     /// Number of subscriptions a connection holds here.
@@ -154,8 +149,7 @@ fn watch_loop(
                 continue;
             }
             pushed.insert(change.index, (info.handle, version));
-            let value =
-                ValueType::from_tag(info.type_tag).and_then(|ty| ty.decode(&data).ok().flatten());
+            let value = ValueType::from_tag(info.type_tag).and_then(|ty| ty.decode(&data).ok().flatten());
             pushes.push(VariableChanged {
                 service_id: service_id.clone(),
                 variable_name: info.name,
@@ -172,11 +166,7 @@ fn watch_loop(
         }
         for push in pushes {
             for sub in &guard.subscriptions {
-                if sub
-                    .variable
-                    .as_deref()
-                    .is_none_or(|v| v == push.variable_name)
-                {
+                if sub.variable.as_deref().is_none_or(|v| v == push.variable_name) {
                     sub.sink.push(push.clone());
                 }
             }

@@ -43,15 +43,11 @@ impl Live {
     }
 
     fn read_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<LiveService>>> {
-        self.services
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.services.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<LiveService>>> {
-        self.services
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.services.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Creates a new, empty service file.
@@ -61,8 +57,7 @@ impl Live {
             service: service_id.to_owned(),
             reason,
         };
-        let owner =
-            ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?;
+        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?;
         let live = Arc::new(LiveService::new(record, path, owner));
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)
@@ -71,11 +66,7 @@ impl Live {
     /// Loads an existing service file at start-up and reconciles it with the store's variable records: variables the
     /// store does not know are freed, missing ones are allocated, and non-persistent ones start from their initial
     /// value. A missing file is created.
-    pub fn load(
-        &self,
-        record: &ServiceRecord,
-        records: &[VariableRecord],
-    ) -> Result<Arc<LiveService>, LiveError> {
+    pub fn load(&self, record: &ServiceRecord, records: &[VariableRecord]) -> Result<Arc<LiveService>, LiveError> {
         let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
         let file_err = |reason: String| LiveError::File {
             service: service_id.to_owned(),
@@ -89,10 +80,7 @@ impl Live {
             Err(other) => return Err(file_err(other.to_string())),
         };
         let live = Arc::new(LiveService::new(record, path, owner));
-        let known: HashMap<&str, &VariableRecord> = records
-            .iter()
-            .map(|r| (r.variable_name.as_str(), r))
-            .collect();
+        let known: HashMap<&str, &VariableRecord> = records.iter().map(|r| (r.variable_name.as_str(), r)).collect();
         for meta in live.list()? {
             if !known.contains_key(meta.name.as_str()) {
                 live.deallocate(&meta.name)?;
@@ -154,10 +142,7 @@ impl Live {
 
     /// Subscriptions a connection holds across every service.
     pub fn subscriptions_of(&self, connection: u64) -> usize {
-        self.read_map()
-            .values()
-            .map(|s| s.subscriptions_of(connection))
-            .sum()
+        self.read_map().values().map(|s| s.subscriptions_of(connection)).sum()
     }
 
     /// Number of loaded services and of variables across them.

@@ -102,9 +102,7 @@ impl LiveService {
     }
 
     fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
-        self.owner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.owner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Allocates a variable with its initial value.
@@ -132,17 +130,12 @@ impl LiveService {
 
     /// Frees a variable.
     pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
-        self.owner()
-            .free(name)
-            .map_err(|err| self.layout_error(name, err))
+        self.owner().free(name).map_err(|err| self.layout_error(name, err))
     }
 
     /// The handle, type and capacity of a variable: what a write needs, without reading the value.
     pub fn target(&self, name: &str) -> Result<(VarHandle, ValueType, u32), LiveError> {
-        let handle = self
-            .owner()
-            .lookup(name)
-            .map_err(|err| self.access_error(name, err))?;
+        let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
             .service
             .info_of(handle)
@@ -156,18 +149,12 @@ impl LiveService {
 
     /// The handle and metadata of a variable.
     pub fn meta(&self, name: &str) -> Result<(VarHandle, VariableMeta), LiveError> {
-        let handle = self
-            .owner()
-            .lookup(name)
-            .map_err(|err| self.access_error(name, err))?;
+        let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
             .service
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self
-            .service
-            .read(handle)
-            .map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
         let meta = VariableMeta {
             name: info.name,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
@@ -181,10 +168,7 @@ impl LiveService {
 
     /// Reads a variable.
     pub fn read(&self, name: &str) -> Result<Snapshot, LiveError> {
-        let handle = self
-            .owner()
-            .lookup(name)
-            .map_err(|err| self.access_error(name, err))?;
+        let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         self.read_handle(name, handle)
     }
 
@@ -193,10 +177,7 @@ impl LiveService {
             .service
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self
-            .service
-            .read(handle)
-            .map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
         Ok(Snapshot {
             data,
             version,
@@ -213,10 +194,7 @@ impl LiveService {
 
     /// Every variable, in table order.
     pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
-        let infos = self
-            .service
-            .list()
-            .map_err(|err| self.access_error("*", err))?;
+        let infos = self.service.list().map_err(|err| self.access_error("*", err))?;
         let mut out = Vec::with_capacity(infos.len());
         for info in infos {
             let Ok((data, version)) = self.service.read(info.handle) else {
@@ -236,8 +214,7 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        self.fanout
-            .subscribe(&self.service, connection, variable, sink)
+        self.fanout.subscribe(&self.service, connection, variable, sink)
     }
 
     /// Ends a subscription; returns whether it existed.

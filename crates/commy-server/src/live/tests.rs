@@ -29,13 +29,7 @@ fn svc_record() -> ServiceRecord {
 }
 
 fn record(name: &str, persistent: bool, initial: &[u8]) -> VariableRecord {
-    VariableRecord::new(
-        name,
-        ValueType::U64.as_tag(),
-        8,
-        persistent,
-        initial.to_vec(),
-    )
+    VariableRecord::new(name, ValueType::U64.as_tag(), 8, persistent, initial.to_vec())
 }
 
 #[test]
@@ -72,10 +66,7 @@ fn allocate_read_write_list_deallocate() {
     ));
     assert_eq!(svc.list().unwrap().len(), 1);
     svc.deallocate("temp").unwrap();
-    assert_eq!(
-        svc.read("temp").unwrap_err().code(),
-        commy_proto::ErrorCode::NotFound
-    );
+    assert_eq!(svc.read("temp").unwrap_err().code(), commy_proto::ErrorCode::NotFound);
 }
 
 #[test]
@@ -94,10 +85,7 @@ fn a_write_through_another_mapping_reaches_subscribers() {
     let version = other.write(handle, &42u64.to_le_bytes()).unwrap();
 
     let push = rx.recv_timeout(Duration::from_secs(10)).expect("push");
-    assert_eq!(
-        (push.variable_name.as_str(), push.version),
-        ("temp", version)
-    );
+    assert_eq!((push.variable_name.as_str(), push.version), ("temp", version));
     assert_eq!(push.value, Some(serde_json::json!(42)));
     sink.1.store(true, Ordering::Relaxed);
 }

@@ -5,9 +5,7 @@ use super::frame::{self, read_frame};
 use super::subscriptions::LocalSubscriptions;
 use crate::handlers::{self, App, Session};
 use crate::transport::PushSink;
-use commy_proto::{
-    decode_request, encode_reply, ClientMessage, Encoding, Reply, ServerMessage, VariableChanged,
-};
+use commy_proto::{decode_request, encode_reply, ClientMessage, Encoding, Reply, ServerMessage, VariableChanged};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;

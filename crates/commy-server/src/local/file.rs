@@ -19,13 +19,8 @@ pub(super) async fn open(
 ) -> Result<(ServiceFilePath, OwnedFd), HandlerError> {
     session.require_any()?;
     let (tenant, name) = (req.tenant_id, req.service_name);
-    session
-        .grants
-        .check(&tenant, Permission::Read, Some(&name))?;
-    let writable = session
-        .grants
-        .check(&tenant, Permission::Write, Some(&name))
-        .is_ok();
+    session.grants.check(&tenant, Permission::Read, Some(&name))?;
+    let writable = session.grants.check(&tenant, Permission::Write, Some(&name)).is_ok();
     let record = app
         .blocking(move |app| Ok(app.store.get_service(&tenant, &name)?))
         .await?;
@@ -48,11 +43,7 @@ pub(super) async fn open(
 }
 
 /// Writes `bytes` with `fd` attached to the first of them.
-pub(super) async fn send_with_fd(
-    stream: &mut UnixStream,
-    bytes: &[u8],
-    fd: &OwnedFd,
-) -> io::Result<()> {
+pub(super) async fn send_with_fd(stream: &mut UnixStream, bytes: &[u8], fd: &OwnedFd) -> io::Result<()> {
     let sent = loop {
         stream.writable().await?;
         let attempt = stream.try_io(Interest::WRITABLE, || {
@@ -63,12 +54,7 @@ pub(super) async fn send_with_fd(
                 return Err(io::Error::other("no room for the descriptor"));
             }
             let iov = [IoSlice::new(bytes)];
-            Ok(rustix::net::sendmsg(
-                &*stream,
-                &iov,
-                &mut control,
-                SendFlags::NOSIGNAL,
-            )?)
+            Ok(rustix::net::sendmsg(&*stream, &iov, &mut control, SendFlags::NOSIGNAL)?)
         });
         match attempt {
             Ok(sent) => break sent,

@@ -7,9 +7,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 pub(super) const MAX_FRAME: usize = 16 << 20;
 
 /// Reads the next frame; `None` at a clean end of stream (between frames).
-pub(super) async fn read_frame(
-    stream: &mut (impl AsyncRead + Unpin),
-) -> io::Result<Option<Vec<u8>>> {
+pub(super) async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> io::Result<Option<Vec<u8>>> {
     let mut head = [0u8; 4];
     match stream.read_exact(&mut head).await {
         Ok(_) => {}
@@ -46,10 +44,7 @@ mod tests {
         wire.extend(encode(b"[1]"));
         let mut reader = wire.as_slice();
         assert_eq!(read_frame(&mut reader).await.unwrap(), Some(b"{}".to_vec()));
-        assert_eq!(
-            read_frame(&mut reader).await.unwrap(),
-            Some(b"[1]".to_vec())
-        );
+        assert_eq!(read_frame(&mut reader).await.unwrap(), Some(b"[1]".to_vec()));
         assert_eq!(read_frame(&mut reader).await.unwrap(), None);
     }
 

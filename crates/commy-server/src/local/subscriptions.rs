@@ -22,9 +22,7 @@ impl LocalSubscriptions {
         session.require_any()?;
         let live = app.service(&req.service_id)?;
         let (tenant, service) = (live.tenant_id(), live.name());
-        session
-            .grants
-            .check(tenant, Permission::Read, Some(service))?;
+        session.grants.check(tenant, Permission::Read, Some(service))?;
         if !req.is_all() {
             live.target(&req.variable_name)?;
         }
@@ -36,10 +34,7 @@ impl LocalSubscriptions {
             );
             return Err(HandlerError::new(ErrorCode::LimitExceeded, msg));
         }
-        let read_only = session
-            .grants
-            .check(tenant, Permission::Write, Some(service))
-            .is_err();
+        let read_only = session.grants.check(tenant, Permission::Write, Some(service)).is_err();
         let pin = read_only.then(|| live.hold_waiter());
         self.held.entry(key).or_insert(pin);
         Ok(ServerMessage::Result(OperationResult::ok(format!(
@@ -49,10 +44,7 @@ impl LocalSubscriptions {
     }
 
     pub(super) fn unsubscribe(&mut self, req: Unsubscribe) -> ServerMessage {
-        let existed = self
-            .held
-            .remove(&(req.service_id, req.variable_name.clone()))
-            .is_some();
+        let existed = self.held.remove(&(req.service_id, req.variable_name.clone())).is_some();
         let message = if existed {
             format!("unsubscribed from '{}'", req.variable_name)
         } else {

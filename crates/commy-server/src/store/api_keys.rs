@@ -59,10 +59,7 @@ fn scope_of(tenant_id: Option<&str>) -> Scope {
 }
 
 /// Removes every key of a tenant.
-pub(crate) fn remove_tenant_keys_in(
-    txn: &WriteTransaction,
-    tenant_id: &str,
-) -> Result<(), StoreError> {
+pub(crate) fn remove_tenant_keys_in(txn: &WriteTransaction, tenant_id: &str) -> Result<(), StoreError> {
     let mut table = txn.open_table(API_KEYS)?;
     let mut doomed = Vec::new();
     for item in table.iter()? {
@@ -91,12 +88,7 @@ impl Store {
         self.put_key(actor, record, true)
     }
 
-    fn put_key(
-        &self,
-        actor: &Actor,
-        record: &ApiKeyRecord,
-        replace: bool,
-    ) -> Result<(), StoreError> {
+    fn put_key(&self, actor: &Actor, record: &ApiKeyRecord, replace: bool) -> Result<(), StoreError> {
         let key_id = record.key_id.as_str();
         let tenant_id = record.tenant_id.as_deref();
         let bytes = encode(Entity::ApiKey, key_id, record)?;
@@ -106,18 +98,10 @@ impl Store {
             }
             let mut table = txn.open_table(API_KEYS)?;
             if !replace && table.get(key_id)?.is_some() {
-                return Err(StoreError::already_exists(
-                    Entity::ApiKey,
-                    key_id,
-                    Scope::Server,
-                ));
+                return Err(StoreError::already_exists(Entity::ApiKey, key_id, Scope::Server));
             }
             table.insert(key_id, bytes.as_slice())?;
-            let action = if replace {
-                "put_api_key"
-            } else {
-                "create_api_key"
-            };
+            let action = if replace { "put_api_key" } else { "create_api_key" };
             audit::record_change(txn, actor, action, tenant_id, key_id)?;
             Ok(())
         })
@@ -191,13 +175,7 @@ mod tests {
         let who = actor();
         let key = ApiKeyRecord {
             read_patterns: Some(vec!["sensors/*".into()]),
-            ..ApiKeyRecord::new(
-                "k1",
-                Some("acme"),
-                "reader",
-                [1; 32],
-                vec![Permission::Read],
-            )
+            ..ApiKeyRecord::new("k1", Some("acme"), "reader", [1; 32], vec![Permission::Read])
         };
         let err = store.create_api_key(&who, &key).unwrap_err();
         assert_eq!(err.to_string(), "tenant 'acme' does not exist");
@@ -211,18 +189,9 @@ mod tests {
         store.create_api_key(&who, &server).unwrap();
 
         assert_eq!(store.get_api_key("k1").unwrap(), key);
-        assert_eq!(
-            store.list_api_keys(Some("acme")).unwrap(),
-            std::slice::from_ref(&key)
-        );
-        assert_eq!(
-            store.list_api_keys(None).unwrap(),
-            std::slice::from_ref(&server)
-        );
-        assert!(store
-            .list_api_keys(Some("nobody"))
-            .unwrap_err()
-            .is_not_found());
+        assert_eq!(store.list_api_keys(Some("acme")).unwrap(), std::slice::from_ref(&key));
+        assert_eq!(store.list_api_keys(None).unwrap(), std::slice::from_ref(&server));
+        assert!(store.list_api_keys(Some("nobody")).unwrap_err().is_not_found());
 
         let err = store.create_api_key(&who, &key).unwrap_err();
         assert_eq!(err.code(), ErrorCode::AlreadyExists);
@@ -237,14 +206,8 @@ mod tests {
 
         let err = store.revoke_api_key(&who, Some("acme"), "k2").unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
-        assert_eq!(
-            err.to_string(),
-            "API key 'k2' does not exist in tenant 'acme'"
-        );
-        assert!(
-            store.get_api_key("k2").is_ok(),
-            "a failed revoke changes nothing"
-        );
+        assert_eq!(err.to_string(), "API key 'k2' does not exist in tenant 'acme'");
+        assert!(store.get_api_key("k2").is_ok(), "a failed revoke changes nothing");
         assert_eq!(store.revoke_api_key(&who, Some("acme"), "k1").unwrap(), key);
         assert!(store.get_api_key("k1").unwrap_err().is_not_found());
         assert!(store

@@ -30,13 +30,7 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// A record stamped with the current time, for `actor` doing `action` to `target` in `tenant_id`.
-    pub fn new(
-        actor: &Actor,
-        action: &str,
-        tenant_id: Option<&str>,
-        target: &str,
-        outcome: &str,
-    ) -> Self {
+    pub fn new(actor: &Actor, action: &str, tenant_id: Option<&str>, target: &str, outcome: &str) -> Self {
         AuditRecord {
             at: now_ms(),
             actor: actor.id.clone(),
@@ -61,9 +55,7 @@ pub struct AuditEntry {
 /// Appends `record` inside `txn` and returns its sequence number.
 pub(crate) fn append_in(txn: &WriteTransaction, record: &AuditRecord) -> Result<u64, StoreError> {
     let mut table = txn.open_table(AUDIT)?;
-    let seq = table
-        .last()?
-        .map_or(1, |(seq, _)| seq.value().saturating_add(1));
+    let seq = table.last()?.map_or(1, |(seq, _)| seq.value().saturating_add(1));
     let bytes = encode(Entity::AuditRecord, &seq.to_string(), record)?;
     table.insert(seq, bytes.as_slice())?;
     Ok(seq)
@@ -77,10 +69,7 @@ pub(crate) fn record_change(
     tenant_id: Option<&str>,
     target: &str,
 ) -> Result<u64, StoreError> {
-    append_in(
-        txn,
-        &AuditRecord::new(actor, action, tenant_id, target, "ok"),
-    )
+    append_in(txn, &AuditRecord::new(actor, action, tenant_id, target, "ok"))
 }
 
 impl Store {
@@ -107,8 +96,7 @@ impl Store {
                 }
                 let (seq, bytes) = item?;
                 let seq = seq.value();
-                let record: AuditRecord =
-                    decode(Entity::AuditRecord, &seq.to_string(), bytes.value())?;
+                let record: AuditRecord = decode(Entity::AuditRecord, &seq.to_string(), bytes.value())?;
                 let tenant_matches = tenant.is_none_or(|t| record.tenant_id.as_deref() == Some(t));
                 let time_matches = since_ms.is_none_or(|since| record.at >= since);
                 if tenant_matches && time_matches {
@@ -136,23 +124,13 @@ mod tests {
     #[test]
     fn append_and_query_by_tenant_time_and_limit() {
         let (_dir, store) = temp_store();
-        assert_eq!(
-            store.append_audit(&record(Some("a"), 10, "one")).unwrap(),
-            1
-        );
-        assert_eq!(
-            store.append_audit(&record(Some("b"), 20, "two")).unwrap(),
-            2
-        );
+        assert_eq!(store.append_audit(&record(Some("a"), 10, "one")).unwrap(), 1);
+        assert_eq!(store.append_audit(&record(Some("b"), 20, "two")).unwrap(), 2);
         assert_eq!(store.append_audit(&record(None, 30, "three")).unwrap(), 3);
-        assert_eq!(
-            store.append_audit(&record(Some("a"), 40, "four")).unwrap(),
-            4
-        );
+        assert_eq!(store.append_audit(&record(Some("a"), 40, "four")).unwrap(), 4);
 
-        let actions = |entries: Vec<AuditEntry>| -> Vec<String> {
-            entries.into_iter().map(|e| e.record.action).collect()
-        };
+        let actions =
+            |entries: Vec<AuditEntry>| -> Vec<String> { entries.into_iter().map(|e| e.record.action).collect() };
         assert_eq!(
             actions(store.query_audit(None, None, 100).unwrap()),
             ["one", "two", "three", "four"]
@@ -165,10 +143,7 @@ mod tests {
             actions(store.query_audit(None, Some(20), 100).unwrap()),
             ["two", "three", "four"]
         );
-        assert_eq!(
-            actions(store.query_audit(None, None, 2).unwrap()),
-            ["three", "four"]
-        );
+        assert_eq!(actions(store.query_audit(None, None, 2).unwrap()), ["three", "four"]);
         assert!(store.query_audit(Some("zzz"), None, 10).unwrap().is_empty());
         let first = &store.query_audit(None, None, 100).unwrap()[0];
         assert_eq!(first.seq, 1);

@@ -106,9 +106,7 @@ pub enum StoreError {
         supported: u32,
     },
     /// A stored record cannot be decoded.
-    #[error(
-        "stored {what} '{key}' cannot be decoded ({detail}); the metadata database may be damaged"
-    )]
+    #[error("stored {what} '{key}' cannot be decoded ({detail}); the metadata database may be damaged")]
     Corrupt {
         /// What kind of record it is.
         what: Entity,
@@ -202,10 +200,7 @@ mod tests {
         assert_eq!(e.to_string(), "service 'x' already exists in tenant 'y'");
         assert_eq!(e.code(), ErrorCode::AlreadyExists);
         let e = StoreError::not_found(Entity::Variable, "v", Scope::Service("0a1b".into()));
-        assert_eq!(
-            e.to_string(),
-            "variable 'v' does not exist in service '0a1b'"
-        );
+        assert_eq!(e.to_string(), "variable 'v' does not exist in service '0a1b'");
         let e = StoreError::Corrupt {
             what: Entity::ApiKey,
             key: "k".into(),

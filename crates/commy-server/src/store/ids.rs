@@ -39,9 +39,7 @@ mod tests {
         assert_eq!(to_hex(&[0x00, 0x7f, 0xff]), "007fff");
         let id = new_service_id();
         assert_eq!(id.len(), 16);
-        assert!(id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(new_service_id(), id);
         assert_eq!(service_file_name(&id), format!("{id}.svc"));
     }

@@ -39,11 +39,7 @@ impl JwtKeyRecord {
     }
 
     /// This record, requiring `issuer` and `audience` when they are `Some`.
-    pub fn with_issuer_audience(
-        mut self,
-        issuer: Option<String>,
-        audience: Option<String>,
-    ) -> Self {
+    pub fn with_issuer_audience(mut self, issuer: Option<String>, audience: Option<String>) -> Self {
         self.issuer = issuer;
         self.audience = audience;
         self
@@ -76,17 +72,11 @@ pub(crate) fn remove_in(txn: &WriteTransaction, tenant_id: &str) -> Result<(), S
 impl Store {
     /// Sets (or replaces) a tenant's JWT verification key. Fails with [`StoreError::NotFound`] if the tenant does
     /// not exist.
-    pub fn set_jwt_key(
-        &self,
-        actor: &Actor,
-        tenant_id: &str,
-        record: &JwtKeyRecord,
-    ) -> Result<(), StoreError> {
+    pub fn set_jwt_key(&self, actor: &Actor, tenant_id: &str, record: &JwtKeyRecord) -> Result<(), StoreError> {
         let bytes = zeroize::Zeroizing::new(encode(Entity::JwtKey, tenant_id, record)?);
         self.write(|txn| {
             tenants::require_in(txn, tenant_id)?;
-            txn.open_table(JWT_KEYS)?
-                .insert(tenant_id, bytes.as_slice())?;
+            txn.open_table(JWT_KEYS)?.insert(tenant_id, bytes.as_slice())?;
             audit::record_change(txn, actor, "set_jwt_key", Some(tenant_id), &record.alg)?;
             Ok(())
         })
@@ -126,10 +116,7 @@ mod tests {
         assert_eq!(store.get_jwt_key("acme").unwrap(), Some(ed));
 
         let shown = format!("{hs:?}");
-        assert!(
-            shown.contains("16 bytes") && !shown.contains("48"),
-            "{shown}"
-        );
+        assert!(shown.contains("16 bytes") && !shown.contains("48"), "{shown}");
 
         let scoped = JwtKeyRecord::new("RS256", b"pem".to_vec())
             .with_issuer_audience(Some("https://id".into()), Some("commy".into()));

@@ -65,10 +65,7 @@ pub struct Actor {
 impl Actor {
     /// An actor with this credential id and peer address.
     pub fn new(id: impl Into<String>, peer: Option<String>) -> Self {
-        Actor {
-            id: id.into(),
-            peer,
-        }
+        Actor { id: id.into(), peer }
     }
 
     /// The server itself, for changes it makes on its own (for example writing the bootstrap admin key).
@@ -142,10 +139,7 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and commits it durably if `f` succeeds; aborts it otherwise.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let txn = self.db.begin_write()?;
         match f(&txn) {
             Ok(value) => {
@@ -162,10 +156,7 @@ impl Store {
     }
 
     /// Runs `f` in a read transaction, which sees one consistent snapshot.
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let txn = self.db.begin_read()?;
         f(&txn)
     }
@@ -206,16 +197,13 @@ mod tests {
         let store = Store::open(dir.path()).expect("reopen");
         store
             .write(|txn| {
-                txn.open_table(META)?
-                    .insert(SCHEMA_KEY, SCHEMA_VERSION + 1)?;
+                txn.open_table(META)?.insert(SCHEMA_KEY, SCHEMA_VERSION + 1)?;
                 Ok(())
             })
             .expect("bump schema");
         drop(store);
         let err = Store::open(dir.path()).expect_err("newer schema is refused");
-        assert!(
-            matches!(err, StoreError::UnsupportedSchema { found, .. } if found == SCHEMA_VERSION + 1)
-        );
+        assert!(matches!(err, StoreError::UnsupportedSchema { found, .. } if found == SCHEMA_VERSION + 1));
     }
 
     #[test]
@@ -225,9 +213,7 @@ mod tests {
         let tenant = store.create_tenant(&who, "acme", "Acme").unwrap();
         let service = store.create_service(&who, "acme", "room").unwrap();
         let variable = VariableRecord::new("temp", 1, 8, true, vec![1, 2]);
-        store
-            .create_variable(&who, &service.service_id, &variable)
-            .unwrap();
+        store.create_variable(&who, &service.service_id, &variable).unwrap();
         let key = ApiKeyRecord::new("k", Some("acme"), "k", [5; 32], vec![]);
         store.create_api_key(&who, &key).unwrap();
         let jwt = JwtKeyRecord::new("HS256", vec![1; 32]);
@@ -238,20 +224,11 @@ mod tests {
 
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.list_tenants().unwrap(), [tenant]);
-        assert_eq!(
-            store.get_service_by_id(&service.service_id).unwrap(),
-            service
-        );
-        assert_eq!(
-            store.list_variables(&service.service_id).unwrap(),
-            [variable]
-        );
+        assert_eq!(store.get_service_by_id(&service.service_id).unwrap(), service);
+        assert_eq!(store.list_variables(&service.service_id).unwrap(), [variable]);
         assert_eq!(store.get_api_key("k").unwrap(), key);
         assert_eq!(store.get_jwt_key("acme").unwrap(), Some(jwt));
-        assert_eq!(
-            store.query_audit(None, None, usize::MAX).unwrap().len(),
-            audit_len
-        );
+        assert_eq!(store.query_audit(None, None, usize::MAX).unwrap().len(), audit_len);
         let next = store
             .append_audit(&AuditRecord::new(&who, "x", None, "y", "ok"))
             .unwrap();
@@ -283,9 +260,7 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 let who = who.clone();
-                std::thread::spawn(move || {
-                    store.create_tenant(&who, &format!("t{i}"), "").map(|_| ())
-                })
+                std::thread::spawn(move || store.create_tenant(&who, &format!("t{i}"), "").map(|_| ()))
             })
             .collect();
         for handle in handles {
@@ -299,10 +274,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join(DB_FILE_NAME), b"not a database at all").expect("write");
         let err = Store::open(dir.path()).expect_err("garbage is refused");
-        assert!(
-            err.to_string()
-                .contains("cannot open the metadata database"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("cannot open the metadata database"), "{err}");
     }
 }

@@ -41,17 +41,13 @@ pub(crate) fn remove_in(
         };
         decode(Entity::Service, service_name, bytes.value())?
     };
-    txn.open_table(SERVICE_IDS)?
-        .remove(record.service_id.as_str())?;
+    txn.open_table(SERVICE_IDS)?.remove(record.service_id.as_str())?;
     variables::remove_all_in(txn, &record.service_id)?;
     Ok(Some(record))
 }
 
 /// Removes every service of a tenant (see [`remove_in`]) and returns them.
-pub(crate) fn remove_all_in(
-    txn: &WriteTransaction,
-    tenant_id: &str,
-) -> Result<Vec<ServiceRecord>, StoreError> {
+pub(crate) fn remove_all_in(txn: &WriteTransaction, tenant_id: &str) -> Result<Vec<ServiceRecord>, StoreError> {
     let mut names = Vec::new();
     for_each_under(&txn.open_table(SERVICES)?, tenant_id, |name, _| {
         names.push(name.to_owned());
@@ -76,34 +72,18 @@ fn by_id<
     let not_found = || StoreError::not_found(Entity::Service, service_id, Scope::Server);
     let entry = index.get(service_id)?.ok_or_else(not_found)?;
     let (tenant_id, service_name) = entry.value();
-    let bytes = services
-        .get((tenant_id, service_name))?
-        .ok_or_else(not_found)?;
+    let bytes = services.get((tenant_id, service_name))?.ok_or_else(not_found)?;
     decode(Entity::Service, service_id, bytes.value())
 }
 
 /// The service with this id inside a write transaction, or [`StoreError::NotFound`].
-pub(crate) fn get_by_id_in(
-    txn: &WriteTransaction,
-    service_id: &str,
-) -> Result<ServiceRecord, StoreError> {
-    by_id(
-        &txn.open_table(SERVICE_IDS)?,
-        &txn.open_table(SERVICES)?,
-        service_id,
-    )
+pub(crate) fn get_by_id_in(txn: &WriteTransaction, service_id: &str) -> Result<ServiceRecord, StoreError> {
+    by_id(&txn.open_table(SERVICE_IDS)?, &txn.open_table(SERVICES)?, service_id)
 }
 
 /// The service with this id inside a read transaction, or [`StoreError::NotFound`].
-pub(crate) fn get_by_id_read(
-    txn: &ReadTransaction,
-    service_id: &str,
-) -> Result<ServiceRecord, StoreError> {
-    by_id(
-        &txn.open_table(SERVICE_IDS)?,
-        &txn.open_table(SERVICES)?,
-        service_id,
-    )
+pub(crate) fn get_by_id_read(txn: &ReadTransaction, service_id: &str) -> Result<ServiceRecord, StoreError> {
+    by_id(&txn.open_table(SERVICE_IDS)?, &txn.open_table(SERVICES)?, service_id)
 }
 
 impl Store {
@@ -130,11 +110,7 @@ impl Store {
             let mut attempts = 1;
             while index.get(service_id.as_str())?.is_some() {
                 if attempts == ID_ATTEMPTS {
-                    return Err(StoreError::already_exists(
-                        Entity::Service,
-                        &service_id,
-                        Scope::Server,
-                    ));
+                    return Err(StoreError::already_exists(Entity::Service, &service_id, Scope::Server));
                 }
                 service_id = ids::new_service_id();
                 attempts += 1;
@@ -155,19 +131,11 @@ impl Store {
     }
 
     /// The service named `service_name` in `tenant_id`, or [`StoreError::NotFound`].
-    pub fn get_service(
-        &self,
-        tenant_id: &str,
-        service_name: &str,
-    ) -> Result<ServiceRecord, StoreError> {
+    pub fn get_service(&self, tenant_id: &str, service_name: &str) -> Result<ServiceRecord, StoreError> {
         self.read(|txn| {
             let services = txn.open_table(SERVICES)?;
             let bytes = services.get((tenant_id, service_name))?.ok_or_else(|| {
-                StoreError::not_found(
-                    Entity::Service,
-                    service_name,
-                    Scope::Tenant(tenant_id.to_owned()),
-                )
+                StoreError::not_found(Entity::Service, service_name, Scope::Tenant(tenant_id.to_owned()))
             })?;
             decode(Entity::Service, service_name, bytes.value())
         })
@@ -181,16 +149,8 @@ impl Store {
     /// Every service of a tenant, ordered by name. Fails with [`StoreError::NotFound`] if the tenant does not exist.
     pub fn list_services(&self, tenant_id: &str) -> Result<Vec<ServiceRecord>, StoreError> {
         self.read(|txn| {
-            if txn
-                .open_table(super::tables::TENANTS)?
-                .get(tenant_id)?
-                .is_none()
-            {
-                return Err(StoreError::not_found(
-                    Entity::Tenant,
-                    tenant_id,
-                    Scope::Server,
-                ));
+            if txn.open_table(super::tables::TENANTS)?.get(tenant_id)?.is_none() {
+                return Err(StoreError::not_found(Entity::Tenant, tenant_id, Scope::Server));
             }
             records_under(&txn.open_table(SERVICES)?, tenant_id, Entity::Service)
         })
@@ -205,11 +165,7 @@ impl Store {
     ) -> Result<ServiceRecord, StoreError> {
         self.write(|txn| {
             let record = remove_in(txn, tenant_id, service_name)?.ok_or_else(|| {
-                StoreError::not_found(
-                    Entity::Service,
-                    service_name,
-                    Scope::Tenant(tenant_id.to_owned()),
-                )
+                StoreError::not_found(Entity::Service, service_name, Scope::Tenant(tenant_id.to_owned()))
             })?;
             audit::record_change(txn, actor, "delete_service", Some(tenant_id), service_name)?;
             Ok(record)
@@ -250,26 +206,14 @@ mod tests {
 
         let err = store.create_service(&who, "acme", "b").unwrap_err();
         assert_eq!(err.code(), ErrorCode::AlreadyExists);
-        assert_eq!(
-            err.to_string(),
-            "service 'b' already exists in tenant 'acme'"
-        );
+        assert_eq!(err.to_string(), "service 'b' already exists in tenant 'acme'");
 
         assert_eq!(store.delete_service(&who, "acme", "b").unwrap(), t);
         let err = store.get_service("acme", "b").unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
-        assert_eq!(
-            err.to_string(),
-            "service 'b' does not exist in tenant 'acme'"
-        );
-        assert!(store
-            .get_service_by_id(&t.service_id)
-            .unwrap_err()
-            .is_not_found());
-        assert!(store
-            .delete_service(&who, "acme", "b")
-            .unwrap_err()
-            .is_not_found());
+        assert_eq!(err.to_string(), "service 'b' does not exist in tenant 'acme'");
+        assert!(store.get_service_by_id(&t.service_id).unwrap_err().is_not_found());
+        assert!(store.delete_service(&who, "acme", "b").unwrap_err().is_not_found());
         assert!(store.list_services("nobody").unwrap_err().is_not_found());
     }
 

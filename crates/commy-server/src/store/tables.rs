@@ -29,18 +29,12 @@ pub(crate) const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("t
 pub(crate) const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
 pub(crate) const JWT_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("jwt_keys");
 pub(crate) const SERVICES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("services");
-pub(crate) const SERVICE_IDS: TableDefinition<&str, (&str, &str)> =
-    TableDefinition::new("service_ids");
-pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("variables");
+pub(crate) const SERVICE_IDS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("service_ids");
+pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("variables");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// Encodes a record as JSON for storage; `key` names it in the error.
-pub(crate) fn encode<T: Serialize>(
-    what: Entity,
-    key: &str,
-    record: &T,
-) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize>(what: Entity, key: &str, record: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(record).map_err(|e| StoreError::Encode {
         what,
         key: key.to_owned(),
@@ -49,11 +43,7 @@ pub(crate) fn encode<T: Serialize>(
 }
 
 /// Decodes a stored record; anything that does not decode is reported as [`StoreError::Corrupt`].
-pub(crate) fn decode<T: DeserializeOwned>(
-    what: Entity,
-    key: &str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(what: Entity, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         what,
         key: key.to_owned(),

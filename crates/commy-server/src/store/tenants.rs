@@ -26,22 +26,13 @@ pub(crate) fn require_in(txn: &WriteTransaction, tenant_id: &str) -> Result<(), 
     if txn.open_table(TENANTS)?.get(tenant_id)?.is_some() {
         Ok(())
     } else {
-        Err(StoreError::not_found(
-            Entity::Tenant,
-            tenant_id,
-            Scope::Server,
-        ))
+        Err(StoreError::not_found(Entity::Tenant, tenant_id, Scope::Server))
     }
 }
 
 impl Store {
     /// Creates a tenant. Fails with [`StoreError::AlreadyExists`] if the id is taken.
-    pub fn create_tenant(
-        &self,
-        actor: &Actor,
-        tenant_id: &str,
-        tenant_name: &str,
-    ) -> Result<TenantRecord, StoreError> {
+    pub fn create_tenant(&self, actor: &Actor, tenant_id: &str, tenant_name: &str) -> Result<TenantRecord, StoreError> {
         let record = TenantRecord {
             tenant_id: tenant_id.to_owned(),
             tenant_name: tenant_name.to_owned(),
@@ -51,11 +42,7 @@ impl Store {
         self.write(|txn| {
             let mut tenants = txn.open_table(TENANTS)?;
             if tenants.get(tenant_id)?.is_some() {
-                return Err(StoreError::already_exists(
-                    Entity::Tenant,
-                    tenant_id,
-                    Scope::Server,
-                ));
+                return Err(StoreError::already_exists(Entity::Tenant, tenant_id, Scope::Server));
             }
             tenants.insert(tenant_id, bytes.as_slice())?;
             audit::record_change(txn, actor, "create_tenant", Some(tenant_id), tenant_id)?;
@@ -91,18 +78,10 @@ impl Store {
     /// Deletes a tenant with its services, their variables' metadata, its API keys and its JWT key, all in one
     /// transaction. Returns the removed services, so that the caller can delete their files
     /// ([`ServiceRecord::file_name`]).
-    pub fn delete_tenant(
-        &self,
-        actor: &Actor,
-        tenant_id: &str,
-    ) -> Result<Vec<ServiceRecord>, StoreError> {
+    pub fn delete_tenant(&self, actor: &Actor, tenant_id: &str) -> Result<Vec<ServiceRecord>, StoreError> {
         self.write(|txn| {
             if txn.open_table(TENANTS)?.remove(tenant_id)?.is_none() {
-                return Err(StoreError::not_found(
-                    Entity::Tenant,
-                    tenant_id,
-                    Scope::Server,
-                ));
+                return Err(StoreError::not_found(Entity::Tenant, tenant_id, Scope::Server));
             }
             let removed = services::remove_all_in(txn, tenant_id)?;
             api_keys::remove_tenant_keys_in(txn, tenant_id)?;
@@ -128,12 +107,7 @@ mod tests {
         assert_eq!(a.tenant_name, "Acme");
         store.create_tenant(&actor(), "beta", "Beta").unwrap();
         assert_eq!(store.get_tenant("acme").unwrap(), a);
-        let ids: Vec<_> = store
-            .list_tenants()
-            .unwrap()
-            .into_iter()
-            .map(|t| t.tenant_id)
-            .collect();
+        let ids: Vec<_> = store.list_tenants().unwrap().into_iter().map(|t| t.tenant_id).collect();
         assert_eq!(ids, ["acme", "beta"]);
 
         let err = store.create_tenant(&actor(), "acme", "again").unwrap_err();
@@ -164,11 +138,7 @@ mod tests {
             store.create_tenant(&who, tenant, tenant).unwrap();
             let svc = store.create_service(&who, tenant, "s").unwrap();
             store
-                .create_variable(
-                    &who,
-                    &svc.service_id,
-                    &VariableRecord::new("v", 0, 8, false, vec![]),
-                )
+                .create_variable(&who, &svc.service_id, &VariableRecord::new("v", 0, 8, false, vec![]))
                 .unwrap();
             let key = ApiKeyRecord::new(
                 &format!("key{tenant}"),
@@ -179,11 +149,7 @@ mod tests {
             );
             store.create_api_key(&who, &key).unwrap();
             store
-                .set_jwt_key(
-                    &who,
-                    tenant,
-                    &JwtKeyRecord::new("HS256", b"secret".to_vec()),
-                )
+                .set_jwt_key(&who, tenant, &JwtKeyRecord::new("HS256", b"secret".to_vec()))
                 .unwrap();
         }
         let doomed = store.get_service("a", "s").unwrap();
@@ -191,14 +157,8 @@ mod tests {
         let removed = store.delete_tenant(&who, "a").unwrap();
         assert_eq!(removed, std::slice::from_ref(&doomed));
 
-        assert!(store
-            .get_service_by_id(&doomed.service_id)
-            .unwrap_err()
-            .is_not_found());
-        assert!(store
-            .get_variable(&doomed.service_id, "v")
-            .unwrap_err()
-            .is_not_found());
+        assert!(store.get_service_by_id(&doomed.service_id).unwrap_err().is_not_found());
+        assert!(store.get_variable(&doomed.service_id, "v").unwrap_err().is_not_found());
         assert!(store.get_api_key("keya").unwrap_err().is_not_found());
         assert_eq!(store.get_jwt_key("a").unwrap(), None);
 

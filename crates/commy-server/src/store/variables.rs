@@ -68,12 +68,7 @@ fn target(service_name: &str, variable_name: &str) -> String {
 impl Store {
     /// Records a new variable of the service with id `service_id`. Fails with [`StoreError::NotFound`] if the service
     /// does not exist and [`StoreError::AlreadyExists`] if it already has a variable of that name.
-    pub fn create_variable(
-        &self,
-        actor: &Actor,
-        service_id: &str,
-        record: &VariableRecord,
-    ) -> Result<(), StoreError> {
+    pub fn create_variable(&self, actor: &Actor, service_id: &str, record: &VariableRecord) -> Result<(), StoreError> {
         let name = record.variable_name.as_str();
         let bytes = encode(Entity::Variable, name, record)?;
         self.write(|txn| {
@@ -88,31 +83,17 @@ impl Store {
             }
             table.insert((service_id, name), bytes.as_slice())?;
             let target = target(&service.service_name, name);
-            audit::record_change(
-                txn,
-                actor,
-                "create_variable",
-                Some(&service.tenant_id),
-                &target,
-            )?;
+            audit::record_change(txn, actor, "create_variable", Some(&service.tenant_id), &target)?;
             Ok(())
         })
     }
 
     /// The metadata of one variable, or [`StoreError::NotFound`].
-    pub fn get_variable(
-        &self,
-        service_id: &str,
-        variable_name: &str,
-    ) -> Result<VariableRecord, StoreError> {
+    pub fn get_variable(&self, service_id: &str, variable_name: &str) -> Result<VariableRecord, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(VARIABLES)?;
             let bytes = table.get((service_id, variable_name))?.ok_or_else(|| {
-                StoreError::not_found(
-                    Entity::Variable,
-                    variable_name,
-                    Scope::Service(service_id.to_owned()),
-                )
+                StoreError::not_found(Entity::Variable, variable_name, Scope::Service(service_id.to_owned()))
             })?;
             decode(Entity::Variable, variable_name, bytes.value())
         })
@@ -139,22 +120,12 @@ impl Store {
             let record = {
                 let mut table = txn.open_table(VARIABLES)?;
                 let bytes = table.remove((service_id, variable_name))?.ok_or_else(|| {
-                    StoreError::not_found(
-                        Entity::Variable,
-                        variable_name,
-                        Scope::Service(service_id.to_owned()),
-                    )
+                    StoreError::not_found(Entity::Variable, variable_name, Scope::Service(service_id.to_owned()))
                 })?;
                 decode(Entity::Variable, variable_name, bytes.value())?
             };
             let target = target(&service.service_name, variable_name);
-            audit::record_change(
-                txn,
-                actor,
-                "delete_variable",
-                Some(&service.tenant_id),
-                &target,
-            )?;
+            audit::record_change(txn, actor, "delete_variable", Some(&service.tenant_id), &target)?;
             Ok(record)
         })
     }
@@ -185,45 +156,27 @@ mod tests {
         store.create_variable(&who, &other.service_id, &w).unwrap();
 
         assert_eq!(store.get_variable(&s.service_id, "temp").unwrap(), v);
-        assert_eq!(
-            store.list_variables(&s.service_id).unwrap(),
-            [w.clone(), v.clone()]
-        );
+        assert_eq!(store.list_variables(&s.service_id).unwrap(), [w.clone(), v.clone()]);
 
         let err = store.create_variable(&who, &s.service_id, &v).unwrap_err();
         assert_eq!(err.code(), ErrorCode::AlreadyExists);
         assert_eq!(
             err.to_string(),
-            format!(
-                "variable 'temp' already exists in service '{}'",
-                s.service_id
-            )
+            format!("variable 'temp' already exists in service '{}'", s.service_id)
         );
 
-        assert_eq!(
-            store.delete_variable(&who, &s.service_id, "temp").unwrap(),
-            v
-        );
+        assert_eq!(store.delete_variable(&who, &s.service_id, "temp").unwrap(), v);
         let err = store.get_variable(&s.service_id, "temp").unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
         assert!(store
             .delete_variable(&who, &s.service_id, "temp")
             .unwrap_err()
             .is_not_found());
-        assert_eq!(
-            store.list_variables(&s.service_id).unwrap(),
-            std::slice::from_ref(&w)
-        );
+        assert_eq!(store.list_variables(&s.service_id).unwrap(), std::slice::from_ref(&w));
 
         store.delete_service(&who, "acme", "room").unwrap();
-        assert!(store
-            .get_variable(&s.service_id, "a")
-            .unwrap_err()
-            .is_not_found());
-        assert!(store
-            .list_variables(&s.service_id)
-            .unwrap_err()
-            .is_not_found());
+        assert!(store.get_variable(&s.service_id, "a").unwrap_err().is_not_found());
+        assert!(store.list_variables(&s.service_id).unwrap_err().is_not_found());
         assert_eq!(store.list_variables(&other.service_id).unwrap(), [w]);
 
         let targets: Vec<_> = store

@@ -88,10 +88,7 @@ mod tests {
     #[test]
     fn framing_violations_close_with_1002_and_resets_close_nothing() {
         let err = axum::Error::new(WsError::Protocol(ProtocolError::UnmaskedFrameFromClient));
-        assert_eq!(
-            for_read_error(err).map(|f| f.code),
-            Some(close_code::PROTOCOL)
-        );
+        assert_eq!(for_read_error(err).map(|f| f.code), Some(close_code::PROTOCOL));
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert!(for_read_error(axum::Error::new(WsError::Io(reset))).is_none());
         let gone = WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake);

@@ -36,11 +36,7 @@ pub trait Dispatch: Send + Sync + 'static {
     /// Called once when the connection has ended, after its last request. The connection's
     /// [`Outbox`] is already closed, so the live layer drops its subscriptions on the next push at the latest; this is
     /// the place to drop them at once.
-    fn closed(
-        &self,
-        conn: &ConnectionContext,
-        session: Self::Session,
-    ) -> impl Future<Output = ()> + Send {
+    fn closed(&self, conn: &ConnectionContext, session: Self::Session) -> impl Future<Output = ()> + Send {
         let _ = (conn, session);
         async {}
     }

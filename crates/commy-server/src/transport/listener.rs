@@ -37,9 +37,7 @@ impl LimitedListener {
     pub(crate) fn new(listener: TcpListener, max_connections: usize, linger: Duration) -> Self {
         LimitedListener {
             listener,
-            permits: Arc::new(Semaphore::new(
-                max_connections.clamp(1, Semaphore::MAX_PERMITS),
-            )),
+            permits: Arc::new(Semaphore::new(max_connections.clamp(1, Semaphore::MAX_PERMITS))),
             linger,
         }
     }
@@ -85,9 +83,7 @@ impl Listener for LimitedListener {
 fn is_connection_error(err: &io::Error) -> bool {
     matches!(
         err.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     )
 }
 
@@ -109,11 +105,7 @@ impl LimitedStream {
 }
 
 impl AsyncRead for LimitedStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut().stream() {
             Ok(stream) => Pin::new(stream).poll_read(cx, buf),
             Err(err) => Poll::Ready(Err(err)),
@@ -122,11 +114,7 @@ impl AsyncRead for LimitedStream {
 }
 
 impl AsyncWrite for LimitedStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut().stream() {
             Ok(stream) => Pin::new(stream).poll_write(cx, buf),
             Err(err) => Poll::Ready(Err(err)),

@@ -203,9 +203,7 @@ mod tests {
     fn take(outbox: &Outbox, max: usize) -> Vec<(String, u64)> {
         let mut out = Vec::new();
         outbox.take_ready(max, &mut out);
-        out.into_iter()
-            .map(|c| (c.variable_name, c.version))
-            .collect()
+        out.into_iter().map(|c| (c.variable_name, c.version)).collect()
     }
 
     #[test]
@@ -223,9 +221,7 @@ mod tests {
             [("a".into(), 10_000), ("b".into(), 10_000), ("c".into(), 1)]
         );
         assert_eq!(outbox.pending(), 0);
-        assert!(metrics
-            .encode()
-            .contains("commy_pushes_coalesced_total 19998"));
+        assert!(metrics.encode().contains("commy_pushes_coalesced_total 19998"));
     }
 
     #[test]
@@ -245,15 +241,9 @@ mod tests {
         outbox.begin_request();
         outbox.push(change("during", 1));
         outbox.push(change("before", 2));
-        assert!(
-            take(&outbox, 10).is_empty(),
-            "a replaced change is held too"
-        );
+        assert!(take(&outbox, 10).is_empty(), "a replaced change is held too");
         outbox.end_request();
-        assert_eq!(
-            take(&outbox, 10),
-            [("before".into(), 2), ("during".into(), 1)]
-        );
+        assert_eq!(take(&outbox, 10), [("before".into(), 2), ("during".into(), 1)]);
         // A request that pushes nothing releases nothing; the next one's pushes are held again.
         outbox.begin_request();
         outbox.end_request();

@@ -11,9 +11,7 @@ use super::writer::Outgoing;
 use super::{ConnectionContext, Dispatch};
 use crate::metrics::UNDECODABLE;
 use axum::extract::ws::{close_code, Message, WebSocket};
-use commy_proto::{
-    decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply, ServerMessage,
-};
+use commy_proto::{decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply, ServerMessage};
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -58,16 +56,11 @@ impl<D: Dispatch> Reader<'_, D> {
                     // After a read error the stream must not be read again: for an oversized frame it would buffer
                     // the whole frame.
                     if let Some(frame) = close::for_read_error(err) {
-                        let _ = self
-                            .replies
-                            .send(Outgoing::Close { last: None, frame })
-                            .await;
+                        let _ = self.replies.send(Outgoing::Close { last: None, frame }).await;
                     }
                     break End::Gone;
                 }
-                Some(Ok(Message::Text(text))) => {
-                    self.request(text.as_str().as_bytes(), Encoding::Json).await
-                }
+                Some(Ok(Message::Text(text))) => self.request(text.as_str().as_bytes(), Encoding::Json).await,
                 Some(Ok(Message::Binary(bytes))) => self.request(&bytes, Encoding::MsgPack).await,
                 // Pongs go out automatically; a close frame is answered automatically, and the stream ends next.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => false,
@@ -112,9 +105,7 @@ impl<D: Dispatch> Reader<'_, D> {
                 encoding.subprotocol()
             );
             metrics.request(UNDECODABLE, Some(ErrorCode::InvalidRequest));
-            return self
-                .reply(Reply::error(id, ErrorCode::InvalidRequest, message))
-                .await;
+            return self.reply(Reply::error(id, ErrorCode::InvalidRequest, message)).await;
         }
         let request = match decode_request(bytes, encoding) {
             Ok(request) => request,
@@ -127,10 +118,7 @@ impl<D: Dispatch> Reader<'_, D> {
         let disconnect = matches!(request.message, ClientMessage::Disconnect(_));
         let outbox = self.ctx.outbox();
         outbox.begin_request();
-        let message = self
-            .dispatch
-            .handle(self.ctx, self.session, request.message)
-            .await;
+        let message = self.dispatch.handle(self.ctx, self.session, request.message).await;
         let error = match &message {
             ServerMessage::Error(error) => Some(error.code),
             _ => None,
@@ -163,9 +151,6 @@ impl<D: Dispatch> Reader<'_, D> {
     /// the linger time runs out.
     async fn drain(&mut self) {
         let stream = &mut self.stream;
-        let _ = tokio::time::timeout(self.linger, async {
-            while let Some(Ok(_)) = stream.next().await {}
-        })
-        .await;
+        let _ = tokio::time::timeout(self.linger, async { while let Some(Ok(_)) = stream.next().await {} }).await;
     }
 }

@@ -39,20 +39,15 @@ pub async fn serve<D: Dispatch>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let tls = match &config.tls {
-        Some(tls) => Some(
-            ServerTls::load(tls, &config.data_dir)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        ),
+        Some(tls) => {
+            Some(ServerTls::load(tls, &config.data_dir).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?)
+        }
         None => None,
     };
     let limits = config.limits;
     let listener = LimitedListener::new(listener, limits.max_connections, limits.close_linger);
     let listener = TlsListener::new(listener, tls.as_ref());
-    let scheme = if tls.is_some() {
-        "https and wss"
-    } else {
-        "http and ws"
-    };
+    let scheme = if tls.is_some() { "https and wss" } else { "http and ws" };
     tracing::info!(address = %listener.local_addr()?, scheme, "serving /ws, /healthz and /metrics");
     let shared = Arc::new(Shared {
         limits: limits.clone(),
@@ -73,10 +68,7 @@ pub async fn serve<D: Dispatch>(
     tracing::info!("shutting down: no new connections; closing the open ones");
     shared.shutdown.trigger();
     // Plain HTTP requests finish; WebSocket connections get their goodbye from their own tasks.
-    if tokio::time::timeout(limits.shutdown_grace, &mut serving)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(limits.shutdown_grace, &mut serving).await.is_err() {
         tracing::warn!("HTTP connections still open at the end of the shutdown grace period");
     }
     // Each connection task gives up by itself after the grace period; the linger time is a margin.
@@ -124,8 +116,5 @@ async fn healthz<D: Dispatch>(State(shared): State<Arc<Shared<D>>>) -> impl Into
 
 /// `GET /metrics`: every metric in the Prometheus text format.
 async fn metrics_text<D: Dispatch>(State(shared): State<Arc<Shared<D>>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        shared.metrics.encode(),
-    )
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], shared.metrics.encode())
 }

@@ -51,9 +51,7 @@ impl Shutdown {
 
     /// Waits until every [`ShutdownSignal`] has been dropped, for at most `limit`. Returns whether they all were.
     pub(crate) async fn wait_for_connections(&self, limit: Duration) -> bool {
-        tokio::time::timeout(limit, self.alive.closed())
-            .await
-            .is_ok()
+        tokio::time::timeout(limit, self.alive.closed()).await.is_ok()
     }
 }
 
@@ -98,10 +96,6 @@ mod tests {
         assert!(shutdown.wait_for_connections(Duration::ZERO).await);
         let _stuck = shutdown.signal();
         shutdown.trigger();
-        assert!(
-            !shutdown
-                .wait_for_connections(Duration::from_millis(10))
-                .await
-        );
+        assert!(!shutdown.wait_for_connections(Duration::from_millis(10)).await);
     }
 }

@@ -116,10 +116,7 @@ impl TlsIo {
             let result = match Pin::new(accept).poll(cx) {
                 Poll::Ready(result) => result,
                 Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "TLS handshake timed out",
-                    )),
+                    Poll::Ready(()) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
                     Poll::Pending => return Poll::Pending,
                 },
             };
@@ -148,10 +145,7 @@ impl TlsIo {
         }
         match &mut self.state {
             State::Ready(stream) => Poll::Ready(Ok(stream)),
-            _ => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "TLS handshake failed",
-            ))),
+            _ => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake failed"))),
         }
     }
 }
@@ -167,11 +161,7 @@ macro_rules! ready_stream {
 }
 
 impl AsyncRead for ServerIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ServerIo::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             ServerIo::Tls(io) => Pin::new(ready_stream!(io, cx)).poll_read(cx, buf),
@@ -180,11 +170,7 @@ impl AsyncRead for ServerIo {
 }
 
 impl AsyncWrite for ServerIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ServerIo::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
             ServerIo::Tls(io) => Pin::new(ready_stream!(io, cx)).poll_write(cx, buf),
@@ -244,9 +230,7 @@ pub(crate) struct Peer {
 impl Peer {
     /// The verified client certificate, if the client presented one.
     pub(crate) fn client_identity(&self) -> Option<Arc<ClientIdentity>> {
-        self.identity
-            .as_ref()
-            .and_then(|slot| slot.get().cloned().flatten())
+        self.identity.as_ref().and_then(|slot| slot.get().cloned().flatten())
     }
 }
 

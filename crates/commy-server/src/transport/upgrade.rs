@@ -78,10 +78,7 @@ mod tests {
         );
         let offered = offered_subprotocols(&headers);
         assert_eq!(offered, ["chat", "commy.v1.msgpack", "commy.v1.json"]);
-        assert_eq!(
-            Encoding::negotiate(offered.iter().copied()),
-            Some(Encoding::MsgPack)
-        );
+        assert_eq!(Encoding::negotiate(offered.iter().copied()), Some(Encoding::MsgPack));
         assert!(offered_subprotocols(&HeaderMap::new()).is_empty());
     }
 }

@@ -26,8 +26,7 @@ async fn malformed_json_gets_invalid_request_and_the_connection_goes_on() {
     still_works(&mut client).await;
     let metrics = server.metrics.encode();
     assert!(
-        metrics
-            .contains(r#"commy_requests_total{request="undecodable",outcome="INVALID_REQUEST"} 1"#),
+        metrics.contains(r#"commy_requests_total{request="undecodable",outcome="INVALID_REQUEST"} 1"#),
         "{metrics}"
     );
 }
@@ -43,10 +42,7 @@ async fn unknown_type_echoes_the_id() {
     assert_eq!(reply.id, Some(12));
     let (code, message) = error_of(&reply);
     assert_eq!(code, ErrorCode::InvalidRequest);
-    assert!(
-        message.contains("unknown message type 'heartbeat'"),
-        "{message}"
-    );
+    assert!(message.contains("unknown message type 'heartbeat'"), "{message}");
     assert!(message.contains("did you mean 'Heartbeat'"), "{message}");
     still_works(&mut client).await;
 }
@@ -72,9 +68,7 @@ async fn a_missing_field_is_named() {
 async fn malformed_msgpack_gets_invalid_request() {
     let server = TestServer::start().await;
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
-    client
-        .send_raw(Message::binary(vec![0xc1, 0xff, 0x00]))
-        .await;
+    client.send_raw(Message::binary(vec![0xc1, 0xff, 0x00])).await;
     let (code, _) = error_of(&client.recv().await);
     assert_eq!(code, ErrorCode::InvalidRequest);
     still_works(&mut client).await;
@@ -84,11 +78,9 @@ async fn malformed_msgpack_gets_invalid_request() {
 async fn a_text_frame_on_a_msgpack_connection_is_refused_with_its_id() {
     let server = TestServer::start().await;
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
-    let Frame::Text(json) = encode_request(
-        &Request::new(3, Heartbeat::default()),
-        commy_proto::Encoding::Json,
-    )
-    .unwrap() else {
+    let Frame::Text(json) =
+        encode_request(&Request::new(3, Heartbeat::default()), commy_proto::Encoding::Json).unwrap()
+    else {
         unreachable!("JSON is text")
     };
     client.send_raw(Message::text(json)).await;
@@ -104,12 +96,9 @@ async fn a_text_frame_on_a_msgpack_connection_is_refused_with_its_id() {
 async fn a_binary_frame_on_a_json_connection_is_refused_with_its_id() {
     let server = TestServer::start().await;
     let mut client = server.connect(Some("commy.v1.json")).await;
-    let bytes = encode_request(
-        &Request::new(4, Heartbeat::default()),
-        commy_proto::Encoding::MsgPack,
-    )
-    .unwrap()
-    .into_bytes();
+    let bytes = encode_request(&Request::new(4, Heartbeat::default()), commy_proto::Encoding::MsgPack)
+        .unwrap()
+        .into_bytes();
     client.send_raw(Message::binary(bytes)).await;
     let reply = client.recv().await;
     assert_eq!(reply.id, Some(4));
@@ -123,9 +112,7 @@ async fn a_binary_frame_on_a_json_connection_is_refused_with_its_id() {
 async fn requests_the_handler_refuses_get_its_error() {
     let server = TestServer::start().await;
     let mut client = server.connect(None).await;
-    let reply = client
-        .call(&Request::new(1, commy_proto::ListTenants {}))
-        .await;
+    let reply = client.call(&Request::new(1, commy_proto::ListTenants {})).await;
     assert_eq!(error_of(&reply).0, ErrorCode::NotFound);
     let metrics = server.metrics.encode();
     assert!(

@@ -30,10 +30,7 @@ async fn msgpack_subprotocol_speaks_binary_frames() {
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
     assert_eq!(client.chosen.as_deref(), Some("commy.v1.msgpack"));
     assert_eq!(client.encoding, Encoding::MsgPack);
-    assert_eq!(
-        client.call(&heartbeat(u64::MAX)).await,
-        heartbeat_reply(u64::MAX, 1)
-    );
+    assert_eq!(client.call(&heartbeat(u64::MAX)).await, heartbeat_reply(u64::MAX, 1));
 }
 
 #[tokio::test]
@@ -41,9 +38,7 @@ async fn no_subprotocol_means_json() {
     let server = TestServer::start().await;
     let mut client = server.connect(None).await;
     assert_eq!(client.chosen, None);
-    let reply = client
-        .call(&Request::without_id(Heartbeat::default()))
-        .await;
+    let reply = client.call(&Request::without_id(Heartbeat::default())).await;
     assert_eq!(reply.id, None);
     assert!(matches!(reply.message, ServerMessage::Heartbeat(_)));
 }
@@ -51,9 +46,7 @@ async fn no_subprotocol_means_json() {
 #[tokio::test]
 async fn the_clients_first_known_preference_wins() {
     let server = TestServer::start().await;
-    let client = server
-        .connect(Some("chat, commy.v1.msgpack, commy.v1.json"))
-        .await;
+    let client = server.connect(Some("chat, commy.v1.msgpack, commy.v1.json")).await;
     assert_eq!(client.chosen.as_deref(), Some("commy.v1.msgpack"));
 }
 
@@ -61,18 +54,11 @@ async fn the_clients_first_known_preference_wins() {
 async fn only_unknown_subprotocols_are_refused() {
     let server = TestServer::start().await;
     let stream = TcpStream::connect(server.addr).await.unwrap();
-    let mut request = format!("ws://{}/ws", server.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("commy.v9.json"),
-    );
-    let refused = guard(
-        "the handshake",
-        tokio_tungstenite::client_async(request, stream),
-    )
-    .await;
+    let mut request = format!("ws://{}/ws", server.addr).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("commy.v9.json"));
+    let refused = guard("the handshake", tokio_tungstenite::client_async(request, stream)).await;
     match refused {
         Err(WsError::Http(response)) => assert_eq!(response.status(), 400),
         other => panic!("expected 400 Bad Request, got {:?}", other.map(|_| ())),

@@ -33,9 +33,6 @@ async fn metrics_are_prometheus_text() {
         "commy_services 2",
         "# EOF",
     ] {
-        assert!(
-            body.lines().any(|l| l == line),
-            "{line:?} missing from\n{body}"
-        );
+        assert!(body.lines().any(|l| l == line), "{line:?} missing from\n{body}");
     }
 }

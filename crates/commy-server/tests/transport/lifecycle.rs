@@ -11,9 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 async fn ping_gets_pong() {
     let server = TestServer::start().await;
     let mut client = server.connect(None).await;
-    client
-        .send_raw(Message::Ping(b"are you there".to_vec().into()))
-        .await;
+    client.send_raw(Message::Ping(b"are you there".to_vec().into())).await;
     let pong = guard("a pong", client.ws.next()).await.unwrap().unwrap();
     assert_eq!(pong, Message::Pong(b"are you there".to_vec().into()));
 }
@@ -24,15 +22,7 @@ async fn disconnect_is_answered_then_closed() {
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
     let reply = client.call(&Request::new(5, Disconnect::default())).await;
     let reason = "client asked to disconnect".to_owned();
-    assert_eq!(
-        reply,
-        Reply::to(
-            Some(5),
-            Disconnected {
-                reason: reason.clone()
-            }
-        )
-    );
+    assert_eq!(reply, Reply::to(Some(5), Disconnected { reason: reason.clone() }));
     let frame = client.recv_close().await;
     assert_eq!(frame.code, CloseCode::Normal);
     assert_eq!(frame.reason.as_str(), reason);

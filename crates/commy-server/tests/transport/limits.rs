@@ -63,9 +63,7 @@ async fn an_unmasked_frame_closes_with_1002() {
     // A final text frame "hi", not masked: clients must mask every frame.
     stream.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
     let mut header = [0; 2];
-    guard("the close frame", stream.read_exact(&mut header))
-        .await
-        .unwrap();
+    guard("the close frame", stream.read_exact(&mut header)).await.unwrap();
     assert_eq!(header[0], 0x88, "a final close frame");
     let mut payload = vec![0; usize::from(header[1] & 0x7f)];
     stream.read_exact(&mut payload).await.unwrap();
@@ -98,10 +96,7 @@ async fn a_connection_over_the_limit_waits_until_one_closes() {
         second.call(&heartbeat).await;
     }
     let waited = tokio::time::timeout(Duration::from_millis(200), &mut third).await;
-    assert!(
-        waited.is_err(),
-        "a third connection was served over a limit of 2"
-    );
+    assert!(waited.is_err(), "a third connection was served over a limit of 2");
 
     first.close().await;
     let mut third = guard("the third connection", third).await.unwrap();

@@ -56,11 +56,7 @@ async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
         let ServerMessage::VariableChanged(change) = push.message else {
             panic!("expected a push, got {push:?}");
         };
-        assert!(
-            change.version > last,
-            "version {} after {last}",
-            change.version
-        );
+        assert!(change.version > last, "version {} after {last}", change.version);
         assert_eq!(change.data, data);
         last = change.version;
         received += 1;
@@ -73,10 +69,7 @@ async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
     // Every change was either written or replaced by a newer one.
     let metrics = server.metrics.encode();
     assert!(
-        metrics.contains(&format!(
-            "commy_pushes_coalesced_total {}",
-            PUSHES - received
-        )),
+        metrics.contains(&format!("commy_pushes_coalesced_total {}", PUSHES - received)),
         "{metrics}"
     );
 }

@@ -1,8 +1,8 @@
 //! Helpers for the transport tests: a fake [`Dispatch`], a server on `127.0.0.1:0`, and a WebSocket client.
 
 use commy_proto::{
-    decode_reply, encode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Frame,
-    HeartbeatReply, OperationResult, Reply, Request, ServerMessage, VariableChanged, VariableData,
+    decode_reply, encode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Frame, HeartbeatReply,
+    OperationResult, Reply, Request, ServerMessage, VariableChanged, VariableData,
 };
 use commy_server::config::{Limits, ServerConfig};
 use commy_server::metrics::Metrics;
@@ -65,18 +65,10 @@ impl Dispatch for Fake {
         0
     }
 
-    async fn handle(
-        &self,
-        conn: &ConnectionContext,
-        requests: &mut u64,
-        request: ClientMessage,
-    ) -> ServerMessage {
+    async fn handle(&self, conn: &ConnectionContext, requests: &mut u64, request: ClientMessage) -> ServerMessage {
         *requests += 1;
         match request {
-            ClientMessage::Heartbeat(_) => HeartbeatReply {
-                timestamp: *requests,
-            }
-            .into(),
+            ClientMessage::Heartbeat(_) => HeartbeatReply { timestamp: *requests }.into(),
             ClientMessage::ReadVariable(read) => VariableData {
                 service_id: read.service_id,
                 variable_name: read.variable_name,
@@ -157,13 +149,7 @@ impl TestServer {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(serve(
-            listener,
-            config,
-            fake.clone(),
-            metrics.clone(),
-            shutdown,
-        ));
+        let task = tokio::spawn(serve(listener, config, fake.clone(), metrics.clone(), shutdown));
         TestServer {
             addr,
             fake,
@@ -184,10 +170,7 @@ impl TestServer {
     pub async fn shutdown(mut self) {
         self.begin_shutdown();
         let task = self.task.take().unwrap();
-        guard("the server to shut down", task)
-            .await
-            .unwrap()
-            .unwrap();
+        guard("the server to shut down", task).await.unwrap().unwrap();
     }
 
     /// A client connected to `/ws`, offering `subprotocol` (none if `None`).
@@ -223,24 +206,16 @@ pub struct Client {
 
 impl Client {
     /// Opens `/ws` over `stream`.
-    pub async fn handshake(
-        addr: SocketAddr,
-        stream: TcpStream,
-        subprotocol: Option<&str>,
-    ) -> Client {
+    pub async fn handshake(addr: SocketAddr, stream: TcpStream, subprotocol: Option<&str>) -> Client {
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
         if let Some(subprotocol) = subprotocol {
-            request.headers_mut().insert(
-                "Sec-WebSocket-Protocol",
-                HeaderValue::from_str(subprotocol).unwrap(),
-            );
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(subprotocol).unwrap());
         }
-        let (ws, response) = guard(
-            "the handshake",
-            tokio_tungstenite::client_async(request, stream),
-        )
-        .await
-        .unwrap();
+        let (ws, response) = guard("the handshake", tokio_tungstenite::client_async(request, stream))
+            .await
+            .unwrap();
         let chosen = response
             .headers()
             .get("Sec-WebSocket-Protocol")
@@ -249,11 +224,7 @@ impl Client {
             .as_deref()
             .and_then(Encoding::from_subprotocol)
             .unwrap_or(Encoding::Json);
-        Client {
-            ws,
-            encoding,
-            chosen,
-        }
+        Client { ws, encoding, chosen }
     }
 
     /// Sends a request in the connection's encoding.
@@ -287,21 +258,11 @@ impl Client {
     pub async fn recv(&mut self) -> Reply {
         match self.next_message().await {
             Message::Text(text) => {
-                assert_eq!(
-                    self.encoding,
-                    Encoding::Json,
-                    "a text frame on {}",
-                    self.encoding
-                );
+                assert_eq!(self.encoding, Encoding::Json, "a text frame on {}", self.encoding);
                 decode_reply(text.as_bytes(), Encoding::Json).unwrap()
             }
             Message::Binary(bytes) => {
-                assert_eq!(
-                    self.encoding,
-                    Encoding::MsgPack,
-                    "a binary frame on {}",
-                    self.encoding
-                );
+                assert_eq!(self.encoding, Encoding::MsgPack, "a binary frame on {}", self.encoding);
                 decode_reply(&bytes, Encoding::MsgPack).unwrap()
             }
             other => panic!("expected a reply, got {other:?}"),

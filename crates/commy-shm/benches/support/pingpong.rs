@@ -135,13 +135,7 @@ pub trait PingPong {
 
 /// Runs `warmup + rounds` round trips against a child started with `role` and `arg`, pinned as `at` says. Returns
 /// the measured round trips in nanoseconds.
-pub fn run(
-    pp: &mut dyn PingPong,
-    role: &str,
-    arg: &Path,
-    at: Placement,
-    rounds: usize,
-) -> Vec<u64> {
+pub fn run(pp: &mut dyn PingPong, role: &str, arg: &Path, at: Placement, rounds: usize) -> Vec<u64> {
     pin(at.parent);
     let total = WARMUP + rounds;
     let mut child = spawn_child(role, arg, at.child, total);
@@ -197,10 +191,7 @@ pub fn print_table(at: Placement, rows: &[(&str, OneWay)]) {
         "| {:<28} | {:>10} | {:>10} | {:>13} | {:>13} |",
         "mechanism", "p50", "p99", "p50 ratio", "p99 ratio"
     );
-    println!(
-        "|{:-<30}|{:->12}|{:->12}|{:->15}|{:->15}|",
-        "", "", "", "", ""
-    );
+    println!("|{:-<30}|{:->12}|{:->12}|{:->15}|{:->15}|", "", "", "", "", "");
     for (name, s) in rows {
         println!(
             "| {:<28} | {:>10} | {:>10} | {:>13} | {:>13} |",
@@ -263,10 +254,7 @@ impl FutexPair {
     }
 
     fn map(file: File) -> FutexPair {
-        let map = MmapOptions::new()
-            .len(4096)
-            .map_raw(&file)
-            .expect("map the futex file");
+        let map = MmapOptions::new().len(4096).map_raw(&file).expect("map the futex file");
         FutexPair { map, _file: file }
     }
 
@@ -396,9 +384,7 @@ impl CommyPair {
 
 impl PingPong for CommyPair {
     fn round(&mut self, i: u64, deadline: Instant) -> bool {
-        self.service
-            .write(self.ping, &i.to_le_bytes())
-            .expect("write");
+        self.service.write(self.ping, &i.to_le_bytes()).expect("write");
         self.await_value(self.pong, i, deadline)
     }
 }
@@ -410,8 +396,6 @@ pub fn commy_child(path: &Path, rounds: usize) {
         if !pair.await_value(pair.ping, i, Instant::now() + ROUND_DEADLINE) {
             std::process::exit(3);
         }
-        pair.service
-            .write(pair.pong, &i.to_le_bytes())
-            .expect("write");
+        pair.service.write(pair.pong, &i.to_le_bytes()).expect("write");
     }
 }

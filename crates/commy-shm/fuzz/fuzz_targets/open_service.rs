@@ -77,10 +77,7 @@ fn release_locks(bytes: &mut [u8]) -> bool {
     let (_, table, _) = layout::regions(max_variables.min(1 << 24));
     for index in 0..max_variables as u64 {
         let at = table + index * layout::ENTRY_SIZE as u64 + entry::LOCK as u64;
-        let Some(word) = usize::try_from(at)
-            .ok()
-            .and_then(|at| bytes.get_mut(at..at + 4))
-        else {
+        let Some(word) = usize::try_from(at).ok().and_then(|at| bytes.get_mut(at..at + 4)) else {
             break;
         };
         word.fill(0);
@@ -131,11 +128,7 @@ fn change_layout(owner: &mut ServiceOwner) {
         let _ = owner.service().read(handle);
         let _ = owner.free("fuzz");
     }
-    let first = owner
-        .service()
-        .list()
-        .ok()
-        .and_then(|list| list.into_iter().next());
+    let first = owner.service().list().ok().and_then(|list| list.into_iter().next());
     if let Some(first) = first {
         let _ = owner.resize(&first.name, first.capacity.saturating_add(8));
         let _ = owner.free(&first.name);

@@ -37,9 +37,7 @@ fn main() {
 
     // A few variables, every slot used, one freed (a non-empty free list) and one resized.
     let mut owner = create(dir, "mixed", 4, 4096);
-    let a = owner
-        .allocate(&spec("temperature", 8, &21.5f64.to_le_bytes()))
-        .unwrap();
+    let a = owner.allocate(&spec("temperature", 8, &21.5f64.to_le_bytes())).unwrap();
     owner.allocate(&spec("status", 30, b"ok")).unwrap();
     owner.allocate(&spec("gone", 16, b"bye")).unwrap();
     owner.service().write(a, &22.0f64.to_le_bytes()).unwrap();
@@ -51,9 +49,7 @@ fn main() {
     let mut owner = create(dir, "full", 8, 4096);
     for i in 0..8u8 {
         let name = format!("{}-{i}", "é".repeat(i as usize * 8));
-        owner
-            .allocate(&spec(&name, 3 + i as u32 * 9, &[i; 3]))
-            .unwrap();
+        owner.allocate(&spec(&name, 3 + i as u32 * 9, &[i; 3])).unwrap();
     }
 
     // A file the owner grew past its initial heap.

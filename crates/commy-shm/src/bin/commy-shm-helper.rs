@@ -134,9 +134,7 @@ fn read_loop(path: &str, var: &str) -> Res {
         };
         reads += 1;
         match value.first() {
-            Some(&fill)
-                if value.iter().all(|&b| b == fill) && value.len() == len_for(fill, capacity) =>
-            {
+            Some(&fill) if value.iter().all(|&b| b == fill) && value.len() == len_for(fill, capacity) => {
                 fills[fill as usize] = true;
             }
             _ => {
@@ -157,10 +155,7 @@ fn read_loop(path: &str, var: &str) -> Res {
         }
         last_version = version;
     }
-    let fills: Vec<String> = (0..256)
-        .filter(|&b| fills[b])
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let fills: Vec<String> = (0..256).filter(|&b| fills[b]).map(|b| format!("{b:02x}")).collect();
     say(format_args!(
         "READ reads={reads} torn={torn} changes={changes} regressions={regressions} fills={}",
         fills.join(",")

@@ -46,6 +46,5 @@ pub(crate) fn is_zombie(pid: u32) -> bool {
         return false;
     };
     // The state follows the command name, which is in parentheses and may itself contain ") ".
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'))
 }

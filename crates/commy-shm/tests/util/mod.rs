@@ -142,9 +142,7 @@ impl Helper {
         std::thread::spawn(move || {
             let mut text = String::new();
             let _ = err_pipe.read_to_string(&mut text);
-            sink.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&text);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
         });
         Helper {
             args: args.iter().map(|a| a.to_string()).collect(),
@@ -181,12 +179,8 @@ impl Helper {
         match self.lines.recv_timeout(GUARD) {
             Ok(line) if line.starts_with(word) => line,
             Ok(line) => self.fail(&format!("expected a {word} line, got {line:?}")),
-            Err(RecvTimeoutError::Timeout) => {
-                self.fail(&format!("no {word} line within {GUARD:?}"))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                self.fail(&format!("stdout closed before a {word} line"))
-            }
+            Err(RecvTimeoutError::Timeout) => self.fail(&format!("no {word} line within {GUARD:?}")),
+            Err(RecvTimeoutError::Disconnected) => self.fail(&format!("stdout closed before a {word} line")),
         }
     }
 
@@ -226,10 +220,7 @@ impl Helper {
         let stderr = Arc::clone(&self.stderr);
         let (status, rest) = self.finish();
         let stderr = stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert!(
-            status.success(),
-            "helper {args:?} failed with {status}: {stderr:?}"
-        );
+        assert!(status.success(), "helper {args:?} failed with {status}: {stderr:?}");
         rest
     }
 

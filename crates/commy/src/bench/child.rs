@@ -77,10 +77,7 @@ pub(crate) fn run(role: Role, args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(cpu) = args.child_cpu {
         pin_to_cpu(cpu).with_context(|| format!("cannot pin to vCPU {cpu}"))?;
     }
-    let arg = args
-        .child_arg
-        .as_deref()
-        .context("--child-arg is missing")?;
+    let arg = args.child_arg.as_deref().context("--child-arg is missing")?;
     let rounds = args.child_rounds.context("--child-rounds is missing")?;
     match role {
         Role::FutexPing => {
@@ -110,9 +107,7 @@ pub(crate) fn run(role: Role, args: &BenchArgs) -> anyhow::Result<()> {
                 let client = target.connect(Transport::Local).await?;
                 let service = client.get_service(arg).await?;
                 let result = if role == Role::SdkPing {
-                    sdk_ping(&service, rounds)
-                        .await
-                        .and_then(|rtts| report(&rtts))
+                    sdk_ping(&service, rounds).await.and_then(|rtts| report(&rtts))
                 } else {
                     sdk_echo(&service, rounds).await
                 };

@@ -86,10 +86,7 @@ impl Target {
 
     /// A client authenticated to the tenant over `transport`.
     pub(crate) async fn connect(&self, transport: Transport) -> anyhow::Result<Client> {
-        let client = Client::builder(&self.url)
-            .transport(transport)
-            .connect()
-            .await?;
+        let client = Client::builder(&self.url).transport(transport).connect().await?;
         client
             .authenticate(Some(&self.tenant), Credentials::api_key(&self.key))
             .await

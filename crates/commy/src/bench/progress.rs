@@ -14,11 +14,9 @@ impl Progress {
     /// A bar for `total` samples.
     pub(crate) fn new(total: u64) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{spinner} {msg:<32} [{bar:32}] {percent:>3}% {elapsed_precise}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{spinner} {msg:<32} [{bar:32}] {percent:>3}% {elapsed_precise}")
+            .expect("a valid template")
+            .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(100));
         Progress { bar }

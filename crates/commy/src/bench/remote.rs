@@ -144,10 +144,9 @@ impl Echo {
         let thread = std::thread::Builder::new()
             .name("bench-echo".into())
             .spawn(move || serve(listener, stopped))?;
-        let (ws, _response) =
-            tokio_tungstenite::connect_async_with_config(format!("ws://{addr}"), None, true)
-                .await
-                .context("cannot connect to the echo server")?;
+        let (ws, _response) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}"), None, true)
+            .await
+            .context("cannot connect to the echo server")?;
         Ok(Echo {
             ws,
             payload: payload.into(),
@@ -183,10 +182,7 @@ impl Drop for Echo {
 
 /// The echo server: every text or binary message goes straight back.
 fn serve(listener: std::net::TcpListener, stopped: oneshot::Receiver<()>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
     runtime.block_on(async move {

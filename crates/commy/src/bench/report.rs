@@ -90,8 +90,7 @@ pub(crate) fn table(rows: &[Row], iterations: u32) -> String {
                 row.baseline_name.to_owned(),
                 row.baseline.show(),
                 row.show_ratio(),
-                row.aim
-                    .map_or("none set".to_owned(), |a| format!("<= {a:.1}x")),
+                row.aim.map_or("none set".to_owned(), |a| format!("<= {a:.1}x")),
                 match row.met() {
                     Some(true) => "yes".to_owned(),
                     Some(false) => "no".to_owned(),

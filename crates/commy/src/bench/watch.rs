@@ -68,25 +68,12 @@ pub(crate) async fn rows(
         for pass in 0..PASSES {
             let rounds = n / PASSES + usize::from(pass < n % PASSES);
             let path = dir.path().join(format!("futex-{}-{pass}", at.echoer));
-            let pair = FutexPingPong::create(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+            let pair = FutexPingPong::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
             let arg = path.to_string_lossy();
-            futex.extend(
-                ping_pong(target, Role::FutexPing, Role::FutexEcho, &arg, at, rounds).await?,
-            );
+            futex.extend(ping_pong(target, Role::FutexPing, Role::FutexEcho, &arg, at, rounds).await?);
             drop(pair);
             progress.add(rounds as u64);
-            sdk.extend(
-                ping_pong(
-                    target,
-                    Role::SdkPing,
-                    Role::SdkEcho,
-                    service.name(),
-                    at,
-                    rounds,
-                )
-                .await?,
-            );
+            sdk.extend(ping_pong(target, Role::SdkPing, Role::SdkEcho, service.name(), at, rounds).await?);
             progress.add(rounds as u64);
         }
         rows.push(Row {
@@ -128,10 +115,7 @@ async fn ping_pong(
         .collect::<Result<_, _>>()
         .context("the pinger printed something other than round trips")?;
     if rtts.len() != total {
-        bail!(
-            "the pinger reported {} round trips, not {total}",
-            rtts.len()
-        );
+        bail!("the pinger reported {} round trips, not {total}", rtts.len());
     }
     Ok(rtts[warm..].to_vec())
 }

@@ -98,9 +98,7 @@ fn human(entries: &[AuditLogEntry]) -> String {
         })
         .collect();
     table(
-        &[
-            "SEQ", "TIME", "ACTOR", "TENANT", "PEER", "ACTION", "TARGET", "OUTCOME",
-        ],
+        &["SEQ", "TIME", "ACTOR", "TENANT", "PEER", "ACTION", "TARGET", "OUTCOME"],
         rows,
     )
 }
@@ -141,10 +139,7 @@ mod tests {
         let mut lines = text.lines();
         assert!(lines.next().unwrap().starts_with("SEQ  TIME"), "{text}");
         let row = lines.next().unwrap();
-        assert!(
-            row.starts_with("3    2025-01-31T12:00:00.123Z  unknown"),
-            "{row}"
-        );
+        assert!(row.starts_with("3    2025-01-31T12:00:00.123Z  unknown"), "{row}");
         assert!(row.ends_with("denied:expired"), "{row}");
         assert_eq!(human(&[]), "no audit entries");
     }

@@ -10,12 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The server's URL.
-    #[arg(
-        long,
-        env = "COMMY_URL",
-        default_value = "ws://127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "COMMY_URL", default_value = "ws://127.0.0.1:8080", global = true)]
     pub url: String,
     /// The API key to authenticate with (the server admin key for `tenant` commands).
     #[arg(long, env = "COMMY_KEY", hide_env_values = true, global = true)]
@@ -35,20 +30,10 @@ pub struct GlobalArgs {
     pub ca_cert: Option<PathBuf>,
     /// For wss:// URLs: present this client certificate (PEM) in the TLS handshake. Without --key, authenticate
     /// with it (mutual TLS; the server needs --client-ca). Needs --client-key.
-    #[arg(
-        long,
-        env = "COMMY_CLIENT_CERT",
-        requires = "client_key",
-        global = true
-    )]
+    #[arg(long, env = "COMMY_CLIENT_CERT", requires = "client_key", global = true)]
     pub client_cert: Option<PathBuf>,
     /// The private key of --client-cert (PEM).
-    #[arg(
-        long,
-        env = "COMMY_CLIENT_KEY",
-        requires = "client_cert",
-        global = true
-    )]
+    #[arg(long, env = "COMMY_CLIENT_KEY", requires = "client_cert", global = true)]
     pub client_key: Option<PathBuf>,
 }
 
@@ -152,10 +137,7 @@ mod tests {
     fn tables_line_up() {
         let text = table(
             &["ID", "NAME"],
-            vec![
-                vec!["a".into(), "Alpha".into()],
-                vec!["bbb".into(), "B".into()],
-            ],
+            vec![vec!["a".into(), "Alpha".into()], vec!["bbb".into(), "B".into()]],
         );
         assert_eq!(text, "ID   NAME\na    Alpha\nbbb  B");
     }

@@ -35,9 +35,7 @@ pub async fn run(command: KeyCommand, global: &GlobalArgs) -> anyhow::Result<()>
             permissions,
             services,
         } => {
-            let patterns: Option<Vec<&str>> = services
-                .as_ref()
-                .map(|s| s.iter().map(String::as_str).collect());
+            let patterns: Option<Vec<&str>> = services.as_ref().map(|s| s.iter().map(String::as_str).collect());
             let key = client
                 .create_api_key(tenant, &name, &permissions, patterns.as_deref())
                 .await?;
@@ -51,9 +49,7 @@ pub async fn run(command: KeyCommand, global: &GlobalArgs) -> anyhow::Result<()>
         }
         KeyCommand::Revoke { key_id } => {
             client.revoke_api_key(tenant, &key_id).await?;
-            global.print(json!({"revoked": key_id}), || {
-                format!("revoked key '{key_id}'")
-            })
+            global.print(json!({"revoked": key_id}), || format!("revoked key '{key_id}'"))
         }
     }
 }

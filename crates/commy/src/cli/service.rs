@@ -36,14 +36,16 @@ pub async fn run(command: ServiceCommand, global: &GlobalArgs) -> anyhow::Result
     match command {
         ServiceCommand::Create { name } => {
             let service = client.create_service(&name).await?;
-            let value = json!({"service_id": service.id(), "service_name": service.name(), "tenant_id": service.tenant()});
+            let value =
+                json!({"service_id": service.id(), "service_name": service.name(), "tenant_id": service.tenant()});
             global.print(value, || {
                 format!("created service '{}' (id {})", service.name(), service.id())
             })
         }
         ServiceCommand::Get { name } => {
             let service = client.get_service(&name).await?;
-            let value = json!({"service_id": service.id(), "service_name": service.name(), "tenant_id": service.tenant()});
+            let value =
+                json!({"service_id": service.id(), "service_name": service.name(), "tenant_id": service.tenant()});
             global.print(value, || {
                 format!(
                     "service '{}' (id {}) in tenant '{}'",
@@ -66,9 +68,7 @@ pub async fn run(command: ServiceCommand, global: &GlobalArgs) -> anyhow::Result
         }
         ServiceCommand::Delete { name } => {
             client.delete_service(&name).await?;
-            global.print(json!({"deleted": name}), || {
-                format!("deleted service '{name}'")
-            })
+            global.print(json!({"deleted": name}), || format!("deleted service '{name}'"))
         }
     }
 }

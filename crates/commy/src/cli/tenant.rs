@@ -32,10 +32,7 @@ pub async fn run(command: TenantCommand, global: &GlobalArgs) -> anyhow::Result<
             let tenant = client.create_tenant(&id, &name).await?;
             let value = json!({"tenant_id": tenant.tenant_id, "tenant_name": tenant.tenant_name});
             global.print(value, || {
-                format!(
-                    "created tenant '{}' ({})",
-                    tenant.tenant_id, tenant.tenant_name
-                )
+                format!("created tenant '{}' ({})", tenant.tenant_id, tenant.tenant_name)
             })
         }
         TenantCommand::List => {

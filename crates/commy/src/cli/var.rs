@@ -100,11 +100,7 @@ pub async fn run(command: VarCommand, global: &GlobalArgs) -> anyhow::Result<()>
             let snapshot = client.get_service(&service).await?.read(&name).await?;
             global.print(snapshot_json(&snapshot), || show(&snapshot))
         }
-        VarCommand::Set {
-            service,
-            name,
-            value,
-        } => {
+        VarCommand::Set { service, name, value } => {
             let svc = client.get_service(&service).await?;
             let value_type = type_of(&svc, &name).await?;
             let version = svc.write(&name, parse_value(value_type, &value)?).await?;
@@ -138,41 +134,20 @@ pub async fn run(command: VarCommand, global: &GlobalArgs) -> anyhow::Result<()>
                         ]
                     })
                     .collect();
-                table(
-                    &[
-                        "VARIABLE",
-                        "TYPE",
-                        "CAPACITY",
-                        "LEN",
-                        "VERSION",
-                        "PERSISTENT",
-                    ],
-                    rows,
-                )
+                table(&["VARIABLE", "TYPE", "CAPACITY", "LEN", "VERSION", "PERSISTENT"], rows)
             })
         }
         VarCommand::Rm { service, name } => {
-            client
-                .get_service(&service)
-                .await?
-                .deallocate(&name)
-                .await?;
+            client.get_service(&service).await?.deallocate(&name).await?;
             global.print(json!({"deallocated": name}), || format!("freed '{name}'"))
         }
-        VarCommand::Watch {
-            service,
-            name,
-            count,
-        } => watch(global, &client.get_service(&service).await?, name, count).await,
+        VarCommand::Watch { service, name, count } => {
+            watch(global, &client.get_service(&service).await?, name, count).await
+        }
     }
 }
 
-async fn watch(
-    global: &GlobalArgs,
-    svc: &Service,
-    name: Option<String>,
-    count: Option<u64>,
-) -> anyhow::Result<()> {
+async fn watch(global: &GlobalArgs, svc: &Service, name: Option<String>, count: Option<u64>) -> anyhow::Result<()> {
     let mut changes = match &name {
         Some(name) => svc.watch_variable(name).await?,
         None => svc.watch().await?,
@@ -189,12 +164,7 @@ async fn watch(
             bail!("the watch ended: the connection to the server is closed");
         };
         global.print(snapshot_json(&change), || {
-            format!(
-                "{} = {} (version {})",
-                change.variable,
-                show(&change),
-                change.version
-            )
+            format!("{} = {} (version {})", change.variable, show(&change), change.version)
         })?;
         seen += 1;
     }
@@ -218,13 +188,10 @@ fn parse_value(value_type: ValueType, text: &str) -> anyhow::Result<Payload> {
     Ok(match value_type {
         ValueType::Bytes => Payload::Bytes(parse_hex(text)?),
         ValueType::String => Payload::Json(Value::String(text.to_owned())),
-        ValueType::Json => Payload::Json(
-            serde_json::from_str(text).with_context(|| format!("'{text}' is not JSON"))?,
-        ),
-        _ => Payload::Json(
-            serde_json::from_str(text)
-                .with_context(|| format!("'{text}' is not a {value_type} value"))?,
-        ),
+        ValueType::Json => Payload::Json(serde_json::from_str(text).with_context(|| format!("'{text}' is not JSON"))?),
+        _ => {
+            Payload::Json(serde_json::from_str(text).with_context(|| format!("'{text}' is not a {value_type} value"))?)
+        }
     })
 }
 
@@ -259,14 +226,8 @@ mod tests {
 
     #[test]
     fn values_parse_by_type() {
-        assert_eq!(
-            parse_value(ValueType::U64, "7").unwrap(),
-            Payload::Json(json!(7))
-        );
-        assert_eq!(
-            parse_value(ValueType::String, "7").unwrap(),
-            Payload::Json(json!("7"))
-        );
+        assert_eq!(parse_value(ValueType::U64, "7").unwrap(), Payload::Json(json!(7)));
+        assert_eq!(parse_value(ValueType::String, "7").unwrap(), Payload::Json(json!("7")));
         assert_eq!(
             parse_value(ValueType::Bytes, "0x0aff").unwrap(),
             Payload::Bytes(vec![10, 255])

@@ -14,8 +14,7 @@ const RSA_PRIVATE: &str = include_str!("../../../tests/fixtures/jwt/rsa_private.
 const RSA_OTHER_PRIVATE: &str = include_str!("../../../tests/fixtures/jwt/rsa_other_private.pem");
 const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jwt/ed25519_public.pem");
 const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jwt/ed25519_private.pem");
-const ED_OTHER_PRIVATE: &str =
-    include_str!("../../../tests/fixtures/jwt/ed25519_other_private.pem");
+const ED_OTHER_PRIVATE: &str = include_str!("../../../tests/fixtures/jwt/ed25519_other_private.pem");
 const SECRET: &[u8] = b"an hs256 secret that is 32 bytes or longer";
 const OTHER_SECRET: &[u8] = b"another hs256 secret, also long enough";
 
@@ -93,10 +92,7 @@ fn valid_tokens_grant_their_claims_for_every_algorithm() {
         };
         assert_eq!(grant.key_id, "jwt:sensor-7", "{alg}");
         assert_eq!(grant.tenant_id, "acme");
-        assert_eq!(
-            grant.permissions,
-            BTreeSet::from([Permission::Read, Permission::Write])
-        );
+        assert_eq!(grant.permissions, BTreeSet::from([Permission::Read, Permission::Write]));
         assert_eq!((grant.read_patterns, grant.write_patterns), (None, None));
     }
 }
@@ -109,26 +105,14 @@ fn service_claims_limit_read_and_write() {
         json!(["sensors/hall"]),
     );
     let grant = key(HS256).verify(&signed(HS256, &scoped), "acme").unwrap();
-    assert!(grant
-        .allows("acme", Permission::Read, Some("sensors/a"))
-        .is_ok());
-    assert!(grant
-        .allows("acme", Permission::Read, Some("config/x"))
-        .is_err());
-    assert!(grant
-        .allows("acme", Permission::Write, Some("sensors/hall"))
-        .is_ok());
-    assert!(grant
-        .allows("acme", Permission::Write, Some("sensors/a"))
-        .is_err());
-    assert!(grant
-        .allows("other", Permission::Read, Some("sensors/a"))
-        .is_err());
+    assert!(grant.allows("acme", Permission::Read, Some("sensors/a")).is_ok());
+    assert!(grant.allows("acme", Permission::Read, Some("config/x")).is_err());
+    assert!(grant.allows("acme", Permission::Write, Some("sensors/hall")).is_ok());
+    assert!(grant.allows("acme", Permission::Write, Some("sensors/a")).is_err());
+    assert!(grant.allows("other", Permission::Read, Some("sensors/a")).is_err());
     let admin = with(claims(), "permissions", json!(["admin"]));
     let grant = key(HS256).verify(&signed(HS256, &admin), "acme").unwrap();
-    assert!(grant
-        .allows("acme", Permission::DeleteService, Some("x"))
-        .is_ok());
+    assert!(grant.allows("acme", Permission::DeleteService, Some("x")).is_ok());
 }
 
 #[test]
@@ -136,23 +120,11 @@ fn time_claims_are_enforced() {
     for alg in JwtAlgorithm::ALL {
         let k = key(alg);
         let expired = with(claims(), "exp", json!(now() - 3600));
-        assert_eq!(
-            refused(&k, &signed(alg, &expired)),
-            JwtRejection::Expired,
-            "{alg}"
-        );
+        assert_eq!(refused(&k, &signed(alg, &expired)), JwtRejection::Expired, "{alg}");
         let early = with(claims(), "nbf", json!(now() + 3600));
-        assert_eq!(
-            refused(&k, &signed(alg, &early)),
-            JwtRejection::NotYetValid,
-            "{alg}"
-        );
+        assert_eq!(refused(&k, &signed(alg, &early)), JwtRejection::NotYetValid, "{alg}");
         let no_exp = without(claims(), "exp");
-        assert_eq!(
-            refused(&k, &signed(alg, &no_exp)),
-            JwtRejection::MissingClaim,
-            "{alg}"
-        );
+        assert_eq!(refused(&k, &signed(alg, &no_exp)), JwtRejection::MissingClaim, "{alg}");
     }
     let k = key(HS256);
     let started = with(claims(), "nbf", json!(now() - 10));
@@ -191,13 +163,9 @@ fn wrong_signatures_are_refused() {
     let good = signed(HS256, &claims());
     let mut parts: Vec<&str> = good.split('.').collect();
     let tampered_claims = with(claims(), "permissions", json!(["admin"]));
-    let tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(tampered_claims.to_string().as_bytes());
+    let tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tampered_claims.to_string().as_bytes());
     parts[1] = &tampered;
-    assert_eq!(
-        refused(&key(HS256), &parts.join(".")),
-        JwtRejection::Signature
-    );
+    assert_eq!(refused(&key(HS256), &parts.join(".")), JwtRejection::Signature);
     let unsigned = format!("{}.{}.", parts[0], parts[1]);
     assert_eq!(refused(&key(HS256), &unsigned), JwtRejection::Signature);
 }
@@ -253,9 +221,7 @@ fn hs256_signed_with_the_rs256_public_key_is_refused() {
     let header = json!({"alg": "RS256", "typ": "JWT"});
     let unsigned = forged(&header, &claims(), b"");
     let message = unsigned.trim_end_matches('.');
-    let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &public_as_secret, Algorithm::HS256)
-            .unwrap();
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &public_as_secret, Algorithm::HS256).unwrap();
     let lying = format!("{message}.{signature}");
     assert_eq!(refused(&key(RS256), &lying), JwtRejection::Signature);
 
@@ -269,14 +235,9 @@ fn hs256_signed_with_the_rs256_public_key_is_refused() {
 fn the_tenant_claim_must_name_the_tenant() {
     for alg in JwtAlgorithm::ALL {
         let other = with(claims(), "tenant", json!("globex"));
+        assert_eq!(refused(&key(alg), &signed(alg, &other)), JwtRejection::WrongTenant);
         assert_eq!(
-            refused(&key(alg), &signed(alg, &other)),
-            JwtRejection::WrongTenant
-        );
-        assert_eq!(
-            key(alg)
-                .verify(&signed(alg, &claims()), "globex")
-                .unwrap_err(),
+            key(alg).verify(&signed(alg, &claims()), "globex").unwrap_err(),
             JwtRejection::WrongTenant
         );
     }
@@ -292,46 +253,23 @@ fn the_tenant_claim_must_name_the_tenant() {
 
 #[test]
 fn issuer_and_audience_are_enforced_when_configured() {
-    let k = JwtKey::new(
-        HS256,
-        SECRET,
-        Some("https://id".into()),
-        Some("commy".into()),
-    )
-    .unwrap();
-    let good = with(
-        with(claims(), "iss", json!("https://id")),
-        "aud",
-        json!("commy"),
-    );
+    let k = JwtKey::new(HS256, SECRET, Some("https://id".into()), Some("commy".into())).unwrap();
+    let good = with(with(claims(), "iss", json!("https://id")), "aud", json!("commy"));
     assert!(k.verify(&signed(HS256, &good), "acme").is_ok());
     let among = with(good.clone(), "aud", json!(["other", "commy"]));
     assert!(k.verify(&signed(HS256, &among), "acme").is_ok());
     let cases = [
         (without(good.clone(), "iss"), JwtRejection::MissingClaim),
         (without(good.clone(), "aud"), JwtRejection::MissingClaim),
-        (
-            with(good.clone(), "iss", json!("https://evil")),
-            JwtRejection::Issuer,
-        ),
-        (
-            with(good.clone(), "aud", json!("other")),
-            JwtRejection::Audience,
-        ),
-        (
-            with(good.clone(), "aud", json!(["other"])),
-            JwtRejection::Audience,
-        ),
+        (with(good.clone(), "iss", json!("https://evil")), JwtRejection::Issuer),
+        (with(good.clone(), "aud", json!("other")), JwtRejection::Audience),
+        (with(good.clone(), "aud", json!(["other"])), JwtRejection::Audience),
     ];
     for (claims, expected) in cases {
         assert_eq!(refused(&k, &signed(HS256, &claims)), expected, "{claims}");
     }
     // Unconfigured, iss and aud are not checked.
-    let any = with(
-        with(claims(), "iss", json!("whoever")),
-        "aud",
-        json!("whatever"),
-    );
+    let any = with(with(claims(), "iss", json!("whoever")), "aud", json!("whatever"));
     assert!(key(HS256).verify(&signed(HS256, &any), "acme").is_ok());
 }
 
@@ -339,16 +277,7 @@ fn issuer_and_audience_are_enforced_when_configured() {
 fn malformed_tokens_are_refused() {
     let k = key(HS256);
     let long = "a".repeat(MAX_TOKEN_LEN + 1);
-    for token in [
-        "",
-        ".",
-        "..",
-        "a.b",
-        "a.b.c",
-        "a.b.c.d",
-        "!!.!!.!!",
-        long.as_str(),
-    ] {
+    for token in ["", ".", "..", "a.b", "a.b.c", "a.b.c.d", "!!.!!.!!", long.as_str()] {
         assert_eq!(refused(&k, token), JwtRejection::Malformed, "{token:.20}");
     }
     let bad_claims = [
@@ -368,10 +297,7 @@ fn malformed_tokens_are_refused() {
         );
     }
     let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
-    assert_eq!(
-        refused(&k, &format!("{header}.e30K.AAAA")),
-        JwtRejection::Signature
-    );
+    assert_eq!(refused(&k, &format!("{header}.e30K.AAAA")), JwtRejection::Signature);
 }
 
 #[test]
@@ -404,10 +330,7 @@ fn verify_jwt_uses_the_tenants_stored_key() {
     store.create_tenant(&actor(), "acme", "Acme").unwrap();
     let token = signed(EdDSA, &claims());
     let err = verify_jwt(&token, "acme", &store).unwrap_err();
-    assert!(
-        matches!(err, JwtAuthError::Rejected(JwtRejection::NoKey)),
-        "{err:?}"
-    );
+    assert!(matches!(err, JwtAuthError::Rejected(JwtRejection::NoKey)), "{err:?}");
     assert!(matches!(
         verify_jwt(&token, "nobody", &store),
         Err(JwtAuthError::Rejected(JwtRejection::NoKey))
@@ -437,19 +360,11 @@ fn claims_that_are_not_utf8_are_refused_even_when_signed() {
     assert!(std::str::from_utf8(&claims).is_err());
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let message = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(&claims));
-    let signature = jsonwebtoken::crypto::sign(
-        message.as_bytes(),
-        &EncodingKey::from_secret(SECRET),
-        Algorithm::HS256,
-    )
-    .unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256).unwrap();
     let token = format!("{message}.{signature}");
     assert_eq!(refused(&key(HS256), &token), JwtRejection::Malformed);
 
-    let bad_header = format!(
-        "{}.{}.",
-        b64(b"{\"alg\":\"HS256\",\"x\":\"\xff\"}"),
-        b64(b"{}")
-    );
+    let bad_header = format!("{}.{}.", b64(b"{\"alg\":\"HS256\",\"x\":\"\xff\"}"), b64(b"{}"));
     assert_eq!(refused(&key(HS256), &bad_header), JwtRejection::Malformed);
 }
