@@ -13,7 +13,7 @@ use commy_proto::{
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
-pub use commy_proto::Service as ServiceInfo;
+pub use commy_proto::ServiceInfo;
 
 /// A connection to a Commy server. Cheap to clone: clones share the connection.
 ///

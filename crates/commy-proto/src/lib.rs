@@ -19,7 +19,7 @@
 //! ```
 //! use commy_proto::{
 //!     decode_reply, decode_request, encode_reply, encode_request, ClientMessage, CreateService, Encoding, Frame,
-//!     Reply, Request, Service,
+//!     Reply, Request, ServiceInfo,
 //! };
 //!
 //! // Client side.
@@ -33,7 +33,7 @@
 //! // Server side.
 //! let received = decode_request(frame.as_bytes(), Encoding::Json)?;
 //! let ClientMessage::CreateService(create) = received.message else { return Err("unexpected".into()) };
-//! let service = Service { service_id: "svc_1".into(), service_name: create.service_name, tenant_id: create.tenant_id };
+//! let service = ServiceInfo { service_id: "svc_1".into(), service_name: create.service_name, tenant_id: create.tenant_id };
 //! let reply = encode_reply(&Reply::to(received.id, service), Encoding::MsgPack)?;
 //!
 //! // Client side again: the reply carries the request's id.
@@ -60,6 +60,7 @@ mod encoding;
 mod envelope;
 mod error_code;
 mod fields;
+mod local_frame;
 mod message_enum;
 mod name;
 mod permission;
@@ -74,18 +75,19 @@ pub use decode::{DecodeError, DecodeErrorKind};
 pub use encoding::{Encoding, Frame};
 pub use envelope::{Reply, Request};
 pub use error_code::ErrorCode;
+pub use local_frame::{encode_local_frame, LocalFrameBuffer, OversizedFrame, MAX_LOCAL_FRAME};
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
     ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
-    ServerMessage, Service, ServiceFilePath, ServiceList, Tenant, TenantList, VariableChanged, VariableData,
+    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, Tenant, TenantList, VariableChanged, VariableData,
     VariableInfo, VariableList,
 };
 pub use request::{
     AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential,
     DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService, GetServiceFilePath, Heartbeat,
-    JwtAlgorithm, ListServices, ListTenants, ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey,
-    Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+    JwtAlgorithm, ListServices, ListTenants, ListVariables, Names, QueryAudit, ReadVariable, RequestNames,
+    RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
 };
 pub use value_error::{UnknownValueType, ValueError};
 pub use value_type::{ValueType, DEFAULT_CAPACITY};

@@ -2,7 +2,7 @@
 //!
 //! Each variant wraps one payload struct, and the variant's name is the `type` on the wire. The macro writes, from
 //! one list of variants: the enum, `TYPES`, `type_name()`, `From<Payload>` for each variant, the serialization of the
-//! payload as `data`, and the dispatch from a `type` name to the payload's decoder.
+//! payload as `data`, and the dispatch from a `type` name to the payload's decoder; for requests, `names()` from each payload's `Names`.
 
 /// A message enum whose variants each wrap one payload struct (implemented by `message_enum!`).
 pub(crate) trait MessageEnum: Sized {
@@ -26,6 +26,30 @@ pub(crate) trait PayloadSource {
 }
 
 macro_rules! message_enum {
+    // The request enum: also `names()`, from each payload's `Names`.
+    (
+        names;
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident($payload:ty), )*
+        }
+    ) => {
+        $crate::message_enum::message_enum! {
+            $(#[$meta])*
+            pub enum $name {
+                $( $(#[$vmeta])* $variant($payload), )*
+            }
+        }
+
+        impl $name {
+            /// The tenant, service and variable names this request carries, for the names rule.
+            pub fn names(&self) -> $crate::RequestNames<'_> {
+                match self {
+                    $( Self::$variant(payload) => $crate::Names::names(payload), )*
+                }
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         pub enum $name:ident {

@@ -100,7 +100,7 @@ fn services() {
     golden_reply(
         Reply::to(
             Some(7),
-            Service {
+            ServiceInfo {
                 service_id: "svc_1".into(),
                 service_name: "sensors".into(),
                 tenant_id: "acme".into(),

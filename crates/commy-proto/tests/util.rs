@@ -197,8 +197,8 @@ fn tenant() -> impl Strategy<Value = Tenant> {
     (name(), text()).prop_map(|(tenant_id, tenant_name)| Tenant { tenant_id, tenant_name })
 }
 
-fn service() -> impl Strategy<Value = Service> {
-    (name(), name(), name()).prop_map(|(service_id, service_name, tenant_id)| Service {
+fn service() -> impl Strategy<Value = ServiceInfo> {
+    (name(), name(), name()).prop_map(|(service_id, service_name, tenant_id)| ServiceInfo {
         service_id,
         service_name,
         tenant_id,

@@ -129,14 +129,14 @@ impl Default for Limits {
     }
 }
 
-/// The authentication-failure rate limit, per peer address.
+/// An authentication-failure rate limit: per peer (`auth_rate_limit`) or per tenant (`tenant_auth_rate_limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRateLimit {
-    /// Failures allowed per `window`, and in one burst. Default: 10.
+    /// Failures allowed per `window`, and in one burst (at least 1 is used). Default: 10.
     pub max_failures: u32,
     /// The window the failures are counted over. Default: 60 s.
     pub window: Duration,
-    /// How many peer addresses are remembered at most. Default: 10 000.
+    /// How many keys (peers or tenants) are remembered at most. Default: 10 000.
     pub max_peers: usize,
 }
 

@@ -64,12 +64,12 @@ impl Metrics {
         let registry = &mut metrics.registry;
         registry.register(
             "connections_open",
-            "WebSocket connections open now",
+            "Connections open now, WebSocket and local socket",
             metrics.connections_open.clone(),
         );
         registry.register(
             "connections",
-            "WebSocket connections accepted",
+            "Connections accepted, WebSocket and local socket",
             metrics.connections.clone(),
         );
         registry.register(

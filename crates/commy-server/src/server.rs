@@ -1,20 +1,39 @@
 //! [`Server`]: opens the data directory, reconciles the service files with the metadata, and serves until shut down.
 
-use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter, RateLimitConfig};
-use crate::config::{AuthRateLimit, ServerConfig, TlsCertificate};
-use crate::handlers::{self, App, HandlerLimits, Session};
+use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter};
+use crate::config::{ServerConfig, TlsCertificate};
+use crate::front_door::FrontDoor;
+use crate::handlers::{App, HandlerLimits};
 use crate::live::Live;
-use crate::local::LocalEndpoint;
+use crate::local::{LocalEndpoint, LocalShared};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tls::ServerTls;
-use crate::transport::{self, ConnectionContext, Dispatch};
-use commy_proto::{ClientMessage, ServerMessage};
+use crate::transport;
 use std::fs::DirBuilder;
 use std::future::Future;
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// The underlying error of a [`StartError`]: its message names the file or record and what is wrong.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+macro_rules! start_error_from {
+    ($($ty:ty => $variant:ident),*) => {$(
+        impl From<$ty> for StartError {
+            fn from(err: $ty) -> Self {
+                StartError::$variant(Box::new(err))
+            }
+        }
+    )*};
+}
+
+start_error_from!(
+    crate::store::StoreError => Store,
+    crate::auth::AdminKeyError => AdminKey,
+    crate::tls::TlsError => Tls
+);
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +47,12 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// The metadata database could not be opened.
+    /// The metadata database could not be opened or read.
     #[error("metadata database: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[source] Cause),
     /// The admin key could not be set up.
     #[error("admin key: {0}")]
-    AdminKey(#[from] crate::auth::AdminKeyError),
+    AdminKey(#[source] Cause),
     /// A service file could not be loaded.
     #[error("loading service '{service}' of tenant '{tenant}': {source}")]
     Service {
@@ -42,11 +61,11 @@ pub enum StartError {
         /// The service's name.
         service: String,
         /// Why.
-        source: crate::live::LiveError,
+        source: Cause,
     },
     /// The TLS certificate, key or client CAs could not be loaded.
     #[error("TLS: {0}")]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[source] Cause),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,6 +82,8 @@ pub struct Server {
     app: Arc<App>,
     config: ServerConfig,
     metrics: Arc<Metrics>,
+    /// The one dispatcher both transports hand their requests to.
+    door: Arc<FrontDoor>,
     /// The local socket, served by [`Server::run`] beside the WebSocket.
     local: Option<LocalEndpoint>,
 }
@@ -111,15 +132,7 @@ impl Server {
         let max_variables = config.limits.max_variables_per_service.clamp(1, u32::MAX as usize) as u32;
         let live = Live::new(&dir.join("services"), max_variables).map_err(dir_err)?;
         load_services(&store, &live)?;
-        let to_config = |rate: AuthRateLimit| RateLimitConfig {
-            max_failures: rate.max_failures,
-            window: rate.window,
-            max_peers: rate.max_peers,
-        };
-        let limiter = AuthRateLimiter::with_tenant_limit(
-            to_config(config.auth_rate_limit),
-            config.tenant_auth_rate_limit.map(to_config),
-        );
+        let limiter = AuthRateLimiter::with_tenant_limit(config.auth_rate_limit, config.tenant_auth_rate_limit);
         let limits = HandlerLimits {
             max_subscriptions: config.limits.max_subscriptions_per_connection,
             ..HandlerLimits::default()
@@ -139,14 +152,15 @@ impl Server {
             local_socket: local.as_ref().map(|l| l.path().to_owned()),
         });
         let metrics = Arc::new(Metrics::new());
-        let server = Server {
+        let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));
+        door.update_gauges();
+        Ok(Server {
             app,
             config,
             metrics,
+            door,
             local,
-        };
-        server.update_gauges();
-        Ok(server)
+        })
     }
 
     /// Binds the configured listen address.
@@ -155,11 +169,6 @@ impl Server {
         TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })
-    }
-
-    /// The shared state, for embedding and tests.
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
     }
 
     /// Serves `listener` until `shutdown` completes, then says goodbye to every connection and flushes every service
@@ -171,16 +180,18 @@ impl Server {
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data_dir = %self.config.data_dir.display(), "commy serving");
-        let dispatch = Arc::new(Commy {
-            app: self.app.clone(),
-            metrics: self.metrics.clone(),
-        });
+        let dispatch = self.door.clone();
         let (stop_local, local_stopped) = tokio::sync::oneshot::channel::<()>();
         let local = self.local.map(|local| {
             let stopped = async {
                 let _ = local_stopped.await;
             };
-            tokio::spawn(local.serve(self.app.clone(), stopped))
+            let shared = LocalShared {
+                dispatch: dispatch.clone(),
+                metrics: self.metrics.clone(),
+                limits: self.config.limits.clone(),
+            };
+            tokio::spawn(local.serve(shared, stopped))
         });
         let served = transport::serve(listener, self.config.clone(), dispatch, self.metrics.clone(), shutdown).await;
         let _ = stop_local.send(());
@@ -189,12 +200,6 @@ impl Server {
         }
         self.app.live.shutdown();
         served
-    }
-
-    fn update_gauges(&self) {
-        let (services, variables) = self.app.live.counts();
-        self.metrics.set_services(services as u64);
-        self.metrics.set_variables(variables as u64);
     }
 }
 
@@ -205,52 +210,9 @@ fn load_services(store: &Store, live: &Live) -> Result<(), StartError> {
             live.load(&service, &variables).map_err(|source| StartError::Service {
                 tenant: tenant.tenant_id.clone(),
                 service: service.service_name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         }
     }
     Ok(())
-}
-
-/// The request handlers, as the transport sees them.
-#[derive(Debug)]
-struct Commy {
-    app: Arc<App>,
-    metrics: Arc<Metrics>,
-}
-
-impl Dispatch for Commy {
-    type Session = Session;
-
-    fn open(&self, conn: &ConnectionContext) -> Session {
-        let mut session = Session::new(conn.id(), conn.peer(), conn.push_sink());
-        session.client_identity = conn.client_identity().cloned();
-        session
-    }
-
-    async fn handle(&self, _conn: &ConnectionContext, session: &mut Session, request: ClientMessage) -> ServerMessage {
-        let changes_layout = matches!(
-            request,
-            ClientMessage::CreateService(_)
-                | ClientMessage::DeleteService(_)
-                | ClientMessage::DeleteTenant(_)
-                | ClientMessage::AllocateVariable(_)
-                | ClientMessage::DeallocateVariable(_)
-        );
-        let is_auth = matches!(request, ClientMessage::Authenticate(_));
-        let reply = handlers::handle(&self.app, session, request).await;
-        if is_auth && matches!(reply, ServerMessage::Error(_)) {
-            self.metrics.auth_failure();
-        }
-        if changes_layout && !matches!(reply, ServerMessage::Error(_)) {
-            let (services, variables) = self.app.live.counts();
-            self.metrics.set_services(services as u64);
-            self.metrics.set_variables(variables as u64);
-        }
-        reply
-    }
-
-    async fn closed(&self, conn: &ConnectionContext, _session: Session) {
-        self.app.live.drop_connection(conn.id());
-    }
 }

@@ -302,6 +302,7 @@ impl ClientIdentity {
     }
 
     /// The SHA-256 fingerprint of the client's certificate.
+    #[cfg(test)]
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }

@@ -60,7 +60,7 @@ async fn a_write_through_the_mapped_file_reaches_a_websocket_subscriber(enc: Enc
     one.subscribe(&sid, "counter").await;
     let mut all = fixture.client(&server, enc).await;
     all.subscribe(&sid, "*").await;
-    let file = server.service_file("acme", "sensors");
+    let file = server.service_file(&sid);
 
     // Another process writes through its own mapping; the server learns of it only through the file.
     let wrote = helper("write", &file, &["counter", &hex(&12_345u64.to_le_bytes())]).await;
@@ -102,7 +102,7 @@ async fn a_websocket_write_lands_in_the_file_another_process_maps(enc: Encoding)
     client.allocate(variable(&sid, "setpoint", ValueType::F64)).await;
     let wrote = client.write(&sid, "setpoint", json!(21.5)).await;
 
-    let file = server.service_file("acme", "sensors");
+    let file = server.service_file(&sid);
     let seen = helper("read", &file, &["setpoint"]).await;
     assert_eq!(
         seen,

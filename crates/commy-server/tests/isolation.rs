@@ -253,8 +253,8 @@ async fn the_same_names_in_two_tenants_stay_apart(enc: Encoding) {
     };
     assert_eq!(a.service_id, world.alpha_sid);
     assert_ne!(
-        world.server.service_file("alpha", "secret"),
-        world.server.service_file("beta", "secret")
+        world.server.service_file(&world.alpha_sid),
+        world.server.service_file(&world.beta_sid)
     );
 
     beta.subscribe(&world.beta_sid, "*").await;

@@ -154,7 +154,7 @@ async fn services(enc: Encoding) {
     assert_eq!(created.service_name, "room/1");
     assert_eq!(created.tenant_id, "acme");
     assert_ne!(created.service_id, fixture.service_id());
-    let file = server.service_file("acme", "room/1");
+    let file = server.service_file(&created.service_id);
     assert!(file.is_file(), "{} exists", file.display());
     assert!(
         !file.to_string_lossy().contains("room"),

@@ -9,18 +9,16 @@
 use commy_proto::{
     decode_reply, encode_request, AllocateVariable, ApiKey, Authenticate, AuthenticationResult, ClientMessage,
     CreateApiKey, CreateService, CreateTenant, Credential, Encoding, ErrorCode, ErrorReply, Frame, Heartbeat,
-    ListVariables, Permission, ReadVariable, Reply, Request, ServerMessage, Service, Subscribe, Tenant, ValueType,
+    ListVariables, Permission, ReadVariable, Reply, Request, ServerMessage, ServiceInfo, Subscribe, Tenant, ValueType,
     VariableChanged, VariableData, VariableInfo, WriteVariable,
 };
 use commy_server::config::ServerConfig;
-use commy_server::handlers::App;
 use commy_server::Server;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -70,7 +68,6 @@ pub(crate) use both_encodings;
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    app: Arc<App>,
     dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -98,14 +95,12 @@ impl TestServer {
         let server = Server::open(config, Some(ADMIN_KEY.to_owned())).expect("the server opens");
         let listener = server.bind().await.expect("the server binds");
         let addr = listener.local_addr().unwrap();
-        let app = server.app().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(listener, async move {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
-            app,
             dir,
             stop: Some(stop),
             task: Some(task),
@@ -117,19 +112,9 @@ impl TestServer {
         self.dir.path()
     }
 
-    /// The server's shared state.
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
-    }
-
-    /// The path of a service's mapped file: `<data-dir>/services/<file_name>`.
-    pub fn service_file(&self, tenant_id: &str, service_name: &str) -> PathBuf {
-        let record = self
-            .app
-            .store
-            .get_service(tenant_id, service_name)
-            .expect("the service exists");
-        self.dir.path().join("services").join(record.file_name)
+    /// The path of a service's mapped file: `<data-dir>/services/<service id>.svc` (docs/service-file.md).
+    pub fn service_file(&self, service_id: &str) -> PathBuf {
+        self.dir.path().join("services").join(format!("{service_id}.svc"))
     }
 
     /// A client on `/ws`, not authenticated.
@@ -456,7 +441,7 @@ impl Client {
     }
 
     /// Creates a service.
-    pub async fn create_service(&mut self, tenant_id: &str, service_name: &str) -> Service {
+    pub async fn create_service(&mut self, tenant_id: &str, service_name: &str) -> ServiceInfo {
         let request = CreateService {
             tenant_id: tenant_id.into(),
             service_name: service_name.into(),
@@ -591,7 +576,7 @@ pub struct Fixture {
     /// The key.
     pub key: ApiKey,
     /// The service.
-    pub service: Service,
+    pub service: ServiceInfo,
 }
 
 impl Fixture {
@@ -633,5 +618,64 @@ pub fn code_of(message: &ServerMessage) -> Option<ErrorCode> {
     match message {
         ServerMessage::Error(e) => Some(e.code),
         _ => None,
+    }
+}
+
+/// A client on the server's local Unix socket, speaking its length-prefixed JSON frames.
+pub struct LocalClient {
+    stream: tokio::net::UnixStream,
+    frames: commy_proto::LocalFrameBuffer,
+    next_id: u64,
+}
+
+impl LocalClient {
+    /// Connects to `<data-dir>/run/commy.sock`.
+    pub async fn connect(data_dir: &Path) -> LocalClient {
+        let path = data_dir.join("run").join("commy.sock");
+        let stream = guard("connect to the local socket", tokio::net::UnixStream::connect(&path))
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
+        LocalClient {
+            stream,
+            frames: commy_proto::LocalFrameBuffer::default(),
+            next_id: 1,
+        }
+    }
+
+    /// Writes raw bytes, framed or not.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.expect("write to the local socket");
+    }
+
+    /// The next message the server sends; `None` once it closes the connection.
+    pub async fn recv(&mut self) -> Option<Reply> {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(frame) = self.frames.next_frame().expect("a frame within the limit") {
+                return Some(decode_reply(&frame, Encoding::Json).expect("a decodable reply"));
+            }
+            let n = guard("a local frame", self.stream.read(&mut chunk))
+                .await
+                .expect("read");
+            if n == 0 {
+                return None;
+            }
+            self.frames.extend(&chunk[..n]);
+        }
+    }
+
+    /// Sends a request and returns its reply's message.
+    pub async fn call(&mut self, message: impl Into<ClientMessage>) -> ServerMessage {
+        let id = self.next_id;
+        self.next_id += 1;
+        let Frame::Text(text) = encode_request(&Request::new(id, message), Encoding::Json).unwrap() else {
+            panic!("JSON encodes to text")
+        };
+        self.send_raw(&commy_proto::encode_local_frame(text.as_bytes())).await;
+        let reply = self.recv().await.expect("a reply before the server closed");
+        assert_eq!(reply.id, Some(id), "replies come in order");
+        reply.message
     }
 }

@@ -4,7 +4,7 @@
 use commy_proto::{
     decode_reply, encode_request, AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService,
     CreateTenant, Credential, Encoding, Frame, GetService, ListTenants, ListVariables, Permission, ReadVariable, Reply,
-    Request, ServerMessage, Service, Subscribe, ValueType, VariableData, WriteVariable,
+    Request, ServerMessage, ServiceInfo, Subscribe, ValueType, VariableData, WriteVariable,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -282,7 +282,7 @@ fn read_admin_key(dir: &Path) -> String {
 }
 
 /// Creates tenant `acme`, a key of it and its service `plant`; returns the key and the service.
-async fn set_up(addr: SocketAddr, admin_key: &str) -> (String, Service) {
+async fn set_up(addr: SocketAddr, admin_key: &str) -> (String, ServiceInfo) {
     let mut admin = Ws::login(addr, None, admin_key).await;
     admin
         .call(CreateTenant {

@@ -6,7 +6,6 @@
 
 mod backoff;
 mod driver;
-pub(crate) mod frame;
 mod link;
 mod registry;
 mod unix;

@@ -1,9 +1,10 @@
-//! The local link: the server's Unix socket, with length-prefixed JSON frames (see [`super::frame`]) and service file
+//! The local link: the server's Unix socket, with length-prefixed JSON frames (see [`commy_proto::LocalFrameBuffer`]) and service file
 //! descriptors received by `SCM_RIGHTS`.
 
-use super::frame::{self, FrameBuffer};
 use super::link::Incoming;
-use commy_proto::{decode_reply, encode_request, Encoding, Request, ServerMessage};
+use commy_proto::{
+    decode_reply, encode_local_frame, encode_request, Encoding, LocalFrameBuffer, Request, ServerMessage,
+};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
@@ -20,7 +21,7 @@ const READ_CHUNK: usize = 64 << 10;
 #[derive(Debug)]
 pub(crate) struct UnixLink {
     stream: UnixStream,
-    frames: FrameBuffer,
+    frames: LocalFrameBuffer,
     /// Descriptors received and not yet matched with their `ServiceFilePath` reply, oldest first.
     fds: VecDeque<OwnedFd>,
     scratch: Vec<u8>,
@@ -30,7 +31,7 @@ impl UnixLink {
     pub(crate) async fn connect(path: &Path) -> io::Result<UnixLink> {
         Ok(UnixLink {
             stream: UnixStream::connect(path).await?,
-            frames: FrameBuffer::default(),
+            frames: LocalFrameBuffer::default(),
             fds: VecDeque::new(),
             scratch: vec![0; READ_CHUNK],
         })
@@ -38,7 +39,7 @@ impl UnixLink {
 
     pub(crate) async fn send(&mut self, request: &Request) -> Result<(), String> {
         let encoded = encode_request(request, Encoding::Json).map_err(|e| e.to_string())?;
-        let framed = frame::encode(encoded.as_bytes());
+        let framed = encode_local_frame(encoded.as_bytes());
         self.stream
             .write_all(&framed)
             .await
@@ -48,7 +49,11 @@ impl UnixLink {
     /// The next message. Cancel-safe: bytes already read stay buffered for the next call.
     pub(crate) async fn recv(&mut self) -> Result<Incoming, String> {
         loop {
-            if let Some(bytes) = self.frames.next_frame()? {
+            if let Some(bytes) = self
+                .frames
+                .next_frame()
+                .map_err(|e| format!("the server sent a bad frame: {e}"))?
+            {
                 let reply = decode_reply(&bytes, Encoding::Json)
                     .map_err(|e| format!("the server sent an undecodable message: {e}"))?;
                 let fd = match reply.message {

@@ -7,7 +7,7 @@ mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
-pub use service::{Service, ServiceFilePath, ServiceList};
+pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use tenant::{ApiKey, AuthenticationResult, Tenant, TenantList};
 pub use variable::{VariableChanged, VariableData, VariableInfo, VariableList};
@@ -33,7 +33,7 @@ message_enum! {
         /// The reply to requests that create nothing.
         Result(OperationResult),
         /// The reply to `CreateService` and `GetService`.
-        Service(Service),
+        Service(ServiceInfo),
         /// The reply to `ListServices`.
         ServiceList(ServiceList),
         /// The reply to `AllocateVariable`, `ReadVariable` and `WriteVariable`.

@@ -1,11 +1,11 @@
-//! Replies about services: `Service`, `ServiceList`, `ServiceFilePath`.
+//! Replies about services: `Service` (a [`ServiceInfo`]), `ServiceList`, `ServiceFilePath`.
 
 use serde::{Deserialize, Serialize};
 
-/// A service: the reply to [`CreateService`](crate::CreateService) and [`GetService`](crate::GetService), and an
+/// What a service is (the `Service` message): the reply to [`CreateService`](crate::CreateService) and [`GetService`](crate::GetService), and an
 /// entry of [`ServiceList`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Service {
+pub struct ServiceInfo {
     /// The server's opaque id for the service, used by the variable requests.
     pub service_id: String,
     /// The service's name inside its tenant.
@@ -18,7 +18,7 @@ pub struct Service {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceList {
     /// Every service of the tenant.
-    pub services: Vec<Service>,
+    pub services: Vec<ServiceInfo>,
 }
 
 /// The reply to [`GetServiceFilePath`](crate::GetServiceFilePath) on the local socket. The file's descriptor arrives

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod auth;
+mod names;
 pub(crate) mod service;
 pub(crate) mod session;
 pub(crate) mod tenant;
@@ -9,6 +10,7 @@ pub(crate) mod variable;
 
 pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
+pub use names::{Names, RequestNames};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
 pub use tenant::{CreateApiKey, CreateTenant, DeleteTenant, JwtAlgorithm, ListTenants, RevokeApiKey, SetJwtKey};
@@ -17,6 +19,7 @@ pub use variable::{AllocateVariable, DeallocateVariable, ListVariables, ReadVari
 use crate::message_enum::message_enum;
 
 message_enum! {
+    names;
     /// A request from a client. Each variant's name is its `type` on the wire, and its payload is the `data`.
     ///
     /// Every request gets exactly one reply: the one its payload's documentation names, or an

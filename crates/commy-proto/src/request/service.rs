@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Creates a service (an empty service file). Reply: [`Service`](crate::Service), or `ALREADY_EXISTS`. Needs
+/// Creates a service (an empty service file). Reply: `Service` ([`ServiceInfo`](crate::ServiceInfo)), or `ALREADY_EXISTS`. Needs
 /// `create_service`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateService {
@@ -13,7 +13,7 @@ pub struct CreateService {
     pub service_name: String,
 }
 
-/// Looks a service up by name. Reply: [`Service`](crate::Service), or `NOT_FOUND`: it never creates one. Needs `read`.
+/// Looks a service up by name. Reply: `Service` ([`ServiceInfo`](crate::ServiceInfo)), or `NOT_FOUND`: it never creates one. Needs `read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetService {
     /// The tenant the service belongs to.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// variable starts at its type's zero value (see [`ValueType::zero_bytes`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocateVariable {
-    /// The service to allocate in, as [`Service::service_id`](crate::Service::service_id) gave it.
+    /// The service to allocate in, as [`ServiceInfo::service_id`](crate::ServiceInfo::service_id) gave it.
     pub service_id: String,
     /// The variable's name, unique inside the service.
     pub variable_name: String,

@@ -1,6 +1,6 @@
 //! A refused request: the credential is valid but lacks the right (`PERMISSION_DENIED`).
 
-use commy_proto::{ErrorCode, Permission};
+use commy_proto::Permission;
 use std::fmt;
 
 /// Why a grant refused a request.
@@ -29,13 +29,6 @@ pub struct Denied {
     pub service: Option<String>,
     /// Why it was refused.
     pub reason: DenyReason,
-}
-
-impl Denied {
-    /// Always [`ErrorCode::PermissionDenied`].
-    pub fn code(&self) -> ErrorCode {
-        ErrorCode::PermissionDenied
-    }
 }
 
 impl fmt::Display for Denied {

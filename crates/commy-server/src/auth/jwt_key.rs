@@ -206,6 +206,7 @@ impl JwtKey {
     }
 
     /// The configured algorithm.
+    #[cfg(test)]
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.alg
     }

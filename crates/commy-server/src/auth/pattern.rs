@@ -89,6 +89,7 @@ impl ServicePattern {
     }
 
     /// The pattern as written.
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.source
     }

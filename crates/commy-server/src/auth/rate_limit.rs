@@ -12,6 +12,8 @@
 //!
 //! Every method has an `_at` form that takes the current instant, so tests drive the clock without sleeping.
 
+use crate::config::AuthRateLimit;
+use crate::connection::Peer;
 use commy_proto::ErrorCode;
 use std::{
     collections::HashMap,
@@ -21,27 +23,6 @@ use std::{
     sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
-
-/// How many failures are allowed, over how long, and how many keys are remembered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitConfig {
-    /// Failures allowed per `window`, and in one burst. At least 1.
-    pub max_failures: u32,
-    /// The window the failures are counted over.
-    pub window: Duration,
-    /// How many keys (addresses or tenants) are remembered at most.
-    pub max_peers: usize,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        RateLimitConfig {
-            max_failures: 10,
-            window: Duration::from_secs(60),
-            max_peers: 10_000,
-        }
-    }
-}
 
 /// What a limit was hit for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,13 +65,13 @@ impl LimitExceeded {
 /// The failure record of one kind of key: per key, the instant at which its allowance is full again.
 #[derive(Debug)]
 struct FailureLog<K> {
-    config: RateLimitConfig,
+    config: AuthRateLimit,
     entries: Mutex<HashMap<K, Instant>>,
 }
 
 impl<K: Hash + Eq + Clone> FailureLog<K> {
-    fn new(config: RateLimitConfig) -> Self {
-        let config = RateLimitConfig {
+    fn new(config: AuthRateLimit) -> Self {
+        let config = AuthRateLimit {
             max_failures: config.max_failures.max(1),
             ..config
         };
@@ -149,10 +130,12 @@ impl<K: Hash + Eq + Clone> FailureLog<K> {
         entries.insert(key, full_at.checked_add(interval).unwrap_or(full_at));
     }
 
+    #[cfg(test)]
     fn purge_expired_at(&self, now: Instant) {
         self.entries().retain(|_, full_at| *full_at > now);
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.entries().len()
     }
@@ -162,8 +145,33 @@ impl<K: Hash + Eq + Clone> FailureLog<K> {
 /// (it locks internally).
 #[derive(Debug)]
 pub struct AuthRateLimiter {
-    peers: FailureLog<IpAddr>,
+    peers: FailureLog<PeerKey>,
     tenants: Option<FailureLog<String>>,
+}
+
+/// Whom the per-peer limit counts: an address (IPv4 as it is, IPv6 by its /64 prefix, which one host usually holds
+/// whole), or, on the local socket, the client's user id as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerKey {
+    /// A remote address, bucketed.
+    Address(IpAddr),
+    /// A local user; `None` when the kernel could not say (all such clients share one allowance).
+    LocalUser(Option<u32>),
+}
+
+impl From<IpAddr> for PeerKey {
+    fn from(ip: IpAddr) -> Self {
+        PeerKey::Address(bucket(ip))
+    }
+}
+
+impl From<Peer> for PeerKey {
+    fn from(peer: Peer) -> Self {
+        match peer {
+            Peer::Remote(addr) => addr.ip().into(),
+            Peer::Local { uid, .. } => PeerKey::LocalUser(uid),
+        }
+    }
 }
 
 /// The address the limit applies to: IPv4 addresses as they are, IPv6 addresses by their /64 prefix.
@@ -179,7 +187,8 @@ fn bucket(peer: IpAddr) -> IpAddr {
 
 impl AuthRateLimiter {
     /// A limiter per peer address only.
-    pub fn new(config: RateLimitConfig) -> Self {
+    #[cfg(test)]
+    pub fn new(config: AuthRateLimit) -> Self {
         AuthRateLimiter {
             peers: FailureLog::new(config),
             tenants: None,
@@ -187,7 +196,7 @@ impl AuthRateLimiter {
     }
 
     /// A limiter per peer address and, with `tenants`, per tenant as well.
-    pub fn with_tenant_limit(peers: RateLimitConfig, tenants: Option<RateLimitConfig>) -> Self {
+    pub fn with_tenant_limit(peers: AuthRateLimit, tenants: Option<AuthRateLimit>) -> Self {
         AuthRateLimiter {
             peers: FailureLog::new(peers),
             tenants: tenants.map(FailureLog::new),
@@ -195,14 +204,14 @@ impl AuthRateLimiter {
     }
 
     /// `Err` while `peer` has no failures left. Check before verifying a credential.
-    pub fn check(&self, peer: IpAddr) -> Result<(), LimitExceeded> {
+    pub fn check(&self, peer: impl Into<PeerKey>) -> Result<(), LimitExceeded> {
         self.check_at(peer, Instant::now())
     }
 
     /// [`AuthRateLimiter::check`] at `now`.
-    pub fn check_at(&self, peer: IpAddr, now: Instant) -> Result<(), LimitExceeded> {
+    pub fn check_at(&self, peer: impl Into<PeerKey>, now: Instant) -> Result<(), LimitExceeded> {
         self.peers
-            .check_at(&bucket(peer), now)
+            .check_at(&peer.into(), now)
             .map_err(|retry_after| LimitExceeded {
                 retry_after,
                 scope: LimitScope::Peer,
@@ -228,13 +237,13 @@ impl AuthRateLimiter {
     }
 
     /// Counts one failed authentication from `peer`.
-    pub fn record_failure(&self, peer: IpAddr) {
+    pub fn record_failure(&self, peer: impl Into<PeerKey>) {
         self.record_failure_at(peer, Instant::now());
     }
 
     /// [`AuthRateLimiter::record_failure`] at `now`.
-    pub fn record_failure_at(&self, peer: IpAddr, now: Instant) {
-        self.peers.record_at(bucket(peer), now);
+    pub fn record_failure_at(&self, peer: impl Into<PeerKey>, now: Instant) {
+        self.peers.record_at(peer.into(), now);
     }
 
     /// Counts one failed authentication to `tenant` (nothing without a per-tenant limit).
@@ -250,6 +259,7 @@ impl AuthRateLimiter {
     }
 
     /// Forgets every key whose allowance is full again at `now`.
+    #[cfg(test)]
     pub fn purge_expired_at(&self, now: Instant) {
         self.peers.purge_expired_at(now);
         if let Some(tenants) = &self.tenants {
@@ -258,6 +268,7 @@ impl AuthRateLimiter {
     }
 
     /// Number of addresses remembered.
+    #[cfg(test)]
     pub fn tracked_peers(&self) -> usize {
         self.peers.len()
     }
@@ -268,7 +279,7 @@ mod tests {
     use super::*;
 
     fn limiter(max_failures: u32, max_peers: usize) -> AuthRateLimiter {
-        AuthRateLimiter::new(RateLimitConfig {
+        AuthRateLimiter::new(AuthRateLimit {
             max_failures,
             window: Duration::from_secs(60),
             max_peers,
@@ -282,7 +293,7 @@ mod tests {
     #[test]
     fn a_tenant_limit_applies_across_addresses_and_only_when_configured() {
         let t0 = Instant::now();
-        let config = RateLimitConfig {
+        let config = AuthRateLimit {
             max_failures: 2,
             window: Duration::from_secs(60),
             max_peers: 100,

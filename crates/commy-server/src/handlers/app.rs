@@ -1,13 +1,13 @@
 //! [`App`]: everything a request handler can reach, and the per-connection [`Session`].
 
 use super::error::HandlerError;
+use super::LocalSubscriptions;
 use crate::auth::{AuthRateLimiter, Grants};
-use crate::live::{Live, LiveService};
+use crate::connection::Peer;
+use crate::live::{Live, LiveService, PushSink};
 use crate::store::{Actor, Store};
 use crate::tls::ClientIdentity;
-use crate::transport::PushSink;
 use commy_proto::ErrorCode;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,8 +48,8 @@ pub struct App {
 pub struct Session {
     /// The connection's id (unique while the server runs).
     pub connection: u64,
-    /// The peer's address.
-    pub peer: SocketAddr,
+    /// Who the client is: an address, or a local user.
+    pub peer: Peer,
     /// Grants from successful authentications, one per tenant.
     pub grants: Grants,
     /// Where this connection's subscriptions push.
@@ -57,6 +57,8 @@ pub struct Session {
     /// The verified client certificate of the connection's TLS handshake (mutual TLS), for
     /// `{"method":"client_cert"}`.
     pub client_identity: Option<Arc<ClientIdentity>>,
+    /// On the local socket: what the connection's subscriptions hold.
+    pub local_subscriptions: LocalSubscriptions,
 }
 
 impl std::fmt::Debug for Session {
@@ -71,13 +73,14 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A new, unauthenticated session.
-    pub fn new(connection: u64, peer: SocketAddr, sink: Arc<dyn PushSink>) -> Self {
+    pub fn new(connection: u64, peer: Peer, sink: Arc<dyn PushSink>) -> Self {
         Session {
             connection,
             peer,
             grants: Grants::new(),
             sink,
             client_identity: None,
+            local_subscriptions: LocalSubscriptions::default(),
         }
     }
 

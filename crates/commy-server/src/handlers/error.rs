@@ -63,7 +63,18 @@ macro_rules! from_coded {
 from_coded!(StoreError, LiveError, AccessError, IssueError);
 
 impl From<AuthError> for HandlerError {
+    /// A refused credential is `UNAUTHORIZED`. A credential the server could not check (its store failed) is the
+    /// server's fault: `INTERNAL_ERROR`, with the details in the server's log and none in the reply.
     fn from(err: AuthError) -> Self {
-        HandlerError::new(ErrorCode::Unauthorized, err.to_string())
+        match err {
+            AuthError::Store(store) => {
+                tracing::error!(err = %store, "authentication could not be checked");
+                HandlerError::new(
+                    ErrorCode::InternalError,
+                    "the server could not check the credential: an internal error, recorded in the server's log",
+                )
+            }
+            other => HandlerError::new(other.code(), other.to_string()),
+        }
     }
 }

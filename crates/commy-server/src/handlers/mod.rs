@@ -1,9 +1,12 @@
-//! Request handlers: one function per request, grouped one file per resource, and [`handle`], which dispatches.
+//! Request handlers: one function per request, grouped one file per resource, and [`route`], the table from request to
+//! handler. Requests reach it through the one dispatcher, [`FrontDoor`](crate::front_door::FrontDoor), which checks
+//! names and counts every request first.
 
 mod app;
 mod audit;
 mod error;
-mod names;
+mod local_file;
+mod local_subscriptions;
 mod services;
 mod session;
 mod subscriptions;
@@ -14,25 +17,18 @@ mod variables;
 mod security_tests;
 
 pub use app::{App, HandlerLimits, Session};
-pub use audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 pub use error::HandlerError;
-pub use session::SERVER_VERSION;
+pub use local_subscriptions::LocalSubscriptions;
 
+use crate::connection::Answer;
 use commy_proto::{ClientMessage, Disconnected, HeartbeatReply, ServerMessage};
 use std::sync::Arc;
 
-/// Handles one request and returns exactly one reply: the result, or an `Error` naming what went wrong.
-pub async fn handle(app: &Arc<App>, session: &mut Session, request: ClientMessage) -> ServerMessage {
-    match dispatch(app, session, request).await {
-        Ok(reply) => reply,
-        Err(err) => ServerMessage::Error(err.into_reply()),
-    }
-}
-
-async fn dispatch(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Result<ServerMessage, HandlerError> {
+/// Hands one request to its handler and returns exactly one answer: the result, or the error naming what went wrong.
+pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Result<Answer, HandlerError> {
     use ClientMessage as M;
-    names::check_names(&request)?;
-    match request {
+    let message = match request {
+        M::GetServiceFilePath(req) => return local_file::open(app, s, req).await,
         M::Authenticate(req) => session::authenticate(app, s, req).await,
         M::CreateTenant(req) => tenants::create(app, s, req).await,
         M::DeleteTenant(req) => tenants::delete(app, s, req).await,
@@ -44,7 +40,6 @@ async fn dispatch(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Re
         M::GetService(req) => services::get(app, s, req).await,
         M::DeleteService(req) => services::delete(app, s, req).await,
         M::ListServices(req) => services::list(app, s, req).await,
-        M::GetServiceFilePath(req) => services::file_path_over_websocket(req),
         M::AllocateVariable(req) => variables::allocate(app, s, req).await,
         M::ReadVariable(req) => variables::read(app, s, req),
         M::WriteVariable(req) => variables::write(app, s, req),
@@ -59,9 +54,10 @@ async fn dispatch(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Re
         })),
         other => Err(HandlerError::new(
             commy_proto::ErrorCode::InvalidRequest,
-            format!("request type {other:?} is not supported by this server"),
+            format!("request type {} is not supported by this server", other.type_name()),
         )),
-    }
+    }?;
+    Ok(Answer::from(message))
 }
 
 fn now_ms() -> u64 {

@@ -1,10 +1,14 @@
 //! Authentication, scoped grants, the rate limit and the audit log, through the request handlers.
 
-use super::{handle, App, HandlerLimits, Session};
-use crate::auth::{issue_api_key, AuthRateLimiter, KeySpec, RateLimitConfig};
+use super::{App, HandlerLimits, Session};
+use crate::auth::{issue_api_key, AuthRateLimiter, KeySpec};
+use crate::config::AuthRateLimit;
+use crate::connection::Peer;
+use crate::front_door::FrontDoor;
 use crate::live::Live;
+use crate::live::PushSink;
+use crate::metrics::Metrics;
 use crate::store::{Actor, Store};
-use crate::transport::PushSink;
 use commy_proto::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
@@ -38,7 +42,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let live = Live::new(&dir.path().join("services"), 64).unwrap();
-        let limiter = AuthRateLimiter::new(RateLimitConfig {
+        let limiter = AuthRateLimiter::new(AuthRateLimit {
             max_failures: MAX_FAILURES,
             window: Duration::from_secs(3600),
             max_peers: 100,
@@ -71,11 +75,14 @@ impl Fixture {
 
     fn session(&self, peer: &str) -> Session {
         let peer: SocketAddr = peer.parse().unwrap();
-        Session::new(1, peer, Arc::new(NoPush))
+        Session::new(1, Peer::Remote(peer), Arc::new(NoPush))
     }
 
     async fn send(&self, s: &mut Session, request: impl Into<ClientMessage>) -> ServerMessage {
-        handle(&self.app, s, request.into()).await
+        FrontDoor::new(self.app.clone(), Arc::new(Metrics::new()))
+            .answer(s, request.into())
+            .await
+            .message
     }
 
     /// A session of the server admin, which has created tenant `acme` with services `sensors/a` and `config/x`.

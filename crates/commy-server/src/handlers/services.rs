@@ -1,17 +1,16 @@
-//! `CreateService`, `GetService`, `DeleteService`, `ListServices`, `GetServiceFilePath`.
+//! `CreateService`, `GetService`, `DeleteService`, `ListServices`.
 
 use super::app::{App, Session};
 use super::error::HandlerError;
 use super::tenants::done;
 use crate::store::ServiceRecord;
 use commy_proto::{
-    CreateService, DeleteService, ErrorCode, GetService, GetServiceFilePath, ListServices, Permission, ServerMessage,
-    Service, ServiceList,
+    CreateService, DeleteService, GetService, ListServices, Permission, ServerMessage, ServiceInfo, ServiceList,
 };
 use std::sync::Arc;
 
-fn to_wire(record: ServiceRecord) -> Service {
-    Service {
+fn to_wire(record: ServiceRecord) -> ServiceInfo {
+    ServiceInfo {
         service_id: record.service_id,
         service_name: record.service_name,
         tenant_id: record.tenant_id,
@@ -84,11 +83,4 @@ pub(super) async fn list(app: &Arc<App>, s: &Session, req: ListServices) -> Resu
         .map(to_wire)
         .collect();
     Ok(ServerMessage::ServiceList(ServiceList { services }))
-}
-
-pub(super) fn file_path_over_websocket(_req: GetServiceFilePath) -> Result<ServerMessage, HandlerError> {
-    Err(HandlerError::new(
-        ErrorCode::InvalidRequest,
-        "GetServiceFilePath is answered only on the local Unix socket, which passes the file descriptor",
-    ))
 }

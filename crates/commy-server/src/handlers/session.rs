@@ -175,12 +175,12 @@ pub(super) async fn authenticate(
     req: Authenticate,
 ) -> Result<ServerMessage, HandlerError> {
     let peer = session.peer;
-    let limited = app.limiter.check(peer.ip()).and_then(|()| match &req.tenant_id {
+    let limited = app.limiter.check(peer).and_then(|()| match &req.tenant_id {
         Some(tenant) => app.limiter.check_tenant(tenant),
         None => Ok(()),
     });
     if let Err(limited) = limited {
-        return Err(HandlerError::new(ErrorCode::LimitExceeded, limited.to_string()));
+        return Err(HandlerError::new(limited.code(), limited.to_string()));
     }
     let Authenticate {
         tenant_id, credential, ..
@@ -202,7 +202,7 @@ pub(super) async fn authenticate(
         Ok(grant) => grant,
         Err(refusal) => {
             if refusal.counts_as_failure() {
-                app.limiter.record_failure(peer.ip());
+                app.limiter.record_failure(peer);
                 if let Some(tenant) = &tenant_id {
                     app.limiter.record_tenant_failure(tenant);
                 }

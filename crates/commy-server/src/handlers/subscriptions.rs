@@ -1,4 +1,6 @@
-//! `Subscribe` and `Unsubscribe`.
+//! `Subscribe` and `Unsubscribe`, on both transports. A WebSocket subscription registers the connection's outbox with
+//! the service's fan-out; a local-socket subscription only holds what its mapping needs (see
+//! [`LocalSubscriptions`](super::LocalSubscriptions)), since a local client watches through the mapping.
 
 use super::app::{App, Session};
 use super::error::HandlerError;
@@ -16,10 +18,30 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
     if let Some(name) = variable {
         live.target(name)?;
     }
-    let held = app.live.subscriptions_of(s.connection);
-    if held >= app.limits.max_subscriptions {
+    let local = s.peer.is_local();
+    let (held, again) = if local {
+        (
+            s.local_subscriptions.len(),
+            s.local_subscriptions.holds(&req.service_id, &req.variable_name),
+        )
+    } else {
+        (app.live.subscriptions_of(s.connection), false)
+    };
+    if held >= app.limits.max_subscriptions && !again {
         let msg = format!("this connection already holds {held} subscriptions, the server's limit");
         return Err(HandlerError::new(ErrorCode::LimitExceeded, msg));
+    }
+    if local {
+        let read_only = s
+            .grants
+            .check(live.tenant_id(), Permission::Write, Some(live.name()))
+            .is_err();
+        s.local_subscriptions.hold(&live, &req.variable_name, read_only);
+        return Ok(done(format!(
+            "subscribed to '{}' in service '{}'; changes arrive through the mapping",
+            req.variable_name,
+            live.name()
+        )));
     }
     live.subscribe(s.connection, variable.map(str::to_owned), s.sink.clone());
     Ok(done(format!(
@@ -29,10 +51,14 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
     )))
 }
 
-pub(super) fn unsubscribe(app: &App, s: &Session, req: Unsubscribe) -> Result<ServerMessage, HandlerError> {
+pub(super) fn unsubscribe(app: &App, s: &mut Session, req: Unsubscribe) -> Result<ServerMessage, HandlerError> {
     s.require_any()?;
-    let live = app.service(&req.service_id)?;
-    let existed = live.unsubscribe(s.connection, which(&req.variable_name));
+    let existed = if s.peer.is_local() {
+        s.local_subscriptions.release(&req.service_id, &req.variable_name)
+    } else {
+        app.service(&req.service_id)?
+            .unsubscribe(s.connection, which(&req.variable_name))
+    };
     if !existed {
         // Ending a subscription the connection holds needs no right (the credential may have changed since); asking
         // about any other service needs `read` there, like every other request on a service.

@@ -3,7 +3,7 @@
 //! The thread blocks in the service file's change signal, so it sees every write, whoever made it: a remote client
 //! through this server, or a local process writing straight into the mapping.
 
-use crate::transport::PushSink;
+use crate::live::PushSink;
 use commy_proto::{ValueType, VariableChanged};
 use commy_shm::{Service, VarHandle, Watcher};
 use std::collections::HashMap;

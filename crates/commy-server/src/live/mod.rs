@@ -5,10 +5,12 @@
 
 mod error;
 mod fanout;
+mod push;
 mod service;
 
 pub use error::LiveError;
-pub use service::{LiveService, Snapshot, VariableMeta};
+pub use push::PushSink;
+pub use service::{LiveService, Snapshot};
 
 use crate::store::{ServiceRecord, VariableRecord};
 use commy_proto::ValueType;

@@ -2,8 +2,8 @@
 
 use super::error::LiveError;
 use super::fanout::Fanout;
+use crate::live::PushSink;
 use crate::store::ServiceRecord;
-use crate::transport::PushSink;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
@@ -82,11 +82,6 @@ impl LiveService {
     /// The service file's path (under the server's private data directory).
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The mapped service, for direct reads and writes.
-    pub fn service(&self) -> &Service {
-        &self.service
     }
 
     /// Counts one sleeper in the file's waiter count for as long as the pin lives, so that every write wakes the

@@ -1,5 +1,5 @@
 use super::*;
-use crate::transport::PushSink;
+use crate::live::PushSink;
 use commy_proto::VariableChanged;
 use commy_shm::{Access, Service};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,95 +1,185 @@
-//! One local connection: read a frame, answer it, write the reply (with a descriptor for `GetServiceFilePath`).
+//! One local connection: read frames, hand each request to the dispatcher, queue its answer (with a descriptor for
+//! `GetServiceFilePath`) for the writer, which also writes the connection's pushes.
 
-use super::file;
-use super::frame::{self, read_frame};
-use super::subscriptions::LocalSubscriptions;
-use crate::handlers::{self, App, Session};
-use crate::transport::PushSink;
-use commy_proto::{decode_request, encode_reply, ClientMessage, Encoding, Reply, ServerMessage, VariableChanged};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::OwnedFd;
+use super::sink::UnixSink;
+use super::LocalShared;
+use crate::connection::{ConnectionContext, Dispatch, Outbox, Outgoing, Peer, ShutdownSignal, Writer};
+use crate::metrics::UNDECODABLE;
+use commy_proto::{ClientMessage, Disconnected, Encoding, ErrorCode, LocalFrameBuffer, Reply};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::OwnedReadHalf;
 use tokio::net::UnixStream;
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
-/// The address a local session reports (to the audit log and the authentication rate limit): loopback, port 0.
-const LOCAL_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+/// Bytes read per `read`.
+const READ_CHUNK: usize = 8 << 10;
 
-/// A local session's push sink. Local clients watch through their mapping, so nothing is ever pushed to them.
-struct NoPush;
+/// The reason the server gives when it shuts down.
+const SHUTTING_DOWN: &str = "server shutting down";
 
-impl PushSink for NoPush {
-    fn push(&self, _change: VariableChanged) {}
-
-    fn is_closed(&self) -> bool {
-        true
+/// Who the client is, as the kernel says (`SO_PEERCRED`).
+fn peer_of(stream: &UnixStream) -> Peer {
+    match stream.peer_cred() {
+        Ok(cred) => Peer::Local {
+            uid: Some(cred.uid()),
+            pid: cred.pid(),
+        },
+        Err(_) => Peer::Local { uid: None, pid: None },
     }
 }
 
-/// Serves one local client until it disconnects, logging its uid and pid (`SO_PEERCRED`) with everything it does.
-pub(super) async fn serve(stream: UnixStream, app: Arc<App>, id: u64) {
-    let (uid, pid) = match stream.peer_cred() {
-        Ok(cred) => (Some(cred.uid()), cred.pid()),
-        Err(_) => (None, None),
-    };
-    let span = tracing::info_span!("local", connection = id, uid, pid);
-    serve_requests(stream, app, id).instrument(span).await
+/// Serves one local client until it disconnects or the server shuts down, logging its uid and pid with everything it
+/// does.
+pub(super) async fn serve<D: Dispatch>(
+    stream: UnixStream,
+    shared: Arc<LocalShared<D>>,
+    id: u64,
+    signal: ShutdownSignal,
+) {
+    let peer = peer_of(&stream);
+    let span = tracing::info_span!("local", connection = id, %peer);
+    run(stream, shared, id, peer, signal).instrument(span).await
 }
 
-async fn serve_requests(mut stream: UnixStream, app: Arc<App>, id: u64) {
+async fn run<D: Dispatch>(
+    stream: UnixStream,
+    shared: Arc<LocalShared<D>>,
+    id: u64,
+    peer: Peer,
+    signal: ShutdownSignal,
+) {
     tracing::info!("local client connected");
-    let mut session = Session::new(id, LOCAL_PEER, Arc::new(NoPush));
-    let mut subscriptions = LocalSubscriptions::default();
-    let why = loop {
-        let bytes = match read_frame(&mut stream).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => break "client closed".to_owned(),
-            Err(err) => break format!("bad frame: {err}"),
-        };
-        let request = match decode_request(&bytes, Encoding::Json) {
-            Ok(request) => request,
-            Err(err) => {
-                if let Err(err) = send(&mut stream, err.to_reply(), None).await {
-                    break err.to_string();
-                }
-                continue;
-            }
-        };
-        let mut fd: Option<OwnedFd> = None;
-        let mut last = false;
-        let message = match request.message {
-            ClientMessage::GetServiceFilePath(req) => match file::open(&app, &session, req).await {
-                Ok((reply, opened)) => {
-                    fd = Some(opened);
-                    ServerMessage::ServiceFilePath(reply)
-                }
-                Err(err) => ServerMessage::Error(err.into_reply()),
-            },
-            ClientMessage::Subscribe(req) => subscriptions
-                .subscribe(&app, &session, req)
-                .unwrap_or_else(|err| ServerMessage::Error(err.into_reply())),
-            ClientMessage::Unsubscribe(req) => subscriptions.unsubscribe(req),
-            other => {
-                last = matches!(other, ClientMessage::Disconnect(_));
-                handlers::handle(&app, &mut session, other).await
-            }
-        };
-        if let Err(err) = send(&mut stream, Reply::to(request.id, message), fd).await {
-            break err.to_string();
-        }
-        if last {
-            break "client disconnected".to_owned();
-        }
+    let (limits, metrics) = (&shared.limits, &shared.metrics);
+    let _open = metrics.connection_opened();
+    let outbox = Arc::new(Outbox::new(metrics.clone()));
+    let ctx = ConnectionContext::new(id, peer, Encoding::Json, outbox.clone(), metrics.clone());
+    let mut session = shared.dispatch.open(&ctx);
+    let (read, write) = stream.into_split();
+    let (replies, queued) = mpsc::channel(limits.reply_queue_depth.max(1));
+    let reader = Reader {
+        read,
+        frames: LocalFrameBuffer::with_limit(limits.max_message_size),
+        ctx: &ctx,
+        dispatch: &*shared.dispatch,
+        session: &mut session,
+        replies,
+        shutdown: signal.clone(),
     };
+    let writer = Writer {
+        sink: UnixSink::new(write),
+        outbox: &outbox,
+        metrics,
+    };
+    let work = async { tokio::join!(reader.run(), writer.run(queued)).0 };
+    let mut grace_signal = signal.clone();
+    let grace = async {
+        grace_signal.wait().await;
+        tokio::time::sleep(limits.shutdown_grace).await;
+    };
+    let why = tokio::select! {
+        why = work => why,
+        () = grace => "dropped at the end of the shutdown grace period".to_owned(),
+    };
+    outbox.close();
+    shared.dispatch.closed(&ctx, session).await;
     tracing::info!(reason = %why, "local client gone");
+    // The endpoint's shutdown waits for this signal to be dropped, which happens last.
+    drop(signal);
 }
 
-async fn send(stream: &mut UnixStream, reply: Reply, fd: Option<OwnedFd>) -> std::io::Result<()> {
-    let encoded = encode_reply(&reply, Encoding::Json).map_err(std::io::Error::other)?;
-    let bytes = frame::encode(encoded.as_bytes());
-    match fd {
-        Some(fd) => file::send_with_fd(stream, &bytes, &fd).await,
-        None => stream.write_all(&bytes).await,
+/// The reading half of one local connection.
+struct Reader<'a, D: Dispatch> {
+    read: OwnedReadHalf,
+    frames: LocalFrameBuffer,
+    ctx: &'a ConnectionContext,
+    dispatch: &'a D,
+    session: &'a mut D::Session,
+    replies: mpsc::Sender<Outgoing<()>>,
+    shutdown: ShutdownSignal,
+}
+
+impl<D: Dispatch> Reader<'_, D> {
+    /// Reads and handles requests until the connection ends; returns why it ended.
+    async fn run(mut self) -> String {
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            let read = tokio::select! {
+                biased;
+                () = self.shutdown.wait() => {
+                    let last = Reply::push(Disconnected { reason: SHUTTING_DOWN.to_owned() });
+                    let _ = self.replies.send(Outgoing::Close { last: Some(last), close: () }).await;
+                    return SHUTTING_DOWN.to_owned();
+                }
+                // The writer stopped: the socket failed.
+                () = self.replies.closed() => return "the connection failed".to_owned(),
+                read = self.read.read(&mut chunk) => read,
+            };
+            match read {
+                Ok(0) if self.frames.is_mid_frame() => return "client closed in the middle of a frame".to_owned(),
+                Ok(0) => return "client closed".to_owned(),
+                Ok(n) => self.frames.extend(&chunk[..n]),
+                Err(err) => return format!("read failed: {err}"),
+            }
+            loop {
+                let bytes = match self.frames.next_frame() {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => break,
+                    Err(oversized) => {
+                        // The rest of the stream cannot be framed: answer, then close.
+                        let why = oversized.to_string();
+                        self.ctx.metrics().request(UNDECODABLE, Some(ErrorCode::LimitExceeded));
+                        let last = Reply::error(None, ErrorCode::LimitExceeded, why.clone());
+                        let _ = self
+                            .replies
+                            .send(Outgoing::Close {
+                                last: Some(last),
+                                close: (),
+                            })
+                            .await;
+                        return why;
+                    }
+                };
+                if let Some(why) = self.request(&bytes).await {
+                    return why;
+                }
+            }
+        }
+    }
+
+    /// Handles one frame; returns why the connection ends, if it does.
+    async fn request(&mut self, bytes: &[u8]) -> Option<String> {
+        let request = match self.ctx.decode(bytes) {
+            Ok(request) => request,
+            Err(reply) => return self.send(Outgoing::reply(*reply)).await,
+        };
+        let disconnect = matches!(request.message, ClientMessage::Disconnect(_));
+        let outbox = self.ctx.outbox();
+        outbox.begin_request();
+        let answer = self.dispatch.handle(self.ctx, self.session, request.message).await;
+        let reply = Reply::to(request.id, answer.message);
+        let ended = if disconnect {
+            let _ = self
+                .send(Outgoing::Close {
+                    last: Some(reply),
+                    close: (),
+                })
+                .await;
+            Some("client disconnected".to_owned())
+        } else {
+            self.send(Outgoing::Reply(reply, answer.fd)).await
+        };
+        outbox.end_request();
+        ended
+    }
+
+    /// Queues something for the writer, waiting while the queue is full.
+    async fn send(&mut self, outgoing: Outgoing<()>) -> Option<String> {
+        self.replies
+            .send(outgoing)
+            .await
+            .err()
+            .map(|_| "the connection failed".to_owned())
     }
 }

@@ -142,6 +142,7 @@ impl Store {
     }
 
     /// The service with this id, or [`StoreError::NotFound`].
+    #[cfg(test)]
     pub fn get_service_by_id(&self, service_id: &str) -> Result<ServiceRecord, StoreError> {
         self.read(|txn| get_by_id_read(txn, service_id))
     }

@@ -89,6 +89,7 @@ impl Store {
     }
 
     /// The metadata of one variable, or [`StoreError::NotFound`].
+    #[cfg(test)]
     pub fn get_variable(&self, service_id: &str, variable_name: &str) -> Result<VariableRecord, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(VARIABLES)?;

@@ -2,9 +2,9 @@
 
 use super::reader::Reader;
 use super::server::Shared;
-use super::shutdown::ShutdownSignal;
-use super::writer::Writer;
-use super::{ConnectionContext, Dispatch, Outbox};
+use super::sink::WsSink;
+use crate::connection::ShutdownSignal;
+use crate::connection::{ConnectionContext, Dispatch, Outbox, Peer, Writer};
 use crate::tls::ClientIdentity;
 use axum::extract::ws::WebSocket;
 use commy_proto::Encoding;
@@ -29,7 +29,7 @@ pub(crate) async fn run<D: Dispatch>(
     let outbox = Arc::new(Outbox::new(metrics.clone()));
     let ctx = ConnectionContext::new(
         shared.next_connection_id(),
-        peer,
+        Peer::Remote(peer),
         encoding,
         outbox.clone(),
         metrics.clone(),
@@ -50,8 +50,7 @@ pub(crate) async fn run<D: Dispatch>(
         linger: limits.close_linger,
     };
     let writer = Writer {
-        sink,
-        encoding,
+        sink: WsSink { sink, encoding },
         outbox: &outbox,
         metrics,
     };

@@ -6,12 +6,11 @@
 //! `commy.v1.msgpack`, binary on `commy.v1.json`) is such a request: each connection speaks one encoding.
 
 use super::close::{self, CLIENT_DISCONNECT, SHUTTING_DOWN};
-use super::shutdown::ShutdownSignal;
-use super::writer::Outgoing;
-use super::{ConnectionContext, Dispatch};
+use crate::connection::ShutdownSignal;
+use crate::connection::{ConnectionContext, Dispatch, Outgoing};
 use crate::metrics::UNDECODABLE;
-use axum::extract::ws::{close_code, Message, WebSocket};
-use commy_proto::{decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply, ServerMessage};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use commy_proto::{decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply};
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -33,7 +32,7 @@ pub(crate) struct Reader<'a, D: Dispatch> {
     pub(crate) ctx: &'a ConnectionContext,
     pub(crate) dispatch: &'a D,
     pub(crate) session: &'a mut D::Session,
-    pub(crate) replies: mpsc::Sender<Outgoing>,
+    pub(crate) replies: mpsc::Sender<Outgoing<CloseFrame>>,
     pub(crate) shutdown: ShutdownSignal,
     /// How long to wait for the client's close frame after ours.
     pub(crate) linger: Duration,
@@ -56,7 +55,13 @@ impl<D: Dispatch> Reader<'_, D> {
                     // After a read error the stream must not be read again: for an oversized frame it would buffer
                     // the whole frame.
                     if let Some(frame) = close::for_read_error(err) {
-                        let _ = self.replies.send(Outgoing::Close { last: None, frame }).await;
+                        let _ = self
+                            .replies
+                            .send(Outgoing::Close {
+                                last: None,
+                                close: frame,
+                            })
+                            .await;
                     }
                     break End::Gone;
                 }
@@ -81,7 +86,7 @@ impl<D: Dispatch> Reader<'_, D> {
                     .replies
                     .send(Outgoing::Close {
                         last: Some(last),
-                        frame,
+                        close: frame,
                     })
                     .await;
                 self.drain().await;
@@ -107,31 +112,23 @@ impl<D: Dispatch> Reader<'_, D> {
             metrics.request(UNDECODABLE, Some(ErrorCode::InvalidRequest));
             return self.reply(Reply::error(id, ErrorCode::InvalidRequest, message)).await;
         }
-        let request = match decode_request(bytes, encoding) {
+        let request = match self.ctx.decode(bytes) {
             Ok(request) => request,
-            Err(err) => {
-                metrics.request(UNDECODABLE, Some(err.code()));
-                return self.reply(err.to_reply()).await;
-            }
+            Err(reply) => return self.reply(*reply).await,
         };
-        let request_type = request.message.type_name();
         let disconnect = matches!(request.message, ClientMessage::Disconnect(_));
         let outbox = self.ctx.outbox();
         outbox.begin_request();
-        let message = self.dispatch.handle(self.ctx, self.session, request.message).await;
-        let error = match &message {
-            ServerMessage::Error(error) => Some(error.code),
-            _ => None,
-        };
-        metrics.request(request_type, error);
-        let reply = Reply::to(request.id, message);
+        // No WebSocket request is answered with a descriptor; one would be dropped (closed) here.
+        let answer = self.dispatch.handle(self.ctx, self.session, request.message).await;
+        let reply = Reply::to(request.id, answer.message);
         let closing = if disconnect {
             let frame = close::frame(close_code::NORMAL, CLIENT_DISCONNECT);
             let _ = self
                 .replies
                 .send(Outgoing::Close {
                     last: Some(reply),
-                    frame,
+                    close: frame,
                 })
                 .await;
             true
@@ -144,7 +141,7 @@ impl<D: Dispatch> Reader<'_, D> {
 
     /// Queues a reply, waiting while the queue is full; returns whether the connection is closing.
     async fn reply(&mut self, reply: Reply) -> bool {
-        self.replies.send(Outgoing::Reply(reply)).await.is_err()
+        self.replies.send(Outgoing::reply(reply)).await.is_err()
     }
 
     /// After our close frame: read and drop what the client still sends, until its close frame ends the stream or

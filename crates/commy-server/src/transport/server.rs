@@ -5,11 +5,11 @@
 //! and waits for the connections to finish, for at most the configured grace period.
 
 use super::listener::LimitedListener;
-use super::shutdown::Shutdown;
 use super::tls::{Peer, TlsListener};
 use super::upgrade::upgrade;
-use super::Dispatch;
 use crate::config::{Limits, ServerConfig};
+use crate::connection::Dispatch;
+use crate::connection::Shutdown;
 use crate::metrics::{self, Metrics};
 use crate::tls::ServerTls;
 use axum::extract::State;

@@ -8,7 +8,7 @@
 use super::connection;
 use super::server::Shared;
 use super::tls::Peer;
-use super::Dispatch;
+use crate::connection::Dispatch;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -114,9 +114,5 @@ async fn requests_the_handler_refuses_get_its_error() {
     let mut client = server.connect(None).await;
     let reply = client.call(&Request::new(1, commy_proto::ListTenants {})).await;
     assert_eq!(error_of(&reply).0, ErrorCode::NotFound);
-    let metrics = server.metrics.encode();
-    assert!(
-        metrics.contains(r#"commy_requests_total{request="ListTenants",outcome="NOT_FOUND"} 1"#),
-        "{metrics}"
-    );
+    still_works(&mut client).await;
 }

@@ -3,7 +3,7 @@
 
 use crate::util::{changed, guard, TestServer};
 use commy_proto::{Request, ServerMessage, Subscribe, WriteVariable};
-use commy_server::transport::PushSink as _;
+use commy_server::testing::PushSink as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

@@ -5,8 +5,7 @@ use commy_proto::{
     OperationResult, Reply, Request, ServerMessage, VariableChanged, VariableData,
 };
 use commy_server::config::{Limits, ServerConfig};
-use commy_server::metrics::Metrics;
-use commy_server::transport::{serve, ConnectionContext, Dispatch, Outbox};
+use commy_server::testing::{serve, Answer, ConnectionContext, Dispatch, Metrics, Outbox};
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,9 +64,9 @@ impl Dispatch for Fake {
         0
     }
 
-    async fn handle(&self, conn: &ConnectionContext, requests: &mut u64, request: ClientMessage) -> ServerMessage {
+    async fn handle(&self, conn: &ConnectionContext, requests: &mut u64, request: ClientMessage) -> Answer {
         *requests += 1;
-        match request {
+        let reply: ServerMessage = match request {
             ClientMessage::Heartbeat(_) => HeartbeatReply { timestamp: *requests }.into(),
             ClientMessage::ReadVariable(read) => VariableData {
                 service_id: read.service_id,
@@ -100,7 +99,8 @@ impl Dispatch for Fake {
                 ErrorCode::NotFound,
                 format!("the fake does not do {}", other.type_name()),
             ),
-        }
+        };
+        Answer::from(reply)
     }
 
     async fn closed(&self, _conn: &ConnectionContext, _requests: u64) {

@@ -9,7 +9,7 @@
 //! queued. A client therefore reads the reply to `Subscribe` before any push of that subscription, and the reply to its
 //! own `WriteVariable` before the push of that write.
 
-use super::PushSink;
+use crate::live::PushSink;
 use crate::metrics::Metrics;
 use commy_proto::VariableChanged;
 use std::collections::{HashMap, VecDeque};

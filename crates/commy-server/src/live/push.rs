@@ -4,7 +4,7 @@ use commy_proto::VariableChanged;
 
 /// Where a subscription's changes go: one connection's outbound pushes.
 ///
-/// The transport implements it on [`Outbox`](super::Outbox), one per connection; the live layer keeps an
+/// Every connection, on either transport, has one: its [`Outbox`](crate::connection::Outbox). The live layer keeps an
 /// `Arc<dyn PushSink>` per subscription and calls [`push`](PushSink::push) from whatever thread sees the change.
 pub trait PushSink: Send + Sync {
     /// Queues a change for the connection, replacing any undelivered change of the same `(service_id,

@@ -1,0 +1,17 @@
+//! What the two transports (the WebSocket in [`crate::transport`] and the Unix socket in [`crate::local`]) share:
+//! a connection's [`ConnectionContext`] and [`Peer`], the [`Dispatch`] contract they hand requests to, the
+//! [`Outbox`] that carries a connection's server-initiated messages, the writer that drains it, and the shutdown signal.
+
+mod context;
+mod dispatch;
+mod outbox;
+mod peer;
+mod shutdown;
+mod writer;
+
+pub use context::ConnectionContext;
+pub use dispatch::{Answer, Dispatch};
+pub use outbox::Outbox;
+pub use peer::Peer;
+pub(crate) use shutdown::{Shutdown, ShutdownSignal};
+pub(crate) use writer::{MessageSink, Outgoing, SinkError, Writer};

@@ -1,0 +1,168 @@
+//! The writing half of a connection, on either transport: replies in request order, and between them the
+//! server-initiated messages (pushes) that are ready.
+//!
+//! Replies come from the reader through a bounded queue; pushes come from the connection's [`Outbox`], where they
+//! are coalesced per variable. Every time it wakes, the writer first writes every reply queued so far, then the
+//! pushes that are ready, so a push released by a reply is written after that reply. When the client reads slowly
+//! the writer waits on the socket, the reply queue fills, and the reader stops reading requests: the client's own
+//! backlog stays in its socket, and the server holds at most `reply_queue_depth` replies and one push per variable.
+//!
+//! A transport supplies the [`MessageSink`]: how one message is encoded and written, and how the connection closes.
+
+use super::Outbox;
+use crate::metrics::Metrics;
+use commy_proto::{EncodeError, ErrorCode, Reply};
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+/// Pushes written per wake-up at most, so that replies are not kept waiting behind many pushes.
+const PUSH_BATCH: usize = 64;
+
+/// What the reader asks the writer to write.
+#[derive(Debug)]
+pub(crate) enum Outgoing<C> {
+    /// A reply, or a push that must follow the replies before it (`Disconnected` on shutdown), with a descriptor to
+    /// pass beside it on the local socket.
+    Reply(Reply, Option<OwnedFd>),
+    /// A last message, if any, then the transport's close; then the writer stops. The two go out together, with no
+    /// push between them.
+    Close {
+        /// The last message: `Disconnected`.
+        last: Option<Reply>,
+        /// How the transport closes (a WebSocket close frame).
+        close: C,
+    },
+}
+
+impl<C> Outgoing<C> {
+    /// A reply without a descriptor.
+    pub(crate) fn reply(reply: Reply) -> Self {
+        Outgoing::Reply(reply, None)
+    }
+}
+
+/// Why a message was not written.
+#[derive(Debug)]
+pub(crate) enum SinkError {
+    /// It cannot be encoded; the connection is fine.
+    Encode(EncodeError),
+    /// The connection is gone.
+    Gone,
+}
+
+/// Where one transport writes: encodes each message and buffers it until [`MessageSink::flush`].
+pub(crate) trait MessageSink: Send {
+    /// How the transport closes a connection.
+    type Close: Send;
+
+    /// Encodes and queues one message, with a descriptor beside it.
+    fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Writes what was queued; `Err` once the connection is gone.
+    fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Closes the connection.
+    fn close(&mut self, close: Self::Close) -> impl Future<Output = ()> + Send;
+}
+
+/// Whether the writer goes on.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// The writer of one connection.
+pub(crate) struct Writer<'a, S> {
+    pub(crate) sink: S,
+    pub(crate) outbox: &'a Outbox,
+    pub(crate) metrics: &'a Metrics,
+}
+
+impl<S: MessageSink> Writer<'_, S> {
+    /// Writes until the reader asks to close or is gone, or the socket fails.
+    pub(crate) async fn run(mut self, mut replies: mpsc::Receiver<Outgoing<S::Close>>) {
+        let mut pushes = Vec::with_capacity(PUSH_BATCH);
+        loop {
+            // Every reply queued so far, in order.
+            loop {
+                let flow = match replies.try_recv() {
+                    Ok(outgoing) => self.write(outgoing).await,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => Flow::Stop,
+                };
+                if let Flow::Stop = flow {
+                    let _ = self.sink.flush().await;
+                    return;
+                }
+            }
+            // Then the pushes that are ready.
+            self.outbox.take_ready(PUSH_BATCH, &mut pushes);
+            let count = pushes.len() as u64;
+            for change in pushes.drain(..) {
+                match self.sink.feed(&Reply::push(change), None).await {
+                    Ok(()) => {}
+                    Err(SinkError::Gone) => return,
+                    Err(SinkError::Encode(err)) => tracing::error!(%err, "dropping a push that cannot be encoded"),
+                }
+            }
+            if self.sink.flush().await.is_err() {
+                return;
+            }
+            self.metrics.pushes_sent(count);
+            // Then wait for more.
+            tokio::select! {
+                biased;
+                outgoing = replies.recv() => {
+                    let flow = match outgoing {
+                        Some(outgoing) => self.write(outgoing).await,
+                        None => Flow::Stop,
+                    };
+                    if let Flow::Stop = flow {
+                        let _ = self.sink.flush().await;
+                        return;
+                    }
+                }
+                () = self.outbox.wait_ready() => {}
+            }
+        }
+    }
+
+    /// Queues one reply in the sink, or writes the last reply and closes.
+    async fn write(&mut self, outgoing: Outgoing<S::Close>) -> Flow {
+        match outgoing {
+            Outgoing::Reply(reply, fd) => self.write_reply(&reply, fd).await,
+            Outgoing::Close { last, close } => {
+                if let Some(last) = last {
+                    if let Flow::Stop = self.write_reply(&last, None).await {
+                        return Flow::Stop;
+                    }
+                }
+                if self.sink.flush().await.is_ok() {
+                    self.sink.close(close).await;
+                }
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Queues one reply in the sink; one that cannot be encoded becomes an `INTERNAL_ERROR` reply.
+    async fn write_reply(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Flow {
+        match self.sink.feed(reply, fd).await {
+            Ok(()) => Flow::Continue,
+            Err(SinkError::Gone) => Flow::Stop,
+            Err(SinkError::Encode(err)) => {
+                tracing::error!(%err, "replying INTERNAL_ERROR instead");
+                let error = Reply::error(reply.id, ErrorCode::InternalError, err.to_string());
+                match self.sink.feed(&error, None).await {
+                    Ok(()) => Flow::Continue,
+                    Err(SinkError::Gone) => Flow::Stop,
+                    Err(SinkError::Encode(err)) => {
+                        tracing::error!(%err, "dropping a reply that cannot be encoded");
+                        Flow::Continue
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! [`WsSink`]: the WebSocket's [`MessageSink`]: text frames for JSON, binary frames for MessagePack, and close frames.
+
+use crate::connection::{MessageSink, SinkError};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use commy_proto::{encode_reply, Encoding, Frame, Reply};
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use std::os::fd::OwnedFd;
+
+/// The writing half of one WebSocket.
+pub(crate) struct WsSink {
+    pub(crate) sink: SplitSink<WebSocket, Message>,
+    pub(crate) encoding: Encoding,
+}
+
+impl MessageSink for WsSink {
+    type Close = CloseFrame;
+
+    /// A WebSocket cannot pass descriptors; no request answered on it has one.
+    async fn feed(&mut self, reply: &Reply, _fd: Option<OwnedFd>) -> Result<(), SinkError> {
+        let message = match encode_reply(reply, self.encoding).map_err(SinkError::Encode)? {
+            Frame::Text(text) => Message::Text(Utf8Bytes::from(text)),
+            Frame::Binary(bytes) => Message::Binary(Bytes::from(bytes)),
+        };
+        self.sink.feed(message).await.map_err(|_| SinkError::Gone)
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.sink.flush().await.map_err(|_| SinkError::Gone)
+    }
+
+    async fn close(&mut self, frame: CloseFrame) {
+        let _ = self.sink.send(Message::Close(Some(frame))).await;
+    }
+}
