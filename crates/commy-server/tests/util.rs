@@ -648,7 +648,7 @@ impl LocalClient {
         self.stream.write_all(bytes).await.expect("write to the local socket");
     }
 
-    /// The next message the server sends; `None` once it closes the connection.
+    /// The next message the server sends; `None` once it closes (or resets) the connection.
     pub async fn recv(&mut self) -> Option<Reply> {
         use tokio::io::AsyncReadExt;
         let mut chunk = [0u8; 4096];
@@ -668,14 +668,24 @@ impl LocalClient {
 
     /// Sends a request and returns its reply's message.
     pub async fn call(&mut self, message: impl Into<ClientMessage>) -> ServerMessage {
+        self.try_call(message).await.expect("a reply before the server closed")
+    }
+
+    /// Sends a request and returns its reply's message; `None` if the server closed the connection instead. The
+    /// descriptor a `ServiceFilePath` reply carries is not received (the kernel closes it).
+    pub async fn try_call(&mut self, message: impl Into<ClientMessage>) -> Option<ServerMessage> {
+        use tokio::io::AsyncWriteExt;
         let id = self.next_id;
         self.next_id += 1;
         let Frame::Text(text) = encode_request(&Request::new(id, message), Encoding::Json).unwrap() else {
             panic!("JSON encodes to text")
         };
-        self.send_raw(&commy_proto::encode_local_frame(text.as_bytes())).await;
-        let reply = self.recv().await.expect("a reply before the server closed");
-        assert_eq!(reply.id, Some(id), "replies come in order");
-        reply.message
+        self.stream
+            .write_all(&commy_proto::encode_local_frame(text.as_bytes()))
+            .await
+            .ok()?;
+        let reply = self.recv().await?;
+        // A reply without the request's id: the server refused the connection before reading the request.
+        (reply.id == Some(id)).then_some(reply.message)
     }
 }

@@ -604,3 +604,38 @@ async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() 
     }
     assert!(!format!("{admin:?}").contains(&f.admin_key));
 }
+
+#[tokio::test]
+async fn a_credential_the_store_cannot_check_is_an_internal_error_that_leaks_nothing_and_is_not_charged() {
+    let f = Fixture::new();
+    let mut admin = f.admin().await;
+    let request = CreateApiKey {
+        tenant_id: "acme".into(),
+        name: "reader".into(),
+        permissions: vec![Permission::Read],
+        services: None,
+        read_services: None,
+        write_services: None,
+    };
+    let key = f.create_key(&mut admin, request).await;
+    let key_id = crate::auth::parse_key_id(&key).unwrap().to_owned();
+    f.app.store.damage_api_key(&key_id);
+    let mut s = f.session("192.0.2.44:5000");
+    for _ in 0..=MAX_FAILURES {
+        let reply = f.send(&mut s, api_key_auth(Some("acme"), &key)).await;
+        let ServerMessage::Error(error) = reply else {
+            panic!("a damaged record authenticates nothing: {reply:?}")
+        };
+        assert_eq!(error.code, ErrorCode::InternalError, "{}", error.message);
+        for leak in [key_id.as_str(), "api_keys", "decode", "corrupt"] {
+            assert!(
+                !error.message.contains(leak),
+                "the message names {leak:?}: {}",
+                error.message
+            );
+        }
+    }
+    // The server's failures were not the caller's: its allowance is whole, and a good key still works.
+    let auth = f.send(&mut s, api_key_auth(None, &f.admin_key)).await;
+    assert!(matches!(auth, ServerMessage::AuthenticationResult(_)), "{auth:?}");
+}

@@ -118,6 +118,16 @@ impl Store {
         })
     }
 
+    /// Overwrites a key's record with bytes that do not decode, as a damaged database would hold.
+    #[cfg(test)]
+    pub(crate) fn damage_api_key(&self, key_id: &str) {
+        self.write(|txn| {
+            txn.open_table(API_KEYS)?.insert(key_id, &b"\xff not a record"[..])?;
+            Ok(())
+        })
+        .expect("damage the record");
+    }
+
     /// The keys of a tenant (`None`: the server-level keys), ordered by id. Fails with [`StoreError::NotFound`] if
     /// the tenant does not exist.
     pub fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
