@@ -32,6 +32,10 @@
 //! variant matches the protocol's error code. The client reconnects by itself after the server restarts, signs in
 //! again with the credentials it was given, and keeps every [`Watch`] going. See `docs/sdk.md` for a tour of every
 //! call.
+//!
+//! Cargo feature `mapped-file` (off by default) adds `Service::mapped_file`, the `commy_shm::Service` behind a local
+//! handle, for benchmarks that set the SDK beside commy-shm on the very same mapping (commy-bench). Writes through it
+//! bypass the SDK's type checks.
 
 mod admin;
 mod allocation;

@@ -55,9 +55,10 @@ impl Service {
         }
     }
 
-    /// The mapped service file behind this handle on the local transport (`None` on the remote one). For `commy
-    /// bench`, which times the SDK against `commy-shm` through the very same mapping; not part of the SDK's API.
-    #[doc(hidden)]
+    /// The service file this handle reads and writes through on the local transport (`None` on the remote one): the
+    /// very mapping the SDK uses, so that a benchmark can time the SDK beside `commy-shm` on the same page. Only with
+    /// the `mapped-file` feature; writes through it bypass the SDK's type checks.
+    #[cfg(feature = "mapped-file")]
     pub fn mapped_file(&self) -> Option<&commy_shm::Service> {
         self.mapped.as_deref().map(Mapped::service)
     }

@@ -32,10 +32,14 @@
 //! assert_eq!(bytes, 21.5f64.to_le_bytes());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Cargo features, both off by default:
+//!
+//! - `raw-futex`: `raw_futex::FutexWords`, futex words in a shared file with the very wait and wake calls the
+//!   change signal makes, so that a benchmark in a crate without unsafe code can measure commy beside the raw futex.
+//! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests. Never enable it in production.
 
 mod allocator;
-#[cfg(feature = "bench-support")]
-pub mod bench_support;
 mod error;
 mod header;
 pub mod layout;
@@ -43,6 +47,8 @@ mod lock;
 mod mapping;
 mod owner;
 mod platform;
+#[cfg(feature = "raw-futex")]
+pub mod raw_futex;
 pub mod scan;
 mod service;
 mod table;

@@ -1,6 +1,5 @@
 //! `commy`: run a Commy server, administer it, and read, write and watch its variables.
 
-mod bench;
 mod cli;
 mod serve;
 
@@ -22,7 +21,7 @@ enum Command {
     #[command(flatten)]
     Client(cli::ClientCommand),
     /// Measure the SDK against a live server, beside baselines from the same run.
-    Bench(bench::BenchArgs),
+    Bench(commy_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,7 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Client(command) => cli::run_blocking(command),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => commy_bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

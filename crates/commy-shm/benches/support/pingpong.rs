@@ -6,13 +6,12 @@
 //! with [`ROLE_ENV`] set, and both sides are pinned with `sched_setaffinity` so that "same vCPU" and "across vCPUs"
 //! are measured separately. Every wait has a deadline, so a lost wake or a dead peer ends the run instead of hanging.
 
+use commy_shm::raw_futex::FutexWords;
 use commy_shm::{Access, CreateOptions, Service, ServiceOwner, VarHandle, VariableSpec, Watcher};
-use memmap2::{MmapOptions, MmapRaw};
-use rustix::thread::{futex, CpuSet};
-use std::fs::{File, OpenOptions};
+use rustix::thread::CpuSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Set in the child's environment: which mechanism it plays.
@@ -220,81 +219,59 @@ fn fmt_ns(ns: f64) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Baseline: a raw futex ping-pong on two u32 words of a shared mapping.
 
-/// Two futex words on separate cache lines of a shared file mapping.
+/// Two futex words on separate cache lines of a shared file: commy-shm's `FutexWords` (feature `raw-futex`), waited on
+/// and woken with the very calls a `Watcher` and a commy write make.
 pub struct FutexPair {
-    map: MmapRaw,
-    _file: File,
+    words: FutexWords,
 }
 
 /// The child's role name for [`FutexPair`].
 pub const FUTEX: &str = "futex";
 
+/// The parent's ping word and the child's pong word.
+const PING: usize = 0;
+const PONG: usize = 1;
+
 impl FutexPair {
     /// Creates the shared file in `dir`; returns the pair and the path to hand the child.
     pub fn create(dir: &Path) -> (FutexPair, PathBuf) {
         let path = dir.join("futex-pair");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .expect("create the futex file");
-        file.set_len(4096).expect("size the futex file");
-        (FutexPair::map(file), path)
+        let words = FutexWords::create(&path).expect("create the futex file");
+        (FutexPair { words }, path)
     }
 
     /// Maps the file the parent created.
     pub fn open(path: &Path) -> FutexPair {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .expect("open the futex file");
-        FutexPair::map(file)
-    }
-
-    fn map(file: File) -> FutexPair {
-        let map = MmapOptions::new().len(4096).map_raw(&file).expect("map the futex file");
-        FutexPair { map, _file: file }
-    }
-
-    /// Word 0 is the parent's ping, word 1 the child's pong.
-    fn word(&self, which: usize) -> &AtomicU32 {
-        assert!(which < 2);
-        // SAFETY: the mapping is 4096 bytes and lives as long as `self`; offsets 0 and 64 are 4-aligned (the map is
-        // page-aligned) and in bounds; both processes access the words only atomically.
-        unsafe { &*(self.map.as_mut_ptr().add(64 * which) as *const AtomicU32) }
-    }
-}
-
-/// Publishes `value` in `word` and wakes its sleeper.
-fn futex_post(word: &AtomicU32, value: u32) {
-    word.store(value, Ordering::Release);
-    let _ = futex::wake(word, futex::Flags::empty(), 1);
-}
-
-/// Sleeps on `word` until it holds `value` or `deadline` passes.
-fn futex_await(word: &AtomicU32, value: u32, deadline: Instant) -> bool {
-    let slice = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: SLICE.as_nanos() as i64,
-    };
-    loop {
-        let seen = word.load(Ordering::Acquire);
-        if seen == value {
-            return true;
+        FutexPair {
+            words: FutexWords::open(path).expect("open the futex file"),
         }
-        if Instant::now() >= deadline {
-            return false;
+    }
+
+    /// Publishes `value` in word `which` and wakes its sleeper.
+    fn post(&self, which: usize, value: u32) {
+        self.words.word(which).store(value, Ordering::Release);
+        self.words.wake(which);
+    }
+
+    /// Sleeps on word `which` until it holds `value` or `deadline` passes.
+    fn await_value(&self, which: usize, value: u32, deadline: Instant) -> bool {
+        loop {
+            let seen = self.words.word(which).load(Ordering::Acquire);
+            if seen == value {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.words.wait(which, seen, SLICE);
         }
-        let _ = futex::wait(word, futex::Flags::empty(), seen, Some(&slice));
     }
 }
 
 impl PingPong for FutexPair {
     fn round(&mut self, i: u64, deadline: Instant) -> bool {
-        futex_post(self.word(0), i as u32);
-        futex_await(self.word(1), i as u32, deadline)
+        self.post(PING, i as u32);
+        self.await_value(PONG, i as u32, deadline)
     }
 }
 
@@ -302,10 +279,10 @@ impl PingPong for FutexPair {
 pub fn futex_child(path: &Path, rounds: usize) {
     let pair = FutexPair::open(path);
     for i in 1..=rounds as u32 {
-        if !futex_await(pair.word(0), i, Instant::now() + ROUND_DEADLINE) {
+        if !pair.await_value(PING, i, Instant::now() + ROUND_DEADLINE) {
             std::process::exit(3);
         }
-        futex_post(pair.word(1), i);
+        pair.post(PONG, i);
     }
 }
 

@@ -5,11 +5,12 @@
 //! they start any thread (a process that runs the SDK has several). The echoer prints [`READY`] once it can see a
 //! ping; the pinger then runs its rounds and prints every round trip, in nanoseconds, one per line, when done.
 
+use super::cpus::pin_to_cpu;
+use super::futex::FutexPingPong;
 use super::{await_any, await_value, BenchArgs, Target, DEADLINE, PING, PONG};
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 use commy_client::Transport;
-use commy_shm::bench_support::{pin_to_cpu, FutexPingPong};
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;

@@ -1,5 +1,5 @@
 //! The local watch: a write in one process reaching an SDK `Watch` in another, as a ping-pong in which both sides
-//! write and watch with the SDK, against a raw futex ping-pong (`commy_shm::bench_support`) between the same kind of
+//! write and watch with the SDK, against a raw futex ping-pong ([`FutexPingPong`]) between the same kind of
 //! processes. One way = round trip / 2.
 //!
 //! Both ping-pongs run between two children of this process, pinned before they start any thread: both on one vCPU,
@@ -8,13 +8,14 @@
 //! an unpinned run flips between the two. Passes of the two mechanisms alternate, so that drift hits both alike.
 
 use super::child::{self, Role};
+use super::cpus::allowed_cpus;
+use super::futex::FutexPingPong;
 use super::progress::Progress;
 use super::report::{Figure, Row};
 use super::stats::percentiles;
 use super::{warmup, Target};
 use anyhow::{bail, Context};
 use commy_client::Service;
-use commy_shm::bench_support::{allowed_cpus, FutexPingPong};
 
 /// Passes per mechanism and placement.
 const PASSES: usize = 2;

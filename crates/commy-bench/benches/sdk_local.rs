@@ -2,8 +2,10 @@
 //! and the steps in between, so that a profile shows where the SDK's time goes. In-process parts only: a server runs
 //! in this process for the setup; the cross-process and remote figures come from `commy bench` (docs/performance.md).
 //!
-//! `cargo bench -p commy-client --bench local`. The SDK calls complete without waiting, so they are polled once
-//! (`now_or_never`) instead of through a runtime's `block_on`, whose own cost would blur the comparison.
+//! `cargo bench -p commy-bench --bench sdk_local`. The SDK's mapping is reached through `Service::mapped_file`
+//! (commy-client's `mapped-file` feature, which this crate turns on). The SDK calls complete without waiting, so
+//! they are polled once (`now_or_never`) instead of through a runtime's `block_on`, whose own cost would blur the
+//! comparison.
 
 use commy_client::{Allocation, Client, Credentials, Service, Transport};
 use commy_server::config::ServerConfig;

@@ -1,8 +1,8 @@
 //! The local read and write: the SDK through its mapping of the service file.
 //!
-//! The baselines are `commy_shm` calls on the very mapping the SDK uses (reached through the doc-hidden
-//! `Service::mapped_file`), so both sides touch the same page of the same file; what is left between them is the
-//! SDK's own work.
+//! The baselines are `commy_shm` calls on the very mapping the SDK uses (reached through `Service::mapped_file`,
+//! which commy-client's `mapped-file` feature turns on), so both sides touch the same page of the same file; what is
+//! left between them is the SDK's own work.
 
 use super::progress::Progress;
 use super::report::{Figure, Row};

@@ -1,4 +1,6 @@
-//! `commy bench`: the SDK's figures against a live server, each printed beside a baseline measured in the same run.
+//! The benchmarks of `commy bench`: the SDK's figures against a live server, each printed beside a baseline
+//! measured in the same run. The `commy` CLI parses [`BenchArgs`] and calls [`run`]; nothing here ships in the
+//! server or the SDK.
 //!
 //! | case | figure | baseline (same run) |
 //! |---|---|---|
@@ -9,9 +11,16 @@
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
 //!
 //! The bench makes a scratch service in the tenant, allocates its variables, and deletes it at the end, failed or
-//! not. The cross-process cases re-execute this binary for both processes (the hidden `--child` flags).
+//! not. The cross-process cases re-execute the running program as `<program> bench --child <role> ...` for both
+//! processes, so a program that calls [`run`] must hand its `bench` subcommand's arguments to it, as `commy` does.
+//!
+//! It reaches below the SDK only through documented, safe doors: the SDK's own mapping through commy-client's
+//! `mapped-file` feature (`Service::mapped_file`), the raw futex through commy-shm's `raw-futex` feature
+//! (`commy_shm::raw_futex::FutexWords`). The crate has no unsafe code.
 
 mod child;
+mod cpus;
+mod futex;
 mod local;
 mod progress;
 mod remote;
@@ -123,7 +132,8 @@ pub(crate) async fn await_value(watch: &mut Watch, value: u64) -> anyhow::Result
     Ok(())
 }
 
-/// Runs `commy bench`, or the part of a child process when started as one.
+/// Runs `commy bench` and prints its results, or plays the part of a child process when started as one (the hidden
+/// `--child` flags).
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(role) = args.child {
         return child::run(role, &args);

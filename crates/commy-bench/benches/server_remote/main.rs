@@ -13,8 +13,8 @@
 //! mechanisms compared are interleaved finely: latency takes one sample of each in turn (starting with a different one
 //! each round), throughput alternates short windows. Figures are in docs/performance.md.
 //!
-//! `cargo bench -p commy-server --bench remote` (`COMMY_BENCH_SCALE=0.2` for a shorter run). Run without `--bench`,
-//! as `cargo test --benches` does, it makes one tiny pass as a smoke test.
+//! `cargo bench -p commy-bench --bench server_remote` (`COMMY_BENCH_SCALE=0.2` for a shorter run). Run without
+//! `--bench`, as `cargo test --benches` does, it makes one tiny pass as a smoke test.
 
 mod client;
 mod fanout;
