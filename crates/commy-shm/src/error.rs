@@ -22,6 +22,13 @@ pub enum Corruption {
         /// What is wrong with it.
         reason: String,
     },
+    /// The layout generation stayed odd, or a read never saw it and the version hold still, for the whole bound:
+    /// the owner died mid-change (its next open repairs it) or a read-write peer is tampering with the file.
+    #[error("the variable table did not settle within {waited_ms} ms (its owner died mid-change, or the file is being tampered with)")]
+    LayoutBusy {
+        /// How long the reader retried.
+        waited_ms: u64,
+    },
     /// A variable-table entry holds an impossible value.
     #[error("variable table entry {index} is invalid: {reason}")]
     Entry {
@@ -107,6 +114,19 @@ pub enum AccessError {
         /// The value's length.
         needed: usize,
     },
+    /// The variable's lock stayed held by a live process (a stopped writer, or a forged lock word) for the whole
+    /// wait bound ([`crate::Service::set_wait_bound`]). Nothing was changed.
+    #[error("the variable's lock is held by process {holder}, which did not release it within {waited_ms} ms; nothing was written")]
+    LockTimeout {
+        /// The pid the lock word names.
+        holder: u32,
+        /// How long the writer waited.
+        waited_ms: u64,
+    },
+    /// Another process took this writer's lock over (it judged this process dead) before the value was published.
+    /// The value was not published.
+    #[error("another process took the variable's lock over before the value was published; nothing was written")]
+    LockLost,
     /// The file is inconsistent.
     #[error("service file is corrupt: {0}")]
     Corrupt(#[from] Corruption),
@@ -149,6 +169,16 @@ pub enum LayoutError {
         need: u64,
         /// The maximum size.
         max: u64,
+    },
+    /// The variable's lock stayed held by a live process for the whole wait bound. Nothing was changed.
+    #[error("variable '{variable}' is locked by process {holder}, which did not release it within {waited_ms} ms; nothing was changed")]
+    LockTimeout {
+        /// The variable's name.
+        variable: String,
+        /// The pid the lock word names.
+        holder: u32,
+        /// How long the owner waited.
+        waited_ms: u64,
     },
     /// Growing the file failed.
     #[error("cannot grow the service file: {0}")]

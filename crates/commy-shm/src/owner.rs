@@ -5,15 +5,16 @@
 //! lock, and signal watchers. Readers that overlap a change retry; writers wait for the lock.
 
 use crate::allocator;
-use crate::error::{AccessError, CreateError, LayoutError, OpenError};
+use crate::error::{AccessError, Corruption, CreateError, LayoutError, OpenError};
 use crate::header;
 use crate::layout::{self, entry as e, header as h};
-use crate::lock;
+use crate::lock::{self, LockGuard};
 use crate::mapping::Access;
+use crate::platform;
 use crate::service::{Service, VarHandle};
-use crate::table;
+use crate::table::EntrySnapshot;
 use crate::watch::WaiterPin;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
@@ -57,10 +58,23 @@ pub struct VariableSpec<'a> {
 
 /// The owner of a service file: creates it and alone changes its layout. Also reads and writes like any attachment
 /// through [`ServiceOwner::service`].
+///
+/// The owner trusts nothing it reads from the file after opening it: it keeps its own record of where every live
+/// variable is, and refuses to free or resize an entry that no longer matches that record (a read-write peer may
+/// have edited it), instead of using offsets the peer chose.
 #[derive(Debug)]
 pub struct ServiceOwner {
     service: Service,
-    names: HashMap<String, u32>,
+    names: HashMap<String, Placement>,
+}
+
+/// Where the owner put a live variable, as the owner itself recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Placement {
+    index: u32,
+    incarnation: u32,
+    block: u64,
+    capacity: u32,
 }
 
 impl ServiceOwner {
@@ -127,12 +141,20 @@ impl ServiceOwner {
             layout_gen.fetch_add(1, Ordering::Release);
         }
         let mut names = HashMap::new();
-        let infos = service.list().map_err(|err| match err {
-            AccessError::Corrupt(c) => OpenError::Corrupt(c),
-            other => OpenError::Io(std::io::Error::other(other.to_string())),
-        })?;
-        for info in infos {
-            names.insert(info.name, info.handle.index);
+        for index in 0..service.high_water() {
+            let snap = service.snapshot(index)?;
+            if snap.live {
+                let placement = Placement {
+                    index,
+                    incarnation: snap.incarnation,
+                    block: snap.block,
+                    capacity: snap.capacity,
+                };
+                if names.insert(snap.name.clone(), placement).is_some() {
+                    let reason = format!("a second live variable is named '{}'", snap.name);
+                    return Err(Corruption::Entry { index, reason }.into());
+                }
+            }
         }
         Ok(ServiceOwner { service, names })
     }
@@ -149,14 +171,13 @@ impl ServiceOwner {
 
     /// Looks a variable up by name through the owner's index (no table scan).
     pub fn lookup(&self, name: &str) -> Result<VarHandle, AccessError> {
-        let index = *self
+        let placement = self
             .names
             .get(name)
             .ok_or_else(|| AccessError::NotFound(name.to_owned()))?;
-        let snap = table::snapshot(&self.service.inner.map, &self.service.inner.geo, index)?;
         Ok(VarHandle {
-            index,
-            incarnation: snap.incarnation,
+            index: placement.index,
+            incarnation: placement.incarnation,
         })
     }
 
@@ -176,80 +197,98 @@ impl ServiceOwner {
         }
         let index = self.free_index()?;
         let block = allocator::alloc(&self.service, layout::block_need(spec.capacity))?;
-        let handle = self.publish_entry(index, spec, block);
-        self.names.insert(spec.name.to_owned(), index);
+        let handle = match self.publish_entry(index, spec, block) {
+            Ok(handle) => handle,
+            Err(err) => {
+                allocator::free(&self.service, block, layout::block_need(spec.capacity))?;
+                return Err(err);
+            }
+        };
+        let placement = Placement {
+            index,
+            incarnation: handle.incarnation,
+            block,
+            capacity: spec.capacity,
+        };
+        self.names.insert(spec.name.to_owned(), placement);
         Ok(handle)
     }
 
     /// Frees a variable. Handles to it report [`AccessError::Stale`] from now on; watchers see it change.
     pub fn free(&mut self, name: &str) -> Result<(), LayoutError> {
-        let index = *self
-            .names
-            .get(name)
-            .ok_or_else(|| LayoutError::NotFound(name.to_owned()))?;
+        let placement = self.placement(name)?;
         let map = &self.service.inner.map;
-        let entry = self.service.inner.geo.entry(index);
-        let (block, capacity) = {
-            let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
-            let snap = table::snapshot(map, &self.service.inner.geo, index)?;
+        let entry = self.service.inner.geo.entry(placement.index);
+        {
+            let _guard = self.lock_entry(name, placement.index)?;
+            self.check_entry(name, placement)?;
             self.change_layout(|| {
                 map.u32_at(entry + e::STATE as u64)
                     .store(layout::STATE_FREE, Ordering::Relaxed);
                 map.u32_at(entry + e::INCARNATION as u64)
-                    .fetch_add(1, Ordering::Relaxed);
-                self.service.version_word(index).fetch_add(1, Ordering::Release);
+                    .store(placement.incarnation.wrapping_add(1), Ordering::Relaxed);
+                self.service
+                    .version_word(placement.index)
+                    .fetch_add(1, Ordering::Release);
             });
-            (snap.block, snap.capacity)
-        };
+        }
         self.names.remove(name);
-        map.u32_at(h::VARIABLE_COUNT as u64).fetch_sub(1, Ordering::Relaxed);
-        allocator::free(&self.service, block, layout::block_need(capacity));
+        let count = map.u32_at(h::VARIABLE_COUNT as u64);
+        let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        allocator::free(&self.service, placement.block, layout::block_need(placement.capacity))?;
         self.service.signal_change();
         Ok(())
     }
 
     /// Gives a variable a new capacity, keeping its value (which must fit). Returns its (unchanged) handle.
     pub fn resize(&mut self, name: &str, capacity: u32) -> Result<VarHandle, LayoutError> {
-        let index = *self
-            .names
-            .get(name)
-            .ok_or_else(|| LayoutError::NotFound(name.to_owned()))?;
+        let placement = self.placement(name)?;
         let map = &self.service.inner.map;
-        let entry = self.service.inner.geo.entry(index);
+        let entry = self.service.inner.geo.entry(placement.index);
         let new_block = allocator::alloc(&self.service, layout::block_need(capacity))?;
-        let guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
-        let snap = table::snapshot(map, &self.service.inner.geo, index)?;
-        let handle = VarHandle {
-            index,
-            incarnation: snap.incarnation,
-        };
-        let word = self.service.version_word(index);
-        let version = word.load(Ordering::Relaxed);
-        let old_slot = snap.block + (version & 1) * layout::slot_size(snap.capacity);
-        let len = map.u64_at(old_slot).load(Ordering::Relaxed).min(snap.capacity as u64) as usize;
-        if len > capacity as usize {
+        let moved = self.lock_entry(name, placement.index).and_then(|guard| {
+            self.check_entry(name, placement)?;
+            let word = self.service.version_word(placement.index);
+            let version = word.load(Ordering::Relaxed);
+            let old_slot = placement.block + (version & 1) * layout::slot_size(placement.capacity);
+            let len = map
+                .u64_at(old_slot)
+                .load(Ordering::Relaxed)
+                .min(placement.capacity as u64) as usize;
+            if len > capacity as usize {
+                return Err(LayoutError::TooLarge { len, capacity });
+            }
+            let mut value = vec![0u8; len];
+            map.copy_out(old_slot + layout::SLOT_HEADER, &mut value);
+            // Versions come from the file, where a damaged one may be u64::MAX: wrap rather than overflow.
+            let next = version.wrapping_add(1);
+            let new_slot = new_block + (next & 1) * layout::slot_size(capacity);
+            map.copy_in(new_slot + layout::SLOT_HEADER, &value);
+            map.u64_at(new_slot).store(len as u64, Ordering::Relaxed);
+            self.change_layout(|| {
+                map.u32_at(entry + e::CAPACITY as u64)
+                    .store(capacity, Ordering::Relaxed);
+                map.u64_at(entry + e::BLOCK_OFFSET as u64)
+                    .store(new_block, Ordering::Relaxed);
+                word.store(next, Ordering::Release);
+            });
             drop(guard);
-            allocator::free(&self.service, new_block, layout::block_need(capacity));
-            return Err(LayoutError::TooLarge { len, capacity });
-        }
-        let mut value = vec![0u8; len];
-        map.copy_out(old_slot + layout::SLOT_HEADER, &mut value);
-        // Versions come from the file, where a damaged one may be u64::MAX: wrap rather than overflow.
-        let next = version.wrapping_add(1);
-        let new_slot = new_block + (next & 1) * layout::slot_size(capacity);
-        map.copy_in(new_slot + layout::SLOT_HEADER, &value);
-        map.u64_at(new_slot).store(len as u64, Ordering::Relaxed);
-        self.change_layout(|| {
-            map.u32_at(entry + e::CAPACITY as u64)
-                .store(capacity, Ordering::Relaxed);
-            map.u64_at(entry + e::BLOCK_OFFSET as u64)
-                .store(new_block, Ordering::Relaxed);
-            word.store(next, Ordering::Release);
+            Ok(())
         });
-        drop(guard);
-        allocator::free(&self.service, snap.block, layout::block_need(snap.capacity));
+        if let Err(err) = moved {
+            allocator::free(&self.service, new_block, layout::block_need(capacity))?;
+            return Err(err);
+        }
+        allocator::free(&self.service, placement.block, layout::block_need(placement.capacity))?;
+        if let Some(p) = self.names.get_mut(name) {
+            p.block = new_block;
+            p.capacity = capacity;
+        }
         self.service.signal_change();
-        Ok(handle)
+        Ok(VarHandle {
+            index: placement.index,
+            incarnation: placement.incarnation,
+        })
     }
 
     /// Grows the file to at least `len` bytes. Processes that have it mapped keep working and see the new space.
@@ -267,8 +306,12 @@ impl ServiceOwner {
         let geo = &self.service.inner.geo;
         let hw = self.service.high_water();
         if (self.names.len() as u32) < hw {
+            // The owner's own record says which entries are live; the file's state words only say which free ones
+            // it may reuse (a peer that marks a live entry free must not make the owner hand it out twice).
+            let live: HashSet<u32> = self.names.values().map(|p| p.index).collect();
             for index in 0..hw {
-                if map.u32_at(geo.entry(index) + e::STATE as u64).load(Ordering::Relaxed) == layout::STATE_FREE {
+                let state = map.u32_at(geo.entry(index) + e::STATE as u64).load(Ordering::Relaxed);
+                if state == layout::STATE_FREE && !live.contains(&index) {
                     return Ok(index);
                 }
             }
@@ -279,11 +322,57 @@ impl ServiceOwner {
         Err(LayoutError::TableFull { max: geo.max_variables })
     }
 
+    fn placement(&self, name: &str) -> Result<Placement, LayoutError> {
+        self.names
+            .get(name)
+            .copied()
+            .ok_or_else(|| LayoutError::NotFound(name.to_owned()))
+    }
+
+    /// Takes entry `index`'s writer lock within the wait bound.
+    fn lock_entry(&self, name: &str, index: u32) -> Result<LockGuard<'_>, LayoutError> {
+        let word = self
+            .service
+            .inner
+            .map
+            .u32_at(self.service.inner.geo.entry(index) + e::LOCK as u64);
+        lock::acquire(word, platform::current_pid(), self.service.wait_bound()).map_err(|t| LayoutError::LockTimeout {
+            variable: name.to_owned(),
+            holder: t.holder,
+            waited_ms: t.waited.as_millis() as u64,
+        })
+    }
+
+    /// Checks, under the entry's lock, that the file still says what the owner recorded: a live entry of the
+    /// recorded incarnation, block and capacity. Anything else was written by someone else, and none of it is used.
+    fn check_entry(&self, name: &str, placement: Placement) -> Result<(), LayoutError> {
+        let snap: EntrySnapshot = self.service.snapshot(placement.index)?;
+        let found = (
+            snap.live,
+            snap.incarnation,
+            snap.block,
+            snap.capacity,
+            snap.name.as_str(),
+        );
+        let recorded = (true, placement.incarnation, placement.block, placement.capacity, name);
+        if found == recorded {
+            return Ok(());
+        }
+        let reason = format!(
+            "changed behind the owner's back: (live, incarnation, block, capacity, name) is {found:?}, the owner recorded {recorded:?}"
+        );
+        Err(Corruption::Entry {
+            index: placement.index,
+            reason,
+        }
+        .into())
+    }
+
     /// Fills entry `index` and publishes the initial value, under the entry lock and an odd layout generation.
-    fn publish_entry(&self, index: u32, spec: &VariableSpec<'_>, block: u64) -> VarHandle {
+    fn publish_entry(&self, index: u32, spec: &VariableSpec<'_>, block: u64) -> Result<VarHandle, LayoutError> {
         let map = &self.service.inner.map;
         let entry = self.service.inner.geo.entry(index);
-        let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.service.inner.pid);
+        let guard = self.lock_entry(spec.name, index)?;
         let word = self.service.version_word(index);
         let next = word.load(Ordering::Relaxed).wrapping_add(1);
         let slot = block + (next & 1) * layout::slot_size(spec.capacity);
@@ -313,17 +402,19 @@ impl ServiceOwner {
         });
         map.u32_at(h::HIGH_WATER as u64).fetch_max(index + 1, Ordering::Release);
         map.u32_at(h::VARIABLE_COUNT as u64).fetch_add(1, Ordering::Relaxed);
-        drop(_guard);
+        drop(guard);
         self.service.signal_change();
-        VarHandle { index, incarnation }
+        Ok(VarHandle { index, incarnation })
     }
 
-    /// Runs `change` with the layout generation odd, so that readers overlapping it retry.
+    /// Runs `change` with the layout generation odd, so that readers overlapping it retry. The generation is set,
+    /// not incremented, so that a peer that forged it odd cannot make a change look even.
     fn change_layout(&self, change: impl FnOnce()) {
         let layout_gen = self.service.header_u64(h::LAYOUT_GENERATION);
-        layout_gen.fetch_add(1, Ordering::Relaxed);
+        let odd = layout_gen.load(Ordering::Relaxed) | 1;
+        layout_gen.store(odd, Ordering::Relaxed);
         fence(Ordering::Release);
         change();
-        layout_gen.fetch_add(1, Ordering::Release);
+        layout_gen.store(odd.wrapping_add(1), Ordering::Release);
     }
 }

@@ -5,7 +5,6 @@ use crate::mapping::Access;
 use crate::platform;
 use crate::scan;
 use crate::service::Service;
-use crate::table;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -65,7 +64,9 @@ impl Watcher {
             if new_version == old_version {
                 continue;
             }
-            let name = table::snapshot(&self.service.inner.map, &self.service.inner.geo, index)
+            let name = self
+                .service
+                .snapshot(index)
                 .ok()
                 .filter(|snap| snap.live)
                 .map(|snap| snap.name);

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 type Res = Result<(), Box<dyn Error>>;
@@ -47,6 +47,7 @@ fn run(args: &[&str]) -> Res {
         ["watch", path, access, timeout_ms] => watch(path, access_of(access)?, timeout_ms.parse()?),
         ["store", path, access, offset] => store(path, access_of(access)?, offset.parse()?),
         ["serve", path, access] => serve(path, access_of(access)?),
+        ["vandal", path, millis, seed] => vandal(path, millis.parse()?, seed.parse()?),
         _ => Err(format!("unknown command line {args:?}").into()),
     }
 }
@@ -245,6 +246,51 @@ fn store(path: &str, access: Access, offset: usize) -> Res {
     let cell = unsafe { AtomicU8::from_ptr(service.raw_base_for_test().add(offset)) };
     cell.store(0x5a, Ordering::SeqCst);
     say(format_args!("STORED"));
+    Ok(())
+}
+
+/// A hostile peer: maps the file read-write and, for `millis` ms, stores random words at random 4-aligned offsets,
+/// mostly in the header, the versions and the table, sometimes in the heap. Prints `READY`, then
+/// `VANDALISED stores=<n>`. It never truncates the file (see docs/service-file.md on that).
+fn vandal(path: &str, millis: u64, seed: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let file_len = service.capacity();
+    let (_, _, heap) = commy_shm::layout::regions(service.max_variables());
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    say(format_args!("READY"));
+    let deadline = Instant::now() + Duration::from_millis(millis);
+    let mut stores: u64 = 0;
+    while Instant::now() < deadline {
+        for _ in 0..64 {
+            let r = next();
+            let span = match r % 8 {
+                0 => commy_shm::layout::HEADER_SIZE as u64,
+                1..=5 => heap,
+                _ => file_len,
+            };
+            let offset = (next() % span) & !3;
+            // Small numbers, pids, offsets near the heap and anything at all, so that checks meet plausible lies.
+            let value = match r % 5 {
+                0 => (next() % 8) as u32,
+                1 => std::process::id(),
+                2 => (heap + (next() % 65536)) as u32 & !63,
+                _ => next() as u32,
+            };
+            // SAFETY: `offset` is 4-aligned and below the file's length at open, which only grows, so inside the
+            // live mapping; the store is atomic, as every access to the shared file must be.
+            let cell = unsafe { AtomicU32::from_ptr(service.raw_base_for_test().add(offset as usize).cast()) };
+            cell.store(value, Ordering::Relaxed);
+            stores += 1;
+        }
+        std::thread::yield_now();
+    }
+    say(format_args!("VANDALISED stores={stores}"));
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 
 use rustix::io::Errno;
 use rustix::thread::futex;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Sleeps while `*word == expected`, for at most `timeout`. Returns early on a wake, a change, or a signal.
@@ -27,8 +28,55 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 }
 
 /// The calling process's id, as stored in lock words.
+///
+/// Cached in a page the kernel zeroes in a forked child (`MADV_WIPEONFORK`), so the cache costs no system call per
+/// write and a child never writes under its parent's pid (which would wedge the variable if the child died holding
+/// the lock, its parent being alive). Without that page (kernels before 4.14) every call asks the kernel.
 pub(crate) fn current_pid() -> u32 {
+    let Some(cache) = pid_cache() else {
+        return getpid();
+    };
+    match cache.load(Ordering::Relaxed) {
+        0 => {
+            let pid = getpid();
+            cache.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+fn getpid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+/// The word of the wipe-on-fork page, mapped once per process (and inherited, zeroed, by every child).
+fn pid_cache() -> Option<&'static AtomicU32> {
+    static PAGE: OnceLock<Option<usize>> = OnceLock::new();
+    let address = (*PAGE.get_or_init(|| {
+        use rustix::mm::{madvise, mmap_anonymous, munmap, Advice, MapFlags, ProtFlags};
+        let len = 4096;
+        // SAFETY: a fresh anonymous private mapping at an address the kernel chooses; nothing else refers to it.
+        let page = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .ok()?;
+        // SAFETY: `page` is the start of the `len`-byte mapping just made, which nothing else uses.
+        if unsafe { madvise(page, len, Advice::LinuxWipeOnFork) }.is_err() {
+            // SAFETY: unmapping the page just mapped, which no reference points into.
+            let _ = unsafe { munmap(page, len) };
+            return None;
+        }
+        Some(page as usize)
+    }))?;
+    // SAFETY: the page is mapped read-write for the rest of the process's life (never unmapped once published),
+    // zero-filled, and page-aligned, hence aligned for a u32; it is only ever accessed through this atomic.
+    Some(unsafe { &*(address as *const AtomicU32) })
 }
 
 /// Whether a process with this id exists. A process of another user counts as alive.
@@ -37,7 +85,19 @@ pub(crate) fn process_alive(pid: u32) -> bool {
         return false;
     };
     let exists = !matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH));
-    exists && !is_zombie(pid.as_raw_nonzero().get() as u32)
+    exists && !is_exited_zombie(pid.as_raw_nonzero().get() as u32)
+}
+
+/// Whether `pid` is a zombie whose whole thread group has exited. A group leader that called `pthread_exit` is a
+/// zombie too while its other threads run on (and may hold a lock): `/proc/<pid>/task` still lists them.
+fn is_exited_zombie(pid: u32) -> bool {
+    if !is_zombie(pid) {
+        return false;
+    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.filter_map(Result::ok).take(2).count() <= 1
 }
 
 /// Whether `pid` is a zombie: dead but not yet reaped, so `kill(pid, 0)` still succeeds.
