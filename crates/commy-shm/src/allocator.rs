@@ -7,6 +7,7 @@
 use crate::error::{Corruption, LayoutError};
 use crate::layout::{self, header as h};
 use crate::service::Service;
+use crate::space;
 use std::sync::atomic::Ordering;
 
 fn class_of(need: u64) -> Result<(usize, u64), LayoutError> {
@@ -74,6 +75,8 @@ pub(crate) fn alloc(service: &Service, need: u64) -> Result<u64, LayoutError> {
         )?;
     }
     map.check(block, size)?;
+    // Make the block real before anyone can store into it: on a full disk this is an error, not a SIGBUS later.
+    reserve(service, block, size)?;
     top.store(end, Ordering::Relaxed);
     Ok(block)
 }
@@ -96,6 +99,17 @@ pub(crate) fn free(service: &Service, block: u64, need: u64) -> Result<(), Layou
         .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
     head.store(block, Ordering::Relaxed);
     Ok(())
+}
+
+/// Allocates disk space for `[offset, offset + len)`; a full disk is [`LayoutError::DiskFull`].
+pub(crate) fn reserve(service: &Service, offset: u64, len: u64) -> Result<(), LayoutError> {
+    space::reserve(service.inner.map.file(), offset, len).map_err(|err| {
+        if space::is_disk_full(&err) {
+            LayoutError::DiskFull { need: len }
+        } else {
+            LayoutError::Io(err)
+        }
+    })
 }
 
 /// Grows the file to `len` bytes (page rounded) if it is shorter, then records the new capacity. The file's real

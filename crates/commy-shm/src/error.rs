@@ -83,6 +83,9 @@ pub enum CreateError {
     /// The options are out of range.
     #[error("invalid service file options: {0}")]
     InvalidOptions(String),
+    /// The disk holding the file is full; the half-made file was removed.
+    #[error("cannot create service file: the disk is full")]
+    DiskFull,
 }
 
 /// Reading, writing or looking up a variable failed.
@@ -179,6 +182,13 @@ pub enum LayoutError {
         holder: u32,
         /// How long the owner waited.
         waited_ms: u64,
+    },
+    /// The disk holding the file is full: the space a new block or table page needs could not be allocated. Nothing
+    /// was changed, and everything already in the file keeps working.
+    #[error("the disk is full: {need} more bytes could not be allocated for the service file")]
+    DiskFull {
+        /// The bytes that were to be allocated.
+        need: u64,
     },
     /// Growing the file failed.
     #[error("cannot grow the service file: {0}")]

@@ -46,6 +46,7 @@ mod patience;
 mod platform;
 pub mod scan;
 mod service;
+mod space;
 mod table;
 mod watch;
 

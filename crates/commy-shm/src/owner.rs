@@ -12,6 +12,7 @@ use crate::lock::{self, LockGuard};
 use crate::mapping::Access;
 use crate::platform;
 use crate::service::{Service, VarHandle};
+use crate::space;
 use crate::table::EntrySnapshot;
 use crate::watch::WaiterPin;
 use std::collections::{HashMap, HashSet};
@@ -80,6 +81,7 @@ struct Placement {
 impl ServiceOwner {
     /// Creates a new service file at `path` (mode 0600; fails if it exists).
     pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<ServiceOwner, CreateError> {
+        let path = path.as_ref();
         if opts.max_variables == 0 || opts.max_variables > header::MAX_TABLE {
             let msg = format!(
                 "max_variables {} is outside 1..={}",
@@ -105,6 +107,15 @@ impl ServiceOwner {
             .mode(0o600)
             .open(path)?;
         file.set_len(len)?;
+        // The header is stored into through every mapping: make it real now (the heap is made real block by block).
+        if let Err(err) = space::reserve(&file, 0, layout::HEADER_SIZE as u64) {
+            let _ = std::fs::remove_file(path);
+            return Err(if space::is_disk_full(&err) {
+                CreateError::DiskFull
+            } else {
+                CreateError::Io(err)
+            });
+        }
         let mut page = vec![0u8; layout::HEADER_SIZE];
         let mut put = |at: usize, bytes: &[u8]| page[at..at + bytes.len()].copy_from_slice(bytes);
         put(h::MAGIC, &layout::MAGIC);
@@ -136,6 +147,13 @@ impl ServiceOwner {
     pub fn open(path: impl AsRef<Path>) -> Result<ServiceOwner, OpenError> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let service = Service::from_file(file, Access::ReadWrite)?;
+        // Files written before blocks were made real one by one may have holes in handed-out space. Best effort: a
+        // full disk here leaves them as they were, and the next open tries again.
+        let real_len = service.inner.map.file().metadata()?.len();
+        let top = service.header_u64(h::HEAP_TOP).load(Ordering::Relaxed).min(real_len);
+        let _ = space::reserve(service.inner.map.file(), 0, layout::HEADER_SIZE as u64);
+        let heap = service.inner.geo.heap;
+        let _ = space::reserve(service.inner.map.file(), heap, top.saturating_sub(heap));
         let layout_gen = service.header_u64(h::LAYOUT_GENERATION);
         if layout_gen.load(Ordering::Acquire) & 1 == 1 {
             layout_gen.fetch_add(1, Ordering::Release);
@@ -372,6 +390,9 @@ impl ServiceOwner {
     fn publish_entry(&self, index: u32, spec: &VariableSpec<'_>, block: u64) -> Result<VarHandle, LayoutError> {
         let map = &self.service.inner.map;
         let entry = self.service.inner.geo.entry(index);
+        // The entry's table page and its version word's page may still be holes: make them real before storing.
+        allocator::reserve(&self.service, entry, layout::ENTRY_SIZE as u64)?;
+        allocator::reserve(&self.service, self.service.inner.geo.versions + 8 * index as u64, 8)?;
         let guard = self.lock_entry(spec.name, index)?;
         let word = self.service.version_word(index);
         let next = word.load(Ordering::Relaxed).wrapping_add(1);

@@ -43,6 +43,16 @@ pub enum LiveError {
         /// Which limit was reached.
         reason: String,
     },
+    /// A variable stayed locked by another process (a stopped or stuck writer) for the whole wait bound.
+    #[error("variable '{variable}' in service '{service}' is busy: {reason}")]
+    Busy {
+        /// The service's name or id.
+        service: String,
+        /// The variable's name.
+        variable: String,
+        /// What it waited for.
+        reason: String,
+    },
     /// The service file failed: I/O or corruption.
     #[error("service '{service}' file error: {reason}")]
     File {
@@ -61,6 +71,7 @@ impl LiveError {
             LiveError::VariableExists { .. } => ErrorCode::AlreadyExists,
             LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
             LiveError::Full { .. } => ErrorCode::LimitExceeded,
+            LiveError::Busy { .. } => ErrorCode::Timeout,
             LiveError::File { .. } => ErrorCode::InternalError,
         }
     }

@@ -57,7 +57,13 @@ impl Live {
             service: service_id.to_owned(),
             reason,
         };
-        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?;
+        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| match e {
+            commy_shm::CreateError::DiskFull => LiveError::Full {
+                service: record.service_name.clone(),
+                reason: e.to_string(),
+            },
+            other => file_err(other.to_string()),
+        })?;
         let live = Arc::new(LiveService::new(record, path, owner));
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)

@@ -248,6 +248,11 @@ impl LiveService {
                 len,
                 capacity,
             },
+            AccessError::LockTimeout { .. } => LiveError::Busy {
+                service: self.name.clone(),
+                variable: variable.to_owned(),
+                reason: err.to_string(),
+            },
             other => LiveError::File {
                 service: self.service_id.clone(),
                 reason: other.to_string(),
@@ -268,8 +273,15 @@ impl LiveService {
                 len,
                 capacity,
             },
-            LayoutError::TableFull { .. } | LayoutError::OutOfSpace { .. } => LiveError::Full {
+            LayoutError::TableFull { .. } | LayoutError::OutOfSpace { .. } | LayoutError::DiskFull { .. } => {
+                LiveError::Full {
+                    service,
+                    reason: err.to_string(),
+                }
+            }
+            LayoutError::LockTimeout { .. } => LiveError::Busy {
                 service,
+                variable: variable.to_owned(),
                 reason: err.to_string(),
             },
             other => LiveError::File {
