@@ -65,6 +65,26 @@ pub enum OpenError {
         /// The version this build reads.
         supported: u32,
     },
+    /// A read-write attachment from another pid namespace than the owner's: its lock identities would name the
+    /// wrong processes there. Attach read-only instead, or run in the owner's pid namespace.
+    #[error("service file belongs to pid namespace {file}, this process is in {ours}: it may attach read-only only")]
+    ForeignPidNamespace {
+        /// The namespace inode recorded in the file.
+        file: u64,
+        /// This process's namespace inode.
+        ours: u64,
+    },
+    /// Another process owns the file (holds its owner lock).
+    #[error("service file is owned by another process (another server runs on the same data directory?)")]
+    OwnedElsewhere,
+    /// Migrating a file of the previous format failed; the old file is untouched.
+    #[error("cannot migrate service file from format {from}: {reason}")]
+    Migration {
+        /// The format found.
+        from: u32,
+        /// What failed.
+        reason: String,
+    },
     /// The file's creation never finished (its creator died while initialising it).
     #[error("service file was never fully initialised")]
     NotInitialised,

@@ -36,11 +36,13 @@
 mod allocator;
 #[cfg(feature = "bench-support")]
 pub mod bench_support;
+mod claim;
 mod error;
 mod header;
 pub mod layout;
 mod lock;
 mod mapping;
+mod migrate;
 mod owner;
 mod patience;
 mod platform;

@@ -5,11 +5,12 @@
 //! lock, and signal watchers. Readers that overlap a change retry; writers wait for the lock.
 
 use crate::allocator;
+use crate::claim;
 use crate::error::{AccessError, Corruption, CreateError, LayoutError, OpenError};
 use crate::header;
 use crate::layout::{self, entry as e, header as h};
 use crate::lock::{self, LockGuard};
-use crate::mapping::Access;
+use crate::migrate;
 use crate::platform;
 use crate::service::{Service, VarHandle};
 use crate::space;
@@ -106,6 +107,7 @@ impl ServiceOwner {
             .create_new(true)
             .mode(0o600)
             .open(path)?;
+        claim::take_owner_lock(&file).map_err(|e| CreateError::Io(std::io::Error::other(e.to_string())))?;
         file.set_len(len)?;
         // The header is stored into through every mapping: make it real now (the heap is made real block by block).
         if let Err(err) = space::reserve(&file, 0, layout::HEADER_SIZE as u64) {
@@ -129,10 +131,12 @@ impl ServiceOwner {
         put(h::CAPACITY, &len.to_le_bytes());
         put(h::MAX_CAPACITY, &opts.max_capacity.to_le_bytes());
         put(h::HEAP_TOP, &heap.to_le_bytes());
+        put(h::BOOT_ID, &platform::boot_id().to_le_bytes());
+        put(h::PID_NAMESPACE, &platform::pid_namespace().to_le_bytes());
         file.write_all_at(&page, 0)?;
         // The "initialised" word goes last, after everything else is on the file.
         file.write_all_at(&layout::INITIALISED.to_le_bytes(), h::INITIALISED as u64)?;
-        let service = Service::from_file(file, Access::ReadWrite).map_err(|err| match err {
+        let service = Service::for_owner(file).map_err(|err| match err {
             OpenError::Io(io) => CreateError::Io(io),
             other => CreateError::InvalidOptions(other.to_string()),
         })?;
@@ -143,10 +147,18 @@ impl ServiceOwner {
     }
 
     /// Reopens an existing service file as its owner (after a restart). Repairs a layout change that a crashed
-    /// owner left half done.
+    /// owner left half done, frees locks that no process of this boot and pid namespace can hold, and migrates a
+    /// file of the previous format (see `docs/service-file.md`, "Migration"). Fails with
+    /// [`OpenError::OwnedElsewhere`] while another owner has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<ServiceOwner, OpenError> {
+        let path = path.as_ref();
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        let service = Service::from_file(file, Access::ReadWrite)?;
+        claim::take_owner_lock(&file)?;
+        if claim::format_of(&file)? == layout::PREVIOUS_FORMAT_VERSION {
+            return migrate::from_previous(path, file);
+        }
+        let service = Service::for_owner(file)?;
+        claim::claim(&service);
         // Files written before blocks were made real one by one may have holes in handed-out space. Best effort: a
         // full disk here leaves them as they were, and the next open tries again.
         let real_len = service.inner.map.file().metadata()?.len();
@@ -201,6 +213,17 @@ impl ServiceOwner {
 
     /// Allocates a variable and publishes its initial value.
     pub fn allocate(&mut self, spec: &VariableSpec<'_>) -> Result<VarHandle, LayoutError> {
+        self.allocate_inner(spec, None)
+    }
+
+    /// Allocates a variable and publishes its initial value as `version` (instead of one past the entry's last
+    /// version). For a file recreated or migrated from an older one: versions must never go backwards in a
+    /// variable's life, since clients compare them.
+    pub fn allocate_with_version(&mut self, spec: &VariableSpec<'_>, version: u64) -> Result<VarHandle, LayoutError> {
+        self.allocate_inner(spec, Some(version))
+    }
+
+    fn allocate_inner(&mut self, spec: &VariableSpec<'_>, version: Option<u64>) -> Result<VarHandle, LayoutError> {
         if spec.name.is_empty() || spec.name.len() > layout::MAX_NAME_LEN {
             return Err(LayoutError::BadName { len: spec.name.len() });
         }
@@ -215,7 +238,7 @@ impl ServiceOwner {
         }
         let index = self.free_index()?;
         let block = allocator::alloc(&self.service, layout::block_need(spec.capacity))?;
-        let handle = match self.publish_entry(index, spec, block) {
+        let handle = match self.publish_entry(index, spec, block, version) {
             Ok(handle) => handle,
             Err(err) => {
                 allocator::free(&self.service, block, layout::block_need(spec.capacity))?;
@@ -353,11 +376,13 @@ impl ServiceOwner {
             .service
             .inner
             .map
-            .u32_at(self.service.inner.geo.entry(index) + e::LOCK as u64);
-        lock::acquire(word, platform::current_pid(), self.service.wait_bound()).map_err(|t| LayoutError::LockTimeout {
-            variable: name.to_owned(),
-            holder: t.holder,
-            waited_ms: t.waited.as_millis() as u64,
+            .u64_at(self.service.inner.geo.entry(index) + e::LOCK as u64);
+        lock::acquire(word, platform::current_identity(), self.service.wait_bound()).map_err(|t| {
+            LayoutError::LockTimeout {
+                variable: name.to_owned(),
+                holder: t.holder,
+                waited_ms: t.waited.as_millis() as u64,
+            }
         })
     }
 
@@ -387,7 +412,13 @@ impl ServiceOwner {
     }
 
     /// Fills entry `index` and publishes the initial value, under the entry lock and an odd layout generation.
-    fn publish_entry(&self, index: u32, spec: &VariableSpec<'_>, block: u64) -> Result<VarHandle, LayoutError> {
+    fn publish_entry(
+        &self,
+        index: u32,
+        spec: &VariableSpec<'_>,
+        block: u64,
+        version: Option<u64>,
+    ) -> Result<VarHandle, LayoutError> {
         let map = &self.service.inner.map;
         let entry = self.service.inner.geo.entry(index);
         // The entry's table page and its version word's page may still be holes: make them real before storing.
@@ -395,7 +426,7 @@ impl ServiceOwner {
         allocator::reserve(&self.service, self.service.inner.geo.versions + 8 * index as u64, 8)?;
         let guard = self.lock_entry(spec.name, index)?;
         let word = self.service.version_word(index);
-        let next = word.load(Ordering::Relaxed).wrapping_add(1);
+        let next = version.unwrap_or_else(|| word.load(Ordering::Relaxed).wrapping_add(1));
         let slot = block + (next & 1) * layout::slot_size(spec.capacity);
         map.copy_in(slot + layout::SLOT_HEADER, spec.initial);
         map.u64_at(slot).store(spec.initial.len() as u64, Ordering::Relaxed);

@@ -94,7 +94,26 @@ impl Service {
     }
 
     pub(crate) fn from_file(file: File, access: Access) -> Result<Service, OpenError> {
-        let (geo, len) = header::read_geometry(&file)?;
+        let service = Service::from_file_of(file, access, false)?;
+        if access == Access::ReadWrite {
+            service.check_pid_namespace()?;
+        }
+        Ok(service)
+    }
+
+    /// Attaches the owner, which defines the file's pid namespace rather than checking it.
+    pub(crate) fn for_owner(file: File) -> Result<Service, OpenError> {
+        Service::from_file_of(file, Access::ReadWrite, false)
+    }
+
+    /// Attaches read-only to a file of the current or the previous format, for migration (readers use the same
+    /// fields in both; only writers' locks moved).
+    pub(crate) fn open_any_format(file: File) -> Result<Service, OpenError> {
+        Service::from_file_of(file, Access::ReadOnly, true)
+    }
+
+    fn from_file_of(file: File, access: Access, accept_previous: bool) -> Result<Service, OpenError> {
+        let (geo, len) = header::read_geometry(&file, accept_previous)?;
         let map = Mapping::new(file, access, geo.max_capacity as usize, len as usize)?;
         let service = Service {
             inner: Arc::new(Inner {
@@ -105,6 +124,21 @@ impl Service {
         };
         service.validate_table()?;
         Ok(service)
+    }
+
+    /// A writer's lock identity means something only in the owner's pid namespace: refuse to write from another.
+    fn check_pid_namespace(&self) -> Result<(), OpenError> {
+        let file = self.header_u64(h::PID_NAMESPACE).load(Ordering::Relaxed);
+        let ours = platform::pid_namespace();
+        if file != 0 && ours != 0 && file != ours {
+            return Err(OpenError::ForeignPidNamespace { file, ours });
+        }
+        Ok(())
+    }
+
+    /// The format version of the attached file.
+    pub(crate) fn format(&self) -> u32 {
+        self.inner.geo.format
     }
 
     fn validate_table(&self) -> Result<(), Corruption> {
@@ -328,8 +362,8 @@ impl Service {
         let entry = self.inner.geo.entry(var.index);
         let version = {
             let guard = lock::acquire(
-                map.u32_at(entry + e::LOCK as u64),
-                platform::current_pid(),
+                map.u64_at(entry + e::LOCK as u64),
+                platform::current_identity(),
                 self.wait_bound(),
             )
             .map_err(|t| AccessError::LockTimeout {

@@ -118,7 +118,8 @@ fn a_lock_word_naming_a_live_process_times_out_and_changes_nothing() {
     let mut fx = sample();
     let b_lock = fx.entry(1) + entry::LOCK as u64;
     for holder in [1, std::process::id()] {
-        util::put_u32(&fx.path, b_lock, holder);
+        // An identity without a start time names the pid alone.
+        util::put_u64(&fx.path, b_lock, holder as u64);
         let b = fx.owner.lookup("b").unwrap();
         let service = fx.owner.service().clone();
         let wrote = guarded("write", move || service.write(b, b"new"));
@@ -132,7 +133,7 @@ fn a_lock_word_naming_a_live_process_times_out_and_changes_nothing() {
         assert!(matches!(freed, Err(LayoutError::LockTimeout { .. })), "{freed:?}");
         assert_eq!(fx.owner.service().read(b).unwrap().0, b"b");
     }
-    util::put_u32(&fx.path, b_lock, 0);
+    util::put_u64(&fx.path, b_lock, 0);
     fx.owner.free("b").unwrap();
 }
 

@@ -48,6 +48,8 @@ fn run(args: &[&str]) -> Res {
         ["store", path, access, offset] => store(path, access_of(access)?, offset.parse()?),
         ["serve", path, access] => serve(path, access_of(access)?),
         ["vandal", path, millis, seed] => vandal(path, millis.parse()?, seed.parse()?),
+        ["chaos-write", path, var, seed] => chaos_write(path, var, seed.parse()?),
+        ["chaos-read", path, var] => chaos_read(path, var),
         _ => Err(format!("unknown command line {args:?}").into()),
     }
 }
@@ -291,6 +293,97 @@ fn vandal(path: &str, millis: u64, seed: u64) -> Res {
         std::thread::yield_now();
     }
     say(format_args!("VANDALISED stores={stores}"));
+    Ok(())
+}
+
+/// A checksummed value for the chaos test: `[seq: u64][filler][fnv1a(everything before): u64]`, 16 to `capacity`
+/// bytes long. A reader recomputes the checksum, so any mixture of two values (a torn read) shows.
+fn chaos_value(seq: u64, salt: u64, capacity: usize, out: &mut Vec<u8>) {
+    let len = 16 + (seq.wrapping_mul(0x9e37_79b9) % (capacity as u64 - 15)) as usize;
+    out.clear();
+    out.extend_from_slice(&seq.to_le_bytes());
+    let mut x = seq ^ salt ^ 0x2545_f491_4f6c_dd1d;
+    while out.len() < len - 8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(x as u8);
+    }
+    let sum = fnv1a(out);
+    out.extend_from_slice(&sum.to_le_bytes());
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn chaos_ok(value: &[u8]) -> bool {
+    value.len() >= 16 && {
+        let (body, sum) = value.split_at(value.len() - 8);
+        fnv1a(body).to_le_bytes() == sum
+    }
+}
+
+/// A chaos writer: writes checksummed values as fast as it can until killed. One write in 2048 kills itself with
+/// SIGKILL halfway through the copy, holding the lock (the worst point). Prints `READY`, then `WAIT <ns>` each time
+/// its longest single write grows.
+fn chaos_write(path: &str, var: &str, seed: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let capacity = service.info_of(handle)?.capacity as usize;
+    service.set_wait_bound(Duration::from_secs(60));
+    let salt = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut value = Vec::with_capacity(capacity);
+    let mut longest = Duration::ZERO;
+    say(format_args!("READY"));
+    for seq in 1u64.. {
+        chaos_value(seq ^ salt, salt, capacity, &mut value);
+        let start = Instant::now();
+        if (seq ^ salt).is_multiple_of(2048) {
+            service.write_with_hook(handle, &value, || {
+                let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })?;
+        } else {
+            service.write(handle, &value)?;
+        }
+        let took = start.elapsed();
+        if took > longest {
+            longest = took;
+            say(format_args!("WAIT {}", took.as_nanos()));
+        }
+    }
+    Ok(())
+}
+
+/// A chaos reader: reads until the variable `stop` is non-zero and checks every value's checksum. Prints `READY`,
+/// then `READ reads=.. torn=.. changes=..`.
+fn chaos_read(path: &str, var: &str) -> Res {
+    let service = Service::open(path, Access::ReadOnly)?;
+    let handle = service.lookup(var)?;
+    let stop = service.lookup("stop")?;
+    let mut buf = vec![0u8; service.info_of(handle)?.capacity as usize];
+    let (mut reads, mut torn, mut changes, mut last) = (0u64, 0u64, 0u64, 0u64);
+    say(format_args!("READY"));
+    loop {
+        if reads.is_multiple_of(STOP_EVERY) && stopped(&service, stop)? {
+            break;
+        }
+        let got = service.read_into(handle, &mut buf)?;
+        reads += 1;
+        if got.version != last {
+            changes += 1;
+            last = got.version;
+        }
+        if got.version > 1 && !chaos_ok(&buf[..got.len]) {
+            torn += 1;
+        }
+    }
+    say(format_args!("READ reads={reads} torn={torn} changes={changes}"));
     Ok(())
 }
 
