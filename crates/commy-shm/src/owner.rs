@@ -134,8 +134,13 @@ impl ServiceOwner {
         put(h::BOOT_ID, &platform::boot_id().to_le_bytes());
         put(h::PID_NAMESPACE, &platform::pid_namespace().to_le_bytes());
         file.write_all_at(&page, 0)?;
-        // The "initialised" word goes last, after everything else is on the file.
+        // The "initialised" word goes last, after everything else is on the file; then the file and its name are
+        // made durable, so that a crash never leaves metadata naming a file that is not there.
         file.write_all_at(&layout::INITIALISED.to_le_bytes(), h::INITIALISED as u64)?;
+        file.sync_all()?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         let service = Service::for_owner(file).map_err(|err| match err {
             OpenError::Io(io) => CreateError::Io(io),
             other => CreateError::InvalidOptions(other.to_string()),

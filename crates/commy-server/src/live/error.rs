@@ -53,6 +53,17 @@ pub enum LiveError {
         /// What it waited for.
         reason: String,
     },
+    /// The service's file was found damaged at start-up and moved aside; the service is unavailable until an admin
+    /// deletes it (or puts a good file back and restarts the server).
+    #[error("service '{service}' in tenant '{tenant}' is unavailable: {reason}; delete the service, or put a good file back and restart the server")]
+    Broken {
+        /// The service's name.
+        service: String,
+        /// Its tenant.
+        tenant: String,
+        /// What was found and done.
+        reason: String,
+    },
     /// The service file failed: I/O or corruption.
     #[error("service '{service}' file error: {reason}")]
     File {
@@ -72,7 +83,7 @@ impl LiveError {
             LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
             LiveError::Full { .. } => ErrorCode::LimitExceeded,
             LiveError::Busy { .. } => ErrorCode::Timeout,
-            LiveError::File { .. } => ErrorCode::InternalError,
+            LiveError::File { .. } | LiveError::Broken { .. } => ErrorCode::InternalError,
         }
     }
 }

@@ -128,6 +128,25 @@ impl LiveService {
         self.read_handle(name, handle)
     }
 
+    /// Allocates a variable of a recreated file, publishing its initial value as `version` (see `startup`).
+    pub(crate) fn allocate_at_version(
+        &self,
+        record: &crate::store::VariableRecord,
+        version: u64,
+    ) -> Result<(), LiveError> {
+        let spec = VariableSpec {
+            name: &record.variable_name,
+            capacity: record.capacity,
+            type_tag: record.type_tag,
+            persistent: record.persistent,
+            initial: &record.initial_data,
+        };
+        self.owner()
+            .allocate_with_version(&spec, version)
+            .map(drop)
+            .map_err(|err| self.layout_error(&record.variable_name, err))
+    }
+
     /// Frees a variable.
     pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
         self.owner().free(name).map_err(|err| self.layout_error(name, err))
