@@ -71,6 +71,23 @@ pub mod header {
     pub const BOOT_ID: usize = 416;
     /// `u64` (format 2): the inode of the owner's pid namespace; lock identities mean something only inside it.
     pub const PID_NAMESPACE: usize = 424;
+    /// `u32` (format 2): the owner's intent record (see `docs/service-file.md`): the layout change in progress, 0
+    /// when none (1 allocate, 2 free, 3 resize). Written last, after the other intent fields.
+    pub const INTENT_OP: usize = 512;
+    /// `u32`: the entry the change is about.
+    pub const INTENT_INDEX: usize = 516;
+    /// `u64`: the entry's block after the change.
+    pub const INTENT_BLOCK: usize = 520;
+    /// `u32`: the entry's capacity after the change.
+    pub const INTENT_CAPACITY: usize = 528;
+    /// `u32`: the entry's incarnation after the change.
+    pub const INTENT_INCARNATION: usize = 532;
+    /// `u64`: the entry's version after the change.
+    pub const INTENT_VERSION: usize = 536;
+    /// `u64`: the block the change gives back to the allocator.
+    pub const INTENT_OLD_BLOCK: usize = 544;
+    /// `u32`: that block's capacity.
+    pub const INTENT_OLD_CAPACITY: usize = 552;
 }
 
 /// Value of the `INITIALISED` header field once creation has finished.
@@ -134,7 +151,8 @@ pub const fn round_up_page(n: u64) -> u64 {
 
 // The layout must fit: checked at compile time.
 const _: () = assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= header::BOOT_ID);
-const _: () = assert!(header::PID_NAMESPACE + 8 <= HEADER_SIZE);
+const _: () = assert!(header::PID_NAMESPACE + 8 <= header::INTENT_OP);
+const _: () = assert!(header::INTENT_OLD_CAPACITY + 4 <= 576);
 const _: () = assert!(entry::NAME + MAX_NAME_LEN <= entry::LOCK);
 const _: () = assert!(entry::LOCK + 8 <= ENTRY_SIZE && entry::LOCK.is_multiple_of(8));
 

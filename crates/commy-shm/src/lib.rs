@@ -39,6 +39,7 @@ pub mod bench_support;
 mod claim;
 mod error;
 mod header;
+mod intent;
 pub mod layout;
 mod lock;
 mod mapping;

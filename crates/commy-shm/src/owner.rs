@@ -8,6 +8,7 @@ use crate::allocator;
 use crate::claim;
 use crate::error::{AccessError, Corruption, CreateError, LayoutError, OpenError};
 use crate::header;
+use crate::intent::{self, Intent};
 use crate::layout::{self, entry as e, header as h};
 use crate::lock::{self, LockGuard};
 use crate::migrate;
@@ -171,6 +172,7 @@ impl ServiceOwner {
         let _ = space::reserve(service.inner.map.file(), 0, layout::HEADER_SIZE as u64);
         let heap = service.inner.geo.heap;
         let _ = space::reserve(service.inner.map.file(), heap, top.saturating_sub(heap));
+        intent::recover(&service);
         let layout_gen = service.header_u64(h::LAYOUT_GENERATION);
         if layout_gen.load(Ordering::Acquire) & 1 == 1 {
             layout_gen.fetch_add(1, Ordering::Release);
@@ -191,6 +193,11 @@ impl ServiceOwner {
                 }
             }
         }
+        service
+            .inner
+            .map
+            .u32_at(h::VARIABLE_COUNT as u64)
+            .store(names.len() as u32, Ordering::Relaxed);
         Ok(ServiceOwner { service, names })
     }
 
@@ -268,15 +275,27 @@ impl ServiceOwner {
         {
             let _guard = self.lock_entry(name, placement.index)?;
             self.check_entry(name, placement)?;
+            let word = self.service.version_word(placement.index);
+            let intent = Intent {
+                op: intent::Op::Free,
+                index: placement.index,
+                block: 0,
+                capacity: 0,
+                incarnation: placement.incarnation.wrapping_add(1),
+                version: word.load(Ordering::Relaxed).wrapping_add(1),
+                old_block: placement.block,
+                old_capacity: placement.capacity,
+            };
+            intent::record(&self.service, &intent);
             self.change_layout(|| {
                 map.u32_at(entry + e::STATE as u64)
                     .store(layout::STATE_FREE, Ordering::Relaxed);
+                crash_point("free");
                 map.u32_at(entry + e::INCARNATION as u64)
-                    .store(placement.incarnation.wrapping_add(1), Ordering::Relaxed);
-                self.service
-                    .version_word(placement.index)
-                    .fetch_add(1, Ordering::Release);
+                    .store(intent.incarnation, Ordering::Relaxed);
+                word.store(intent.version, Ordering::Release);
             });
+            intent::clear(&self.service);
         }
         self.names.remove(name);
         let count = map.u32_at(h::VARIABLE_COUNT as u64);
@@ -311,13 +330,26 @@ impl ServiceOwner {
             let new_slot = new_block + (next & 1) * layout::slot_size(capacity);
             map.copy_in(new_slot + layout::SLOT_HEADER, &value);
             map.u64_at(new_slot).store(len as u64, Ordering::Relaxed);
+            let intent = Intent {
+                op: intent::Op::Resize,
+                index: placement.index,
+                block: new_block,
+                capacity,
+                incarnation: placement.incarnation,
+                version: next,
+                old_block: placement.block,
+                old_capacity: placement.capacity,
+            };
+            intent::record(&self.service, &intent);
             self.change_layout(|| {
                 map.u32_at(entry + e::CAPACITY as u64)
                     .store(capacity, Ordering::Relaxed);
+                crash_point("resize");
                 map.u64_at(entry + e::BLOCK_OFFSET as u64)
                     .store(new_block, Ordering::Relaxed);
                 word.store(next, Ordering::Release);
             });
+            intent::clear(&self.service);
             drop(guard);
             Ok(())
         });
@@ -441,6 +473,17 @@ impl ServiceOwner {
             .wrapping_add(1);
         let flags = if spec.persistent { layout::FLAG_PERSISTENT } else { 0 };
         let packed = u32::from_le_bytes([spec.type_tag, flags, spec.name.len() as u8, 0]);
+        let intent = Intent {
+            op: intent::Op::Allocate,
+            index,
+            block,
+            capacity: spec.capacity,
+            incarnation,
+            version: next,
+            old_block: 0,
+            old_capacity: 0,
+        };
+        intent::record(&self.service, &intent);
         self.change_layout(|| {
             let mut name = [0u8; layout::MAX_NAME_LEN];
             name[..spec.name.len()].copy_from_slice(spec.name.as_bytes());
@@ -449,6 +492,7 @@ impl ServiceOwner {
                 .store(packed, Ordering::Relaxed);
             map.u32_at(entry + e::CAPACITY as u64)
                 .store(spec.capacity, Ordering::Relaxed);
+            crash_point("allocate");
             map.u64_at(entry + e::BLOCK_OFFSET as u64)
                 .store(block, Ordering::Relaxed);
             map.u32_at(entry + e::INCARNATION as u64)
@@ -457,6 +501,7 @@ impl ServiceOwner {
                 .store(layout::STATE_LIVE, Ordering::Relaxed);
             word.store(next, Ordering::Release);
         });
+        intent::clear(&self.service);
         map.u32_at(h::HIGH_WATER as u64).fetch_max(index + 1, Ordering::Release);
         map.u32_at(h::VARIABLE_COUNT as u64).fetch_add(1, Ordering::Relaxed);
         drop(guard);
@@ -475,3 +520,19 @@ impl ServiceOwner {
         layout_gen.store(odd.wrapping_add(1), Ordering::Release);
     }
 }
+
+/// For crash tests: with the `test-hooks` feature, an owner whose environment has `COMMY_SHM_CRASH_AT=<point>`
+/// kills itself with SIGKILL at that point in the middle of a layout change (`allocate`, `free` or `resize`).
+#[cfg(feature = "test-hooks")]
+fn crash_point(point: &str) {
+    if std::env::var("COMMY_SHM_CRASH_AT").is_ok_and(|p| p == point) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+fn crash_point(_point: &str) {}

@@ -31,6 +31,7 @@ pub struct Watcher {
     service: Service,
     shadow: Vec<u64>,
     scratch: Vec<u32>,
+    scans: u64,
 }
 
 impl Watcher {
@@ -44,11 +45,18 @@ impl Watcher {
             service: service.clone(),
             shadow,
             scratch: Vec::new(),
+            scans: 0,
         }
+    }
+
+    /// How many times this watcher has compared the version table with its shadow copy.
+    pub fn scans(&self) -> u64 {
+        self.scans
     }
 
     /// The changes since the last look, without blocking.
     pub fn poll(&mut self) -> Vec<Change> {
+        self.scans += 1;
         let hw = self.service.high_water() as usize;
         if self.shadow.len() < hw {
             // Entries past the old high-water mark are new to this watcher; version 0 means "never seen".
@@ -87,13 +95,23 @@ impl Watcher {
         let counter = service.inner.map.u32_at(h::CHANGE_COUNTER as u64);
         let writable = self.service.access() == Access::ReadWrite;
         let _registered = writable.then(|| WaiterPin::new(&self.service));
+        // The counter value at which the last scan began: every publish moves the counter after its version, so
+        // while the counter stays there, a new scan cannot find anything (a read-only watcher's timed-out slices
+        // then cost no scan).
+        let mut scanned_at = None;
         loop {
             // Read the counter before scanning: a publish after the scan moves it, so the futex will not sleep.
             let seen = counter.load(Ordering::SeqCst);
-            let changes = self.poll();
+            if scanned_at != Some(seen) {
+                scanned_at = Some(seen);
+                let changes = self.poll();
+                if !changes.is_empty() {
+                    return changes;
+                }
+            }
             let now = Instant::now();
-            if !changes.is_empty() || now >= deadline {
-                return changes;
+            if now >= deadline {
+                return Vec::new();
             }
             let mut slice = deadline - now;
             if !writable {

@@ -8,7 +8,7 @@
 //! Values written by `write-loop` are *uniform*: one fill byte repeated `len_for(fill, capacity)` times, so a reader
 //! can tell a torn value (mixed bytes, or a length that belongs to another fill) from a whole one.
 
-use commy_shm::{Access, Service, VarHandle, Watcher};
+use commy_shm::{Access, Service, ServiceOwner, VarHandle, VariableSpec, Watcher};
 use std::error::Error;
 use std::fs::File;
 use std::io::{BufRead, Write};
@@ -49,6 +49,21 @@ fn run(args: &[&str]) -> Res {
         ["serve", path, access] => serve(path, access_of(access)?),
         ["vandal", path, millis, seed] => vandal(path, millis.parse()?, seed.parse()?),
         ["chaos-write", path, var, seed] => chaos_write(path, var, seed.parse()?),
+        ["owner", path, "allocate", var] => owner_op(path, |o| {
+            let spec = VariableSpec {
+                name: var,
+                capacity: 48,
+                type_tag: 0,
+                persistent: false,
+                initial: b"new",
+            };
+            o.allocate(&spec).map(drop)
+        }),
+        ["owner", path, "free", var] => owner_op(path, |o| o.free(var)),
+        ["owner", path, "resize", var, capacity] => {
+            let capacity = capacity.parse()?;
+            owner_op(path, |o| o.resize(var, capacity).map(drop))
+        }
         ["chaos-read", path, var] => chaos_read(path, var),
         _ => Err(format!("unknown command line {args:?}").into()),
     }
@@ -384,6 +399,15 @@ fn chaos_read(path: &str, var: &str) -> Res {
         }
     }
     say(format_args!("READ reads={reads} torn={torn} changes={changes}"));
+    Ok(())
+}
+
+/// Opens the file as its owner and makes one layout change. Prints `DONE`. (With `COMMY_SHM_CRASH_AT` set, the
+/// owner kills itself in the middle of the change instead.)
+fn owner_op(path: &str, op: impl FnOnce(&mut ServiceOwner) -> Result<(), commy_shm::LayoutError>) -> Res {
+    let mut owner = ServiceOwner::open(path)?;
+    op(&mut owner)?;
+    say(format_args!("DONE"));
     Ok(())
 }
 
