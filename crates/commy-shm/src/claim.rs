@@ -31,7 +31,8 @@ pub(crate) fn format_of(file: &File) -> Result<u32, OpenError> {
 }
 
 /// Makes the file this owner's: if it was last owned in another boot or another pid namespace, no lock identity in
-/// it can name a running process of ours, so every lock word is freed; then records this boot and namespace.
+/// it can name a running process of ours, so every lock word and waiter registration is freed; then records this
+/// boot and namespace.
 pub(crate) fn claim(service: &Service) {
     let boot = service.header_u64(h::BOOT_ID);
     let namespace = service.header_u64(h::PID_NAMESPACE);
@@ -44,6 +45,11 @@ pub(crate) fn claim(service: &Service) {
         map.u64_at(service.inner.geo.entry(index) + e::LOCK as u64)
             .store(0, Ordering::Release);
     }
+    // Likewise every waiter registration: its process is gone.
+    for slot in map.u64_slice(h::WAITER_SLOTS as u64, crate::waiters::SLOTS) {
+        slot.store(0, Ordering::Relaxed);
+    }
+    map.u32_at(h::WAITERS as u64).store(0, Ordering::SeqCst);
     boot.store(our_boot, Ordering::Relaxed);
     namespace.store(our_namespace, Ordering::Relaxed);
     debug_assert_eq!(service.format(), layout::FORMAT_VERSION);

@@ -88,6 +88,9 @@ pub mod header {
     pub const INTENT_OLD_BLOCK: usize = 544;
     /// `u32`: that block's capacity.
     pub const INTENT_OLD_CAPACITY: usize = 552;
+    /// `[u64; 128]` (format 2): waiter registrations, each the lock identity of a process that raised `WAITERS`, or
+    /// 0 (see `docs/service-file.md`, "Waiter registrations").
+    pub const WAITER_SLOTS: usize = 1024;
 }
 
 /// Value of the `INITIALISED` header field once creation has finished.
@@ -153,6 +156,7 @@ pub const fn round_up_page(n: u64) -> u64 {
 const _: () = assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= header::BOOT_ID);
 const _: () = assert!(header::PID_NAMESPACE + 8 <= header::INTENT_OP);
 const _: () = assert!(header::INTENT_OLD_CAPACITY + 4 <= 576);
+const _: () = assert!(header::WAITER_SLOTS + 8 * 128 <= 2048);
 const _: () = assert!(entry::NAME + MAX_NAME_LEN <= entry::LOCK);
 const _: () = assert!(entry::LOCK + 8 <= ENTRY_SIZE && entry::LOCK.is_multiple_of(8));
 

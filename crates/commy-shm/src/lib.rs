@@ -51,6 +51,7 @@ pub mod scan;
 mod service;
 mod space;
 mod table;
+mod waiters;
 mod watch;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};

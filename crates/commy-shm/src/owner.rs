@@ -16,6 +16,7 @@ use crate::platform;
 use crate::service::{Service, VarHandle};
 use crate::space;
 use crate::table::EntrySnapshot;
+use crate::waiters;
 use crate::watch::WaiterPin;
 use std::collections::{HashMap, HashSet};
 use std::fs::OpenOptions;
@@ -173,6 +174,7 @@ impl ServiceOwner {
         let heap = service.inner.geo.heap;
         let _ = space::reserve(service.inner.map.file(), heap, top.saturating_sub(heap));
         intent::recover(&service);
+        waiters::sweep(&service);
         let layout_gen = service.header_u64(h::LAYOUT_GENERATION);
         if layout_gen.load(Ordering::Acquire) & 1 == 1 {
             layout_gen.fetch_add(1, Ordering::Release);
@@ -204,6 +206,13 @@ impl ServiceOwner {
     /// The attachment through which the owner reads, writes and watches.
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    /// Takes back the waiter registrations of processes that died while watching (a killed watcher), so that
+    /// writers stop paying a futex wake for them. Registrations also sweep, at most once a second per process, and
+    /// so does the owner's open. Returns how many it took back.
+    pub fn sweep_waiters(&self) -> usize {
+        waiters::sweep(&self.service)
     }
 
     /// Keeps the waiter count raised for as long as the pin lives, so that read-only watchers are woken at once.
