@@ -138,3 +138,23 @@ fn an_owner_killed_mid_allocate_leaves_a_file_the_next_owner_undoes() {
     owner.allocate(&spec).unwrap();
     check_writes(&owner, &path);
 }
+
+/// A server (the owner) killed while it holds a variable's lock, in the middle of a write: the restarted owner opens
+/// the file (the dead one's owner lock went with it) and the variable is writable and freeable again, without
+/// waiting for the bound. (A restart that gets the same pid, as pid 1 in a container, carries another start time:
+/// `tests/locks.rs` covers that identity.)
+#[test]
+fn an_owner_killed_inside_a_write_leaves_the_variable_writable_after_a_restart() {
+    let (_dir, path) = sample();
+    let mut owner_process = util::Helper::spawn(&["owner", path.to_str().unwrap(), "hold", "b"]);
+    owner_process.expect("HOLDING");
+    owner_process.kill();
+    owner_process.reap();
+    let mut owner = ServiceOwner::open(&path).unwrap();
+    owner.service().set_wait_bound(std::time::Duration::from_secs(60));
+    let b = owner.lookup("b").unwrap();
+    assert_eq!(value(&owner, "b"), b"b", "the half-written value was never published");
+    assert_eq!(owner.service().write(b, b"after the restart"), Ok(2));
+    owner.free("b").unwrap();
+    check_values(&owner, "b");
+}

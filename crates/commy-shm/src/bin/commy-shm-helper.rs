@@ -60,6 +60,19 @@ fn run(args: &[&str]) -> Res {
             o.allocate(&spec).map(drop)
         }),
         ["owner", path, "free", var] => owner_op(path, |o| o.free(var)),
+        ["owner", path, "hold", var] => {
+            let owner = ServiceOwner::open(path)?;
+            let handle = owner.lookup(var)?;
+            owner
+                .service()
+                .write_with_hook(handle, b"half written by the owner", || {
+                    say(format_args!("HOLDING {}", std::process::id()));
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                })?;
+            Err("the mid-write hook returned".into())
+        }
         ["owner", path, "resize", var, capacity] => {
             let capacity = capacity.parse()?;
             owner_op(path, |o| o.resize(var, capacity).map(drop))
