@@ -53,16 +53,6 @@ pub enum StartError {
     /// The admin key could not be set up.
     #[error("admin key: {0}")]
     AdminKey(#[source] Cause),
-    /// A service file could not be loaded.
-    #[error("loading service '{service}' of tenant '{tenant}': {source}")]
-    Service {
-        /// The tenant.
-        tenant: String,
-        /// The service's name.
-        service: String,
-        /// Why.
-        source: Cause,
-    },
     /// The TLS certificate, key or client CAs could not be loaded.
     #[error("TLS: {0}")]
     Tls(#[source] Cause),
@@ -207,11 +197,10 @@ fn load_services(store: &Store, live: &Live) -> Result<(), StartError> {
     for tenant in store.list_tenants()? {
         for service in store.list_services(&tenant.tenant_id)? {
             let variables = store.list_variables(&service.service_id)?;
-            live.load(&service, &variables).map_err(|source| StartError::Service {
-                tenant: tenant.tenant_id.clone(),
-                service: service.service_name.clone(),
-                source: Box::new(source),
-            })?;
+            // One bad service file never stops the server: that service answers its error, the others are served.
+            if let Err(err) = live.load(&service, &variables) {
+                tracing::error!(tenant = %tenant.tenant_id, service = %service.service_name, %err, "service not loaded");
+            }
         }
     }
     Ok(())

@@ -22,6 +22,13 @@ pub enum Corruption {
         /// What is wrong with it.
         reason: String,
     },
+    /// The layout generation stayed odd, or a read never saw it and the version hold still, for the whole bound:
+    /// the owner died mid-change (its next open repairs it) or a read-write peer is tampering with the file.
+    #[error("the variable table did not settle within {waited_ms} ms (its owner died mid-change, or the file is being tampered with)")]
+    LayoutBusy {
+        /// How long the reader retried.
+        waited_ms: u64,
+    },
     /// A variable-table entry holds an impossible value.
     #[error("variable table entry {index} is invalid: {reason}")]
     Entry {
@@ -58,6 +65,26 @@ pub enum OpenError {
         /// The version this build reads.
         supported: u32,
     },
+    /// A read-write attachment from another pid namespace than the owner's: its lock identities would name the
+    /// wrong processes there. Attach read-only instead, or run in the owner's pid namespace.
+    #[error("service file belongs to pid namespace {file}, this process is in {ours}: it may attach read-only only")]
+    ForeignPidNamespace {
+        /// The namespace inode recorded in the file.
+        file: u64,
+        /// This process's namespace inode.
+        ours: u64,
+    },
+    /// Another process owns the file (holds its owner lock).
+    #[error("service file is owned by another process (another server runs on the same data directory?)")]
+    OwnedElsewhere,
+    /// Migrating a file of the previous format failed; the old file is untouched.
+    #[error("cannot migrate service file from format {from}: {reason}")]
+    Migration {
+        /// The format found.
+        from: u32,
+        /// What failed.
+        reason: String,
+    },
     /// The file's creation never finished (its creator died while initialising it).
     #[error("service file was never fully initialised")]
     NotInitialised,
@@ -76,6 +103,9 @@ pub enum CreateError {
     /// The options are out of range.
     #[error("invalid service file options: {0}")]
     InvalidOptions(String),
+    /// The disk holding the file is full; the half-made file was removed.
+    #[error("cannot create service file: the disk is full")]
+    DiskFull,
 }
 
 /// Reading, writing or looking up a variable failed.
@@ -107,6 +137,19 @@ pub enum AccessError {
         /// The value's length.
         needed: usize,
     },
+    /// The variable's lock stayed held by a live process (a stopped writer, or a forged lock word) for the whole
+    /// wait bound ([`crate::Service::set_wait_bound`]). Nothing was changed.
+    #[error("the variable's lock is held by process {holder}, which did not release it within {waited_ms} ms; nothing was written")]
+    LockTimeout {
+        /// The pid the lock word names.
+        holder: u32,
+        /// How long the writer waited.
+        waited_ms: u64,
+    },
+    /// Another process took this writer's lock over (it judged this process dead) before the value was published.
+    /// The value was not published.
+    #[error("another process took the variable's lock over before the value was published; nothing was written")]
+    LockLost,
     /// The file is inconsistent.
     #[error("service file is corrupt: {0}")]
     Corrupt(#[from] Corruption),
@@ -149,6 +192,23 @@ pub enum LayoutError {
         need: u64,
         /// The maximum size.
         max: u64,
+    },
+    /// The variable's lock stayed held by a live process for the whole wait bound. Nothing was changed.
+    #[error("variable '{variable}' is locked by process {holder}, which did not release it within {waited_ms} ms; nothing was changed")]
+    LockTimeout {
+        /// The variable's name.
+        variable: String,
+        /// The pid the lock word names.
+        holder: u32,
+        /// How long the owner waited.
+        waited_ms: u64,
+    },
+    /// The disk holding the file is full: the space a new block or table page needs could not be allocated. Nothing
+    /// was changed, and everything already in the file keeps working.
+    #[error("the disk is full: {need} more bytes could not be allocated for the service file")]
+    DiskFull {
+        /// The bytes that were to be allocated.
+        need: u64,
     },
     /// Growing the file failed.
     #[error("cannot grow the service file: {0}")]

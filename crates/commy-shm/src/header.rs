@@ -18,6 +18,8 @@ pub(crate) struct Geometry {
     pub(crate) table: u64,
     pub(crate) heap: u64,
     pub(crate) max_capacity: u64,
+    /// The file's format version: [`layout::FORMAT_VERSION`], or the previous one when the caller accepted it.
+    pub(crate) format: u32,
 }
 
 impl Geometry {
@@ -42,7 +44,8 @@ fn bad(field: &'static str, reason: String) -> OpenError {
 }
 
 /// Reads the header with `pread` (no mapping yet) and checks everything that can be checked without the table.
-pub(crate) fn read_geometry(file: &File) -> Result<(Geometry, u64), OpenError> {
+/// A file of the previous format is accepted only if `accept_previous` (for migration, which only reads it).
+pub(crate) fn read_geometry(file: &File, accept_previous: bool) -> Result<(Geometry, u64), OpenError> {
     let len = file.metadata()?.len();
     if len < layout::HEADER_SIZE as u64 {
         // A file too short to hold even the magic is "not ours"; one with our magic is truncated.
@@ -61,7 +64,8 @@ pub(crate) fn read_geometry(file: &File) -> Result<(Geometry, u64), OpenError> {
         return Err(OpenError::NotAServiceFile);
     }
     let found = u32_le(&page, h::FORMAT_VERSION);
-    if found != layout::FORMAT_VERSION {
+    let previous = accept_previous && found == layout::PREVIOUS_FORMAT_VERSION;
+    if found != layout::FORMAT_VERSION && !previous {
         return Err(OpenError::UnsupportedVersion {
             found,
             supported: layout::FORMAT_VERSION,
@@ -126,6 +130,7 @@ pub(crate) fn read_geometry(file: &File) -> Result<(Geometry, u64), OpenError> {
             table,
             heap,
             max_capacity,
+            format: found,
         },
         len,
     ))

@@ -12,7 +12,9 @@
 /// The first eight bytes of every service file.
 pub const MAGIC: [u8; 8] = *b"COMMYSVC";
 /// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The format before it, which the owner migrates on open (see `docs/service-file.md`, "Migration").
+pub const PREVIOUS_FORMAT_VERSION: u32 = 1;
 /// The header occupies one page.
 pub const HEADER_SIZE: usize = 4096;
 /// Size of one variable-table entry.
@@ -64,6 +66,31 @@ pub mod header {
     pub const HIGH_WATER: usize = 156;
     /// `[u64; SIZE_CLASSES]`: heads of the free lists, by size class (0 = empty).
     pub const FREE_LISTS: usize = 160;
+    /// `u64` (format 2): a hash of the boot id of the boot the owner last opened the file in. Lock identities of
+    /// another boot name no running process.
+    pub const BOOT_ID: usize = 416;
+    /// `u64` (format 2): the inode of the owner's pid namespace; lock identities mean something only inside it.
+    pub const PID_NAMESPACE: usize = 424;
+    /// `u32` (format 2): the owner's intent record (see `docs/service-file.md`): the layout change in progress, 0
+    /// when none (1 allocate, 2 free, 3 resize). Written last, after the other intent fields.
+    pub const INTENT_OP: usize = 512;
+    /// `u32`: the entry the change is about.
+    pub const INTENT_INDEX: usize = 516;
+    /// `u64`: the entry's block after the change.
+    pub const INTENT_BLOCK: usize = 520;
+    /// `u32`: the entry's capacity after the change.
+    pub const INTENT_CAPACITY: usize = 528;
+    /// `u32`: the entry's incarnation after the change.
+    pub const INTENT_INCARNATION: usize = 532;
+    /// `u64`: the entry's version after the change.
+    pub const INTENT_VERSION: usize = 536;
+    /// `u64`: the block the change gives back to the allocator.
+    pub const INTENT_OLD_BLOCK: usize = 544;
+    /// `u32`: that block's capacity.
+    pub const INTENT_OLD_CAPACITY: usize = 552;
+    /// `[u64; 128]` (format 2): waiter registrations, each the lock identity of a process that raised `WAITERS`, or
+    /// 0 (see `docs/service-file.md`, "Waiter registrations").
+    pub const WAITER_SLOTS: usize = 1024;
 }
 
 /// Value of the `INITIALISED` header field once creation has finished.
@@ -71,8 +98,11 @@ pub const INITIALISED: u32 = 0x0049_4e49; // "INI\0"
 
 /// Entry fields: byte offsets from the start of an entry.
 pub mod entry {
-    /// `u32`: pid of the writer holding the variable's lock, 0 when free.
-    pub const LOCK: usize = 0;
+    /// `u32` (format 1 only): pid of the writer holding the variable's lock. Unused (zero) in format 2.
+    pub const LEGACY_LOCK: usize = 0;
+    /// `u64` (format 2): lock identity of the writer holding the variable's lock (pid in bits 0-21, process start
+    /// time in bits 22-62, bit 63 a contended flag), 0 when free.
+    pub const LOCK: usize = 160;
     /// `u32`: bumped each time the entry is allocated or freed, so stale handles are detected.
     pub const INCARNATION: usize = 4;
     /// `u32`: [`super::STATE_FREE`] or [`super::STATE_LIVE`].
@@ -123,8 +153,12 @@ pub const fn round_up_page(n: u64) -> u64 {
 }
 
 // The layout must fit: checked at compile time.
-const _: () = assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= HEADER_SIZE);
-const _: () = assert!(entry::NAME + MAX_NAME_LEN <= ENTRY_SIZE);
+const _: () = assert!(header::FREE_LISTS + 8 * SIZE_CLASSES <= header::BOOT_ID);
+const _: () = assert!(header::PID_NAMESPACE + 8 <= header::INTENT_OP);
+const _: () = assert!(header::INTENT_OLD_CAPACITY + 4 <= 576);
+const _: () = assert!(header::WAITER_SLOTS + 8 * 128 <= 2048);
+const _: () = assert!(entry::NAME + MAX_NAME_LEN <= entry::LOCK);
+const _: () = assert!(entry::LOCK + 8 <= ENTRY_SIZE && entry::LOCK.is_multiple_of(8));
 
 #[cfg(test)]
 mod tests {

@@ -40,22 +40,28 @@
 //! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests. Never enable it in production.
 
 mod allocator;
+mod claim;
 mod error;
 mod header;
+mod intent;
 pub mod layout;
 mod lock;
 mod mapping;
+mod migrate;
 mod owner;
+mod patience;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
 pub mod scan;
 mod service;
+mod space;
 mod table;
+mod waiters;
 mod watch;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use mapping::Access;
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
-pub use service::{ReadInfo, Service, VarHandle, VariableInfo};
+pub use service::{ReadInfo, Service, VarHandle, VariableInfo, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

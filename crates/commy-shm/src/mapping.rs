@@ -96,29 +96,58 @@ impl Mapping {
         self.known_len.fetch_max(len, Ordering::Relaxed);
     }
 
-    /// The atomic u64 at `offset`, which the caller has checked with [`Mapping::check`] and which is 8-aligned.
+    /// Whether `[offset, offset + len)` lies inside the part of the file this process knows to exist and `offset`
+    /// is a multiple of `align`: the condition for handing out a reference into the mapping.
+    #[inline]
+    fn in_known_file(&self, offset: u64, len: u64, align: u64) -> bool {
+        offset.is_multiple_of(align)
+            && offset
+                .checked_add(len)
+                .is_some_and(|end| end <= self.known_len.load(Ordering::Relaxed) as u64)
+    }
+
+    /// The atomic u64 at `offset`.
+    ///
+    /// # Panics
+    ///
+    /// If `[offset, offset + 8)` is not inside the known file or `offset` is not 8-aligned. Offsets read from the file
+    /// are checked with [`Mapping::check`] (which re-reads the file's length) before they reach here, and fixed
+    /// offsets (header fields, versions and entries of an index below `max_variables`) lie inside the file since
+    /// open, so a panic here is a bug in this crate, never the effect of a file's contents. The check is what keeps
+    /// a bug from becoming an access outside the mapping.
+    #[inline]
     pub(crate) fn u64_at(&self, offset: u64) -> &AtomicU64 {
-        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= self.known_len.load(Ordering::Relaxed) as u64);
-        // SAFETY: the offset is inside the mapping (checked against the file length, which never exceeds the
-        // reservation) and 8-aligned (all layout offsets are multiples of 8 from a page-aligned base). The mapping
-        // lives as long as `self`, and memory shared with other processes is only ever accessed atomically.
+        assert!(
+            self.in_known_file(offset, 8, 8),
+            "u64 at {offset} is outside the checked file"
+        );
+        // SAFETY: the offset is inside the mapping (checked just above against the known file length, which never
+        // exceeds the reservation) and 8-aligned (checked, from a page-aligned base). The mapping lives as long as
+        // `self`, and memory shared with other processes is only ever accessed atomically.
         unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU64) }
     }
 
-    /// The atomic u32 at `offset` (checked, 4-aligned).
+    /// The atomic u32 at `offset`. Panics like [`Mapping::u64_at`] (4-aligned).
+    #[inline]
     pub(crate) fn u32_at(&self, offset: u64) -> &AtomicU32 {
-        debug_assert!(offset.is_multiple_of(4) && offset + 4 <= self.known_len.load(Ordering::Relaxed) as u64);
-        // SAFETY: as for `u64_at`, with 4-byte alignment.
+        assert!(
+            self.in_known_file(offset, 4, 4),
+            "u32 at {offset} is outside the checked file"
+        );
+        // SAFETY: as for `u64_at`, with 4-byte alignment, both checked just above.
         unsafe { &*(self.map.as_ptr().add(offset as usize) as *const AtomicU32) }
     }
 
-    /// The atomic u64 words `[offset, offset + 8 * words)` (checked, 8-aligned).
+    /// The atomic u64 words `[offset, offset + 8 * words)`. Panics like [`Mapping::u64_at`].
+    #[inline]
     pub(crate) fn u64_slice(&self, offset: u64, words: usize) -> &[AtomicU64] {
-        debug_assert!(
-            offset.is_multiple_of(8) && offset + 8 * words as u64 <= self.known_len.load(Ordering::Relaxed) as u64
+        assert!(
+            self.in_known_file(offset, 8 * words as u64, 8),
+            "{words} words at {offset} are outside the checked file"
         );
-        // SAFETY: as for `u64_at`: the whole range is inside the checked file length and 8-aligned; AtomicU64 has
-        // the size and alignment of u64, so the words form a valid slice for the mapping's lifetime.
+        // SAFETY: as for `u64_at`: the whole range is inside the known file length and 8-aligned (both checked just
+        // above); AtomicU64 has the size and alignment of u64, so the words form a valid slice for the mapping's
+        // lifetime.
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize) as *const AtomicU64, words) }
     }
 

@@ -5,6 +5,7 @@ use crate::header::{self, Geometry};
 use crate::layout::{self, entry as e, header as h};
 use crate::lock;
 use crate::mapping::{Access, Mapping};
+use crate::patience::Patience;
 use crate::platform;
 use crate::table::{self, EntrySnapshot};
 use std::fs::{File, OpenOptions};
@@ -12,6 +13,11 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an operation waits, by default, for another process: a variable's lock held by a live writer, or a
+/// variable table that stays mid-change. See [`Service::set_wait_bound`].
+pub const DEFAULT_WAIT_BOUND: Duration = Duration::from_secs(2);
 
 /// A cheap, cloneable handle to a mapped service file. Every clone shares one mapping.
 ///
@@ -26,7 +32,8 @@ pub struct Service {
 pub(crate) struct Inner {
     pub(crate) map: Mapping,
     pub(crate) geo: Geometry,
-    pub(crate) pid: u32,
+    /// [`Service::wait_bound`] in nanoseconds.
+    wait_bound_ns: AtomicU64,
 }
 
 /// Names one variable: an index in the table and the incarnation it had when it was looked up. A handle to a
@@ -87,17 +94,51 @@ impl Service {
     }
 
     pub(crate) fn from_file(file: File, access: Access) -> Result<Service, OpenError> {
-        let (geo, len) = header::read_geometry(&file)?;
+        let service = Service::from_file_of(file, access, false)?;
+        if access == Access::ReadWrite {
+            service.check_pid_namespace()?;
+        }
+        Ok(service)
+    }
+
+    /// Attaches the owner, which defines the file's pid namespace rather than checking it.
+    pub(crate) fn for_owner(file: File) -> Result<Service, OpenError> {
+        Service::from_file_of(file, Access::ReadWrite, false)
+    }
+
+    /// Attaches read-only to a file of the current or the previous format, for migration (readers use the same
+    /// fields in both; only writers' locks moved).
+    pub(crate) fn open_any_format(file: File) -> Result<Service, OpenError> {
+        Service::from_file_of(file, Access::ReadOnly, true)
+    }
+
+    fn from_file_of(file: File, access: Access, accept_previous: bool) -> Result<Service, OpenError> {
+        let (geo, len) = header::read_geometry(&file, accept_previous)?;
         let map = Mapping::new(file, access, geo.max_capacity as usize, len as usize)?;
         let service = Service {
             inner: Arc::new(Inner {
                 map,
                 geo,
-                pid: platform::current_pid(),
+                wait_bound_ns: AtomicU64::new(DEFAULT_WAIT_BOUND.as_nanos() as u64),
             }),
         };
         service.validate_table()?;
         Ok(service)
+    }
+
+    /// A writer's lock identity means something only in the owner's pid namespace: refuse to write from another.
+    fn check_pid_namespace(&self) -> Result<(), OpenError> {
+        let file = self.header_u64(h::PID_NAMESPACE).load(Ordering::Relaxed);
+        let ours = platform::pid_namespace();
+        if file != 0 && ours != 0 && file != ours {
+            return Err(OpenError::ForeignPidNamespace { file, ours });
+        }
+        Ok(())
+    }
+
+    /// The format version of the attached file.
+    pub(crate) fn format(&self) -> u32 {
+        self.inner.geo.format
     }
 
     fn validate_table(&self) -> Result<(), Corruption> {
@@ -108,9 +149,27 @@ impl Service {
             return Ok(());
         }
         for index in 0..self.high_water() {
-            table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+            self.snapshot(index)?;
         }
         Ok(())
+    }
+
+    /// Entry `index` (below `max_variables`), read under the layout seqlock within the wait bound.
+    pub(crate) fn snapshot(&self, index: u32) -> Result<EntrySnapshot, Corruption> {
+        table::snapshot(&self.inner.map, &self.inner.geo, index, self.wait_bound())
+    }
+
+    /// How long an operation on this attachment (and its clones) waits for another process before failing: for a
+    /// variable's lock held by a live writer (then [`AccessError::LockTimeout`]), or for a variable table that
+    /// stays mid-change ([`Corruption::LayoutBusy`]). [`DEFAULT_WAIT_BOUND`] unless set.
+    pub fn wait_bound(&self) -> Duration {
+        Duration::from_nanos(self.inner.wait_bound_ns.load(Ordering::Relaxed))
+    }
+
+    /// Sets [`Service::wait_bound`] for this attachment and every clone of it.
+    pub fn set_wait_bound(&self, bound: Duration) {
+        let nanos = bound.as_nanos().min(u64::MAX as u128) as u64;
+        self.inner.wait_bound_ns.store(nanos, Ordering::Relaxed);
     }
 
     /// Whether this attachment may write.
@@ -141,7 +200,7 @@ impl Service {
     pub fn list(&self) -> Result<Vec<VariableInfo>, AccessError> {
         let mut out = Vec::new();
         for index in 0..self.high_water() {
-            let snap = table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+            let snap = self.snapshot(index)?;
             if snap.live {
                 out.push(self.info(index, snap));
             }
@@ -154,7 +213,7 @@ impl Service {
         if index >= self.inner.geo.max_variables {
             return Err(AccessError::NotFound(format!("#{index}")));
         }
-        let snap = table::snapshot(&self.inner.map, &self.inner.geo, index)?;
+        let snap = self.snapshot(index)?;
         if !snap.live {
             return Err(AccessError::NotFound(format!("#{index}")));
         }
@@ -171,7 +230,7 @@ impl Service {
         if var.index >= self.inner.geo.max_variables {
             return Err(AccessError::Stale);
         }
-        let snap = table::snapshot(&self.inner.map, &self.inner.geo, var.index)?;
+        let snap = self.snapshot(var.index)?;
         if !snap.live || snap.incarnation != var.incarnation {
             return Err(AccessError::Stale);
         }
@@ -225,10 +284,11 @@ impl Service {
         let layout_gen = self.header_u64(h::LAYOUT_GENERATION);
         let version = self.version_word(var.index);
         let entry = self.inner.geo.entry(var.index);
+        let mut patience = Patience::new(self.wait_bound());
         loop {
             let g1 = layout_gen.load(Ordering::Acquire);
             if g1 & 1 == 1 {
-                std::thread::yield_now();
+                patience.retry(true)?;
                 continue;
             }
             let v1 = version.load(Ordering::Acquire);
@@ -238,6 +298,7 @@ impl Service {
             if stable {
                 return attempt.map(|len| ReadInfo { len, version: v1 });
             }
+            patience.retry(false)?;
         }
     }
 
@@ -300,7 +361,15 @@ impl Service {
         let map = &self.inner.map;
         let entry = self.inner.geo.entry(var.index);
         let version = {
-            let _guard = lock::acquire(map.u32_at(entry + e::LOCK as u64), self.inner.pid);
+            let guard = lock::acquire(
+                map.u64_at(entry + e::LOCK as u64),
+                platform::current_identity(),
+                self.wait_bound(),
+            )
+            .map_err(|t| AccessError::LockTimeout {
+                holder: t.holder,
+                waited_ms: t.waited.as_millis() as u64,
+            })?;
             // Orders the slot stores below after the lock; a reader whose copy sees them also sees any version
             // published before we took the lock (see docs/service-file.md, "Why the seqlock is sound").
             fence(Ordering::Release);
@@ -321,6 +390,11 @@ impl Service {
             mid_write();
             map.copy_in(slot + layout::SLOT_HEADER + head.len() as u64, tail);
             map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
+            // Publish only while the lock is still ours: a process that judged us dead and took it over may be
+            // writing this very slot. (It can only have done so by misjudging a live process; see lock.rs.)
+            if !guard.still_held() {
+                return Err(AccessError::LockLost);
+            }
             word.store(next, Ordering::Release);
             next
         };

@@ -4,7 +4,9 @@ use crate::error::Corruption;
 use crate::header::Geometry;
 use crate::layout::{self, entry as e, header as h};
 use crate::mapping::Mapping;
+use crate::patience::Patience;
 use std::sync::atomic::{fence, Ordering};
+use std::time::Duration;
 
 /// One entry as it was at a single layout generation.
 #[derive(Debug, Clone)]
@@ -18,13 +20,20 @@ pub(crate) struct EntrySnapshot {
     pub(crate) name: String,
 }
 
-/// Reads entry `index` (bounded by `max_variables`) without tearing: retries while the owner changes the layout.
-pub(crate) fn snapshot(map: &Mapping, geo: &Geometry, index: u32) -> Result<EntrySnapshot, Corruption> {
+/// Reads entry `index` (bounded by `max_variables`) without tearing: retries while the owner changes the layout,
+/// for at most `bound` ([`Corruption::LayoutBusy`] then).
+pub(crate) fn snapshot(
+    map: &Mapping,
+    geo: &Geometry,
+    index: u32,
+    bound: Duration,
+) -> Result<EntrySnapshot, Corruption> {
     let layout_gen = map.u64_at(h::LAYOUT_GENERATION as u64);
+    let mut patience = Patience::new(bound);
     loop {
         let g1 = layout_gen.load(Ordering::Acquire);
         if g1 & 1 == 1 {
-            std::thread::yield_now();
+            patience.retry(true)?;
             continue;
         }
         let snap = read_fields(map, geo, index);
@@ -32,6 +41,7 @@ pub(crate) fn snapshot(map: &Mapping, geo: &Geometry, index: u32) -> Result<Entr
         if layout_gen.load(Ordering::Relaxed) == g1 {
             return snap;
         }
+        patience.retry(false)?;
     }
 }
 

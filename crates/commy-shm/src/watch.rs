@@ -5,8 +5,8 @@ use crate::mapping::Access;
 use crate::platform;
 use crate::scan;
 use crate::service::Service;
-use crate::table;
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::waiters;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A read-only watcher cannot register itself in the waiter count, so it sleeps in slices of at most this long and
@@ -32,6 +32,7 @@ pub struct Watcher {
     service: Service,
     shadow: Vec<u64>,
     scratch: Vec<u32>,
+    scans: u64,
 }
 
 impl Watcher {
@@ -45,11 +46,18 @@ impl Watcher {
             service: service.clone(),
             shadow,
             scratch: Vec::new(),
+            scans: 0,
         }
+    }
+
+    /// How many times this watcher has compared the version table with its shadow copy.
+    pub fn scans(&self) -> u64 {
+        self.scans
     }
 
     /// The changes since the last look, without blocking.
     pub fn poll(&mut self) -> Vec<Change> {
+        self.scans += 1;
         let hw = self.service.high_water() as usize;
         if self.shadow.len() < hw {
             // Entries past the old high-water mark are new to this watcher; version 0 means "never seen".
@@ -65,7 +73,9 @@ impl Watcher {
             if new_version == old_version {
                 continue;
             }
-            let name = table::snapshot(&self.service.inner.map, &self.service.inner.geo, index)
+            let name = self
+                .service
+                .snapshot(index)
                 .ok()
                 .filter(|snap| snap.live)
                 .map(|snap| snap.name);
@@ -84,15 +94,26 @@ impl Watcher {
         let deadline = Instant::now() + timeout;
         let service = self.service.clone();
         let counter = service.inner.map.u32_at(h::CHANGE_COUNTER as u64);
-        let writable = self.service.access() == Access::ReadWrite;
-        let _registered = writable.then(|| WaiterPin::new(&self.service));
+        let registration = (self.service.access() == Access::ReadWrite).then(|| WaiterPin::new(&self.service));
+        // Without a registration, writers may not wake this watcher: it sleeps in slices and rescans.
+        let writable = registration.as_ref().is_some_and(WaiterPin::is_registered);
+        // The counter value at which the last scan began: every publish moves the counter after its version, so
+        // while the counter stays there, a new scan cannot find anything (a read-only watcher's timed-out slices
+        // then cost no scan).
+        let mut scanned_at = None;
         loop {
             // Read the counter before scanning: a publish after the scan moves it, so the futex will not sleep.
             let seen = counter.load(Ordering::SeqCst);
-            let changes = self.poll();
+            if scanned_at != Some(seen) {
+                scanned_at = Some(seen);
+                let changes = self.poll();
+                if !changes.is_empty() {
+                    return changes;
+                }
+            }
             let now = Instant::now();
-            if !changes.is_empty() || now >= deadline {
-                return changes;
+            if now >= deadline {
+                return Vec::new();
             }
             let mut slice = deadline - now;
             if !writable {
@@ -106,27 +127,34 @@ impl Watcher {
 /// Counts one possible sleeper in the service's waiter count for as long as it lives, so that every write wakes
 /// the service's sleepers. A writable watcher holds one while it waits; the server holds one on behalf of each
 /// read-only local client that watches, since such a client cannot write the count itself.
+///
+/// The registration names this process (docs/service-file.md, "Waiter registrations"), so that if the process dies
+/// holding it, the owner (or any later registration) takes it back.
 #[derive(Debug)]
 pub struct WaiterPin {
     service: Service,
+    slot: Option<usize>,
 }
 
 impl WaiterPin {
     /// Registers a sleeper. Panics never; needs a writable attachment (a read-only one cannot store to the count).
     pub(crate) fn new(service: &Service) -> Self {
-        waiters(service).fetch_add(1, Ordering::SeqCst);
         WaiterPin {
             service: service.clone(),
+            slot: waiters::register(service),
         }
+    }
+
+    /// Whether the registration took (every slot may be taken): only then do writers wake this sleeper for sure.
+    pub fn is_registered(&self) -> bool {
+        self.slot.is_some()
     }
 }
 
 impl Drop for WaiterPin {
     fn drop(&mut self) {
-        waiters(&self.service).fetch_sub(1, Ordering::SeqCst);
+        if let Some(slot) = self.slot {
+            waiters::unregister(&self.service, slot);
+        }
     }
-}
-
-fn waiters(service: &Service) -> &AtomicU32 {
-    service.inner.map.u32_at(h::WAITERS as u64)
 }

@@ -142,14 +142,14 @@ fn a_file_with_our_magic_but_shorter_than_the_header_is_truncated() {
 #[test]
 fn another_format_version_is_unsupported() {
     let sample = Sample::new();
-    util::put_u32(&sample.path, header::FORMAT_VERSION as u64, 2);
+    util::put_u32(&sample.path, header::FORMAT_VERSION as u64, layout::FORMAT_VERSION + 1);
     assert_open_fails(&sample.path, |e| {
         matches!(
             e,
             OpenError::UnsupportedVersion {
-                found: 2,
+                found,
                 supported: layout::FORMAT_VERSION
-            }
+            } if *found == layout::FORMAT_VERSION + 1
         )
     });
 }

@@ -38,7 +38,9 @@ fn writer_killed_mid_write(corpse: Corpse) {
     // The scene is as intended: the victim's pid is in the lock word, half of its value is in the inactive slot,
     // and the active slot still holds the old value.
     let entry_at = fx.entry(var.index());
-    assert_eq!(util::u32_at(&fx.path, entry_at + entry::LOCK as u64), victim.pid());
+    // The lock identity's low 22 bits are the holder's pid (the rest its start time).
+    let identity = util::u64_at(&fx.path, entry_at + entry::LOCK as u64);
+    assert_eq!(identity & 0x3f_ffff, victim.pid() as u64);
     let block = util::u64_at(&fx.path, entry_at + entry::BLOCK_OFFSET as u64);
     let slot = |version: u64| block + (version & 1) * layout::slot_size(CAPACITY as u32);
     let inactive = util::read_at(&fx.path, slot(version_before + 1) + layout::SLOT_HEADER, 64);
@@ -80,7 +82,7 @@ fn writer_killed_mid_write(corpse: Corpse) {
     writer.finish_ok();
     assert_eq!(fx.owner.service().read(var).unwrap(), (after, version_before + 1));
     assert_eq!(
-        util::u32_at(&fx.path, entry_at + entry::LOCK as u64),
+        util::u64_at(&fx.path, entry_at + entry::LOCK as u64),
         0,
         "the lock was not released"
     );

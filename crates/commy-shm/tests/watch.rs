@@ -130,3 +130,20 @@ fn watchers_in_other_processes_see_variables_appear_and_disappear() {
     });
     assert_eq!(report, ["CHANGE 1 None 1 2", "DONE woken=true"]);
 }
+
+/// Regression: a read-only watcher rescanned the whole version table every 10 ms slice even when the change counter
+/// had not moved. It scans again only when the counter moved.
+#[test]
+fn a_read_only_watcher_does_not_rescan_while_nothing_is_published() {
+    let mut fx = Fixture::new();
+    let var = fx.var("v", 8, b"1");
+    let client = commy_shm::Service::open(&fx.path, commy_shm::Access::ReadOnly).unwrap();
+    let mut watcher = commy_shm::Watcher::new(&client);
+    let quiet = commy_shm::READ_ONLY_POLL * 20;
+    assert!(watcher.wait(quiet).is_empty());
+    assert_eq!(watcher.scans(), 1, "scanned again although nothing was published");
+    fx.owner.service().write(var, b"2").unwrap();
+    let changes = watcher.wait(quiet);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(watcher.scans(), 2);
+}

@@ -116,8 +116,9 @@ impl App {
 
     /// The loaded service `service_id`, or `NOT_FOUND`.
     pub fn service(&self, service_id: &str) -> Result<Arc<LiveService>, HandlerError> {
-        self.live
-            .get(service_id)
-            .map_err(|_| HandlerError::new(ErrorCode::NotFound, format!("service id '{service_id}' does not exist")))
+        self.live.get(service_id).map_err(|err| match err {
+            broken @ crate::live::LiveError::Broken { .. } => broken.into(),
+            _ => HandlerError::new(ErrorCode::NotFound, format!("service id '{service_id}' does not exist")),
+        })
     }
 }

@@ -43,6 +43,27 @@ pub enum LiveError {
         /// Which limit was reached.
         reason: String,
     },
+    /// A variable stayed locked by another process (a stopped or stuck writer) for the whole wait bound.
+    #[error("variable '{variable}' in service '{service}' is busy: {reason}")]
+    Busy {
+        /// The service's name or id.
+        service: String,
+        /// The variable's name.
+        variable: String,
+        /// What it waited for.
+        reason: String,
+    },
+    /// The service's file was found damaged at start-up and moved aside; the service is unavailable until an admin
+    /// deletes it (or puts a good file back and restarts the server).
+    #[error("service '{service}' in tenant '{tenant}' is unavailable: {reason}; delete the service, or put a good file back and restart the server")]
+    Broken {
+        /// The service's name.
+        service: String,
+        /// Its tenant.
+        tenant: String,
+        /// What was found and done.
+        reason: String,
+    },
     /// The service file failed: I/O or corruption.
     #[error("service '{service}' file error: {reason}")]
     File {
@@ -61,7 +82,8 @@ impl LiveError {
             LiveError::VariableExists { .. } => ErrorCode::AlreadyExists,
             LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
             LiveError::Full { .. } => ErrorCode::LimitExceeded,
-            LiveError::File { .. } => ErrorCode::InternalError,
+            LiveError::Busy { .. } => ErrorCode::Timeout,
+            LiveError::File { .. } | LiveError::Broken { .. } => ErrorCode::InternalError,
         }
     }
 }

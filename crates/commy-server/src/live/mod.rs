@@ -7,6 +7,7 @@ mod error;
 mod fanout;
 mod push;
 mod service;
+mod startup;
 
 pub use error::LiveError;
 pub use push::PushSink;
@@ -27,6 +28,8 @@ pub struct Live {
     dir: PathBuf,
     options: CreateOptions,
     services: RwLock<HashMap<String, Arc<LiveService>>>,
+    /// Services whose file could not be loaded at start-up, with the error each answers.
+    broken: RwLock<HashMap<String, (String, String, String)>>,
 }
 
 impl Live {
@@ -41,6 +44,7 @@ impl Live {
             dir: dir.to_owned(),
             options,
             services: RwLock::default(),
+            broken: RwLock::default(),
         })
     }
 
@@ -59,7 +63,13 @@ impl Live {
             service: service_id.to_owned(),
             reason,
         };
-        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?;
+        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| match e {
+            commy_shm::CreateError::DiskFull => LiveError::Full {
+                service: record.service_name.clone(),
+                reason: e.to_string(),
+            },
+            other => file_err(other.to_string()),
+        })?;
         let live = Arc::new(LiveService::new(record, path, owner));
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)
@@ -67,21 +77,35 @@ impl Live {
 
     /// Loads an existing service file at start-up and reconciles it with the store's variable records: variables the
     /// store does not know are freed, missing ones are allocated, and non-persistent ones start from their initial
-    /// value. A missing file is created.
+    /// value. A missing, empty or never initialised file is recreated; a damaged one is moved aside (see
+    /// `startup`). A service that fails to load answers its error from then on, and the others are unaffected.
     pub fn load(&self, record: &ServiceRecord, records: &[VariableRecord]) -> Result<Arc<LiveService>, LiveError> {
+        let loaded = self.load_file(record, records);
+        if let Err(err) = &loaded {
+            let reason = match err {
+                LiveError::Broken { reason, .. } => reason.clone(),
+                other => format!("its file could not be loaded ({other})"),
+            };
+            let entry = (record.service_name.clone(), record.tenant_id.clone(), reason);
+            let mut broken = self.broken.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            broken.insert(record.service_id.clone(), entry);
+        }
+        loaded
+    }
+
+    fn load_file(&self, record: &ServiceRecord, records: &[VariableRecord]) -> Result<Arc<LiveService>, LiveError> {
         let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
-        let file_err = |reason: String| LiveError::File {
-            service: service_id.to_owned(),
-            reason,
-        };
-        let owner = match ServiceOwner::open(&path) {
-            Ok(owner) => owner,
-            Err(commy_shm::OpenError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
-                ServiceOwner::create(&path, &self.options).map_err(|e| file_err(e.to_string()))?
-            }
-            Err(other) => return Err(file_err(other.to_string())),
+        let (owner, recreated) = match startup::open_or_recreate(&path, &self.options, record)? {
+            startup::Opened::Existing(owner) => (owner, false),
+            startup::Opened::Recreated(owner) => (owner, true),
         };
         let live = Arc::new(LiveService::new(record, path, owner));
+        if recreated {
+            let epoch = startup::version_epoch();
+            for record in records {
+                live.allocate_at_version(record, epoch)?;
+            }
+        }
         let known: HashMap<&str, &VariableRecord> = records.iter().map(|r| (r.variable_name.as_str(), r)).collect();
         for meta in live.list()? {
             if !known.contains_key(meta.name.as_str()) {
@@ -106,8 +130,17 @@ impl Live {
         Ok(live)
     }
 
-    /// A loaded service.
+    /// A loaded service; for a service whose file failed to load, the error it answers with.
     pub fn get(&self, service_id: &str) -> Result<Arc<LiveService>, LiveError> {
+        let broken = self.broken.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((service, tenant, reason)) = broken.get(service_id) {
+            return Err(LiveError::Broken {
+                service: service.clone(),
+                tenant: tenant.clone(),
+                reason: reason.clone(),
+            });
+        }
+        drop(broken);
         self.read_map()
             .get(service_id)
             .cloned()
@@ -116,6 +149,9 @@ impl Live {
 
     /// Unloads a service and deletes its file. Its subscribers get no further pushes.
     pub fn remove(&self, service_id: &str) -> Result<(), LiveError> {
+        let mut broken = self.broken.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        broken.remove(service_id);
+        drop(broken);
         let removed = self.write_map().remove(service_id);
         if let Some(live) = removed {
             live.stop();

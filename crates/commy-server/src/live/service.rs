@@ -123,6 +123,25 @@ impl LiveService {
         self.read_handle(name, handle)
     }
 
+    /// Allocates a variable of a recreated file, publishing its initial value as `version` (see `startup`).
+    pub(crate) fn allocate_at_version(
+        &self,
+        record: &crate::store::VariableRecord,
+        version: u64,
+    ) -> Result<(), LiveError> {
+        let spec = VariableSpec {
+            name: &record.variable_name,
+            capacity: record.capacity,
+            type_tag: record.type_tag,
+            persistent: record.persistent,
+            initial: &record.initial_data,
+        };
+        self.owner()
+            .allocate_with_version(&spec, version)
+            .map(drop)
+            .map_err(|err| self.layout_error(&record.variable_name, err))
+    }
+
     /// Frees a variable.
     pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
         self.owner().free(name).map_err(|err| self.layout_error(name, err))
@@ -243,6 +262,11 @@ impl LiveService {
                 len,
                 capacity,
             },
+            AccessError::LockTimeout { .. } => LiveError::Busy {
+                service: self.name.clone(),
+                variable: variable.to_owned(),
+                reason: err.to_string(),
+            },
             other => LiveError::File {
                 service: self.service_id.clone(),
                 reason: other.to_string(),
@@ -263,8 +287,15 @@ impl LiveService {
                 len,
                 capacity,
             },
-            LayoutError::TableFull { .. } | LayoutError::OutOfSpace { .. } => LiveError::Full {
+            LayoutError::TableFull { .. } | LayoutError::OutOfSpace { .. } | LayoutError::DiskFull { .. } => {
+                LiveError::Full {
+                    service,
+                    reason: err.to_string(),
+                }
+            }
+            LayoutError::LockTimeout { .. } => LiveError::Busy {
                 service,
+                variable: variable.to_owned(),
                 reason: err.to_string(),
             },
             other => LiveError::File {

@@ -128,3 +128,86 @@ fn reload_reconciles_with_the_store() {
     );
     assert!(svc.read("orphan").is_err(), "unknown to the store is freed");
 }
+
+fn named_record(id: &str) -> ServiceRecord {
+    ServiceRecord {
+        service_id: id.into(),
+        service_name: format!("svc-{id}"),
+        file_name: format!("{id}.svc"),
+        ..svc_record()
+    }
+}
+
+/// Regression: one emptied and one overwritten service file made the whole server refuse to start. Now a missing,
+/// empty or never initialised file is recreated from the records (with versions that keep going up), a damaged one
+/// is moved aside and its service answers INTERNAL_ERROR, and the others load as usual.
+#[test]
+fn damaged_service_files_never_stop_the_others_from_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let services = dir.path().join("services");
+    let ids = ["good", "empty", "uninitialised", "missing", "garbage"];
+    let mut old_versions = HashMap::new();
+    {
+        let live = Live::new(&services, 64).unwrap();
+        for id in ids {
+            let svc = live.create(&named_record(id)).unwrap();
+            svc.allocate("v", ValueType::U64, 8, true, &1u64.to_le_bytes()).unwrap();
+            let (handle, _) = svc.meta("v").unwrap();
+            let version = svc.write("v", handle, &5u64.to_le_bytes()).unwrap();
+            old_versions.insert(id, version);
+            svc.stop();
+        }
+    }
+    let file = |id: &str| services.join(format!("{id}.svc"));
+    std::fs::File::create(file("empty")).unwrap();
+    let initialised_at = commy_shm::layout::header::INITIALISED as u64;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(file("uninitialised"))
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &[0; 4], initialised_at).unwrap();
+    std::fs::remove_file(file("missing")).unwrap();
+    std::fs::write(file("garbage"), vec![0x5a; 8192]).unwrap();
+
+    let live = Live::new(&services, 64).unwrap();
+    let records = [record("v", true, &1u64.to_le_bytes())];
+    for id in ids {
+        let loaded = live.load(&named_record(id), &records);
+        match id {
+            "garbage" => {
+                let err = loaded.unwrap_err();
+                assert_eq!(err.code(), commy_proto::ErrorCode::InternalError, "{err}");
+                let again = live.get(id).unwrap_err();
+                assert_eq!(again.code(), commy_proto::ErrorCode::InternalError);
+                let message = again.to_string();
+                assert!(
+                    message.contains("svc-garbage") && message.contains("moved aside"),
+                    "{message}"
+                );
+            }
+            "good" => {
+                let svc = loaded.unwrap();
+                assert_eq!(svc.read("v").unwrap().data, 5u64.to_le_bytes(), "{id}");
+            }
+            _ => {
+                let svc = loaded.unwrap_or_else(|err| panic!("{id}: {err}"));
+                let snap = svc.read("v").unwrap();
+                assert_eq!(snap.data, 1u64.to_le_bytes(), "{id} is refilled from its record");
+                assert!(
+                    snap.version > old_versions[id],
+                    "{id}: version went back to {}",
+                    snap.version
+                );
+            }
+        }
+    }
+    let aside: Vec<String> = std::fs::read_dir(&services)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("garbage.svc.damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the damaged file is kept aside");
+    // Deleting the broken service clears it.
+    live.remove("garbage").unwrap();
+    assert!(matches!(live.get("garbage"), Err(LiveError::ServiceNotFound(_))));
+}

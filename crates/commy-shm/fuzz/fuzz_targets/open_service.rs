@@ -77,7 +77,7 @@ fn release_locks(bytes: &mut [u8]) -> bool {
     let (_, table, _) = layout::regions(max_variables.min(1 << 24));
     for index in 0..max_variables as u64 {
         let at = table + index * layout::ENTRY_SIZE as u64 + entry::LOCK as u64;
-        let Some(word) = usize::try_from(at).ok().and_then(|at| bytes.get_mut(at..at + 4)) else {
+        let Some(word) = usize::try_from(at).ok().and_then(|at| bytes.get_mut(at..at + 8)) else {
             break;
         };
         word.fill(0);

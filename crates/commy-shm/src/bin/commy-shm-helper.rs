@@ -8,13 +8,13 @@
 //! Values written by `write-loop` are *uniform*: one fill byte repeated `len_for(fill, capacity)` times, so a reader
 //! can tell a torn value (mixed bytes, or a length that belongs to another fill) from a whole one.
 
-use commy_shm::{Access, Service, VarHandle, Watcher};
+use commy_shm::{Access, Service, ServiceOwner, VarHandle, VariableSpec, Watcher};
 use std::error::Error;
 use std::fs::File;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 type Res = Result<(), Box<dyn Error>>;
@@ -47,6 +47,37 @@ fn run(args: &[&str]) -> Res {
         ["watch", path, access, timeout_ms] => watch(path, access_of(access)?, timeout_ms.parse()?),
         ["store", path, access, offset] => store(path, access_of(access)?, offset.parse()?),
         ["serve", path, access] => serve(path, access_of(access)?),
+        ["vandal", path, millis, seed] => vandal(path, millis.parse()?, seed.parse()?),
+        ["chaos-write", path, var, seed] => chaos_write(path, var, seed.parse()?),
+        ["owner", path, "allocate", var] => owner_op(path, |o| {
+            let spec = VariableSpec {
+                name: var,
+                capacity: 48,
+                type_tag: 0,
+                persistent: false,
+                initial: b"new",
+            };
+            o.allocate(&spec).map(drop)
+        }),
+        ["owner", path, "free", var] => owner_op(path, |o| o.free(var)),
+        ["owner", path, "hold", var] => {
+            let owner = ServiceOwner::open(path)?;
+            let handle = owner.lookup(var)?;
+            owner
+                .service()
+                .write_with_hook(handle, b"half written by the owner", || {
+                    say(format_args!("HOLDING {}", std::process::id()));
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                })?;
+            Err("the mid-write hook returned".into())
+        }
+        ["owner", path, "resize", var, capacity] => {
+            let capacity = capacity.parse()?;
+            owner_op(path, |o| o.resize(var, capacity).map(drop))
+        }
+        ["chaos-read", path, var] => chaos_read(path, var),
         _ => Err(format!("unknown command line {args:?}").into()),
     }
 }
@@ -245,6 +276,151 @@ fn store(path: &str, access: Access, offset: usize) -> Res {
     let cell = unsafe { AtomicU8::from_ptr(service.raw_base_for_test().add(offset)) };
     cell.store(0x5a, Ordering::SeqCst);
     say(format_args!("STORED"));
+    Ok(())
+}
+
+/// A hostile peer: maps the file read-write and, for `millis` ms, stores random words at random 4-aligned offsets,
+/// mostly in the header, the versions and the table, sometimes in the heap. Prints `READY`, then
+/// `VANDALISED stores=<n>`. It never truncates the file (see docs/service-file.md on that).
+fn vandal(path: &str, millis: u64, seed: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let file_len = service.capacity();
+    let (_, _, heap) = commy_shm::layout::regions(service.max_variables());
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    say(format_args!("READY"));
+    let deadline = Instant::now() + Duration::from_millis(millis);
+    let mut stores: u64 = 0;
+    while Instant::now() < deadline {
+        for _ in 0..64 {
+            let r = next();
+            let span = match r % 8 {
+                0 => commy_shm::layout::HEADER_SIZE as u64,
+                1..=5 => heap,
+                _ => file_len,
+            };
+            let offset = (next() % span) & !3;
+            // Small numbers, pids, offsets near the heap and anything at all, so that checks meet plausible lies.
+            let value = match r % 5 {
+                0 => (next() % 8) as u32,
+                1 => std::process::id(),
+                2 => (heap + (next() % 65536)) as u32 & !63,
+                _ => next() as u32,
+            };
+            // SAFETY: `offset` is 4-aligned and below the file's length at open, which only grows, so inside the
+            // live mapping; the store is atomic, as every access to the shared file must be.
+            let cell = unsafe { AtomicU32::from_ptr(service.raw_base_for_test().add(offset as usize).cast()) };
+            cell.store(value, Ordering::Relaxed);
+            stores += 1;
+        }
+        std::thread::yield_now();
+    }
+    say(format_args!("VANDALISED stores={stores}"));
+    Ok(())
+}
+
+/// A checksummed value for the chaos test: `[seq: u64][filler][fnv1a(everything before): u64]`, 16 to `capacity`
+/// bytes long. A reader recomputes the checksum, so any mixture of two values (a torn read) shows.
+fn chaos_value(seq: u64, salt: u64, capacity: usize, out: &mut Vec<u8>) {
+    let len = 16 + (seq.wrapping_mul(0x9e37_79b9) % (capacity as u64 - 15)) as usize;
+    out.clear();
+    out.extend_from_slice(&seq.to_le_bytes());
+    let mut x = seq ^ salt ^ 0x2545_f491_4f6c_dd1d;
+    while out.len() < len - 8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(x as u8);
+    }
+    let sum = fnv1a(out);
+    out.extend_from_slice(&sum.to_le_bytes());
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn chaos_ok(value: &[u8]) -> bool {
+    value.len() >= 16 && {
+        let (body, sum) = value.split_at(value.len() - 8);
+        fnv1a(body).to_le_bytes() == sum
+    }
+}
+
+/// A chaos writer: writes checksummed values as fast as it can until killed. One write in 2048 kills itself with
+/// SIGKILL halfway through the copy, holding the lock (the worst point). Prints `READY`, then `WAIT <ns>` each time
+/// its longest single write grows.
+fn chaos_write(path: &str, var: &str, seed: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let capacity = service.info_of(handle)?.capacity as usize;
+    service.set_wait_bound(Duration::from_secs(60));
+    let salt = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut value = Vec::with_capacity(capacity);
+    let mut longest = Duration::ZERO;
+    say(format_args!("READY"));
+    for seq in 1u64.. {
+        chaos_value(seq ^ salt, salt, capacity, &mut value);
+        let start = Instant::now();
+        if (seq ^ salt).is_multiple_of(2048) {
+            service.write_with_hook(handle, &value, || {
+                let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })?;
+        } else {
+            service.write(handle, &value)?;
+        }
+        let took = start.elapsed();
+        if took > longest {
+            longest = took;
+            say(format_args!("WAIT {}", took.as_nanos()));
+        }
+    }
+    Ok(())
+}
+
+/// A chaos reader: reads until the variable `stop` is non-zero and checks every value's checksum. Prints `READY`,
+/// then `READ reads=.. torn=.. changes=..`.
+fn chaos_read(path: &str, var: &str) -> Res {
+    let service = Service::open(path, Access::ReadOnly)?;
+    let handle = service.lookup(var)?;
+    let stop = service.lookup("stop")?;
+    let mut buf = vec![0u8; service.info_of(handle)?.capacity as usize];
+    let (mut reads, mut torn, mut changes, mut last) = (0u64, 0u64, 0u64, 0u64);
+    say(format_args!("READY"));
+    loop {
+        if reads.is_multiple_of(STOP_EVERY) && stopped(&service, stop)? {
+            break;
+        }
+        let got = service.read_into(handle, &mut buf)?;
+        reads += 1;
+        if got.version != last {
+            changes += 1;
+            last = got.version;
+        }
+        if got.version > 1 && !chaos_ok(&buf[..got.len]) {
+            torn += 1;
+        }
+    }
+    say(format_args!("READ reads={reads} torn={torn} changes={changes}"));
+    Ok(())
+}
+
+/// Opens the file as its owner and makes one layout change. Prints `DONE`. (With `COMMY_SHM_CRASH_AT` set, the
+/// owner kills itself in the middle of the change instead.)
+fn owner_op(path: &str, op: impl FnOnce(&mut ServiceOwner) -> Result<(), commy_shm::LayoutError>) -> Res {
+    let mut owner = ServiceOwner::open(path)?;
+    op(&mut owner)?;
+    say(format_args!("DONE"));
     Ok(())
 }
 

@@ -184,6 +184,18 @@ impl Helper {
         }
     }
 
+    /// Every stdout line that has arrived, without waiting.
+    pub fn drain(&mut self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// The helper's exit status if it has exited (reaping it), without waiting.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().ok().flatten();
+        self.reaped |= status.is_some();
+        status
+    }
+
     /// Sends one request line to a `serve` helper and returns its answer.
     pub fn ask(&mut self, request: &str) -> String {
         let stdin = self.stdin.as_mut().expect("stdin is open");

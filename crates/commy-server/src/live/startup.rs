@@ -1,0 +1,87 @@
+//! Opening a service file at start-up so that one bad file never stops the server.
+//!
+//! - A file that is missing, empty, or whose creation never finished (a crash between the metadata commit and the
+//!   file's "initialised" flag) holds nothing worth keeping: it is recreated, and the store's records refill it.
+//! - A file that is damaged in any other way is moved aside (never deleted: an admin may want it) and logged with its
+//!   service and tenant; the service then answers `INTERNAL_ERROR` until an admin deletes it, or puts a good file
+//!   back and restarts the server.
+//! - A recreated file starts its variables' versions from the wall clock in nanoseconds: a version never goes
+//!   backwards in a variable's life, also across a lost file, since each write takes more than a nanosecond.
+
+use super::error::LiveError;
+use crate::store::ServiceRecord;
+use commy_shm::{CreateOptions, OpenError, ServiceOwner};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A service file opened at start-up.
+pub(super) enum Opened {
+    /// The file was there and sound.
+    Existing(ServiceOwner),
+    /// The file was missing or held nothing; this new one must be refilled, with versions from `version_epoch`.
+    Recreated(ServiceOwner),
+}
+
+/// Opens the file at `path` for `record`, recreating or moving it aside as the module doc says.
+pub(super) fn open_or_recreate(
+    path: &Path,
+    options: &CreateOptions,
+    record: &ServiceRecord,
+) -> Result<Opened, LiveError> {
+    let recreate = |why: &str| {
+        if why != "missing" {
+            tracing::warn!(
+                tenant = %record.tenant_id, service = %record.service_name, file = %path.display(),
+                "service file {why}: recreating it from the metadata"
+            );
+            let _ = std::fs::remove_file(path);
+        }
+        ServiceOwner::create(path, options)
+            .map(Opened::Recreated)
+            .map_err(|e| file_error(record, e.to_string()))
+    };
+    let empty = || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    match ServiceOwner::open(path) {
+        Ok(owner) => Ok(Opened::Existing(owner)),
+        Err(OpenError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => recreate("missing"),
+        Err(OpenError::NotInitialised) => recreate("was never fully initialised"),
+        Err(_) if empty() => recreate("is empty"),
+        Err(err @ (OpenError::Io(_) | OpenError::OwnedElsewhere)) => Err(file_error(record, err.to_string())),
+        Err(damage) => Err(move_aside(path, record, &damage.to_string())),
+    }
+}
+
+/// The first version of every variable of a recreated file.
+pub(super) fn version_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos().min(u64::MAX as u128) as u64)
+}
+
+fn file_error(record: &ServiceRecord, reason: String) -> LiveError {
+    LiveError::File {
+        service: record.service_name.clone(),
+        reason,
+    }
+}
+
+fn move_aside(path: &Path, record: &ServiceRecord, damage: &str) -> LiveError {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".damaged-{secs}"));
+    let aside: PathBuf = path.with_file_name(name);
+    let moved = std::fs::rename(path, &aside);
+    let kept = match &moved {
+        Ok(()) => format!("moved aside to {}", aside.display()),
+        Err(err) => format!("could not be moved aside ({err})"),
+    };
+    tracing::error!(
+        tenant = %record.tenant_id, service = %record.service_name, file = %path.display(), %damage,
+        "service file is damaged and {kept}; the service answers INTERNAL_ERROR until it is deleted or a good file is put back"
+    );
+    LiveError::Broken {
+        service: record.service_name.clone(),
+        tenant: record.tenant_id.clone(),
+        reason: format!("its file is damaged ({damage}) and was {kept}"),
+    }
+}
