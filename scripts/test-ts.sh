@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The TypeScript client (clients/ts): install its locked dependencies, lint, typecheck, and run its tests against a
-# real `commy serve` built here.
+# The TypeScript client (clients/ts) and the dashboard built on it: install the locked dependencies, lint, typecheck,
+# check that the dashboard bundle embedded in the server is not stale, run the client's tests against a real
+# `commy serve` built here, run the examples together, and drive the dashboard in Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,19 @@ npm run --silent lint
 step "tsc --noEmit (clients/ts, strict)"
 npm run --silent typecheck
 
+step "dashboard bundle (crates/commy-server/assets/dashboard) matches its sources"
+npm run --silent dashboard:check
+
 step "node --test (clients/ts, against commy serve)"
 npm test
+
+step "the dashboard in chromium (playwright-core)"
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: install Debian's chromium package (apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+npm run test:browser

@@ -49,6 +49,7 @@
 
 mod close;
 mod connection;
+mod dashboard;
 mod dispatch;
 mod listener;
 mod outbox;
