@@ -16,3 +16,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "TypeScript client and dashboard (scripts/test-ts.sh)"
+./scripts/test-ts.sh

@@ -20,6 +20,7 @@
 
 mod close;
 mod connection;
+mod dashboard;
 mod listener;
 mod reader;
 mod server;

@@ -102,6 +102,7 @@ fn router<D: Dispatch>(shared: Arc<Shared<D>>) -> Router {
         .route("/ws", get(upgrade::<D>))
         .route("/healthz", get(healthz::<D>))
         .route("/metrics", get(metrics_text::<D>))
+        .merge(super::dashboard::routes())
         .with_state(shared)
 }
 
