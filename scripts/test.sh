@@ -16,3 +16,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "python client (scripts/test-python.sh)"
+./scripts/test-python.sh
