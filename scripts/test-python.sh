@@ -35,7 +35,7 @@ step "python: ruff"
 "$venv/bin/ruff" format --check .
 
 step "python: mypy --strict"
-"$venv/bin/mypy" src tests
+"$venv/bin/mypy" src tests examples bench
 
 step "python: pytest"
 status=0
@@ -44,4 +44,7 @@ if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: the Python stage must run its tests" >&2
     exit 1
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+step "python: the benchmark, briefly (a smoke test; figures in docs/performance.md come from full runs)"
+"$py" bench/bench_u64.py --quick

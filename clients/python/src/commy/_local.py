@@ -146,10 +146,19 @@ class LocalService:
             data, version, tag = self._mapping.read(variable)
         except Exception as err:
             raise self._translate(err) from None
-        value_type = TYPES_BY_TAG.get(tag, "bytes")
-        return Snapshot(variable, version, data, data if value_type == "bytes" else decode(value_type, data))
+        return Snapshot(variable, version, data, decode(TYPES_BY_TAG.get(tag, "bytes"), data))
 
     def write(self, variable: str, value: object) -> int:
+        tag = self._types.get(variable)
+        if tag is not None:
+            try:
+                return self._mapping.write(variable, encode(TYPES_BY_TAG.get(tag, "bytes"), value), tag)
+            except CommyError:
+                raise
+            except Exception as err:
+                self._types.pop(variable, None)
+                if not isinstance(err, self._errors.TypeChanged):
+                    raise self._translate(err) from None
         for _ in range(3):
             tag = self._types.get(variable)
             try:
