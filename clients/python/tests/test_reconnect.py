@@ -106,3 +106,29 @@ async def test_no_server_answers(binary: str) -> None:
         await commy.connect([nobody.url, nobody.url.replace("ws:", "http:")], connect_timeout=2)
     with pytest.raises(commy.InvalidRequestError, match="bad server URL"):
         await commy.connect("ftp://127.0.0.1:1")
+
+
+@run
+async def test_a_watch_catches_up_with_a_change_made_while_it_was_away(server: Server) -> None:
+    tenant, key = server.tenant_key()
+    # A long first backoff: the other client's write lands before this client is back, so no push can carry it;
+    # only the catch-up read after the reconnect can.
+    async with commy.connect(server.url, tenant=tenant, api_key=key, transport="remote", backoff=(2.0, 2.0)) as client:
+        svc = await client.create_service("away")
+        await svc.allocate("n", type="u64", persistent=True)
+        await svc.allocate("m", type="string", capacity=16, persistent=True)
+        one, every = svc.watch("n"), svc.watch()
+        assert (await anext(one)).value == 0
+        assert {(await anext(every)).variable for _ in range(2)} == {"n", "m"}
+        await asyncio.to_thread(server.restart)
+        async with commy.connect(server.url, tenant=tenant, api_key=key, transport="remote") as other:
+            theirs = await other.get_service("away")
+            written = await theirs.write("n", 41)
+            await theirs.write("m", "moved")
+        change = await asyncio.wait_for(anext(one), 30)
+        assert (change.value, change.version) == (41, written)
+        seen: dict[str, object] = {}
+        while len(seen) < 2:
+            change = await asyncio.wait_for(anext(every), 30)
+            seen[change.variable] = change.value
+        assert seen == {"n": 41, "m": "moved"}
