@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from typing import Any
 
 import pytest
 from conftest import Server, has_extension, run
 
 import commy
 import commy.sync
-from commy import _client
+from commy import _client, _connection
 
 pytestmark = pytest.mark.skipif(
     not has_extension() and not os.environ.get("COMMY_REQUIRE_LOCAL"),
@@ -137,3 +138,32 @@ async def test_a_local_watch_survives_a_restart(server: Server) -> None:
             change = await anext(watch)
         assert change.value == 5
         assert (await svc.read("n")).value == 5, "the mapping still shows the file the server serves"
+
+
+@run
+async def test_a_local_watch_follows_the_mapping_itself(shared_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the server's pushes cut off, a local watch still sees every write, through the file's change signal."""
+    tenant, key = shared_server.tenant_key()
+    original = _connection.Connection._route
+
+    def no_pushes(self: _connection.Connection, envelope: Any) -> None:
+        if envelope.type != "VariableChanged":
+            original(self, envelope)
+
+    monkeypatch.setattr(_connection.Connection, "_route", no_pushes)
+    async with (
+        commy.connect(shared_server.url, tenant=tenant, api_key=key, transport="local") as watcher,
+        commy.connect(shared_server.url, tenant=tenant, api_key=key, transport="remote") as writer,
+    ):
+        svc = await writer.create_service("signal")
+        await svc.allocate("n", type="u64")
+        mapped = await watcher.get_service("signal")
+        async with mapped.watch("n") as watch:
+            assert (await anext(watch)).value == 0
+            last = 0
+            for n in range(1, 51):
+                last = await svc.write("n", n)
+            change = await asyncio.wait_for(anext(watch), 30)
+            while change.version < last:
+                change = await asyncio.wait_for(anext(watch), 30)
+            assert change.value == 50

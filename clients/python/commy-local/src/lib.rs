@@ -16,7 +16,7 @@
 //! `os.register_at_fork` hook registered when the module loads counts forks.
 
 use commy_proto::ValueType;
-use commy_shm::{Access, AccessError, VarHandle};
+use commy_shm::{Access, AccessError, VarHandle, Watcher};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 pyo3::create_exception!(commy_local, LocalError, PyException, "A local-path failure.");
 pyo3::create_exception!(commy_local, NotFound, LocalError, "The variable does not exist.");
@@ -231,9 +232,40 @@ impl Mapping {
         }
     }
 
+    /// A watcher of this service: `wait` reports which variables changed after it was made.
+    fn watcher(&self) -> PyResult<MappingWatcher> {
+        let attached = self.attached()?;
+        Ok(MappingWatcher {
+            watcher: Mutex::new(Watcher::new(&attached.service)),
+        })
+    }
+
     fn __repr__(&self) -> String {
         let access = if self.writable() { "read-write" } else { "read-only" };
         format!("<commy_local.Mapping of service '{}' ({access})>", self.name)
+    }
+}
+
+/// Blocks in the service file's change signal and reports which variables changed, by name.
+#[pyclass(frozen, module = "commy_local")]
+#[derive(Debug)]
+struct MappingWatcher {
+    watcher: Mutex<Watcher>,
+}
+
+#[pymethods]
+impl MappingWatcher {
+    /// Waits up to `timeout` seconds (without holding the GIL) for changes; returns the names of the variables that
+    /// changed since the last call (empty on a timeout). Deallocated variables are not reported.
+    fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<Vec<String>> {
+        let timeout = Duration::try_from_secs_f64(timeout)
+            .map_err(|e| Invalid::new_err(format!("timeout {timeout} is not a duration: {e}")))?;
+        // Locked without the GIL too, so that a second caller waiting for the lock never holds it.
+        let changes = py.detach(|| {
+            let mut watcher = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
+            watcher.wait(timeout)
+        });
+        Ok(changes.into_iter().filter_map(|change| change.name).collect())
     }
 }
 
@@ -241,6 +273,7 @@ impl Mapping {
 fn commy_local(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Mapping>()?;
+    m.add_class::<MappingWatcher>()?;
     m.add("LocalError", py.get_type::<LocalError>())?;
     m.add("NotFound", py.get_type::<NotFound>())?;
     m.add("ReadOnly", py.get_type::<ReadOnly>())?;

@@ -9,9 +9,11 @@ The socket speaks the WebSocket protocol's JSON envelopes, each framed by a 4-by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import struct
+import threading
 from typing import Any, Protocol
 
 from ._errors import (
@@ -23,11 +25,20 @@ from ._errors import (
     PermissionDeniedError,
     error_from_code,
 )
+from ._queue import ChangeQueue
 from ._values import TYPES_BY_TAG, Snapshot, decode, encode
 
 _LENGTH = struct.Struct(">I")
 #: The largest frame the server sends (16 MiB).
 _MAX_FRAME = 16 << 20
+#: How long a watch thread sleeps at most before checking that its watch still exists.
+_WAIT_SLICE = 0.2
+
+
+class _Watcher(Protocol):
+    """What ``commy_local.MappingWatcher`` offers."""
+
+    def wait(self, timeout: float) -> list[str]: ...
 
 
 class _Mapping(Protocol):
@@ -38,6 +49,7 @@ class _Mapping(Protocol):
     def read(self, variable: str) -> tuple[bytes, int, int]: ...
     def type_of(self, variable: str) -> int: ...
     def write(self, variable: str, data: bytes, type_tag: int) -> int: ...
+    def watcher(self) -> _Watcher: ...
 
 
 def extension() -> Any | None:
@@ -174,6 +186,28 @@ class LocalService:
                 self._types.pop(variable, None)
                 raise self._translate(err) from None
         raise InternalError(f"variable {variable!r} in service {self._service!r} keeps changing its type")
+
+    def follow(self, queue: ChangeQueue, loop: asyncio.AbstractEventLoop) -> None:
+        """Feeds ``queue`` (on ``loop``) with every change of the mapping it wants, from a daemon thread blocked in
+        the file's change signal, until the queue is closed. Changes made after this call are reported."""
+        watcher = self._mapping.watcher()
+
+        def run() -> None:
+            while not queue.closed:
+                for name in watcher.wait(_WAIT_SLICE):
+                    if not queue.wants(name):
+                        continue
+                    try:
+                        # The value now, which may be newer than the change seen: never older.
+                        change = self.read(name)
+                    except CommyError:
+                        continue  # deallocated meanwhile
+                    try:
+                        loop.call_soon_threadsafe(queue.push, change)
+                    except RuntimeError:
+                        return  # the loop is closed: so is the client
+
+        threading.Thread(target=run, name=f"commy-watch-{self._service}", daemon=True).start()
 
     def _translate(self, err: Exception) -> CommyError:
         message = f"{err}"

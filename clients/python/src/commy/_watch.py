@@ -48,7 +48,13 @@ class Watch:
         conn.register(self._key, self._queue)
         self._finalizer = weakref.finalize(self, _drop, conn, self._key, self._queue)
         try:
+            # On the local transport too: it checks the right to read, and the server's pushes, deduplicated
+            # against the mapping's, carry the watch across a reconnect and tell it when the subscription ends.
             await conn.request("Subscribe", {"service_id": self._key[0], "variable_name": self._key[1]})
+            local = self._service._local
+            if local is not None:
+                # Changes straight from the mapping's change signal: no server hop.
+                local.follow(self._queue, conn.loop)
             if self.variable is not None:
                 self._queue.push(await self._service.read(self.variable))
             else:
