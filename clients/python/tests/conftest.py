@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -54,8 +55,10 @@ def free_port() -> int:
 class Server:
     """A ``commy serve`` process over its own data directory."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, tls: bool = False) -> None:
         self.binary = binary
+        #: Serve wss:// with a self-signed certificate (DATA_DIR/cert.pem).
+        self.tls = tls
         self.data_dir = Path(tempfile.mkdtemp(prefix="commy-py-"))
         self.port = free_port()
         self.admin_key = "commy_admin_" + secrets.token_hex(16)
@@ -64,13 +67,14 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         env = dict(os.environ, COMMY_ADMIN_KEY=self.admin_key, RUST_LOG="warn")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [self.binary, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
+                [self.binary, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"]
+                + (["--tls-self-signed"] if self.tls else []),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -81,7 +85,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"commy serve exited with {self.process.returncode}: {self.log.read_text()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                scheme, context = ("https", ssl._create_unverified_context()) if self.tls else ("http", None)
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{self.port}/healthz", timeout=1, context=context):
                     return
             except OSError:
                 time.sleep(0.05)
@@ -112,7 +117,8 @@ class Server:
         """A new tenant (or ``tenant``) and a key in it; every right unless ``permissions`` says otherwise."""
         tenant = tenant or f"t{next(_tenants)}"
         rights = permissions or ["admin", "create_service", "delete_service", "read", "write"]
-        with commy.sync.connect(self.url, api_key=self.admin_key, transport="remote") as admin:
+        ca = str(self.data_dir / "cert.pem") if self.tls else None
+        with commy.sync.connect(self.url, api_key=self.admin_key, transport="remote", ca_cert=ca) as admin:
             try:
                 admin.create_tenant(tenant)
             except commy.AlreadyExistsError:

@@ -132,3 +132,21 @@ async def test_a_watch_catches_up_with_a_change_made_while_it_was_away(server: S
             change = await asyncio.wait_for(anext(every), 30)
             seen[change.variable] = change.value
         assert seen == {"n": 41, "m": "moved"}
+
+
+@run
+async def test_wss_with_a_ca_file(binary: str) -> None:
+    server = Server(binary, tls=True)
+    try:
+        await asyncio.to_thread(server.start)
+        tenant, key = server.tenant_key()
+        ca = server.data_dir / "cert.pem"
+        async with commy.connect(server.url, tenant=tenant, api_key=key, ca_cert=ca) as client:
+            svc = await client.create_service("tls")
+            await svc.allocate("n", type="u64", initial=3)
+            assert (await svc.read("n")).value == 3
+        # Without the CA, the self-signed certificate is refused with a message that says so.
+        with pytest.raises(commy.ConnectionLostError, match="certificate not trusted"):
+            await commy.connect(server.url, tenant=tenant, api_key=key)
+    finally:
+        server.remove()

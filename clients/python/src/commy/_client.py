@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import ssl
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -253,6 +255,8 @@ def connect(
     connect_timeout: float = 10.0,
     reconnect: bool = True,
     backoff: tuple[float, float] = (0.05, 2.0),
+    ca_cert: str | os.PathLike[str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> _Connecting:
     """Connects to a Commy server and, given a credential, authenticates.
 
@@ -262,7 +266,9 @@ def connect(
     server itself. ``encoding`` is ``"json"`` or ``"msgpack"``. ``transport`` is ``"auto"`` (local when the server
     is on this machine and ``commy-local`` is installed), ``"local"`` or ``"remote"``. After a drop the client
     reconnects with backoff (``backoff``: first and longest wait, in seconds), authenticates again and resumes every
-    watch.
+    watch. For ``wss://`` URLs the client trusts the system's CAs, plus the PEM file ``ca_cert`` if given (for
+    example a self-signed server's ``cert.pem``); ``ssl_context`` replaces all of that with your own context (client
+    certificates, pinning).
 
     Use ``client = await commy.connect(...)`` or ``async with commy.connect(...) as client``.
     """
@@ -272,7 +278,13 @@ def connect(
     if transport not in ("auto", "local", "remote"):
         raise InvalidRequestError(f"unknown transport {transport!r}: expected 'auto', 'local' or 'remote'")
     credential = Credential.of(tenant, api_key, token, get_token)
-    settings = Settings(request_timeout, connect_timeout, reconnect, backoff[0], backoff[1])
+    if ssl_context is None and ca_cert is not None:
+        try:
+            ssl_context = ssl.create_default_context()
+            ssl_context.load_verify_locations(cafile=os.fspath(ca_cert))
+        except (OSError, ssl.SSLError) as err:
+            raise InvalidRequestError(f"cannot use CA file {os.fspath(ca_cert)!r}: {err}") from None
+    settings = Settings(request_timeout, connect_timeout, reconnect, backoff[0], backoff[1], ssl_context)
 
     async def make() -> Client:
         conn = Connection(urls, encoding, settings, CLIENT_VERSION)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ class Settings:
     reconnect: bool = True
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
+    #: For wss:// URLs: the TLS context (None: the system's trusted CAs).
+    ssl: ssl.SSLContext | None = None
 
 
 class _Fatal(Exception):
@@ -114,6 +117,7 @@ class Connection:
 
     async def _dial(self, url: str) -> ClientConnection:
         subprotocol = SUBPROTOCOL[self.encoding]
+        tls: dict[str, Any] = {"ssl": self.settings.ssl} if url.startswith("wss:") and self.settings.ssl else {}
         try:
             ws = await websockets.connect(
                 url,
@@ -123,7 +127,12 @@ class Connection:
                 ping_timeout=10,
                 max_size=None,
                 compression=None,
+                **tls,
             )
+        except ssl.SSLCertVerificationError as err:
+            raise ConnectionLostError(
+                f"cannot connect to {url}: certificate not trusted: {err.verify_message}"
+            ) from None
         except (OSError, TimeoutError, websockets.WebSocketException) as err:
             raise ConnectionLostError(f"cannot connect to {url}: {err or type(err).__name__}") from None
         if ws.subprotocol != subprotocol:

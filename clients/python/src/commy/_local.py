@@ -31,6 +31,8 @@ from ._values import TYPES_BY_TAG, Snapshot, decode, encode
 _LENGTH = struct.Struct(">I")
 #: The largest frame the server sends (16 MiB).
 _MAX_FRAME = 16 << 20
+_new_tuple = tuple.__new__
+
 #: How long a watch thread sleeps at most before checking that its watch still exists.
 _WAIT_SLICE = 0.2
 
@@ -158,7 +160,8 @@ class LocalService:
             data, version, tag = self._mapping.read(variable)
         except Exception as err:
             raise self._translate(err) from None
-        return Snapshot(variable, version, data, decode(TYPES_BY_TAG.get(tag, "bytes"), data))
+        # tuple.__new__ skips the named tuple's Python-level constructor: this is the local read's hot path.
+        return _new_tuple(Snapshot, (variable, version, data, decode(TYPES_BY_TAG.get(tag, "bytes"), data)))
 
     def write(self, variable: str, value: object) -> int:
         tag = self._types.get(variable)
