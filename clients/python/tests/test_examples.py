@@ -1,6 +1,9 @@
 """The examples as a smoke test, bounded by their flags: the sensor writes over the local transport (where the
 extension is installed) while the dashboard watches over the remote one and the alert fires, all against one
-server."""
+server.
+
+The alert also guards a clean exit: it leaves while the sensor's writes keep waking its local watch thread, which
+aborted the process ("FATAL: exception not rethrown") before the client joined those threads at exit."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Example:
             [sys.executable, str(EXAMPLES / f"{name}.py"), *args],
             env=env,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
         )
@@ -47,7 +51,8 @@ class Example:
 
     def finish(self) -> list[str]:
         """Waits for the example to end by itself; its remaining lines."""
-        assert self.process.wait(60) == 0, f"{self.name} failed"
+        code = self.process.wait(60)
+        assert code == 0, f"{self.name} failed with {code}: {self.process.stderr.read() if self.process.stderr else ''}"
         rest = []
         while (line := self.lines.get(timeout=10)) is not None:
             rest.append(line)

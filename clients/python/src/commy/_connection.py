@@ -310,14 +310,7 @@ class Connection:
                 if renew:
                     log.info("commy: reconnected to %s", self.url)
             why = await reader
-            self._up.clear()
             self._ws = None
-            self._fail_pending(
-                ConnectionLostError(
-                    f"the connection to {self.url} dropped before the reply came ({why}); "
-                    "the request may or may not have been carried out"
-                )
-            )
             if self._closing.is_set():
                 return
             if not self.settings.reconnect:
@@ -332,7 +325,9 @@ class Connection:
             renew = True
 
     async def _read(self, ws: ClientConnection) -> str:
-        """Routes every message of ``ws`` until it closes; returns why it did."""
+        """Routes every message of ``ws`` until it closes; returns why it did, after failing the requests that were
+        waiting on it (so that a renewal in progress learns at once)."""
+        why = "the server closed the connection"
         try:
             async for frame in ws:
                 try:
@@ -341,11 +336,16 @@ class Connection:
                     log.warning("commy: ignoring an undecodable message: %s", err)
                     continue
                 self._route(envelope)
-        except websockets.ConnectionClosed as err:
-            return str(err)
-        except OSError as err:
-            return str(err)
-        return "the server closed the connection"
+        except (websockets.ConnectionClosed, OSError) as err:
+            why = str(err)
+        self._up.clear()
+        self._fail_pending(
+            ConnectionLostError(
+                f"the connection to {self.url} dropped before the reply came ({why}); "
+                "the request may or may not have been carried out"
+            )
+        )
+        return why
 
     def _route(self, envelope: Envelope) -> None:
         if envelope.id is not None:

@@ -10,10 +10,12 @@ The socket speaks the WebSocket protocol's JSON envelopes, each framed by a 4-by
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import socket
 import struct
 import threading
+import weakref
 from typing import Any, Protocol
 
 from ._errors import (
@@ -32,6 +34,20 @@ _LENGTH = struct.Struct(">I")
 #: The largest frame the server sends (16 MiB).
 _MAX_FRAME = 16 << 20
 _new_tuple = tuple.__new__
+
+#: The threads that follow mappings for watches. A thread blocked in the extension (without the GIL) must not be
+#: there when the interpreter finalizes: it would be killed mid-Rust-frame, which aborts the process. So at exit they
+#: are told to stop and joined (each returns within one wait slice).
+_followers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_exiting = threading.Event()
+
+
+@atexit.register
+def _stop_followers() -> None:
+    _exiting.set()
+    for thread in list(_followers):
+        thread.join(2 * _WAIT_SLICE + 1)
+
 
 #: How long a watch thread sleeps at most before checking that its watch still exists.
 _WAIT_SLICE = 0.2
@@ -196,7 +212,7 @@ class LocalService:
         watcher = self._mapping.watcher()
 
         def run() -> None:
-            while not queue.closed:
+            while not queue.closed and not _exiting.is_set():
                 for name in watcher.wait(_WAIT_SLICE):
                     if not queue.wants(name):
                         continue
@@ -210,7 +226,9 @@ class LocalService:
                     except RuntimeError:
                         return  # the loop is closed: so is the client
 
-        threading.Thread(target=run, name=f"commy-watch-{self._service}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"commy-watch-{self._service}", daemon=True)
+        _followers.add(thread)
+        thread.start()
 
     def _translate(self, err: Exception) -> CommyError:
         message = f"{err}"
