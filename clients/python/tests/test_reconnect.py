@@ -4,7 +4,13 @@ authenticates again, and its watches go on, catching up with what changed while 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
 import signal
+import time
 
 import pytest
 from conftest import Server, run
@@ -150,3 +156,47 @@ async def test_wss_with_a_ca_file(binary: str) -> None:
             await commy.connect(server.url, tenant=tenant, api_key=key)
     finally:
         server.remove()
+
+
+def hs256(secret: bytes, claims: dict[str, object]) -> str:
+    """A JWT signed with HS256 (the server verifies it; the client treats it as opaque)."""
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
+
+
+@run
+async def test_a_token_source_is_asked_again_after_a_restart(server: Server) -> None:
+    tenant, key = server.tenant_key()
+    secret = secrets.token_bytes(32)
+    async with commy.connect(server.url, tenant=tenant, api_key=key, transport="remote") as admin:
+        await admin.set_jwt_key(tenant, "HS256", secret.hex())
+        await (await admin.create_service("jwt")).allocate("n", type="u64", persistent=True)
+    issued: list[str] = []
+
+    async def fresh_token() -> str:
+        claims = {"sub": "py", "tenant": tenant, "exp": int(time.time()) + 60, "permissions": ["read", "write"]}
+        issued.append(hs256(secret.hex().encode(), claims))
+        return issued[-1]
+
+    async with commy.connect(server.url, tenant=tenant, get_token=fresh_token, transport="remote") as client:
+        svc = await client.get_service("jwt")
+        await svc.write("n", 1)
+        assert len(issued) == 1
+        await asyncio.to_thread(server.restart)
+        version = None
+        for _ in range(200):
+            try:
+                version = await svc.write("n", 2)
+                break
+            except commy.ConnectionLostError:
+                await asyncio.sleep(0.05)
+        assert version is not None and (await svc.read("n")).value == 2
+        assert len(issued) >= 2, "the token source is asked again to authenticate after the reconnect"
+    with pytest.raises(commy.UnauthorizedError):
+        await commy.connect(server.url, tenant=tenant, token=issued[0][:-4] + "AAAA", transport="remote")

@@ -211,6 +211,11 @@ class Client:
         """Deletes a tenant with everything in it. Needs the server admin key."""
         await self._conn.request("DeleteTenant", {"tenant_id": tenant_id})
 
+    async def set_jwt_key(self, tenant_id: str, alg: str, key: str) -> None:
+        """Sets the key that verifies ``tenant_id``'s JWTs: ``HS256`` with a shared secret (32 bytes or more), or
+        ``RS256``/``EdDSA`` with a public key in PEM form. Needs tenant admin."""
+        await self._conn.request("SetJwtKey", {"tenant_id": tenant_id, "alg": alg, "key": key})
+
     async def create_api_key(
         self, tenant_id: str, name: str, permissions: Sequence[str], services: Sequence[str] | None = None
     ) -> ApiKey:

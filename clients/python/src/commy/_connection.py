@@ -191,6 +191,10 @@ class Connection:
         deadline = self.loop.time() + timeout
         while True:
             remaining = deadline - self.loop.time()
+            if remaining <= 0:
+                raise ConnectionLostError(
+                    f"not connected to {self.url} (reconnecting); the {message_type} request was not sent"
+                )
             if not self._up.is_set():
                 try:
                     await asyncio.wait_for(self._up.wait(), max(remaining, 0))
@@ -300,8 +304,8 @@ class Connection:
                     await ws.close()
                     await reader
                     return
-                except (CommyError, TimeoutError) as err:
-                    log.debug("commy: renewing the session failed: %s", err)
+                except Exception as err:  # a CommyError, a timeout, or the token source's own failure: retry
+                    log.debug("commy: renewing the session failed: %r", err)
                     await ws.close()
             if reader.done() or self._closing.is_set():
                 pass

@@ -140,6 +140,9 @@ class Client:
     def delete_tenant(self, tenant_id: str) -> None:
         self._loop.run(self._client.delete_tenant(tenant_id))
 
+    def set_jwt_key(self, tenant_id: str, alg: str, key: str) -> None:
+        self._loop.run(self._client.set_jwt_key(tenant_id, alg, key))
+
     def create_api_key(
         self, tenant_id: str, name: str, permissions: Sequence[str], services: Sequence[str] | None = None
     ) -> _client.ApiKey:
