@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import websockets
@@ -66,33 +66,44 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become healthy")
 
 
-def per_op(n: int, body: Callable[[int], object]) -> float:
-    """Nanoseconds per call of ``body`` (best of three rounds of ``n``)."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter_ns()
-        for i in range(n):
-            body(i)
-        best = min(best, (time.perf_counter_ns() - start) / n)
+#: Rounds per table: every row is timed once per round, in turn, so that all rows see the same load; each row's
+#: figure is its best round.
+ROUNDS = 5
+
+
+def table(n: int, rows: dict[str, Callable[[int], object]]) -> dict[str, float]:
+    """Nanoseconds per call of each row's body, rows interleaved round by round."""
+    best = dict.fromkeys(rows, float("inf"))
+    for _ in range(ROUNDS):
+        for what, body in rows.items():
+            start = time.perf_counter_ns()
+            for i in range(n):
+                body(i)
+            best[what] = min(best[what], (time.perf_counter_ns() - start) / n)
     return best
 
 
-async def per_op_async(n: int, body: Callable[[int], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter_ns()
-        for i in range(n):
-            await body(i)  # type: ignore[misc]
-        best = min(best, (time.perf_counter_ns() - start) / n)
+async def table_async(n: int, rows: dict[str, Callable[[int], Awaitable[object]]]) -> dict[str, float]:
+    best = dict.fromkeys(rows, float("inf"))
+    for _ in range(ROUNDS):
+        for what, body in rows.items():
+            start = time.perf_counter_ns()
+            for i in range(n):
+                await body(i)
+            best[what] = min(best[what], (time.perf_counter_ns() - start) / n)
     return best
 
 
-def row(what: str, ns: float, baseline: float) -> None:
-    print(f"  {what:<58} {ns / 1000:>9.3f} µs   {ns / baseline:>6.1f}x baseline", flush=True)
+def report(figures: dict[str, float], baselines: dict[str, str]) -> None:
+    """Prints each figure, and for each row named in ``baselines`` its ratio to that baseline row."""
+    for what, ns in figures.items():
+        base = baselines.get(what)
+        ratio = f"{ns / figures[base]:>6.1f}x {base}" if base else "   (baseline)"
+        print(f"  {what:<48} {ns / 1000:>9.3f} µs   {ratio}", flush=True)
 
 
 def local(url: str, tenant: str, key: str, n: int) -> None:
-    print(f"local (commy-local extension), u64, {n} ops per round, best of 3:")
+    print(f"local (commy-local extension, blocking client), u64, {n} ops per round, best of {ROUNDS} interleaved:")
     with commy.sync.connect(url, tenant=tenant, api_key=key, transport="local") as client:
         svc = client.create_service("bench-local")
         svc.allocate("n", type="u64")
@@ -109,16 +120,32 @@ def local(url: str, tenant: str, key: str, n: int) -> None:
             os.close(fd)
             scratch.truncate(4096)
             with mmap.mmap(scratch.fileno(), 4096) as scratch_map:
-                unpack, pack = struct.Struct("<Q").unpack_from, struct.Struct("<Q").pack_into
-                read_base = per_op(n, lambda i: unpack(file_map, 64))
-                write_base = per_op(n, lambda i: pack(scratch_map, 64, i))
-        print(f"  {'baseline read: struct.unpack_from on an mmap of the file':<58} {read_base / 1000:>9.3f} µs")
-        row("svc.read('n').value (commy.sync, local)", per_op(n, lambda i: svc.read("n").value), read_base)
-        row("extension Mapping.read('n') (bytes, version, type)", per_op(n, lambda i: mapping.read("n")), read_base)
-        print(f"  {'baseline write: struct.pack_into on an mmap':<58} {write_base / 1000:>9.3f} µs")
-        row("svc.write('n', i) (commy.sync, local)", per_op(n, lambda i: svc.write("n", i)), write_base)
-        raw = struct.Struct("<Q").pack
-        row("extension Mapping.write('n', bytes, tag)", per_op(n, lambda i: mapping.write("n", raw(i), 1)), write_base)
+                unpack, pack, raw = (
+                    struct.Struct("<Q").unpack_from,
+                    struct.Struct("<Q").pack_into,
+                    struct.Struct("<Q").pack,
+                )
+                figures = table(
+                    n,
+                    {
+                        "mmap + struct.unpack_from": lambda i: unpack(file_map, 64),
+                        "svc.read('n').value": lambda i: svc.read("n").value,
+                        "Mapping.read('n')": lambda i: mapping.read("n"),
+                        "mmap + struct.pack_into": lambda i: pack(scratch_map, 64, i),
+                        "svc.write('n', i)": lambda i: svc.write("n", i),
+                        "Mapping.write('n', bytes, tag)": lambda i: mapping.write("n", raw(i), 1),
+                    },
+                )
+        read_base, write_base = "mmap + struct.unpack_from", "mmap + struct.pack_into"
+        report(
+            figures,
+            {
+                "svc.read('n').value": read_base,
+                "Mapping.read('n')": read_base,
+                "svc.write('n', i)": write_base,
+                "Mapping.write('n', bytes, tag)": write_base,
+            },
+        )
 
 
 def echo_server(port: int) -> None:
@@ -136,7 +163,7 @@ def echo_server(port: int) -> None:
 
 
 async def remote(url: str, tenant: str, key: str, n: int) -> None:
-    print(f"remote (WebSocket over loopback), u64, {n} round trips per round, best of 3:")
+    print(f"remote (asyncio client, WebSocket over loopback), u64, {n} round trips per round, best of {ROUNDS}:")
     port = free_port()
     echo = subprocess.Popen([sys.executable, __file__, "--echo-server", str(port)])
     try:
@@ -147,33 +174,35 @@ async def remote(url: str, tenant: str, key: str, n: int) -> None:
             except OSError:
                 await asyncio.sleep(0.05)
         # A message of the size of a ReadVariable request (JSON), echoed.
-        message = json.dumps(
-            {"type": "ReadVariable", "data": {"service_id": "svc_0001", "variable_name": "n"}, "id": 1}
-        )
-        async with websockets.connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+        request = {"type": "ReadVariable", "data": {"service_id": "svc_0001", "variable_name": "n"}, "id": 1}
+        message = json.dumps(request)
+        async with (
+            websockets.connect(f"ws://127.0.0.1:{port}", compression=None) as ws,
+            commy.connect(url, tenant=tenant, api_key=key, transport="remote", encoding="json") as as_json,
+            commy.connect(url, tenant=tenant, api_key=key, transport="remote", encoding="msgpack") as as_msgpack,
+        ):
 
             async def round_trip(i: int) -> None:
                 await ws.send(message)
                 await ws.recv()
 
-            base = await per_op_async(n, round_trip)
-        print(f"  {'baseline: raw websockets echo round trip':<58} {base / 1000:>9.3f} µs")
-        for encoding in ("json", "msgpack"):
-            await remote_calls(url, tenant, key, encoding, n, base)
+            svc = await as_json.create_service("bench-remote")
+            await svc.allocate("n", type="u64")
+            packed = await as_msgpack.get_service("bench-remote")
+            figures = await table_async(
+                n,
+                {
+                    "raw websockets echo": round_trip,
+                    "await svc.read('n') (json)": lambda i: svc.read("n"),
+                    "await svc.write('n', i) (json)": lambda i: svc.write("n", i),
+                    "await svc.read('n') (msgpack)": lambda i: packed.read("n"),
+                    "await svc.write('n', i) (msgpack)": lambda i: packed.write("n", i),
+                },
+            )
+        report(figures, {what: "raw websockets echo" for what in figures if what != "raw websockets echo"})
     finally:
         echo.terminate()
         echo.wait()
-
-
-async def remote_calls(url: str, tenant: str, key: str, encoding: commy.Encoding, n: int, base: float) -> None:
-    async with commy.connect(url, tenant=tenant, api_key=key, transport="remote", encoding=encoding) as client:
-        try:
-            svc = await client.create_service("bench-remote")
-            await svc.allocate("n", type="u64")
-        except commy.AlreadyExistsError:
-            svc = await client.get_service("bench-remote")
-        row(f"await svc.read('n') ({encoding})", await per_op_async(n, lambda i: svc.read("n")), base)
-        row(f"await svc.write('n', i) ({encoding})", await per_op_async(n, lambda i: svc.write("n", i)), base)
 
 
 def main() -> None:
@@ -184,7 +213,7 @@ def main() -> None:
     if args.echo_server:
         echo_server(args.echo_server)
         return
-    local_n, remote_n = (2_000, 200) if args.quick else (200_000, 5_000)
+    local_n, remote_n = (1_000, 100) if args.quick else (100_000, 2_000)
     data_dir = tempfile.mkdtemp(prefix="commy-bench-")
     port, admin_key = free_port(), secrets.token_hex(16)
     server = subprocess.Popen(

@@ -28,7 +28,7 @@ from ._errors import (
     error_from_code,
 )
 from ._queue import ChangeQueue
-from ._values import TYPES_BY_TAG, Snapshot, decode, encode
+from ._values import DECODERS, TYPES_BY_TAG, Snapshot, encode
 
 _LENGTH = struct.Struct(">I")
 #: The largest frame the server sends (16 MiB).
@@ -176,8 +176,9 @@ class LocalService:
             data, version, tag = self._mapping.read(variable)
         except Exception as err:
             raise self._translate(err) from None
-        # tuple.__new__ skips the named tuple's Python-level constructor: this is the local read's hot path.
-        return _new_tuple(Snapshot, (variable, version, data, decode(TYPES_BY_TAG.get(tag, "bytes"), data)))
+        # The local read's hot path: a decoder by tag, and tuple.__new__ instead of the named tuple's constructor.
+        decoder = DECODERS.get(tag)
+        return _new_tuple(Snapshot, (variable, version, data, data if decoder is None else decoder(data)))
 
     def write(self, variable: str, value: object) -> int:
         tag = self._types.get(variable)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -90,6 +91,24 @@ def decode(value_type: str, data: bytes) -> Any:
     if value_type == "json":
         return json.loads(data) if data else None
     return data
+
+
+def _fixed(unpack: Callable[[bytes], tuple[Any, ...]], size: int, value_type: str) -> Callable[[bytes], Any]:
+    def decode_fixed(data: bytes) -> Any:
+        return unpack(data)[0] if len(data) == size else decode(value_type, data)
+
+    return decode_fixed
+
+
+#: Decoders by type tag, for the local read's hot path (``bytes`` has none: its value is its data).
+DECODERS: dict[int, Callable[[bytes], Any]] = {
+    1: _fixed(_U64.unpack, 8, "u64"),
+    2: _fixed(_I64.unpack, 8, "i64"),
+    3: _fixed(_F64.unpack, 8, "f64"),
+    4: lambda data: decode("bool", data),
+    5: lambda data: decode("string", data),
+    6: lambda data: decode("json", data),
+}
 
 
 def _whole(value: object, value_type: str, low: int, high: int) -> int:
