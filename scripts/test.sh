@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
-# The project's one test command: formatting, lints, docs and the whole test suite.
+# The project's one test command: formatting, lints, docs, the Rust test suite, then the TypeScript and Python clients
+# against real servers. Each stage prints how long it took; the last line sums them up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+stage_name=""
+stage_start=$SECONDS
+timings=()
+
+finish_stage() {
+    if [[ -n $stage_name ]]; then
+        local took=$((SECONDS - stage_start))
+        timings+=("$(printf '%5ds  %s' "$took" "$stage_name")")
+        printf '==> %s: %ds\n' "$stage_name" "$took"
+    fi
+}
+
+step() {
+    finish_stage
+    stage_name="$*"
+    stage_start=$SECONDS
+    printf '\n==> %s\n' "$stage_name"
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -19,3 +38,11 @@ cargo test --workspace --locked
 
 step "TypeScript client and dashboard (scripts/test-ts.sh)"
 ./scripts/test-ts.sh
+
+step "Python client (scripts/test-python.sh)"
+./scripts/test-python.sh
+
+finish_stage
+printf '\n==> stage times\n'
+printf '%s\n' "${timings[@]}"
+printf '%5ds  total\n' "$((SECONDS - started))"
