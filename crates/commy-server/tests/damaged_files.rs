@@ -26,8 +26,8 @@ async fn the_server_starts_and_serves_every_service_whose_file_is_sound() {
     }
     let old_version = admin.read(&ids[2], "v").await.version;
     let (overwritten, emptied) = (
-        server.service_file("acme", "overwritten"),
-        server.service_file("acme", "emptied"),
+        server.service_file(&ids[1]),
+        server.service_file(&ids[2]),
     );
     drop(admin);
     let dir = server.stop().await;
