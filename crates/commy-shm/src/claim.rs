@@ -7,14 +7,17 @@ use crate::platform;
 use crate::service::Service;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
-/// Takes an exclusive advisory lock on the file for as long as this open file lives (and so the process: the kernel
-/// drops it when the process dies). A second owner gets [`OpenError::OwnedElsewhere`]. Clients never take it.
-pub(crate) fn take_owner_lock(file: &File) -> Result<(), OpenError> {
+/// Opens the file at `path` once more and takes an exclusive advisory lock on that open file, for as long as the
+/// returned handle lives (the kernel drops it when the process dies). A second owner gets
+/// [`OpenError::OwnedElsewhere`]. Clients never take it.
+pub(crate) fn take_owner_lock(path: &Path) -> Result<File, OpenError> {
     use rustix::fs::{flock, FlockOperation};
-    match flock(file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(()),
+    let file = File::open(path)?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
         Err(rustix::io::Errno::WOULDBLOCK) => Err(OpenError::OwnedElsewhere),
         Err(errno) => Err(OpenError::Io(errno.into())),
     }

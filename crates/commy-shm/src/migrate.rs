@@ -6,15 +6,25 @@
 //! new file.
 
 use crate::error::OpenError;
+use crate::layout::header as h;
 use crate::owner::{CreateOptions, ServiceOwner, VariableSpec};
 use crate::service::Service;
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 /// Migrates the previous-format file at `path` (open as `file`, with the owner lock held) and returns the owner of
 /// the new file now at `path`. On failure the old file is untouched.
 pub(crate) fn from_previous(path: &Path, file: File) -> Result<ServiceOwner, OpenError> {
+    // An owner of the old format killed mid-change left the layout generation odd; its own next open would have
+    // made it even again (that is all the old format's recovery was). Do the same, or every read below would wait.
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, h::LAYOUT_GENERATION as u64)?;
+    let generation = u64::from_le_bytes(word);
+    if generation & 1 == 1 {
+        file.write_all_at(&generation.wrapping_add(1).to_le_bytes(), h::LAYOUT_GENERATION as u64)?;
+    }
     let old = Service::open_any_format(file)?;
     let from = old.format();
     let fail = |reason: String| OpenError::Migration { from, reason };

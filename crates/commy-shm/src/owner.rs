@@ -70,6 +70,9 @@ pub struct VariableSpec<'a> {
 pub struct ServiceOwner {
     service: Service,
     names: HashMap<String, Placement>,
+    /// The file opened once more, only to hold the owner lock: a description of its own, so that the lock goes
+    /// when the owner is dropped, even while clones of its [`Service`] live on (watcher threads, say).
+    _owner_lock: std::fs::File,
 }
 
 /// Where the owner put a live variable, as the owner itself recorded it.
@@ -109,7 +112,8 @@ impl ServiceOwner {
             .create_new(true)
             .mode(0o600)
             .open(path)?;
-        claim::take_owner_lock(&file).map_err(|e| CreateError::Io(std::io::Error::other(e.to_string())))?;
+        let owner_lock =
+            claim::take_owner_lock(path).map_err(|e| CreateError::Io(std::io::Error::other(e.to_string())))?;
         file.set_len(len)?;
         // The header is stored into through every mapping: make it real now (the heap is made real block by block).
         if let Err(err) = space::reserve(&file, 0, layout::HEADER_SIZE as u64) {
@@ -149,6 +153,7 @@ impl ServiceOwner {
         })?;
         Ok(ServiceOwner {
             service,
+            _owner_lock: owner_lock,
             names: HashMap::new(),
         })
     }
@@ -160,7 +165,7 @@ impl ServiceOwner {
     pub fn open(path: impl AsRef<Path>) -> Result<ServiceOwner, OpenError> {
         let path = path.as_ref();
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        claim::take_owner_lock(&file)?;
+        let owner_lock = claim::take_owner_lock(path)?;
         if claim::format_of(&file)? == layout::PREVIOUS_FORMAT_VERSION {
             return migrate::from_previous(path, file);
         }
@@ -200,7 +205,11 @@ impl ServiceOwner {
             .map
             .u32_at(h::VARIABLE_COUNT as u64)
             .store(names.len() as u32, Ordering::Relaxed);
-        Ok(ServiceOwner { service, names })
+        Ok(ServiceOwner {
+            service,
+            names,
+            _owner_lock: owner_lock,
+        })
     }
 
     /// The attachment through which the owner reads, writes and watches.

@@ -56,3 +56,16 @@ fn a_format_1_file_is_migrated_by_its_owner_with_values_and_versions() {
     assert_eq!(owner.service().read(status).unwrap(), (b"format 2".to_vec(), 4));
     Service::open(&path, Access::ReadWrite).unwrap();
 }
+
+/// Found by the fuzzer: a format-1 file whose owner was killed mid-change (layout generation odd) made the migration
+/// wait for the generation, then fail, so the server would have moved a sound file aside. Format 1's own recovery
+/// was to make the generation even; the migration does the same.
+#[test]
+fn a_format_1_file_left_mid_change_is_migrated_too() {
+    let (_dir, path) = format1_copy();
+    let at = header::LAYOUT_GENERATION as u64;
+    util::put_u64(&path, at, util::u64_at(&path, at) | 1);
+    let owner = ServiceOwner::open(&path).unwrap();
+    let counter = owner.lookup("counter").unwrap();
+    assert_eq!(owner.service().read(counter).unwrap(), (5u64.to_le_bytes().to_vec(), 5));
+}

@@ -2,11 +2,16 @@
 //! and the owner. Whatever opens is then used: list, lookup, read, watch, and for the owner write, allocate, resize
 //! and free. Nothing may panic, fault or hang; errors are fine.
 //!
-//! Two things in a file legitimately make a caller wait, and the target takes them out of the input:
+//! Two things in a file legitimately make a caller wait (up to the service's wait bound, 2 s, then a typed error;
+//! `tests/hostile.rs` covers that), and the target takes them out of the input to keep runs fast:
 //! - a lock word naming a live process (pid 1, or this one) makes a writer wait for that process; the target zeroes
 //!   every lock word, as if no writer were running;
 //! - an odd layout generation means an owner is mid-change; clients' reads wait for it, so they are exercised only
 //!   when the generation is even. The owner's open repairs it, so the owner is always exercised.
+//!
+//! And one thing makes a run costly for the machine: the owner makes every block it hands out real (`fallocate`),
+//! so a header allowing a file of terabytes lets one input allocate gigabytes of the scratch directory (memory, in
+//! `/dev/shm`). The target caps the header's `max_capacity` at [`MAX_FILE`].
 
 #![no_main]
 
@@ -18,10 +23,13 @@ use std::sync::OnceLock;
 
 /// At most this many variables are exercised per attachment, to keep each run short.
 const MAX_VARS: usize = 16;
+/// The largest file an input may grow to (see the module doc).
+const MAX_FILE: u64 = 64 << 20;
 
 fuzz_target!(|data: &[u8]| {
     let mut bytes = data.to_vec();
     let generation_even = release_locks(&mut bytes);
+    cap_max_capacity(&mut bytes);
     let path = scratch();
     std::fs::write(path, &bytes).expect("write the scratch file");
 
@@ -69,6 +77,14 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Lowers the header's `max_capacity` to at most [`MAX_FILE`].
+fn cap_max_capacity(bytes: &mut [u8]) {
+    let at = header::MAX_CAPACITY;
+    if let Some(max) = u64_at(bytes, at) {
+        bytes[at..at + 8].copy_from_slice(&max.min(MAX_FILE).to_le_bytes());
+    }
 }
 
 /// Zeroes every table entry's lock word that lies in the input. Returns whether the layout generation is even.
