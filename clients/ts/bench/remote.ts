@@ -23,45 +23,60 @@ function summarize(samples: number[]): Summary {
   return { median: at(0.5), p99: at(0.99) };
 }
 
-async function measure(rounds: number, once: () => Promise<void>): Promise<Summary> {
-  for (let i = 0; i < WARMUP; i++) await once();
-  const samples: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const start = process.hrtime.bigint();
-    await once();
-    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+type Round = () => Promise<void>;
+
+/** Runs every case's rounds in slices that alternate between the cases, so that load from outside hits all alike. */
+async function measureAll(cases: Map<string, Round>, rounds: number, slices = 10): Promise<Map<string, Summary>> {
+  const samples = new Map<string, number[]>();
+  for (const [name, once] of cases) {
+    for (let i = 0; i < WARMUP; i++) await once();
+    samples.set(name, []);
   }
-  return summarize(samples);
+  for (let slice = 0; slice < slices; slice++) {
+    for (const [name, once] of cases) {
+      const into = samples.get(name) ?? [];
+      for (let i = 0; i < rounds / slices; i++) {
+        const start = process.hrtime.bigint();
+        await once();
+        into.push(Number(process.hrtime.bigint() - start) / 1000);
+      }
+    }
+  }
+  return new Map([...samples].map(([name, list]) => [name, summarize(list)]));
 }
 
-async function echoBaseline(): Promise<Summary> {
+/** A raw `ws` echo round trip of a message the size of a ReadVariable request, to a Node echo server process. */
+async function echoRound(): Promise<{ once: Round; close: () => void }> {
   const script = fileURLToPath(new URL("echo-server.js", import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve) => child.stdout.once("data", (b: Buffer) => resolve(b.toString().trim())));
   const socket = new WebSocket(`ws://127.0.0.1:${port}`);
   await new Promise((resolve) => socket.once("open", resolve));
   const message = JSON.stringify({ type: "ReadVariable", data: { service_id: "svc_0001", variable_name: "n" }, id: 1 });
-  const result = await measure(ROUNDS, () => {
-    return new Promise<void>((resolve) => {
+  const once = () =>
+    new Promise<void>((resolve) => {
       socket.once("message", () => resolve());
       socket.send(message);
     });
-  });
-  socket.close();
-  child.kill();
-  return result;
+  return {
+    once,
+    close: () => {
+      socket.close();
+      child.kill();
+    },
+  };
 }
 
-async function commy(server: CommyServer, key: string, encoding: Encoding) {
+/** The client's read round trip, and write -> the watcher's listener has the new version. */
+async function commyRounds(server: CommyServer, key: string, encoding: Encoding) {
   const options = { tenant: "bench", apiKey: key, encoding };
   const writer = await connect(server.url, options);
   const watcher = await connect(server.url, options);
   const service = await writer.createService(`bench-${encoding}`);
   await service.allocate("n", { type: "u64" });
-  const read = await measure(ROUNDS, async () => {
+  const read: Round = async () => {
     await service.read("n");
-  });
-
+  };
   const watched = await watcher.getService(service.name);
   // The push may come before the write's own reply: the watcher keeps the latest version it saw.
   let latest = 0;
@@ -72,31 +87,44 @@ async function commy(server: CommyServer, key: string, encoding: Encoding) {
   });
   await stop.ready;
   let n = 0;
-  const push = await measure(ROUNDS, async () => {
+  const push: Round = async () => {
     const version = await service.write("n", ++n);
     if (latest >= version) return;
     await new Promise<void>((done) => (waiting = { version, done }));
     waiting = undefined;
-  });
-  stop();
-  await writer.close();
-  await watcher.close();
-  return { read, push };
+  };
+  const close = async () => {
+    stop();
+    await writer.close();
+    await watcher.close();
+  };
+  return { read, push, close };
 }
 
 const us = (x: number) => `${x.toFixed(0)} µs`;
 const server = await CommyServer.start();
 try {
   const key = await server.tenantKey("bench", ALL);
-  console.log(`commy: ${COMMY_BIN}; ${ROUNDS} sequential rounds each after ${WARMUP} of warm-up; median (p99)`);
-  const echo = await echoBaseline();
-  console.log(`raw ws echo round trip (baseline)      ${us(echo.median)} (${us(echo.p99)})`);
-  for (const encoding of ["json", "msgpack"] as const) {
-    const { read, push } = await commy(server, key, encoding);
-    const ratio = (s: Summary) => `${(s.median / echo.median).toFixed(1)}x echo`;
-    console.log(`client read round trip, ${encoding.padEnd(7)}       ${us(read.median)} (${us(read.p99)})  ${ratio(read)}`);
-    console.log(`client write -> push, ${encoding.padEnd(7)}         ${us(push.median)} (${us(push.p99)})  ${ratio(push)}`);
+  const echo = await echoRound();
+  const json = await commyRounds(server, key, "json");
+  const msgpack = await commyRounds(server, key, "msgpack");
+  const cases = new Map<string, Round>([
+    ["raw ws echo round trip (baseline)", echo.once],
+    ["client read round trip, json", json.read],
+    ["client write -> push, json", json.push],
+    ["client read round trip, msgpack", msgpack.read],
+    ["client write -> push, msgpack", msgpack.push],
+  ]);
+  console.log(`commy: ${COMMY_BIN}; ${ROUNDS} sequential rounds per case after ${WARMUP} of warm-up, in 10 alternating slices`);
+  const results = await measureAll(cases, ROUNDS);
+  const baseline = results.get("raw ws echo round trip (baseline)")?.median ?? NaN;
+  for (const [name, summary] of results) {
+    const ratio = (summary.median / baseline).toFixed(2);
+    console.log(`${name.padEnd(36)} p50 ${us(summary.median).padStart(8)}  p99 ${us(summary.p99).padStart(8)}  ${ratio}x echo`);
   }
+  echo.close();
+  await json.close();
+  await msgpack.close();
 } finally {
   await server.dispose();
 }
