@@ -178,7 +178,7 @@ export class Tree {
     const valueCell = element("td", { class: "value-cell" });
     valueCell.append(value);
     const typeCell = element("td", { class: "muted" }, "");
-    const versionCell = element("td", { class: "muted" }, "");
+    const versionCell = element("td", { class: "muted version" }, "");
     const changedCell = element("td", { class: "muted" }, "—");
     const spark = new Sparkline(`rate of ${name}`);
     const sparkCell = element("td");

@@ -16,7 +16,8 @@ after(closeClients);
 type Message = { type: string; data: Record<string, unknown>; id?: number };
 
 /** A server that answers as Commy would, with `extra` messages sent after each Subscribe reply. */
-async function scripted(options: { answerHeartbeats: boolean; extra: Message[] }) {
+async function scripted(options: { answerHeartbeats: boolean; extra: Message[]; endFirstSubscription?: boolean }) {
+  const requests: string[] = [];
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", handleProtocols: () => "commy.v1.json" });
   await new Promise((resolve) => wss.once("listening", resolve));
   const connections: WebSocket[] = [];
@@ -24,6 +25,7 @@ async function scripted(options: { answerHeartbeats: boolean; extra: Message[] }
     connections.push(socket);
     socket.on("message", (raw: Buffer) => {
       const request = JSON.parse(raw.toString()) as Message;
+      requests.push(request.type);
       const reply = (type: string, data: Record<string, unknown>) =>
         socket.send(JSON.stringify({ type, data, id: request.id, unknown_field: "from a newer server" }));
       switch (request.type) {
@@ -34,6 +36,10 @@ async function scripted(options: { answerHeartbeats: boolean; extra: Message[] }
         case "Subscribe":
           reply("Result", { success: true, message: "subscribed" });
           for (const message of options.extra) socket.send(JSON.stringify(message));
+          if (options.endFirstSubscription && requests.filter((type) => type === "Subscribe").length === 1) {
+            const data = { service_id: "svc_1", variable_name: "v", reason: "the key was changed" };
+            socket.send(JSON.stringify({ type: "SubscriptionEnded", data }));
+          }
           return;
         case "ReadVariable":
           return reply("VariableData", { service_id: "svc_1", variable_name: "v", data: [1], version: 1, value: true });
@@ -50,7 +56,7 @@ async function scripted(options: { answerHeartbeats: boolean; extra: Message[] }
     for (const socket of wss.clients) socket.terminate();
     wss.close();
   };
-  return { url: `ws://127.0.0.1:${port}`, close, connections };
+  return { url: `ws://127.0.0.1:${port}`, close, connections, requests };
 }
 
 test("pushes and fields the client does not know are ignored", async () => {
@@ -90,6 +96,24 @@ test("a link that stops answering heartbeats is dropped and the client reconnect
   client.on("status", (status) => statuses.push(status));
   await until("a reconnect", () => statuses.includes("reconnecting") && statuses.at(-1) === "open");
   assert.ok(server.connections.length >= 2, "a second connection was made");
+  await client.close();
+  server.close();
+});
+
+test("a subscription the server ends is made again, and the watch goes on", async () => {
+  const server = await scripted({ answerHeartbeats: true, extra: [], endFirstSubscription: true });
+  const client = track(await connect(server.url, { tenant: "t", apiKey: "k" }));
+  const service = await client.getService("s");
+  const seen: Change[] = [];
+  const stop = service.watch("v", (change) => seen.push(change));
+  await stop.ready;
+  await until("a second Subscribe", () => server.requests.filter((type) => type === "Subscribe").length === 2);
+  assert.deepEqual(
+    seen.map((c) => c.version),
+    [1],
+    "the same value is not delivered twice",
+  );
+  stop();
   await client.close();
   server.close();
 });
