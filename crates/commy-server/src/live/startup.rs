@@ -12,7 +12,7 @@ use super::error::LiveError;
 use crate::store::ServiceRecord;
 use commy_shm::{CreateOptions, OpenError, ServiceOwner};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A service file opened at start-up.
 pub(super) enum Opened {
@@ -41,13 +41,30 @@ pub(super) fn open_or_recreate(
             .map_err(|e| file_error(record, e.to_string()))
     };
     let empty = || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
-    match ServiceOwner::open(path) {
+    match open_when_released(path) {
         Ok(owner) => Ok(Opened::Existing(owner)),
         Err(OpenError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => recreate("missing"),
         Err(OpenError::NotInitialised) => recreate("was never fully initialised"),
         Err(_) if empty() => recreate("is empty"),
         Err(err @ (OpenError::Io(_) | OpenError::OwnedElsewhere)) => Err(file_error(record, err.to_string())),
         Err(damage) => Err(move_aside(path, record, &damage.to_string())),
+    }
+}
+
+/// How long a start waits for a previous owner of a file (a server still exiting) to let it go.
+const OWNER_RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the file as its owner, waiting up to [`OWNER_RELEASE_WAIT`] while another owner still holds it: a restart
+/// may overlap the end of the previous server (in another process, or in this one while its last tasks finish).
+fn open_when_released(path: &Path) -> Result<ServiceOwner, OpenError> {
+    let deadline = Instant::now() + OWNER_RELEASE_WAIT;
+    loop {
+        match ServiceOwner::open(path) {
+            Err(OpenError::OwnedElsewhere) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
