@@ -20,7 +20,7 @@ pub const READ_ONLY: &[Permission] = &[Permission::Read];
 impl TestServer {
     /// An SDK client over the remote transport, authenticated with the server admin key (no tenant).
     pub async fn sdk_admin(&self) -> Client {
-        let client = Client::builder(self.url())
+        let client = Client::builder(&self.url())
             .transport(Transport::Remote)
             .connect()
             .await
@@ -48,7 +48,7 @@ impl TestServer {
 
     /// An SDK client of `tenant` over `transport`, authenticated with `key`.
     pub async fn sdk_client(&self, transport: Transport, tenant: &str, key: &str) -> Client {
-        let client = Client::builder(self.url())
+        let client = Client::builder(&self.url())
             .transport(transport)
             .request_timeout(Duration::from_secs(20))
             .connect()

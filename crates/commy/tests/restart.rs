@@ -6,10 +6,10 @@ use commy_proto::{
     CreateTenant, Credential, Encoding, Frame, GetService, ListTenants, ListVariables, Permission, ReadVariable, Reply,
     Request, ServerMessage, ServiceInfo, Subscribe, ValueType, VariableData, WriteVariable,
 };
+use commy_testkit::{guard, GUARD};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,15 +22,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-/// How long any single wait may take before the test fails. Only a guard against hanging: no test asserts a time.
-const GUARD: Duration = Duration::from_secs(30);
-
-async fn guard<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(GUARD, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 /// A running `commy serve`, with the address it reported and its log so far.
 struct Commy {
