@@ -1,8 +1,10 @@
 //! Child processes with a deadline: a test that starts one fails, and kills it, instead of hanging.
 
-use crate::GUARD;
-use std::io::Read;
+use crate::{guard, GUARD};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -55,6 +57,29 @@ impl ChildProcess {
         self.wait_within(GUARD)
     }
 
+    /// Waits until it exits, at most [`GUARD`], without blocking the async runtime.
+    pub async fn wait_async(&mut self) -> ExitStatus {
+        let what = format!("{} to exit", self.what);
+        guard(&what, async {
+            loop {
+                if let Some(status) = self.child.try_wait().expect("the child's status") {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+    }
+
+    /// Sends `signal` (such as `-TERM`) with `kill(1)`.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} {}", self.what);
+    }
+
     /// Kills it (if it still runs) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -99,4 +124,96 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>
         }
         bytes
     })
+}
+
+/// A running server process (`commy serve`) that has logged where it listens, with its log so far.
+#[derive(Debug)]
+pub struct ServeProcess {
+    process: ChildProcess,
+    /// The address it reported (`commy serving addr=...`).
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Starts `command`, a `commy serve` line (its stderr is taken, stdin and stdout are null), and waits, at most
+    /// [`GUARD`], until it logs `commy serving addr=<address>`.
+    pub fn start(command: &mut Command) -> ServeProcess {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut process = ChildProcess::spawn("commy serve", command);
+        let stderr = process.child.stderr.take().expect("the server's stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, addr) = mpsc::channel();
+        let lines = log.clone();
+        // Keeps reading after the address, so that the server never writes to a closed pipe.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                let line = strip_ansi(&line);
+                {
+                    let mut log = lines.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                if let Some(addr) = serving_addr(&line) {
+                    let _ = found.send(addr);
+                }
+            }
+        });
+        let addr = addr.recv_timeout(GUARD).unwrap_or_else(|_| {
+            process.kill();
+            panic!("commy serve did not report its address:\n{}", log.lock().unwrap())
+        });
+        ServeProcess { process, addr, log }
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The process.
+    pub fn process(&mut self) -> &mut ChildProcess {
+        &mut self.process
+    }
+
+    /// Sends `signal` (such as `-TERM`) and waits until the process ends.
+    pub async fn signal_and_wait(mut self, signal: &str) -> ExitStatus {
+        self.process.signal(signal);
+        self.process.wait_async().await
+    }
+
+    /// Kills it with SIGKILL (no goodbye, no flush) and waits until it is gone.
+    pub async fn crash(mut self) {
+        self.process.child.kill().expect("SIGKILL");
+        self.process.wait_async().await;
+    }
+}
+
+/// The address in the line `... commy serving addr=127.0.0.1:PORT data_dir=...`.
+pub fn serving_addr(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("commy serving")?..];
+    let addr = rest.split_whitespace().find_map(|w| w.strip_prefix("addr="))?;
+    addr.parse().ok()
+}
+
+/// The line without terminal colour sequences (`ESC [ ... letter`), in case the log has them anyway.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -6,16 +6,16 @@ use commy_proto::{
     CreateTenant, Credential, Encoding, Frame, GetService, ListTenants, ListVariables, Permission, ReadVariable, Reply,
     Request, ServerMessage, ServiceInfo, Subscribe, ValueType, VariableData, WriteVariable,
 };
-use commy_testkit::{guard, GUARD};
+use commy_testkit::guard;
+use commy_testkit::process::ServeProcess;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -23,128 +23,18 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A running `commy serve`, with the address it reported and its log so far.
-struct Commy {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Commy {
-    /// Starts `commy serve` on `dir`, listening on a port the system picks, and waits until it says where.
-    fn start(dir: &Path) -> Commy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_commy"))
+/// Starts `commy serve` on `dir`, listening on a port the system picks, and waits until it says where.
+fn start_commy(dir: &Path) -> ServeProcess {
+    ServeProcess::start(
+        Command::new(env!("CARGO_BIN_EXE_commy"))
             .arg("serve")
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .env("COMMY_LOG", "info")
             .env("NO_COLOR", "1")
-            .env_remove("COMMY_ADMIN_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("commy serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (found, addr) = mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                let line = strip_ansi(&line);
-                if let Some(addr) = serving_addr(&line) {
-                    let _ = found.send(addr);
-                }
-                let mut log = lines.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let addr = addr.recv_timeout(GUARD).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("commy serve did not report its address:\n{}", log.lock().unwrap())
-        });
-        Commy { child, addr, log }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Sends SIGTERM, as a service manager does, and waits for the process to end.
-    async fn terminate(self) -> ExitStatus {
-        self.signal("-TERM").await
-    }
-
-    /// Sends SIGINT, as Ctrl-C in a terminal does, and waits for the process to end.
-    async fn interrupt(self) -> ExitStatus {
-        self.signal("-INT").await
-    }
-
-    async fn signal(mut self, signal: &str) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args([signal, &self.pid()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        self.wait().await
-    }
-
-    /// Kills the process with SIGKILL: no goodbye, no flush.
-    async fn crash(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.wait().await;
-    }
-
-    async fn wait(&mut self) -> ExitStatus {
-        guard("commy serve to exit", async {
-            loop {
-                if let Some(status) = self.child.try_wait().unwrap() {
-                    return status;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-    }
-}
-
-impl Drop for Commy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The address in the line `... commy serving addr=127.0.0.1:PORT data_dir=...`.
-fn serving_addr(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("commy serving")?..];
-    let addr = rest.split_whitespace().find_map(|w| w.strip_prefix("addr="))?;
-    addr.parse().ok()
-}
-
-/// The line without terminal colour sequences (`ESC [ ... letter`), in case the log has them anyway.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+            .env_remove("COMMY_ADMIN_KEY"),
+    )
 }
 
 /// A JSON WebSocket client: requests with ids, pushes kept aside while waiting for replies.
@@ -310,7 +200,7 @@ async fn set_up(addr: SocketAddr, admin_key: &str) -> (String, ServiceInfo) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Commy::start(dir.path());
+    let server = start_commy(dir.path());
     let admin_key = read_admin_key(dir.path());
     let (key, service) = set_up(server.addr, &admin_key).await;
     let sid = service.service_id.clone();
@@ -327,7 +217,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         .await;
 
     // SIGTERM: every connected client hears `Disconnected` (no id), then a "going away" close frame.
-    let status = server.terminate().await;
+    let status = server.signal_and_wait("-TERM").await;
     assert!(status.success(), "commy serve exited with {status}");
     let bye = client.next().await.expect("a goodbye before the close");
     assert_eq!(bye.id, None);
@@ -338,7 +228,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     assert!(client.next().await.is_none(), "the connection closes after the goodbye");
 
     // The same data directory again.
-    let server = Commy::start(dir.path());
+    let server = start_commy(dir.path());
     assert_eq!(read_admin_key(dir.path()), admin_key, "the admin key is kept");
     let mut admin = Ws::login(server.addr, None, &admin_key).await;
     let ServerMessage::TenantList(tenants) = admin.call(ListTenants {}).await else {
@@ -398,7 +288,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
 
     // Ctrl-C says goodbye the same way.
     let log = server.log();
-    let status = server.interrupt().await;
+    let status = server.signal_and_wait("-INT").await;
     assert!(status.success(), "commy serve exited with {status}:\n{log}");
     let bye = watcher.next().await.expect("a goodbye before the close");
     assert!(
@@ -445,7 +335,7 @@ async fn stream_writes(mut ws: Ws, sid: String, start: u64, acked: Arc<AtomicU64
 async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
     const ROUNDS: u64 = 5;
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Commy::start(dir.path());
+    let mut server = start_commy(dir.path());
     let admin_key = read_admin_key(dir.path());
     let (key, service) = set_up(server.addr, &admin_key).await;
     let sid = service.service_id;
@@ -476,7 +366,7 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
         let (acked, sent) = (acked.load(Ordering::SeqCst), sent.load(Ordering::SeqCst));
         assert!(acked >= kill_after && sent >= acked);
 
-        server = Commy::start(dir.path());
+        server = start_commy(dir.path());
         let mut client = Ws::login(server.addr, Some("acme"), &key).await;
         let after = client.read(&sid, "counter").await;
         // Never torn: 8 bytes that are one of the values written; never older than the last acknowledged one.
@@ -490,6 +380,6 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
         eprintln!("round {round}: acknowledged {acked}, sent {sent}, kept {got}");
         value = got;
     }
-    let status = server.terminate().await;
+    let status = server.signal_and_wait("-TERM").await;
     assert!(status.success());
 }
