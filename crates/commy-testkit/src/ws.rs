@@ -114,6 +114,29 @@ impl Client {
         self.send_raw(message).await;
     }
 
+    /// Sends a request in the connection's encoding; an error once the connection is gone, for tests that outlive
+    /// the server.
+    pub async fn try_send(&mut self, request: &Request) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let message = match encode_request(request, self.encoding).unwrap() {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::binary(bytes),
+        };
+        guard("sending", self.ws.send(message)).await
+    }
+
+    /// The next reply or push, or `None` once the connection has closed (a close frame, an error or its end).
+    pub async fn next_reply(&mut self) -> Option<Reply> {
+        loop {
+            let bytes = match guard("a message from the server", self.ws.next()).await? {
+                Ok(Message::Text(text)) => text.as_bytes().to_vec(),
+                Ok(Message::Binary(bytes)) => bytes.to_vec(),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            };
+            return Some(decode_reply(&bytes, self.encoding).expect("a reply in the connection's encoding"));
+        }
+    }
+
     /// Sends a raw WebSocket message.
     pub async fn send_raw(&mut self, message: Message) {
         guard("sending", self.ws.send(message))
