@@ -180,14 +180,28 @@ pub struct BlockingServer {
 }
 
 impl BlockingServer {
-    /// A server with the default configuration.
+    /// A server with the default configuration, on a runtime of its own.
     pub fn start() -> BlockingServer {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the server");
+        BlockingServer::start_on(tokio::runtime::Runtime::new().expect("a runtime for the server"))
+    }
+
+    /// A server with the default configuration on `runtime` (a benchmark chooses its worker threads).
+    pub fn start_on(runtime: tokio::runtime::Runtime) -> BlockingServer {
         let server = runtime.block_on(TestServer::start());
         BlockingServer {
             server: Some(server),
             runtime,
         }
+    }
+
+    /// The runtime that serves it, for work beside it (such as an SDK client's).
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.server().addr
     }
 
     /// The server.
