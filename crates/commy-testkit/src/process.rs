@@ -1,6 +1,7 @@
 //! Child processes with a deadline: a test that starts one fails, and kills it, instead of hanging.
 
 use crate::{guard, GUARD};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -216,4 +217,16 @@ pub fn strip_ansi(line: &str) -> String {
         }
     }
     out
+}
+
+/// `program <args>` as a client of `url` with `key`: `COMMY_URL` and `COMMY_KEY` set, no `COMMY_TENANT` from the
+/// test's own environment.
+pub fn client_command(program: impl AsRef<OsStr>, url: &str, key: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("COMMY_URL", url)
+        .env("COMMY_KEY", key)
+        .env_remove("COMMY_TENANT");
+    command
 }

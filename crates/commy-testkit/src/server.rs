@@ -222,13 +222,7 @@ impl BlockingServer {
     /// `program <args>` against this server: `COMMY_URL` and `COMMY_KEY` set, no `COMMY_TENANT` from the test's own
     /// environment.
     pub fn command(&self, program: impl AsRef<OsStr>, key: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env("COMMY_URL", self.url())
-            .env("COMMY_KEY", key)
-            .env_remove("COMMY_TENANT");
-        command
+        crate::process::client_command(program, &self.url(), key, args)
     }
 }
 

@@ -20,13 +20,8 @@ fn serve_self_signed(dir: &Path) -> ServeProcess {
 }
 
 fn commy(url: &str, key: &str, ca: Option<&Path>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
-    command
-        .args(args)
-        .env("COMMY_URL", url)
-        .env("COMMY_KEY", key)
-        .env_remove("COMMY_TENANT")
-        .env_remove("COMMY_CA_CERT");
+    let mut command = process::client_command(env!("CARGO_BIN_EXE_commy"), url, key, args);
+    command.env_remove("COMMY_CA_CERT");
     if let Some(ca) = ca {
         command.env("COMMY_CA_CERT", ca);
     }
