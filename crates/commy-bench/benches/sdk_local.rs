@@ -8,39 +8,25 @@
 //! comparison.
 
 use commy_client::{Allocation, Client, Credentials, Service, Transport};
-use commy_server::config::ServerConfig;
-use commy_server::Server;
+use commy_testkit::BlockingServer;
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures_util::FutureExt;
 use std::hint::black_box;
 
 struct Fixture {
-    _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+    _server: BlockingServer,
     _client: Client,
     service: Service,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_owned(),
-            ..ServerConfig::default()
-        };
-        let (client, service) = runtime.block_on(async {
-            let server = Server::open(config, None).expect("server");
-            let listener = server.bind().await.expect("bind");
-            let url = format!("ws://{}", listener.local_addr().unwrap());
-            tokio::spawn(server.run(listener, std::future::pending()));
-            let key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+        let server = BlockingServer::start();
+        let url = server.url();
+        let key = server.admin_key();
+        let (client, service) = server.runtime().block_on(async {
             let admin = Client::connect(&url).await.unwrap();
-            admin
-                .authenticate(None, Credentials::api_key(key.trim()))
-                .await
-                .unwrap();
+            admin.authenticate(None, Credentials::api_key(key)).await.unwrap();
             admin.create_tenant("bench", "bench").await.unwrap();
             let client = Client::builder(&url)
                 .transport(Transport::Local)
@@ -48,7 +34,7 @@ impl Fixture {
                 .await
                 .unwrap();
             client
-                .authenticate(Some("bench"), Credentials::api_key(key.trim()))
+                .authenticate(Some("bench"), Credentials::api_key(key))
                 .await
                 .unwrap();
             let service = client.create_service("bench").await.unwrap();
@@ -56,8 +42,7 @@ impl Fixture {
             (client, service)
         });
         Fixture {
-            _runtime: runtime,
-            _dir: dir,
+            _server: server,
             _client: client,
             service,
         }

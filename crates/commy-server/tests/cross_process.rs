@@ -1,47 +1,104 @@
 //! Coherence across processes: a separate process writing straight into a service's mapped file reaches WebSocket
 //! subscribers, and a WebSocket write lands in the file that process maps.
 //!
-//! The other process is `commy-shm-write` (src/bin/commy-shm-write.rs), which opens the file with
-//! `commy_shm::Service::open` as a program on the server's machine would.
-
-mod util;
+//! The other process is this test executable run again in child mode (see [`shm_child`]): it opens the file with
+//! `commy_shm::Service::open` as a program on the server's machine would, so no helper binary ships in the server.
 
 use commy_proto::{AllocateVariable, Encoding, Permission, ValueType};
+use commy_testkit::{both_encodings, guard, process, variable, Fixture, TestServer};
 use serde_json::json;
+use std::error::Error;
 use std::path::Path;
-use util::{both_encodings, guard, variable, Fixture, TestServer};
+use std::process::Command;
 
 both_encodings!(
     a_write_through_the_mapped_file_reaches_a_websocket_subscriber,
     a_websocket_write_lands_in_the_file_another_process_maps,
 );
 
-/// Runs `commy-shm-write` with `args` on `file`; returns its one line of output, split into words.
+/// Set in the child's environment to the child's command line, one argument a line.
+const CHILD_MODE: &str = "COMMY_SHM_CHILD";
+
+/// What precedes the child's answer on stdout, among the test harness's own words.
+const ANSWER: &str = "SHM-CHILD ";
+
+/// Child mode: when [`CHILD_MODE`] is set, touches one variable through the service file and prints the answer.
+/// Without it, this test does nothing.
+///
+/// ```text
+/// write <service-file> <variable> <hex-bytes>   # answers "WROTE <version>"
+/// read <service-file> <variable>                # answers "VALUE <hex-bytes> <version>"
+/// ```
+#[test]
+fn shm_child() {
+    let Ok(command_line) = std::env::var(CHILD_MODE) else {
+        return;
+    };
+    let args: Vec<&str> = command_line.lines().collect();
+    match touch(&args) {
+        Ok(line) => println!("{ANSWER}{line}"),
+        Err(err) => panic!("shm child {args:?}: {err}"),
+    }
+}
+
+fn touch(args: &[&str]) -> Result<String, Box<dyn Error>> {
+    use commy_shm::{Access, Service};
+    match *args {
+        ["write", path, variable, hex] => {
+            let service = Service::open(path, Access::ReadWrite)?;
+            let handle = service.lookup(variable)?;
+            let version = service.write(handle, &from_hex(hex)?)?;
+            Ok(format!("WROTE {version}"))
+        }
+        ["read", path, variable] => {
+            let service = Service::open(path, Access::ReadOnly)?;
+            let handle = service.lookup(variable)?;
+            let (data, version) = service.read(handle)?;
+            Ok(format!("VALUE {} {version}", hex(&data)))
+        }
+        _ => Err(format!("unknown command line {args:?}").into()),
+    }
+}
+
+/// Runs this executable's [`shm_child`] with `command` and `args` on `file`; returns its answer, split into words.
 async fn helper(command: &str, file: &Path, args: &[&str]) -> Vec<String> {
+    let mut child_args = vec![command.to_owned(), file.display().to_string()];
+    child_args.extend(args.iter().map(|arg| arg.to_string()));
+    let mut child = Command::new(std::env::current_exe().expect("the test executable"));
+    child
+        .args(["shm_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_MODE, child_args.join("\n"));
     let output = guard(
-        "commy-shm-write",
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_commy-shm-write"))
-            .arg(command)
-            .arg(file)
-            .args(args)
-            .output(),
+        "the shm child",
+        tokio::task::spawn_blocking(move || process::output("the shm child", &mut child)),
     )
     .await
-    .expect("commy-shm-write runs");
+    .expect("the shm child runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
-        "commy-shm-write {command} {args:?}: {}",
+        "shm child {child_args:?}: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+    let answer = stdout
+        .lines()
+        .find_map(|line| Some(line.split_once(ANSWER)?.1))
+        .unwrap_or_else(|| panic!("shm child {child_args:?} gave no answer: {stdout}"));
+    answer.split_whitespace().map(str::to_owned).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Result<Vec<u8>, Box<dyn Error>> {
+    if !hex.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits in {hex:?}").into());
+    }
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| Ok(u8::from_str_radix(std::str::from_utf8(pair)?, 16)?))
+        .collect()
 }
 
 async fn a_write_through_the_mapped_file_reaches_a_websocket_subscriber(enc: Encoding) {

@@ -2,11 +2,9 @@
 //! the overwritten one's service answers INTERNAL_ERROR, the emptied one is recreated from the metadata, and every
 //! other service is served as before.
 
-mod util;
-
 use commy_proto::{AllocateVariable, Encoding, ErrorCode, ValueType};
+use commy_testkit::{guard, read, variable, TestServer};
 use serde_json::json;
-use util::{guard, read, variable, TestServer};
 
 #[tokio::test]
 async fn the_server_starts_and_serves_every_service_whose_file_is_sound() {

@@ -1,15 +1,13 @@
 //! Tenant isolation and permissions over a real socket: a key of one tenant reaches nothing of another, a key without
 //! a permission cannot use it, and a revoked key stops working.
 
-mod util;
-
 use commy_proto::{
     AllocateVariable, ClientMessage, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
     DeleteTenant, Encoding, ErrorCode, GetService, JwtAlgorithm, ListServices, ListTenants, ListVariables, Permission,
     QueryAudit, RevokeApiKey, ServerMessage, SetJwtKey, Subscribe, Unsubscribe, ValueType,
 };
+use commy_testkit::{authenticate, both_encodings, read, variable, write_data, write_value, Client, TestServer};
 use serde_json::json;
-use util::{authenticate, both_encodings, read, variable, write_data, write_value, Client, TestServer};
 
 use Permission::{Admin, CreateService as Create, DeleteService as Delete, Read, Write};
 

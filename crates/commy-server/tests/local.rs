@@ -1,10 +1,8 @@
 //! The local socket is a transport like the WebSocket: the same limits, the same goodbye, and a frame it cannot take
 //! is refused before its bytes are held.
 
-mod util;
-
 use commy_proto::{ErrorCode, GetServiceFilePath, Heartbeat, ServerMessage};
-use util::{authenticate, LocalClient, TestServer, ADMIN_KEY};
+use commy_testkit::{authenticate, LocalClient, TestServer, ADMIN_KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_says_goodbye_on_the_local_socket() {

@@ -1,10 +1,8 @@
 //! What `/metrics` promises (docs/operations.md): the gauges follow what the server holds (services and variables go
 //! up with creation and down with deletion), and every request is counted, whichever transport it came on.
 
-mod util;
-
 use commy_proto::{DeallocateVariable, DeleteService, Encoding, ErrorCode, Heartbeat, ServerMessage, ValueType};
-use util::{authenticate, variable, LocalClient, TestServer};
+use commy_testkit::{authenticate, variable, LocalClient, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_socket_requests_are_counted_exactly_as_websocket_ones() {

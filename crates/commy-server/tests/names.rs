@@ -1,13 +1,11 @@
 //! The names rule over a real socket: a bad tenant, service or variable name gets `INVALID_REQUEST` naming it, on
 //! every request that carries one (reads and deletes too, not only creates), and the connection keeps working.
 
-mod util;
-
 use commy_proto::{
     DeleteService, DeleteTenant, Encoding, ErrorCode, GetService, ListServices, Permission, ReadVariable, Subscribe,
     ValueType, WriteVariable,
 };
-use util::{both_encodings, variable, TestServer};
+use commy_testkit::{both_encodings, variable, TestServer};
 
 both_encodings!(bad_names_are_invalid_on_every_request);
 

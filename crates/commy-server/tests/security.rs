@@ -1,20 +1,18 @@
 //! Security over a real WebSocket: JWT login, scoped keys, the authentication rate limit, the audit log across a
 //! restart, and no secret in the server's log.
 
-mod util;
-
 use base64::Engine;
 use commy_proto::{
     AuditLog, Authenticate, CreateApiKey, Credential, Encoding, ErrorCode, JwtAlgorithm, ListServices, Permission,
     QueryAudit, ServerMessage, SetJwtKey, ValueType,
 };
+use commy_testkit::{authenticate, code_of, guard, variable, Client, TestServer, ADMIN_KEY};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
 use tokio::net::TcpSocket;
-use util::{authenticate, code_of, guard, variable, Client, TestServer, ADMIN_KEY};
 
 const RSA_PUBLIC: &str = include_str!("fixtures/jwt/rsa_public.pem");
 const RSA_PRIVATE: &str = include_str!("fixtures/jwt/rsa_private.pem");
@@ -122,7 +120,7 @@ async fn jwt_login_end_to_end() {
     };
     assert_eq!(result.permissions, [Permission::Read]);
     client.read(&sensors.service_id, "t").await;
-    let write = util::write_value(&sensors.service_id, "t", json!(1.5));
+    let write = commy_testkit::write_value(&sensors.service_id, "t", json!(1.5));
     client
         .expect_error(write, ErrorCode::PermissionDenied, &["write"])
         .await;
@@ -212,12 +210,12 @@ async fn a_key_limited_to_sensors_sees_and_touches_only_sensors() {
     client.write(&sensors.service_id, "v", json!(7)).await;
     client
         .expect_error(
-            util::read(&config.service_id, "v"),
+            commy_testkit::read(&config.service_id, "v"),
             ErrorCode::PermissionDenied,
             &["acme"],
         )
         .await;
-    let write = util::write_value(&config.service_id, "v", json!(7));
+    let write = commy_testkit::write_value(&config.service_id, "v", json!(7));
     client.expect_error(write, ErrorCode::PermissionDenied, &["acme"]).await;
     let ServerMessage::ServiceList(list) = client
         .ok(ListServices {

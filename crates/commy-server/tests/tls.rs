@@ -1,16 +1,14 @@
 //! TLS on the server's port: `https://` for `/healthz` and `/metrics` with the development certificate, the
 //! handshake done per connection (a stalled client holds up no one and is dropped), and plain HTTP refused.
 
-mod util;
-
 use commy_server::config::{TlsCertificate, TlsConfig};
+use commy_testkit::{guard, TestServer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use util::{guard, TestServer};
 
 async fn tls_server(handshake_timeout: Duration) -> TestServer {
     TestServer::with_config(|config| {

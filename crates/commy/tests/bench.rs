@@ -1,20 +1,24 @@
 //! `commy bench` keeps working: a tiny run against a server in this process goes through every case, prints its
 //! table (or JSON), and deletes its scratch service. No figure is checked: speed belongs in the benchmark itself.
 
-mod util;
-
+use commy_testkit::{process, BlockingServer};
 use serde_json::Value;
 use std::process::Output;
-use util::TestServer;
+use std::time::Duration;
 
-impl TestServer {
+/// The built `commy` binary against a [`BlockingServer`].
+struct Cli(BlockingServer);
+
+impl Cli {
     /// `commy <args>` against this server as its admin, in tenant `bench`.
     fn run(&self, args: &[&str]) -> Output {
-        let out = self
-            .command(&self.admin_key, args)
-            .env("COMMY_TENANT", "bench")
-            .output()
-            .unwrap();
+        let mut command = self.0.command(env!("CARGO_BIN_EXE_commy"), self.0.admin_key(), args);
+        // A tiny run; the deadline only guards against a hang.
+        let out = process::output_within(
+            "commy bench",
+            command.env("COMMY_TENANT", "bench"),
+            Duration::from_secs(300),
+        );
         assert!(
             out.status.success(),
             "commy {args:?} failed: {}",
@@ -36,7 +40,7 @@ const CASES: [&str; 5] = [
 
 #[test]
 fn a_tiny_bench_runs_every_case_and_cleans_up() {
-    let server = TestServer::start();
+    let server = Cli(BlockingServer::start());
     server.run(&["tenant", "create", "bench"]);
 
     let out = server.run(&["bench", "--iterations", "50"]);

@@ -1,16 +1,31 @@
 //! The client commands of the built `commy` binary against a server running in this process: output, `--json`, and
 //! exit codes.
 
-mod util;
-
+use commy_testkit::BlockingServer;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::process::Command;
 use std::process::{Output, Stdio};
-use util::TestServer;
 
-impl TestServer {
+/// The built `commy` binary against a [`BlockingServer`].
+struct Cli(BlockingServer);
+
+impl Cli {
+    fn start() -> Cli {
+        Cli(BlockingServer::start())
+    }
+
+    fn admin_key(&self) -> &'static str {
+        self.0.admin_key()
+    }
+
+    /// `commy <args>` with `key`.
+    fn command(&self, key: &str, args: &[&str]) -> Command {
+        self.0.command(env!("CARGO_BIN_EXE_commy"), key, args)
+    }
+
     fn run(&self, key: &str, args: &[&str]) -> Output {
-        self.command(key, args).output().unwrap()
+        commy_testkit::process::output("commy", &mut self.command(key, args))
     }
 
     /// Runs a command that must succeed; returns its standard output.
@@ -44,8 +59,8 @@ impl TestServer {
 
 #[test]
 fn tenants_keys_services_and_variables() {
-    let server = TestServer::start();
-    let admin = server.admin_key.as_str();
+    let server = Cli::start();
+    let admin = server.admin_key();
 
     let out = server.ok(admin, &["tenant", "create", "acme", "--name", "Acme Corp"]);
     assert_eq!(out, "created tenant 'acme' (Acme Corp)\n");
@@ -120,8 +135,8 @@ fn tenants_keys_services_and_variables() {
 
 #[test]
 fn var_watch_prints_each_change() {
-    let server = TestServer::start();
-    let admin = server.admin_key.as_str();
+    let server = Cli::start();
+    let admin = server.admin_key();
     server.ok(admin, &["tenant", "create", "acme"]);
     let t = ["--tenant", "acme"];
     let with = |args: &[&'static str]| -> Vec<&str> { args.iter().copied().chain(t).collect() };
@@ -156,8 +171,8 @@ fn var_watch_prints_each_change() {
 
 #[test]
 fn audit_lists_who_did_what_from_where() {
-    let server = TestServer::start();
-    let admin = server.admin_key.as_str();
+    let server = Cli::start();
+    let admin = server.admin_key();
     server.ok(admin, &["tenant", "create", "acme", "--name", "Acme"]);
     server.ok(admin, &["tenant", "create", "globex", "--name", "Globex"]);
     let created = server.json(

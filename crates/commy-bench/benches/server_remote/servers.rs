@@ -5,8 +5,7 @@ use crate::client::Conn;
 use commy_proto::{
     AllocateVariable, Authenticate, CreateService, CreateTenant, Credential, Encoding, ServerMessage, ValueType,
 };
-use commy_server::config::ServerConfig;
-use commy_server::Server;
+use commy_testkit::{BlockingServer, ADMIN_KEY};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -14,8 +13,6 @@ use tokio::runtime::Runtime;
 
 /// Worker threads of the servers' runtime.
 pub const SERVER_THREADS: usize = 2;
-
-const ADMIN_KEY: &str = "commy-bench-admin-key-0123456789abcdef0123456789abcdef";
 
 fn server_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -34,7 +31,7 @@ pub struct Echo {
 
 impl Echo {
     pub fn start(commy: &Commy) -> Echo {
-        let runtime = &commy.runtime;
+        let runtime = commy.server.runtime();
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {
@@ -59,7 +56,7 @@ impl Echo {
     }
 }
 
-/// The Commy server over a temporary data directory, with tenant `bench` and two services: `bench`, which the
+/// The Commy server (commy-testkit's, on the servers' runtime) over a temporary data directory, with tenant `bench` and two services: `bench`, which the
 /// benchmarks subscribe to, and `quiet`, which nobody ever watches.
 pub struct Commy {
     pub addr: SocketAddr,
@@ -67,8 +64,8 @@ pub struct Commy {
     pub service_id: String,
     /// The id of service `quiet`.
     pub quiet_service_id: String,
-    runtime: Runtime,
-    _dir: tempfile::TempDir,
+    /// The server, on the runtime the echo server shares.
+    server: BlockingServer,
 }
 
 /// Creates a service of tenant `bench` with the u64 variables `names`; returns its id.
@@ -102,20 +99,9 @@ impl Commy {
     /// Starts the server; service `bench` gets `variables` u64 variables named `v0`, `v1`, ... and one named `fan`,
     /// service `quiet` one named `v0`.
     pub fn start(variables: usize) -> Commy {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = server_runtime();
-        let config = ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: dir.path().to_owned(),
-            ..ServerConfig::default()
-        };
-        let addr = runtime.block_on(async {
-            let server = Server::open(config, Some(ADMIN_KEY.into())).expect("the server opens");
-            let listener = server.bind().await.expect("bind");
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(server.run(listener, std::future::pending()));
-            addr
-        });
+        let server = BlockingServer::start_on(server_runtime());
+        let addr = server.addr();
+        let runtime = server.runtime();
         let (service_id, quiet_service_id) = runtime.block_on(async {
             let mut admin = login(addr, Encoding::Json).await;
             admin
@@ -133,8 +119,7 @@ impl Commy {
             addr,
             service_id,
             quiet_service_id,
-            runtime,
-            _dir: dir,
+            server,
         }
     }
 

@@ -1,8 +1,8 @@
 //! The blocking wrapper, used from a plain thread as a program without a runtime would.
 
-use crate::util::{TestServer, ALL};
 use commy_client::blocking::Client;
 use commy_client::{Allocation, ClientBuilder, Credentials, Error, Transport};
+use commy_testkit::{TestServer, ALL};
 use std::time::Duration;
 
 fn session(url: &str, key: &str, transport: Transport) {
@@ -32,7 +32,7 @@ fn session(url: &str, key: &str, transport: Transport) {
 async fn the_blocking_client_works_from_a_plain_thread() {
     let server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
-    let url = server.url.clone();
+    let url = server.url();
     tokio::task::spawn_blocking(move || {
         session(&url, &key, Transport::Remote);
         session(&url, &key, Transport::Local);

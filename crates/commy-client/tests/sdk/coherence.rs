@@ -1,8 +1,8 @@
 //! Local and remote clients of one service see each other's writes, and a local read-only mapping is really mapped
 //! read-only.
 
-use crate::util::{TestServer, ALL, READ_ONLY};
 use commy_client::{Allocation, Error, Transport};
+use commy_testkit::{TestServer, ALL, READ_ONLY};
 
 async fn seen_by_watch(watch: &mut commy_client::Watch, variable: &str, version: u64) -> u64 {
     loop {
@@ -17,8 +17,8 @@ async fn seen_by_watch(watch: &mut commy_client::Watch, variable: &str, version:
 async fn a_local_write_reaches_a_remote_watcher_and_back() {
     let server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
-    let local = server.client(Transport::Local, "acme", &key).await;
-    let remote = server.client(Transport::Remote, "acme", &key).await;
+    let local = server.sdk_client(Transport::Local, "acme", &key).await;
+    let remote = server.sdk_client(Transport::Remote, "acme", &key).await;
     let local_svc = local.create_service("shared").await.unwrap();
     local_svc.allocate("n", Allocation::u64(0)).await.unwrap();
     let remote_svc = remote.get_service("shared").await.unwrap();
@@ -41,11 +41,11 @@ async fn a_local_write_reaches_a_remote_watcher_and_back() {
 async fn a_read_only_key_maps_the_file_read_only() {
     let server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
-    let writer = server.client(Transport::Local, "acme", &key).await;
+    let writer = server.sdk_client(Transport::Local, "acme", &key).await;
     let svc = writer.create_service("ro").await.unwrap();
     svc.allocate("n", Allocation::u64(1)).await.unwrap();
     let read_key = server.tenant_key("acme", READ_ONLY).await;
-    let reader = server.client(Transport::Local, "acme", &read_key).await;
+    let reader = server.sdk_client(Transport::Local, "acme", &read_key).await;
     let ro = reader.get_service("ro").await.unwrap();
     assert_eq!(ro.transport(), Transport::Local);
 

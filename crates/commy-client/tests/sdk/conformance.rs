@@ -1,8 +1,8 @@
 //! One suite, run against both transports: each case is an async fn of the transport, instantiated once per
 //! transport by `conformance!`. Results must be the same on both.
 
-use crate::util::{TestServer, ALL, READ_ONLY};
 use commy_client::{Allocation, Change, Client, Credentials, Error, Service, Transport, ValueType, Watch};
+use commy_testkit::{TestServer, ALL, READ_ONLY};
 use serde::{Deserialize, Serialize};
 
 macro_rules! conformance {
@@ -41,7 +41,7 @@ conformance!(
 async fn fixture(transport: Transport) -> (TestServer, Client) {
     let server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
-    let client = server.client(transport, "acme", &key).await;
+    let client = server.sdk_client(transport, "acme", &key).await;
     (server, client)
 }
 
@@ -279,7 +279,7 @@ async fn a_read_only_key_is_denied_writes(transport: Transport) {
     let svc = admin.create_service("guarded").await.unwrap();
     svc.allocate("n", Allocation::u64(7)).await.unwrap();
     let key = server.tenant_key("acme", READ_ONLY).await;
-    let reader = server.client(transport, "acme", &key).await;
+    let reader = server.sdk_client(transport, "acme", &key).await;
     let ro = reader.get_service("guarded").await.unwrap();
     assert_eq!(ro.read_u64("n").await.unwrap(), 7);
     assert!(matches!(ro.write_u64("n", 8).await, Err(Error::PermissionDenied(_))));
@@ -306,7 +306,7 @@ async fn a_read_only_key_is_denied_writes(transport: Transport) {
 
 async fn a_bad_key_is_unauthorized(transport: Transport) {
     let (server, _client) = fixture(transport).await;
-    let stranger = Client::builder(&server.url)
+    let stranger = Client::builder(&server.url())
         .transport(transport)
         .connect()
         .await

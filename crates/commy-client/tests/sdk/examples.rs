@@ -1,11 +1,12 @@
 //! The examples as a smoke test, bounded by their `--count` flags: the sensor writes over the local transport while
 //! the dashboard watches over the remote one and the alert fires, all against one server.
 
-use crate::util::{TestServer, ALL};
 use commy_client::{Allocation, Transport};
+use commy_testkit::process::ChildProcess;
+use commy_testkit::{TestServer, ALL};
 use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 
 /// An example's binary: `cargo test` builds the examples beside the test binaries (`target/<profile>/examples`).
 fn example(name: &str) -> PathBuf {
@@ -20,16 +21,17 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-fn spawn(server: &TestServer, key: &str, name: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .env("COMMY_URL", &server.url)
-        .env("COMMY_KEY", key)
-        .env("COMMY_TENANT", "acme")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+fn spawn(server: &TestServer, key: &str, name: &str, args: &[&str]) -> (ChildProcess, Lines<BufReader<ChildStdout>>) {
+    let mut child = ChildProcess::spawn(
+        name,
+        Command::new(example(name))
+            .args(args)
+            .env("COMMY_URL", server.url())
+            .env("COMMY_KEY", key)
+            .env("COMMY_TENANT", "acme")
+            .stdout(Stdio::piped()),
+    );
+    let lines = BufReader::new(child.child().stdout.take().unwrap()).lines();
     (child, lines)
 }
 
@@ -38,7 +40,7 @@ async fn sensor_dashboard_and_alerts_run_together() {
     let server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
     // The service and variables the sensor would create, so that the watchers can start first.
-    let client = server.client(Transport::Remote, "acme", &key).await;
+    let client = server.sdk_client(Transport::Remote, "acme", &key).await;
     let weather = client.create_service("weather").await.unwrap();
     weather.allocate("temperature", Allocation::f64(20.0)).await.unwrap();
     weather.allocate("humidity", Allocation::f64(50.0)).await.unwrap();
@@ -59,12 +61,12 @@ async fn sensor_dashboard_and_alerts_run_together() {
             &["--count", "5", "--interval-ms", "20", "--transport", "local"],
         );
         let sensor_out: Vec<String> = sensor_lines.map(Result::unwrap).collect();
-        assert!(sensor.wait().unwrap().success());
+        assert!(sensor.wait().success());
         assert!(sensor_out[0].contains("Local"), "{sensor_out:?}");
         assert_eq!(sensor_out.len(), 6, "{sensor_out:?}");
 
         let shown: Vec<String> = board.map(Result::unwrap).collect();
-        assert!(dashboard.wait().unwrap().success());
+        assert!(dashboard.wait().success());
         // The sensor's last temperature is the last the dashboard shows for it: nothing is lost at the end.
         let last_written = sensor_out.last().unwrap();
         let last_shown = shown.iter().rev().find(|l| l.starts_with("temperature")).unwrap();
@@ -76,7 +78,7 @@ async fn sensor_dashboard_and_alerts_run_together() {
 
         let alert = alert_lines.next().unwrap().unwrap();
         assert!(alert.starts_with("ALERT: temperature"), "{alert}");
-        assert!(alerts.wait().unwrap().success());
+        assert!(alerts.wait().success());
     });
     run.await.unwrap();
 }

@@ -6,4 +6,3 @@ mod conformance;
 mod examples;
 mod reconnect;
 mod tls;
-mod util;

@@ -1,13 +1,13 @@
 //! A server restart: clients reconnect by themselves, authenticate again, and their watches go on.
 
-use crate::util::{TestServer, ALL};
 use commy_client::{Allocation, Transport};
+use commy_testkit::{TestServer, ALL};
 use std::time::Duration;
 
 async fn watch_survives_a_restart(transport: Transport) {
     let mut server = TestServer::start().await;
     let key = server.tenant_key("acme", ALL).await;
-    let client = server.client(transport, "acme", &key).await;
+    let client = server.sdk_client(transport, "acme", &key).await;
     let svc = client.create_service("durable").await.unwrap();
     svc.allocate("n", Allocation::u64(0).persistent(true)).await.unwrap();
     let mut watch = svc.watch_variable("n").await.unwrap();
@@ -18,7 +18,7 @@ async fn watch_survives_a_restart(transport: Transport) {
     server.restart().await;
 
     // The client is reconnecting; another client writes as soon as the server is back.
-    let other = server.client(Transport::Remote, "acme", &key).await;
+    let other = server.sdk_client(Transport::Remote, "acme", &key).await;
     let other_svc = other.get_service("durable").await.unwrap();
     assert_eq!(other_svc.read_u64("n").await.unwrap(), 1, "persistent");
     let version = other_svc.write_u64("n", 2).await.unwrap();

@@ -2,16 +2,12 @@
 //! process with `--tls-cert`/`--tls-key`/`--client-ca` equivalents; the SDK trusting the CA by its file.
 
 use commy_client::{Allocation, Client, Credentials, Error, Permission, Transport};
-use commy_server::config::{ServerConfig, TlsCertificate, TlsConfig};
-use commy_server::Server;
+use commy_server::config::{TlsCertificate, TlsConfig};
+use commy_testkit::{guard, TestServer};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::sync::oneshot;
-
-const GUARD: Duration = Duration::from_secs(30);
 
 /// A CA, a server certificate for `localhost`/`127.0.0.1`, and client certificates, as PEM files.
 struct Pki {
@@ -62,49 +58,27 @@ impl Pki {
     }
 }
 
-/// A TLS server in this process; stops when dropped.
+/// A TLS server in this process (`wss://localhost:<port>`); stops when dropped.
 struct TlsServer {
     url: String,
     admin_key: String,
-    _data: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    _server: TestServer,
 }
 
 async fn start(pki: &Pki, client_ca: Option<&Path>) -> TlsServer {
     let (cert, key) = pki.issue("server", "commy test server", &["localhost"], true);
-    let data = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_owned(),
-        tls: Some(TlsConfig {
+    let server = TestServer::with_config(|config| {
+        config.tls = Some(TlsConfig {
             client_ca: client_ca.map(Path::to_owned),
             ..TlsConfig::new(TlsCertificate::Files { cert, key })
-        }),
-        ..ServerConfig::default()
-    };
-    let server = Server::open(config, None).expect("server opens");
-    let listener = server.bind().await.expect("server binds");
-    let port = listener.local_addr().unwrap().port();
-    let admin_key = std::fs::read_to_string(data.path().join("admin.key"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run(listener, async move {
-        let _ = stopped.await;
-    }));
+        })
+    })
+    .await;
     TlsServer {
-        url: format!("wss://localhost:{port}"),
-        admin_key,
-        _data: data,
-        _stop: stop,
+        url: format!("wss://localhost:{}", server.addr.port()),
+        admin_key: server.admin_key().to_owned(),
+        _server: server,
     }
-}
-
-async fn guard<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(GUARD, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// A remote client trusting only the test CA, authenticated with `credentials`.

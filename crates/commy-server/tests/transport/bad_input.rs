@@ -1,11 +1,11 @@
 //! Bad requests get an `INVALID_REQUEST` reply, with the request's `id` when it could be read, and the connection
 //! goes on.
 
-use crate::util::{error_of, TestServer};
+use crate::fake::{error_of, FakeServer};
 use commy_proto::{encode_request, ErrorCode, Frame, Heartbeat, Request, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn still_works(client: &mut crate::util::Client) {
+async fn still_works(client: &mut commy_testkit::Client) {
     let reply = client.call(&Request::new(99, Heartbeat::default())).await;
     assert_eq!(reply.id, Some(99));
     assert!(matches!(reply.message, ServerMessage::Heartbeat(_)));
@@ -13,7 +13,7 @@ async fn still_works(client: &mut crate::util::Client) {
 
 #[tokio::test]
 async fn malformed_json_gets_invalid_request_and_the_connection_goes_on() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.json")).await;
     client
         .send_raw(Message::text(r#"{"type": "Heartbeat", "data": {"#))
@@ -33,7 +33,7 @@ async fn malformed_json_gets_invalid_request_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn unknown_type_echoes_the_id() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(None).await;
     client
         .send_raw(Message::text(r#"{"type":"heartbeat","data":{},"id":12}"#))
@@ -49,7 +49,7 @@ async fn unknown_type_echoes_the_id() {
 
 #[tokio::test]
 async fn a_missing_field_is_named() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(None).await;
     client
         .send_raw(Message::text(
@@ -66,7 +66,7 @@ async fn a_missing_field_is_named() {
 
 #[tokio::test]
 async fn malformed_msgpack_gets_invalid_request() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
     client.send_raw(Message::binary(vec![0xc1, 0xff, 0x00])).await;
     let (code, _) = error_of(&client.recv().await);
@@ -76,7 +76,7 @@ async fn malformed_msgpack_gets_invalid_request() {
 
 #[tokio::test]
 async fn a_text_frame_on_a_msgpack_connection_is_refused_with_its_id() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
     let Frame::Text(json) =
         encode_request(&Request::new(3, Heartbeat::default()), commy_proto::Encoding::Json).unwrap()
@@ -94,7 +94,7 @@ async fn a_text_frame_on_a_msgpack_connection_is_refused_with_its_id() {
 
 #[tokio::test]
 async fn a_binary_frame_on_a_json_connection_is_refused_with_its_id() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.json")).await;
     let bytes = encode_request(&Request::new(4, Heartbeat::default()), commy_proto::Encoding::MsgPack)
         .unwrap()
@@ -110,7 +110,7 @@ async fn a_binary_frame_on_a_json_connection_is_refused_with_its_id() {
 
 #[tokio::test]
 async fn requests_the_handler_refuses_get_its_error() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(None).await;
     let reply = client.call(&Request::new(1, commy_proto::ListTenants {})).await;
     assert_eq!(error_of(&reply).0, ErrorCode::NotFound);

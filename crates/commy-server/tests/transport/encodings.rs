@@ -1,7 +1,8 @@
 //! Subprotocol negotiation: JSON text frames, MessagePack binary frames, JSON when none is asked for.
 
-use crate::util::{guard, TestServer};
+use crate::fake::FakeServer;
 use commy_proto::{Encoding, Heartbeat, HeartbeatReply, Reply, Request, ServerMessage};
+use commy_testkit::guard;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -17,7 +18,7 @@ fn heartbeat_reply(id: u64, timestamp: u64) -> Reply {
 
 #[tokio::test]
 async fn json_subprotocol_speaks_text_frames() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.json")).await;
     assert_eq!(client.chosen.as_deref(), Some("commy.v1.json"));
     assert_eq!(client.call(&heartbeat(7)).await, heartbeat_reply(7, 1));
@@ -26,7 +27,7 @@ async fn json_subprotocol_speaks_text_frames() {
 
 #[tokio::test]
 async fn msgpack_subprotocol_speaks_binary_frames() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(Some("commy.v1.msgpack")).await;
     assert_eq!(client.chosen.as_deref(), Some("commy.v1.msgpack"));
     assert_eq!(client.encoding, Encoding::MsgPack);
@@ -35,7 +36,7 @@ async fn msgpack_subprotocol_speaks_binary_frames() {
 
 #[tokio::test]
 async fn no_subprotocol_means_json() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(None).await;
     assert_eq!(client.chosen, None);
     let reply = client.call(&Request::without_id(Heartbeat::default())).await;
@@ -45,14 +46,14 @@ async fn no_subprotocol_means_json() {
 
 #[tokio::test]
 async fn the_clients_first_known_preference_wins() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let client = server.connect(Some("chat, commy.v1.msgpack, commy.v1.json")).await;
     assert_eq!(client.chosen.as_deref(), Some("commy.v1.msgpack"));
 }
 
 #[tokio::test]
 async fn only_unknown_subprotocols_are_refused() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let stream = TcpStream::connect(server.addr).await.unwrap();
     let mut request = format!("ws://{}/ws", server.addr).into_client_request().unwrap();
     request

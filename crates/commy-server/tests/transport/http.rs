@@ -1,11 +1,12 @@
 //! `/healthz` and `/metrics` over plain HTTP on the same port.
 
-use crate::util::{http_get, TestServer};
+use crate::fake::FakeServer;
 use commy_proto::{Heartbeat, Request};
+use commy_testkit::http_get;
 
 #[tokio::test]
 async fn healthz_answers_ok() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let (status, _, body) = http_get(server.addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
     let (status, _, _) = http_get(server.addr, "/nothing-here").await;
@@ -14,7 +15,7 @@ async fn healthz_answers_ok() {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     server.metrics.set_services(2);
     let mut client = server.connect(None).await;
     client.call(&Request::new(1, Heartbeat::default())).await;

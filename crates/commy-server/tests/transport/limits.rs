@@ -1,8 +1,9 @@
 //! Limits: message size (close 1009), framing abuse (close 1002), and connections served at once.
 
-use crate::util::{guard, Client, TestServer};
+use crate::fake::FakeServer;
 use commy_proto::{Heartbeat, Request, ServerMessage};
 use commy_server::config::Limits;
+use commy_testkit::{guard, Client};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,7 +20,7 @@ fn small_messages() -> Limits {
 
 #[tokio::test]
 async fn a_message_over_the_limit_closes_with_1009() {
-    let server = TestServer::with_limits(small_messages()).await;
+    let server = FakeServer::with_limits(small_messages()).await;
     let mut client = server.connect(None).await;
     // Just under the limit is fine.
     let heartbeat = Heartbeat {
@@ -29,7 +30,7 @@ async fn a_message_over_the_limit_closes_with_1009() {
     assert!(matches!(reply.message, ServerMessage::Heartbeat(_)));
 
     client.send_raw(Message::text(" ".repeat(64 << 10))).await;
-    let frame = client.recv_close().await;
+    let frame = client.recv_close().await.expect("a close frame with a code");
     assert_eq!(frame.code, CloseCode::Size);
     assert!(
         frame.reason.contains("over the limit of 1024 bytes"),
@@ -39,7 +40,7 @@ async fn a_message_over_the_limit_closes_with_1009() {
 }
 
 /// Opens `/ws` by hand, so that the test can send frames no WebSocket library would.
-async fn raw_websocket(server: &TestServer) -> TcpStream {
+async fn raw_websocket(server: &FakeServer) -> TcpStream {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -58,7 +59,7 @@ async fn raw_websocket(server: &TestServer) -> TcpStream {
 
 #[tokio::test]
 async fn an_unmasked_frame_closes_with_1002() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut stream = raw_websocket(&server).await;
     // A final text frame "hi", not masked: clients must mask every frame.
     stream.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
@@ -74,7 +75,7 @@ async fn an_unmasked_frame_closes_with_1002() {
 
 #[tokio::test]
 async fn a_connection_over_the_limit_waits_until_one_closes() {
-    let server = TestServer::with_limits(Limits {
+    let server = FakeServer::with_limits(Limits {
         max_connections: 2,
         ..Limits::default()
     })
@@ -88,7 +89,7 @@ async fn a_connection_over_the_limit_waits_until_one_closes() {
     let addr = server.addr;
     let mut third = tokio::spawn(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
-        Client::handshake(addr, stream, None).await
+        Client::handshake_offering(addr, stream, None).await
     });
     // The served connections keep working while the third waits.
     for _ in 0..10 {

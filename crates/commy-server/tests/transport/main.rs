@@ -2,9 +2,9 @@
 
 mod bad_input;
 mod encodings;
+mod fake;
 mod http;
 mod lifecycle;
 mod limits;
 mod ordering;
 mod pushes;
-mod util;

@@ -1,11 +1,11 @@
 //! Requests are answered in order, each reply carrying its request's `id`, however many the client pipelines.
 
-use crate::util::TestServer;
+use crate::fake::FakeServer;
 use commy_proto::{ReadVariable, Request, ServerMessage};
 
 #[tokio::test]
 async fn a_hundred_pipelined_requests_are_answered_in_order() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     for subprotocol in ["commy.v1.json", "commy.v1.msgpack"] {
         let mut client = server.connect(Some(subprotocol)).await;
         // Every other request has no id: those rely on the order alone.

@@ -1,15 +1,16 @@
 //! Pushes: after the reply that caused them, coalesced per variable for a slow client, and never the final value
 //! lost.
 
-use crate::util::{changed, guard, TestServer};
+use crate::fake::{changed, FakeServer};
 use commy_proto::{Request, ServerMessage, Subscribe, WriteVariable};
 use commy_server::testing::PushSink as _;
+use commy_testkit::guard;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[tokio::test]
 async fn the_reply_comes_before_the_push_it_caused() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect(None).await;
     let write = WriteVariable {
         service_id: "svc".into(),
@@ -32,7 +33,7 @@ async fn the_reply_comes_before_the_push_it_caused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
     const PUSHES: u64 = 10_000;
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let mut client = server.connect_small_buffer(None).await;
     let subscribe = Subscribe {
         service_id: "svc".into(),
@@ -76,7 +77,7 @@ async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
 
 #[tokio::test]
 async fn the_outbox_closes_with_the_connection() {
-    let server = TestServer::start().await;
+    let server = FakeServer::start().await;
     let client = server.connect(None).await;
     let outbox = server.fake.outbox(0);
     assert!(!outbox.is_closed());

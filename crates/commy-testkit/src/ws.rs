@@ -1,204 +1,32 @@
-//! Helpers shared by the server's integration tests (`mod util;`): the real server on `127.0.0.1:0` over a fresh data
-//! directory with a known admin key, and a WebSocket client that speaks either encoding.
-//!
-//! Waits are bounded by [`GUARD`] so that a broken server fails a test instead of hanging it; no test asserts a time.
+//! A raw protocol WebSocket client that speaks either encoding, request builders, and a tenant-service-key fixture.
 
-// Each test file uses its own share of these helpers.
-#![allow(dead_code)]
-
+use crate::guard;
+use crate::server::TestServer;
 use commy_proto::{
     decode_reply, encode_request, AllocateVariable, ApiKey, Authenticate, AuthenticationResult, ClientMessage,
     CreateApiKey, CreateService, CreateTenant, Credential, Encoding, ErrorCode, ErrorReply, Frame, Heartbeat,
     ListVariables, Permission, ReadVariable, Reply, Request, ServerMessage, ServiceInfo, Subscribe, Tenant, ValueType,
     VariableChanged, VariableData, VariableInfo, WriteVariable,
 };
-use commy_server::config::ServerConfig;
-use commy_server::Server;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-/// The server admin key of every [`TestServer`] (given as the `COMMY_ADMIN_KEY` override).
-pub const ADMIN_KEY: &str = "commy-test-admin-key-0123456789abcdef0123456789abcdef";
-
-/// How long any single wait may take before the test fails. Only a guard against hanging: no test asserts a time.
-pub const GUARD: Duration = Duration::from_secs(30);
-
-/// Waits for `future`, failing the test if it hangs.
-pub async fn guard<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(GUARD, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-/// Makes two tests of each `async fn name(encoding: Encoding)`: `name::json` and `name::msgpack`.
-#[allow(unused_macros)]
-macro_rules! both_encodings {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn json() {
-                super::$name(commy_proto::Encoding::Json).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn msgpack() {
-                super::$name(commy_proto::Encoding::MsgPack).await
-            }
-        }
-    )*};
-}
-#[allow(unused_imports)]
-pub(crate) use both_encodings;
-
-/// The real server, in this process, on `127.0.0.1:0` over a temporary data directory.
-pub struct TestServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    dir: TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl TestServer {
-    /// A server with the default configuration.
-    pub async fn start() -> TestServer {
-        TestServer::with_config(|_| {}).await
-    }
-
-    /// A server whose configuration `edit` adjusts (the listen address and data directory are set already).
-    pub async fn with_config(edit: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        TestServer::start_in(tempfile::tempdir().unwrap(), edit).await
-    }
-
-    /// A server over an existing data directory, for example one a stopped server left behind.
-    pub async fn start_in(dir: TempDir, edit: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let mut config = ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: dir.path().to_owned(),
-            ..ServerConfig::default()
-        };
-        edit(&mut config);
-        let server = Server::open(config, Some(ADMIN_KEY.to_owned())).expect("the server opens");
-        let listener = server.bind().await.expect("the server binds");
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(listener, async move {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// The data directory.
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The path of a service's mapped file: `<data-dir>/services/<service id>.svc` (docs/service-file.md).
-    pub fn service_file(&self, service_id: &str) -> PathBuf {
-        self.dir.path().join("services").join(format!("{service_id}.svc"))
-    }
-
-    /// A client on `/ws`, not authenticated.
-    pub async fn connect(&self, encoding: Encoding) -> Client {
-        Client::connect(self.addr, encoding).await
-    }
-
-    /// A client whose socket buffers little, so that the server writing to it soon has to wait.
-    pub async fn connect_small_buffer(&self, encoding: Encoding) -> Client {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let stream = guard("connect", socket.connect(self.addr)).await.unwrap();
-        Client::handshake(self.addr, stream, encoding).await
-    }
-
-    /// A client authenticated with the server admin key.
-    pub async fn admin(&self, encoding: Encoding) -> Client {
-        let mut client = self.connect(encoding).await;
-        client.authenticate(None, ADMIN_KEY).await;
-        client
-    }
-
-    /// `GET path`; returns the status code and the body.
-    pub async fn http_get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        guard("an HTTP response", stream.read_to_string(&mut response))
-            .await
-            .unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
-    }
-
-    /// The value of one Prometheus sample at `/metrics`, such as `commy_pushes_coalesced_total`; 0 if absent.
-    pub async fn metric(&self, sample: &str) -> f64 {
-        let (status, body) = self.http_get("/metrics").await;
-        assert_eq!(status, 200, "{body}");
-        body.lines()
-            .filter_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
-            .map(|value| value.trim().parse().expect("a number"))
-            .next()
-            .unwrap_or(0.0)
-    }
-
-    /// Starts a graceful shutdown without waiting for it.
-    pub fn begin_shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// Shuts down gracefully, waits until the server has returned, and hands back its data directory.
-    pub async fn stop(mut self) -> TempDir {
-        self.begin_shutdown();
-        let task = self.task.take().unwrap();
-        guard("the server to shut down", task)
-            .await
-            .expect("the server task")
-            .expect("the server ran");
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
-    }
-}
-
 /// A WebSocket client speaking one encoding. Requests made with [`Client::request`] get ids and have them checked;
 /// pushes that arrive while it waits for a reply are kept for [`Client::push`].
+#[derive(Debug)]
 pub struct Client {
     ws: WebSocketStream<TcpStream>,
-    /// The connection's encoding.
+    /// The connection's encoding: the chosen subprotocol's, JSON if the server chose none.
     pub encoding: Encoding,
+    /// The subprotocol the server chose, if it chose one.
+    pub chosen: Option<String>,
     next_id: u64,
     pushes: VecDeque<VariableChanged>,
 }
@@ -212,25 +40,63 @@ impl Client {
 
     /// Opens `/ws` over `stream`; the server must choose `encoding`'s subprotocol.
     pub async fn handshake(addr: SocketAddr, stream: TcpStream, encoding: Encoding) -> Client {
+        let client = Client::handshake_offering(addr, stream, Some(encoding.subprotocol())).await;
+        assert_eq!(client.chosen.as_deref(), Some(encoding.subprotocol()));
+        client
+    }
+
+    /// Connects to `/ws` on `addr`, offering `subprotocol` as given (none if `None`); whatever the server chooses.
+    pub async fn offering(addr: SocketAddr, subprotocol: Option<&str>) -> Client {
+        let stream = guard("connect", TcpStream::connect(addr)).await.unwrap();
+        Client::handshake_offering(addr, stream, subprotocol).await
+    }
+
+    /// Opens `/ws` over `stream`, offering `subprotocol` as given (none if `None`).
+    pub async fn handshake_offering(addr: SocketAddr, stream: TcpStream, subprotocol: Option<&str>) -> Client {
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(encoding.subprotocol()),
-        );
+        if let Some(subprotocol) = subprotocol {
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(subprotocol).unwrap());
+        }
         let (ws, response) = guard(
             "the WebSocket handshake",
             tokio_tungstenite::client_async(request, stream),
         )
         .await
         .expect("the WebSocket handshake");
-        let chosen = response.headers().get("Sec-WebSocket-Protocol");
-        assert_eq!(chosen.and_then(|v| v.to_str().ok()), Some(encoding.subprotocol()));
+        let chosen = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let encoding = chosen
+            .as_deref()
+            .and_then(Encoding::from_subprotocol)
+            .unwrap_or(Encoding::Json);
         Client {
             ws,
             encoding,
+            chosen,
             next_id: 1,
             pushes: VecDeque::new(),
         }
+    }
+
+    /// The WebSocket itself, for tests of the transport.
+    pub fn ws(&mut self) -> &mut WebSocketStream<TcpStream> {
+        &mut self.ws
+    }
+
+    /// Sends `request` as it is and returns the next reply or push.
+    pub async fn call(&mut self, request: &Request) -> Reply {
+        self.send(request).await;
+        self.recv().await
+    }
+
+    /// Closes the connection from this side and waits for the server's close frame.
+    pub async fn close(mut self) {
+        guard("closing", self.ws.close(None)).await.unwrap();
+        while let Some(Ok(_)) = guard("the close handshake", self.ws.next()).await {}
     }
 
     /// A fresh request id.
@@ -246,6 +112,29 @@ impl Client {
             Frame::Binary(bytes) => Message::binary(bytes),
         };
         self.send_raw(message).await;
+    }
+
+    /// Sends a request in the connection's encoding; an error once the connection is gone, for tests that outlive
+    /// the server.
+    pub async fn try_send(&mut self, request: &Request) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let message = match encode_request(request, self.encoding).unwrap() {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::binary(bytes),
+        };
+        guard("sending", self.ws.send(message)).await
+    }
+
+    /// The next reply or push, or `None` once the connection has closed (a close frame, an error or its end).
+    pub async fn next_reply(&mut self) -> Option<Reply> {
+        loop {
+            let bytes = match guard("a message from the server", self.ws.next()).await? {
+                Ok(Message::Text(text)) => text.as_bytes().to_vec(),
+                Ok(Message::Binary(bytes)) => bytes.to_vec(),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            };
+            return Some(decode_reply(&bytes, self.encoding).expect("a reply in the connection's encoding"));
+        }
     }
 
     /// Sends a raw WebSocket message.
@@ -568,6 +457,7 @@ pub fn raw_frame(encoding: Encoding, document: &serde_json::Value) -> Message {
 }
 
 /// A tenant with a service, and a key of the tenant with some permissions; made by the server admin.
+#[derive(Debug)]
 pub struct Fixture {
     /// A connection authenticated as the server admin.
     pub admin: Client,
@@ -618,74 +508,5 @@ pub fn code_of(message: &ServerMessage) -> Option<ErrorCode> {
     match message {
         ServerMessage::Error(e) => Some(e.code),
         _ => None,
-    }
-}
-
-/// A client on the server's local Unix socket, speaking its length-prefixed JSON frames.
-pub struct LocalClient {
-    stream: tokio::net::UnixStream,
-    frames: commy_proto::LocalFrameBuffer,
-    next_id: u64,
-}
-
-impl LocalClient {
-    /// Connects to `<data-dir>/run/commy.sock`.
-    pub async fn connect(data_dir: &Path) -> LocalClient {
-        let path = data_dir.join("run").join("commy.sock");
-        let stream = guard("connect to the local socket", tokio::net::UnixStream::connect(&path))
-            .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
-        LocalClient {
-            stream,
-            frames: commy_proto::LocalFrameBuffer::default(),
-            next_id: 1,
-        }
-    }
-
-    /// Writes raw bytes, framed or not.
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
-        use tokio::io::AsyncWriteExt;
-        self.stream.write_all(bytes).await.expect("write to the local socket");
-    }
-
-    /// The next message the server sends; `None` once it closes (or resets) the connection.
-    pub async fn recv(&mut self) -> Option<Reply> {
-        use tokio::io::AsyncReadExt;
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(frame) = self.frames.next_frame().expect("a frame within the limit") {
-                return Some(decode_reply(&frame, Encoding::Json).expect("a decodable reply"));
-            }
-            let n = guard("a local frame", self.stream.read(&mut chunk))
-                .await
-                .expect("read");
-            if n == 0 {
-                return None;
-            }
-            self.frames.extend(&chunk[..n]);
-        }
-    }
-
-    /// Sends a request and returns its reply's message.
-    pub async fn call(&mut self, message: impl Into<ClientMessage>) -> ServerMessage {
-        self.try_call(message).await.expect("a reply before the server closed")
-    }
-
-    /// Sends a request and returns its reply's message; `None` if the server closed the connection instead. The
-    /// descriptor a `ServiceFilePath` reply carries is not received (the kernel closes it).
-    pub async fn try_call(&mut self, message: impl Into<ClientMessage>) -> Option<ServerMessage> {
-        use tokio::io::AsyncWriteExt;
-        let id = self.next_id;
-        self.next_id += 1;
-        let Frame::Text(text) = encode_request(&Request::new(id, message), Encoding::Json).unwrap() else {
-            panic!("JSON encodes to text")
-        };
-        self.stream
-            .write_all(&commy_proto::encode_local_frame(text.as_bytes()))
-            .await
-            .ok()?;
-        let reply = self.recv().await?;
-        // A reply without the request's id: the server refused the connection before reading the request.
-        (reply.id == Some(id)).then_some(reply.message)
     }
 }
