@@ -4,12 +4,10 @@
 //!
 //! The data directory is a small tmpfs, which needs root; without it the test says so and passes.
 
-mod util;
-
 use commy_proto::{AllocateVariable, Encoding, ErrorCode, ServerMessage, ValueType};
+use commy_testkit::{variable, TestServer};
 use serde_json::json;
 use std::process::Command;
-use util::{variable, TestServer};
 
 /// A fresh temporary directory with a `size` tmpfs mounted on it, or `None` (with a message) without root.
 fn small_disk(size: &str) -> Option<tempfile::TempDir> {
