@@ -259,6 +259,7 @@ fn write(service_id: &str, variable_name: &str, value: u64) -> WriteVariable {
         variable_name: variable_name.into(),
         data: None,
         value: Some(json!(value)),
+        expected_version: None,
     }
 }
 
