@@ -267,11 +267,8 @@ async def test_compare_and_set(shared_server: Server, mode: Mode) -> None:
         version = await svc.compare_and_set("n", 2, first.version)
         assert (await svc.read("n")).value == 2
         assert version == first.version + 1
-        # A stale version: a server with compare-and-set refuses (CONFLICT); one without it ignores the field and
-        # writes, which the client reports instead of pretending the compare held.
-        with pytest.raises((commy.ConflictError, commy.UnsupportedError)) as stale:
+        # A stale version: the server refuses (CONFLICT, with the current version) and changes nothing.
+        with pytest.raises(commy.ConflictError) as stale:
             await svc.compare_and_set("n", 3, first.version)
-        if isinstance(stale.value, commy.ConflictError):
-            assert (await svc.read("n")).value == 2
-        else:
-            assert "expected_version" in stale.value.message
+        assert stale.value.current_version == version
+        assert (await svc.read("n")).value == 2

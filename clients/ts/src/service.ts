@@ -92,19 +92,10 @@ export class Service {
 
   /**
    * Writes `value` only if the variable is still at `expectedVersion`; resolves with the new version, or rejects with
-   * CONFLICT. The request carries `expected_version`, which a server with compare-and-set checks atomically. A server
-   * without it ignores the field, so the client first reads the version itself: that check cannot see a write that
-   * lands between the read and the write.
+   * CONFLICT, whose `currentVersion` is the variable's version. The request carries `expected_version`, and the
+   * server compares under the variable's write lock, atomically with every other writer (remote or through a mapping).
    */
   async compareAndSet(variable: string, expectedVersion: number, value: Value): Promise<number> {
-    const current = await this.read(variable);
-    if (current.version !== expectedVersion) {
-      const error = new CommyError(
-        "CONFLICT",
-        `variable '${variable}' is at version ${current.version}, not the expected ${expectedVersion}`,
-      );
-      throw Object.assign(error, { currentVersion: current.version });
-    }
     const fields = {
       service_id: this.id,
       variable_name: variable,

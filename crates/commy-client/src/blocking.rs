@@ -201,6 +201,11 @@ impl Service {
         self.wait(self.inner.write(name, value))
     }
 
+    /// See [`crate::Service::compare_and_set`].
+    pub fn compare_and_set(&self, name: &str, expected_version: u64, value: impl Into<Payload>) -> Result<u64> {
+        self.wait(self.inner.compare_and_set(name, expected_version, value))
+    }
+
     /// See [`crate::Service::read_u64`].
     pub fn read_u64(&self, name: &str) -> Result<u64> {
         self.read(name)?.as_u64()

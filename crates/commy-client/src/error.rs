@@ -38,6 +38,16 @@ pub enum Error {
     /// Over a size or count limit (`LIMIT_EXCEEDED`).
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// A compare-and-set ([`Service::compare_and_set`](crate::Service::compare_and_set)) found the variable at
+    /// another version (`CONFLICT`); nothing was written. Read again and retry from the fresh value.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// The variable's version when the write was refused. Always known from this project's server and from a
+        /// mapping; `None` only if a server's reply did not say.
+        current_version: Option<u64>,
+        /// What happened, naming the variable and both versions.
+        message: String,
+    },
     /// A local operation failed: the Unix socket, or mapping a service file.
     #[error("{context}: {source}")]
     Io {
@@ -65,6 +75,10 @@ impl Error {
             ErrorCode::ConnectionLost => Error::ConnectionLost(message),
             ErrorCode::Timeout => Error::Timeout(message),
             ErrorCode::LimitExceeded => Error::LimitExceeded(message),
+            ErrorCode::Conflict => Error::Conflict {
+                current_version: None,
+                message,
+            },
             // INTERNAL_ERROR, and any code a newer server adds.
             _ => Error::Internal(message),
         }
@@ -90,6 +104,7 @@ impl Error {
             Error::ConnectionLost(_) => ErrorCode::ConnectionLost,
             Error::Timeout(_) => ErrorCode::Timeout,
             Error::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } => return None,
         })
     }
@@ -105,7 +120,8 @@ impl Error {
             | Error::Internal(m)
             | Error::ConnectionLost(m)
             | Error::Timeout(m)
-            | Error::LimitExceeded(m) => m.clone(),
+            | Error::LimitExceeded(m)
+            | Error::Conflict { message: m, .. } => m.clone(),
             Error::Io { context, source } => format!("{context}: {source}"),
         }
     }
@@ -113,7 +129,13 @@ impl Error {
 
 impl From<ErrorReply> for Error {
     fn from(reply: ErrorReply) -> Self {
-        Error::from_code(reply.code, reply.message)
+        match Error::from_code(reply.code, reply.message) {
+            Error::Conflict { message, .. } => Error::Conflict {
+                current_version: reply.current_version,
+                message,
+            },
+            other => other,
+        }
     }
 }
 
@@ -137,5 +159,21 @@ mod tests {
     fn display_names_the_kind() {
         let err = Error::from(ErrorReply::new(ErrorCode::NotFound, "service 'x' does not exist"));
         assert_eq!(err.to_string(), "not found: service 'x' does not exist");
+    }
+
+    #[test]
+    fn a_conflict_keeps_the_current_version() {
+        let err = Error::from(ErrorReply::conflict("variable 'n' is at version 3", 3));
+        assert!(
+            matches!(
+                err,
+                Error::Conflict {
+                    current_version: Some(3),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "conflict: variable 'n' is at version 3");
     }
 }

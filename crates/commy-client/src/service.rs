@@ -110,9 +110,36 @@ impl Service {
     /// Writes a variable; returns the new version. The value must fit the variable's type and capacity, or the write
     /// fails with [`Error::InvalidRequest`](crate::Error::InvalidRequest) and changes nothing. Needs `write`.
     pub async fn write(&self, name: &str, value: impl Into<Payload>) -> Result<u64> {
-        let payload = value.into();
+        self.write_at(name, value.into(), None).await
+    }
+
+    /// Compare-and-set: writes the value only if the variable is still at `expected_version` (as a
+    /// [`Snapshot::version`] read it), and returns the new version, `expected_version + 1`. Otherwise it writes
+    /// nothing and fails with [`Error::Conflict`](crate::Error::Conflict), which carries the current version.
+    ///
+    /// The compare is atomic with respect to every other writer, local or remote: on the local transport it runs under
+    /// the variable's lock in this process's mapping, on the remote one the server does the same. Any value
+    /// [`write`](Service::write) takes works here (numbers, `bool`, text, bytes, [`Payload::json`], [`Payload::pod`]).
+    /// To update from the current value, read, compute, compare-and-set, and on a conflict start again:
+    ///
+    /// ```no_run
+    /// # async fn demo(service: commy_client::Service) -> commy_client::Result<()> {
+    /// loop {
+    ///     let now = service.read("hits").await?;
+    ///     match service.compare_and_set("hits", now.version, now.as_u64()? + 1).await {
+    ///         Err(commy_client::Error::Conflict { .. }) => continue,
+    ///         other => break other.map(drop),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn compare_and_set(&self, name: &str, expected_version: u64, value: impl Into<Payload>) -> Result<u64> {
+        self.write_at(name, value.into(), Some(expected_version)).await
+    }
+
+    async fn write_at(&self, name: &str, payload: Payload, expected_version: Option<u64>) -> Result<u64> {
         if let Some(mapped) = &self.mapped {
-            return mapped.write(name, payload);
+            return mapped.write(name, payload, expected_version);
         }
         let (data, value) = payload.into_wire();
         let request = WriteVariable {
@@ -120,6 +147,7 @@ impl Service {
             variable_name: name.to_owned(),
             data,
             value,
+            expected_version,
         };
         match self.client.call(request).await? {
             ServerMessage::VariableData(data) => Ok(data.version),

@@ -26,11 +26,14 @@ pub enum ErrorCode {
     Timeout,
     /// Over a size or count limit.
     LimitExceeded,
+    /// A compare-and-set (`WriteVariable` with `expected_version`) found the variable at another version; the
+    /// reply's [`ErrorReply::current_version`](crate::ErrorReply::current_version) says which.
+    Conflict,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
         ErrorCode::Unauthorized,
@@ -40,6 +43,7 @@ impl ErrorCode {
         ErrorCode::ConnectionLost,
         ErrorCode::Timeout,
         ErrorCode::LimitExceeded,
+        ErrorCode::Conflict,
     ];
 
     /// The wire spelling, for example `NOT_FOUND`.
@@ -54,6 +58,7 @@ impl ErrorCode {
             ErrorCode::ConnectionLost => "CONNECTION_LOST",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
+            ErrorCode::Conflict => "CONFLICT",
         }
     }
 }

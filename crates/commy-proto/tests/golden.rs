@@ -34,6 +34,47 @@ fn error() {
 }
 
 #[test]
+fn compare_and_set_and_its_conflict() {
+    golden_request(
+        Request::new(
+            5,
+            WriteVariable {
+                service_id: "svc_1".into(),
+                variable_name: "n".into(),
+                data: None,
+                value: Some(json!(8)),
+                expected_version: Some(41),
+            },
+        ),
+        r#"{"type":"WriteVariable","data":{"service_id":"svc_1","variable_name":"n","value":8,"expected_version":41},"id":5}"#,
+    );
+    let conflict = ErrorReply::conflict("variable 'n' is at version 42, not the expected 41", 42);
+    golden_reply(
+        Reply {
+            id: Some(5),
+            message: ServerMessage::Error(conflict.clone()),
+        },
+        r#"{"type":"Error","data":{"code":"CONFLICT","message":"variable 'n' is at version 42, not the expected 41","current_version":42},"id":5}"#,
+    );
+    // Both encodings carry `current_version`, and a reader that knows only `code` and `message` still decodes it.
+    let reply = Reply {
+        id: Some(5),
+        message: ServerMessage::Error(conflict),
+    };
+    let packed = encode_reply(&reply, Encoding::MsgPack).unwrap().into_bytes();
+    assert_eq!(decode_reply(&packed, Encoding::MsgPack).unwrap(), reply);
+    #[derive(serde::Deserialize)]
+    struct OlderError {
+        code: String,
+        message: String,
+    }
+    let older: OlderError = rmp_serde::from_slice::<serde_json::Value>(&packed)
+        .map(|v| serde_json::from_value(v["data"].clone()).unwrap())
+        .unwrap();
+    assert_eq!((older.code.as_str(), older.message.is_empty()), ("CONFLICT", false));
+}
+
+#[test]
 fn authenticate_with_an_api_key_and_a_jwt() {
     golden_request(
         Request::new(
@@ -135,6 +176,7 @@ fn variables_carry_bytes_as_arrays_and_typed_values() {
                 variable_name: "raw".into(),
                 data: Some(vec![1, 2, 255]),
                 value: None,
+                expected_version: None,
             },
         ),
         r#"{"type":"WriteVariable","data":{"service_id":"svc_1","variable_name":"raw","data":[1,2,255]},"id":4}"#,
@@ -199,6 +241,7 @@ fn msgpack_uses_named_maps_and_bin() {
             variable_name: "v".into(),
             data: Some(vec![0xab]),
             value: None,
+            expected_version: None,
         },
     );
     let packed = encode_request(&request, Encoding::MsgPack).unwrap().into_bytes();

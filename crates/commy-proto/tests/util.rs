@@ -150,15 +150,23 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             variable_name
         }
         .into()),
-        (name(), name(), option::of(bytes()), option::of(json())).prop_map(
-            |(service_id, variable_name, data, value)| WriteVariable {
-                service_id,
-                variable_name,
-                data,
-                value
-            }
-            .into()
-        ),
+        (
+            name(),
+            name(),
+            option::of(bytes()),
+            option::of(json()),
+            option::of(any::<u64>())
+        )
+            .prop_map(
+                |(service_id, variable_name, data, value, expected_version)| WriteVariable {
+                    service_id,
+                    variable_name,
+                    data,
+                    value,
+                    expected_version
+                }
+                .into()
+            ),
         (name(), name()).prop_map(|(service_id, variable_name)| DeallocateVariable {
             service_id,
             variable_name
@@ -301,7 +309,12 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                 .into()
             }
         ),
-        (error_code(), text()).prop_map(|(code, message)| ErrorReply { code, message }.into()),
+        (error_code(), text(), option::of(any::<u64>())).prop_map(|(code, message, current_version)| ErrorReply {
+            code,
+            message,
+            current_version
+        }
+        .into()),
         vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
     ]
 }

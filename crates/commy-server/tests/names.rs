@@ -58,6 +58,7 @@ async fn bad_names_are_invalid_on_every_request(encoding: Encoding) {
         variable_name: "x".repeat(129),
         data: Some(vec![0; 8]),
         value: None,
+        expected_version: None,
     };
     admin.expect_error(write, bad, &["variable"]).await;
     let subscribe = Subscribe {

@@ -7,6 +7,9 @@
 //! - `protocol atomics` (8 B write): the lock CAS, version publish, unlock, change-counter add and waiter-count load
 //!   that every commy write performs, on private words: the floor of the write protocol itself.
 //!
+//! - `commy compare-and-set` (every write): `write_if_version` beside `commy write`, succeeding, and refused with a
+//!   conflict.
+//!
 //! Commy goes through a second attachment (`Service::open`), as a client process would, with no watchers, so a
 //! write makes no system call. `cargo bench -p commy-shm --bench read_write`.
 
@@ -87,6 +90,24 @@ fn write<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, f: &Fixture) {
     let data = [9u8; N];
     g.bench_function("commy write", |b| {
         b.iter(|| f.client.write(black_box(var), black_box(&data)).unwrap())
+    });
+    // Compare-and-set beside the plain write: every attempt succeeds (it expects the version the last one made),
+    // then every attempt is refused (a version the variable is past), which takes the lock and writes nothing.
+    let mut expected = f.client.version(var).expect("version");
+    g.bench_function("commy compare-and-set", |b| {
+        b.iter(|| {
+            expected = f
+                .client
+                .write_if_version(var, black_box(expected), black_box(&data))
+                .unwrap()
+        })
+    });
+    g.bench_function("commy compare-and-set, conflict", |b| {
+        b.iter(|| {
+            f.client
+                .write_if_version(var, black_box(0), black_box(&data))
+                .unwrap_err()
+        })
     });
     let words: Vec<AtomicU64> = (0..N / 8).map(|_| AtomicU64::new(0)).collect();
     if N == 8 {

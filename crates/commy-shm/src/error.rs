@@ -150,6 +150,15 @@ pub enum AccessError {
     /// The value was not published.
     #[error("another process took the variable's lock over before the value was published; nothing was written")]
     LockLost,
+    /// A compare-and-set ([`crate::Service::write_if_version`]) found the variable at another version than the one
+    /// expected: another write came first. Nothing was changed.
+    #[error("the variable is at version {current}, not the expected {expected}; nothing was written")]
+    Conflict {
+        /// The version the caller expected.
+        expected: u64,
+        /// The variable's version when the write was refused.
+        current: u64,
+    },
     /// The file is inconsistent.
     #[error("service file is corrupt: {0}")]
     Corrupt(#[from] Corruption),

@@ -332,13 +332,23 @@ impl Service {
     /// Takes the variable's lock, fills the inactive slot, publishes it by bumping the version, releases the lock,
     /// then signals watchers (a futex wake only when some watcher sleeps).
     pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, data, || {})
+        self.write_with(var, None, data, || {})
+    }
+
+    /// Compare-and-set: writes the whole value only if the variable's version is still `expected`, else changes
+    /// nothing and fails with [`AccessError::Conflict`], which carries the current version. Returns the new version
+    /// (`expected + 1`).
+    ///
+    /// The compare happens under the variable's lock, so it is atomic with respect to every other writer in every
+    /// process: of several writers that read version `v` and try to replace it, exactly one succeeds.
+    pub fn write_if_version(&self, var: VarHandle, expected: u64, data: &[u8]) -> Result<u64, AccessError> {
+        self.write_with(var, Some(expected), data, || {})
     }
 
     /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
     #[cfg(feature = "test-hooks")]
     pub fn write_with_hook(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
-        self.write_with(var, data, mid_write)
+        self.write_with(var, None, data, mid_write)
     }
 
     /// The first byte of this process's mapping of the file. For tests that check that a read-only attachment is
@@ -351,7 +361,13 @@ impl Service {
         self.inner.map.base()
     }
 
-    fn write_with(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
+    fn write_with(
+        &self,
+        var: VarHandle,
+        expected: Option<u64>,
+        data: &[u8],
+        mid_write: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
         if self.access() == Access::ReadOnly {
             return Err(AccessError::ReadOnly);
         }
@@ -382,8 +398,13 @@ impl Service {
                 });
             }
             let word = self.version_word(var.index);
+            // Only lock holders store the version, so this is the version the write replaces.
+            let current = word.load(Ordering::Relaxed);
+            if let Some(expected) = expected.filter(|&expected| expected != current) {
+                return Err(AccessError::Conflict { expected, current });
+            }
             // Wraps rather than overflows if the file holds a damaged version of u64::MAX; the parity still flips.
-            let next = word.load(Ordering::Relaxed).wrapping_add(1);
+            let next = current.wrapping_add(1);
             let slot = block + (next & 1) * layout::slot_size(capacity);
             let (head, tail) = data.split_at((data.len() / 2) & !7);
             map.copy_in(slot + layout::SLOT_HEADER, head);

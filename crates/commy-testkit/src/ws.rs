@@ -434,6 +434,7 @@ pub fn write_value(service_id: &str, variable_name: &str, value: serde_json::Val
         variable_name: variable_name.into(),
         data: None,
         value: Some(value),
+        expected_version: None,
     }
 }
 
@@ -444,6 +445,7 @@ pub fn write_data(service_id: &str, variable_name: &str, data: Vec<u8>) -> Write
         variable_name: variable_name.into(),
         data: Some(data),
         value: None,
+        expected_version: None,
     }
 }
 

@@ -71,6 +71,7 @@ pub fn write(service_id: &str, variable_name: &str, value: u64) -> WriteVariable
         variable_name: variable_name.into(),
         data: None,
         value: Some(value.into()),
+        expected_version: None,
     }
 }
 

@@ -73,6 +73,14 @@ impl Mapped {
             AccessError::TooLarge { len, capacity } => Error::InvalidRequest(format!(
                 "variable '{variable}': value is {len} bytes long; the variable's capacity is {capacity}"
             )),
+            AccessError::Conflict { expected, current } => Error::Conflict {
+                current_version: Some(current),
+                message: format!(
+                    "variable '{variable}' in service '{}' is at version {current}, not the expected {expected}; \
+                     nothing was written",
+                    self.name
+                ),
+            },
             other => Error::Internal(format!("service '{}': {other}", self.name)),
         }
     }
@@ -130,8 +138,10 @@ impl Mapped {
         Some(snapshot(&info.name, bytes, version, value_type))
     }
 
-    /// Writes a variable after checking the value against its type and capacity; returns the new version.
-    pub(crate) fn write(&self, variable: &str, payload: Payload) -> Result<u64> {
+    /// Writes a variable after checking the value against its type and capacity; returns the new version. With
+    /// `expected_version`, a compare-and-set under the variable's lock in the file (see
+    /// [`commy_shm::Service::write_if_version`]).
+    pub(crate) fn write(&self, variable: &str, payload: Payload, expected_version: Option<u64>) -> Result<u64> {
         if !self.writable() {
             return Err(self.read_only());
         }
@@ -141,13 +151,17 @@ impl Mapped {
             variable_name: variable.to_owned(),
             data,
             value,
+            expected_version,
         };
         self.with_target(variable, |t| {
             let bytes = match request.new_bytes(t.value_type, t.capacity) {
                 Ok(bytes) => bytes,
                 Err(e) => return Ok(Err(e)),
             };
-            self.service.write(t.handle, &bytes).map(Ok)
+            match expected_version {
+                Some(expected) => self.service.write_if_version(t.handle, expected, &bytes).map(Ok),
+                None => self.service.write(t.handle, &bytes).map(Ok),
+            }
         })?
         .map_err(|e| Error::InvalidRequest(format!("variable '{variable}': {e}")))
     }

@@ -23,6 +23,11 @@ fn session(url: &str, key: &str, transport: Transport) {
     };
     assert_eq!(change.as_u64().unwrap(), 5);
     assert_eq!(svc.read_u64("hits").unwrap(), 5);
+    assert_eq!(svc.compare_and_set("hits", version, 6u64).unwrap(), version + 1);
+    assert!(matches!(
+        svc.compare_and_set("hits", version, 7u64),
+        Err(Error::Conflict { current_version: Some(v), .. }) if v == version + 1
+    ));
     assert!(matches!(svc.read("nope"), Err(Error::NotFound(_))));
     assert!(!client.list_services().unwrap().is_empty());
     client.close();

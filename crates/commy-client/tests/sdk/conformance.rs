@@ -1,9 +1,11 @@
 //! One suite, run against both transports: each case is an async fn of the transport, instantiated once per
 //! transport by `conformance!`. Results must be the same on both.
 
-use commy_client::{Allocation, Change, Client, Credentials, Error, Service, Transport, ValueType, Watch};
+use commy_client::{Allocation, Change, Client, Credentials, Error, Payload, Service, Transport, ValueType, Watch};
 use commy_testkit::{TestServer, ALL, READ_ONLY};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -35,6 +37,8 @@ conformance!(
     errors_match_the_protocol_codes,
     a_read_only_key_is_denied_writes,
     a_bad_key_is_unauthorized,
+    compare_and_set_writes_only_at_the_expected_version,
+    compare_and_set_racing_both_transports_loses_no_update,
 );
 
 /// A server, a tenant `acme` with an all-rights key, and a client of it over `transport`.
@@ -319,4 +323,111 @@ async fn a_bad_key_is_unauthorized(transport: Transport) {
         stranger.get_service("anything").await,
         Err(Error::InvalidRequest(_))
     ));
+}
+
+async fn compare_and_set_writes_only_at_the_expected_version(transport: Transport) {
+    let (_server, client) = fixture(transport).await;
+    let svc = client.create_service("cas").await.unwrap();
+    let first = svc.allocate("n", Allocation::u64(1)).await.unwrap();
+    let mut watch = svc.watch_variable("n").await.unwrap();
+
+    let version = svc.compare_and_set("n", first.version, 2u64).await.unwrap();
+    assert_eq!(version, first.version + 1);
+    assert_eq!(svc.read_u64("n").await.unwrap(), 2);
+    assert_eq!(
+        until_version(&mut watch, "n", version)
+            .await
+            .last()
+            .unwrap()
+            .as_u64()
+            .unwrap(),
+        2
+    );
+
+    let stale = svc.compare_and_set("n", first.version, 3u64).await;
+    let Err(Error::Conflict {
+        current_version,
+        message,
+    }) = stale
+    else {
+        panic!("a stale version should conflict: {stale:?}")
+    };
+    assert_eq!(current_version, Some(version));
+    assert!(
+        message.contains("'n'") && message.contains(&version.to_string()),
+        "{message}"
+    );
+    let now = svc.read("n").await.unwrap();
+    assert_eq!((now.version, now.as_u64().unwrap()), (version, 2), "nothing changed");
+
+    // The value is checked as for a write, whatever the version; typed payloads work as for write.
+    assert!(matches!(
+        svc.compare_and_set("n", version, "text").await,
+        Err(Error::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        svc.compare_and_set("missing", 0, 1u64).await,
+        Err(Error::NotFound(_))
+    ));
+    let reading = Reading {
+        station: "roof".into(),
+        celsius: 4.5,
+        tags: vec![],
+    };
+    let j = svc.allocate("j", Allocation::json(&reading).unwrap()).await.unwrap();
+    let json = Payload::json(&reading).unwrap();
+    assert_eq!(svc.compare_and_set("j", j.version, json).await.unwrap(), j.version + 1);
+}
+
+/// Once every racer is at `start`, adds one to `n` by compare-and-set `times` times, retrying on conflict. Returns
+/// the conflicts met.
+async fn increment(svc: Service, times: u64, start: Arc<Barrier>) -> u64 {
+    start.wait().await;
+    let mut conflicts = 0;
+    for _ in 0..times {
+        loop {
+            let now = svc.read("n").await.unwrap();
+            // A local read and write never yield: let the other racers in between, as another process would.
+            tokio::task::yield_now().await;
+            match svc.compare_and_set("n", now.version, now.as_u64().unwrap() + 1).await {
+                Ok(_) => break,
+                Err(Error::Conflict { .. }) => conflicts += 1,
+                Err(other) => panic!("compare-and-set failed: {other}"),
+            }
+        }
+    }
+    conflicts
+}
+
+/// Two clients on `transport` and one on the other race to increment one counter: the compare is atomic across a
+/// mapping and the server alike, so no increment is lost.
+async fn compare_and_set_racing_both_transports_loses_no_update(transport: Transport) {
+    const TIMES: u64 = 150;
+    let (server, client) = fixture(transport).await;
+    let svc = client.create_service("race").await.unwrap();
+    svc.allocate("n", Allocation::u64(0)).await.unwrap();
+    let other = match transport {
+        Transport::Local => Transport::Remote,
+        _ => Transport::Local,
+    };
+    let key = server.tenant_key("acme", ALL).await;
+    let racers = [transport, transport, other];
+    let start = Arc::new(Barrier::new(racers.len()));
+    let mut tasks = Vec::new();
+    for t in racers {
+        let racer = server
+            .sdk_client(t, "acme", &key)
+            .await
+            .get_service("race")
+            .await
+            .unwrap();
+        assert_eq!(racer.transport(), t);
+        tasks.push(tokio::spawn(increment(racer, TIMES, start.clone())));
+    }
+    let mut conflicts = 0;
+    for task in tasks {
+        conflicts += task.await.unwrap();
+    }
+    println!("3 racers x {TIMES} increments: {conflicts} conflicts retried");
+    assert_eq!(svc.read_u64("n").await.unwrap(), 3 * TIMES, "an increment was lost");
 }

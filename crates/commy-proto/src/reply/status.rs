@@ -44,6 +44,10 @@ pub struct ErrorReply {
     pub code: ErrorCode,
     /// What went wrong, for people, for example `service 'x' does not exist in tenant 'y'`.
     pub message: String,
+    /// With `CONFLICT`: the variable's version when the compare-and-set was refused. Absent from every other error
+    /// (and ignored by clients that do not know it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
 }
 
 impl ErrorReply {
@@ -52,6 +56,15 @@ impl ErrorReply {
         ErrorReply {
             code,
             message: message.into(),
+            current_version: None,
+        }
+    }
+
+    /// A `CONFLICT`: the variable is at `current_version`, not the version a compare-and-set expected.
+    pub fn conflict(message: impl Into<String>, current_version: u64) -> Self {
+        ErrorReply {
+            current_version: Some(current_version),
+            ..ErrorReply::new(ErrorCode::Conflict, message)
         }
     }
 }

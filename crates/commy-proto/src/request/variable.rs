@@ -70,6 +70,11 @@ pub struct ReadVariable {
 /// [`VariableData`](crate::VariableData) with the new version. Needs `write`.
 ///
 /// A value that does not fit the type or the capacity gets `INVALID_REQUEST` and changes nothing.
+///
+/// With `expected_version` it is a compare-and-set: the write happens only if the variable is still at that version,
+/// atomically with respect to every other writer (remote or through a mapping); otherwise the reply is `CONFLICT`
+/// with the current version ([`ErrorReply::current_version`](crate::ErrorReply::current_version)) and nothing
+/// changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteVariable {
     /// The service the variable is in.
@@ -86,6 +91,9 @@ pub struct WriteVariable {
         skip_serializing_if = "Option::is_none"
     )]
     pub value: Option<serde_json::Value>,
+    /// Write only if the variable's version equals this (compare-and-set); absent for an unconditional write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
 }
 
 impl WriteVariable {
@@ -130,6 +138,7 @@ mod tests {
             variable_name: "v".into(),
             data,
             value,
+            expected_version: None,
         }
     }
 

@@ -12,6 +12,8 @@ pub struct HandlerError {
     pub code: ErrorCode,
     /// The human message.
     pub message: String,
+    /// With `CONFLICT`: the variable's current version, sent as the reply's `current_version`.
+    pub current_version: Option<u64>,
 }
 
 impl HandlerError {
@@ -20,6 +22,7 @@ impl HandlerError {
         HandlerError {
             code,
             message: message.into(),
+            current_version: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl HandlerError {
         ErrorReply {
             code: self.code,
             message: self.message,
+            current_version: self.current_version,
         }
     }
 }
@@ -60,7 +64,20 @@ macro_rules! from_coded {
     )*};
 }
 
-from_coded!(StoreError, LiveError, AccessError, IssueError);
+from_coded!(StoreError, AccessError, IssueError);
+
+impl From<LiveError> for HandlerError {
+    fn from(err: LiveError) -> Self {
+        let current_version = match err {
+            LiveError::Conflict { current, .. } => Some(current),
+            _ => None,
+        };
+        HandlerError {
+            current_version,
+            ..HandlerError::new(err.code(), err.to_string())
+        }
+    }
+}
 
 impl From<AuthError> for HandlerError {
     /// A refused credential is `UNAUTHORIZED`. A credential the server could not check (its store failed) is the

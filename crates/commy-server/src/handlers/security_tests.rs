@@ -334,6 +334,7 @@ async fn scoped_keys_limit_read_and_write_separately_and_listing_follows_read() 
         variable_name: "v".into(),
         data: None,
         value: Some(json!(2)),
+        expected_version: None,
     };
     assert!(matches!(
         f.send(&mut s, read("sensors/a")).await,

@@ -88,7 +88,10 @@ pub(super) fn write(app: &App, s: &Session, req: WriteVariable) -> Result<Server
     let bytes = req
         .new_bytes(value_type, capacity)
         .map_err(|e| HandlerError::bad_value(&req.variable_name, e))?;
-    let version = live.write(&req.variable_name, handle, &bytes)?;
+    let version = match req.expected_version {
+        Some(expected) => live.write_if_version(&req.variable_name, handle, expected, &bytes)?,
+        None => live.write(&req.variable_name, handle, &bytes)?,
+    };
     let snap = Snapshot {
         data: bytes,
         version,

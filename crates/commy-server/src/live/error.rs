@@ -53,6 +53,18 @@ pub enum LiveError {
         /// What it waited for.
         reason: String,
     },
+    /// A compare-and-set found the variable at another version than expected; nothing was written.
+    #[error("variable '{variable}' in service '{service}' is at version {current}, not the expected {expected}; nothing was written")]
+    Conflict {
+        /// The service's name.
+        service: String,
+        /// The variable's name.
+        variable: String,
+        /// The version the request expected.
+        expected: u64,
+        /// The variable's version.
+        current: u64,
+    },
     /// The service's file was found damaged at start-up and moved aside; the service is unavailable until an admin
     /// deletes it (or puts a good file back and restarts the server).
     #[error("service '{service}' in tenant '{tenant}' is unavailable: {reason}; delete the service, or put a good file back and restart the server")]
@@ -83,6 +95,7 @@ impl LiveError {
             LiveError::TooLarge { .. } => ErrorCode::InvalidRequest,
             LiveError::Full { .. } => ErrorCode::LimitExceeded,
             LiveError::Busy { .. } => ErrorCode::Timeout,
+            LiveError::Conflict { .. } => ErrorCode::Conflict,
             LiveError::File { .. } | LiveError::Broken { .. } => ErrorCode::InternalError,
         }
     }

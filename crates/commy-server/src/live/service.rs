@@ -206,6 +206,20 @@ impl LiveService {
             .map_err(|err| self.access_error(name, err))
     }
 
+    /// Compare-and-set: writes only if the variable is still at version `expected`, else [`LiveError::Conflict`].
+    /// The compare runs under the variable's lock in the file, atomically with every other writer.
+    pub fn write_if_version(
+        &self,
+        name: &str,
+        handle: VarHandle,
+        expected: u64,
+        data: &[u8],
+    ) -> Result<u64, LiveError> {
+        self.service
+            .write_if_version(handle, expected, data)
+            .map_err(|err| self.access_error(name, err))
+    }
+
     /// Every variable, in table order.
     pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
         let infos = self.service.list().map_err(|err| self.access_error("*", err))?;
@@ -261,6 +275,12 @@ impl LiveService {
                 variable: variable.to_owned(),
                 len,
                 capacity,
+            },
+            AccessError::Conflict { expected, current } => LiveError::Conflict {
+                service: self.name.clone(),
+                variable: variable.to_owned(),
+                expected,
+                current,
             },
             AccessError::LockTimeout { .. } => LiveError::Busy {
                 service: self.name.clone(),

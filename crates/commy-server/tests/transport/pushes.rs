@@ -17,6 +17,7 @@ async fn the_reply_comes_before_the_push_it_caused() {
         variable_name: "v".into(),
         data: Some(vec![1, 2, 3]),
         value: None,
+        expected_version: None,
     };
     client.send(&Request::new(1, write)).await;
     let reply = client.recv().await;

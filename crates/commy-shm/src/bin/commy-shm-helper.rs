@@ -78,6 +78,7 @@ fn run(args: &[&str]) -> Res {
             owner_op(path, |o| o.resize(var, capacity).map(drop))
         }
         ["chaos-read", path, var] => chaos_read(path, var),
+        ["cas-increment", path, var, count] => cas_increment(path, var, count.parse()?),
         _ => Err(format!("unknown command line {args:?}").into()),
     }
 }
@@ -135,6 +136,34 @@ fn write_loop(path: &str, var: &str, parity: u64) -> Res {
         writes += 1;
     }
     say(format_args!("WROTE writes={writes}"));
+    Ok(())
+}
+
+/// Adds one to the u64 in `var`, `count` times, each by compare-and-set retried on conflict, once the variable `go`
+/// holds a non-zero byte (so that every helper starts together). Prints `READY`, then
+/// `INCREMENTED count=<n> conflicts=<retries>`.
+fn cas_increment(path: &str, var: &str, count: u64) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let go = service.lookup("go")?;
+    say(format_args!("READY"));
+    while !stopped(&service, go)? {
+        std::hint::spin_loop();
+    }
+    let mut buf = [0u8; 8];
+    let mut conflicts: u64 = 0;
+    for _ in 0..count {
+        loop {
+            let read = service.read_into(handle, &mut buf)?;
+            let next = u64::from_le_bytes(buf) + 1;
+            match service.write_if_version(handle, read.version, &next.to_le_bytes()) {
+                Ok(_) => break,
+                Err(commy_shm::AccessError::Conflict { .. }) => conflicts += 1,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+    say(format_args!("INCREMENTED count={count} conflicts={conflicts}"));
     Ok(())
 }
 
