@@ -301,6 +301,14 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                 .into()
             }
         ),
+        (name(), name(), text()).prop_map(|(service_id, variable_name, reason)| {
+            SubscriptionEnded {
+                service_id,
+                variable_name,
+                reason,
+            }
+            .into()
+        }),
         (error_code(), text()).prop_map(|(code, message)| ErrorReply { code, message }.into()),
         vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
     ]

@@ -29,6 +29,7 @@ mod handlers;
 mod live;
 mod local;
 mod metrics;
+mod revocation;
 mod server;
 mod store;
 mod tls;

@@ -25,10 +25,7 @@ async fn the_server_starts_and_serves_every_service_whose_file_is_sound() {
         ids.push(sid);
     }
     let old_version = admin.read(&ids[2], "v").await.version;
-    let (overwritten, emptied) = (
-        server.service_file(&ids[1]),
-        server.service_file(&ids[2]),
-    );
+    let (overwritten, emptied) = (server.service_file(&ids[1]), server.service_file(&ids[2]));
     drop(admin);
     let dir = server.stop().await;
     std::fs::write(&overwritten, vec![0x5a; 16_384]).unwrap();

@@ -5,5 +5,6 @@ mod coherence;
 mod conformance;
 mod examples;
 mod reconnect;
+mod revocation;
 mod tls;
 mod util;
