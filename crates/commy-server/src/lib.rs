@@ -24,6 +24,7 @@ pub mod config;
 
 mod auth;
 mod connection;
+mod data_dir;
 mod front_door;
 mod handlers;
 mod live;

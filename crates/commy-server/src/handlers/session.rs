@@ -229,6 +229,9 @@ pub(super) async fn authenticate(
         message,
         server_version: SERVER_VERSION.into(),
         permissions,
-        local_socket: app.local_socket.as_ref().map(|p| p.display().to_string()),
+        // A remote client has no use for the socket, and no business knowing the data directory's path.
+        local_socket: (app.local_socket.as_ref())
+            .filter(|_| peer.is_on_this_machine())
+            .map(|p| p.display().to_string()),
     }))
 }
