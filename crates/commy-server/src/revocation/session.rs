@@ -83,7 +83,8 @@ fn carry_over(app: &App, old: &Lifeline, new: &Lifeline, grant: &Grant) {
 
 /// Ends a token's grant, and its subscriptions, when it expires, without waiting for the session's next request.
 fn expire_at(app: &Arc<App>, lifeline: &Arc<Lifeline>, at: u64) {
-    let (app, weak) = (app.clone(), Arc::downgrade(lifeline));
+    // Weak references: a pending timer must not keep a stopped server's state (and its database) open.
+    let (app, weak) = (Arc::downgrade(app), Arc::downgrade(lifeline));
     let wait = Duration::from_secs(at.saturating_sub(unix_now()));
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
@@ -91,7 +92,7 @@ fn expire_at(app: &Arc<App>, lifeline: &Arc<Lifeline>, at: u64) {
         while weak.upgrade().is_some_and(|l| !l.expired_at(unix_now())) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if let Some(lifeline) = weak.upgrade() {
+        if let (Some(lifeline), Some(app)) = (weak.upgrade(), app.upgrade()) {
             end_grant(&lifeline, Ending::Expired, &app.live);
         }
     });
