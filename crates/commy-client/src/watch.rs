@@ -30,6 +30,8 @@ struct QueueState {
     /// The last change accepted per variable, to drop repeats of it.
     last: HashMap<String, (u64, Vec<u8>)>,
     closed: bool,
+    /// Why the server ended the subscription (`SubscriptionEnded`), if it did.
+    ended: Option<String>,
 }
 
 impl ChangeQueue {
@@ -84,6 +86,12 @@ impl ChangeQueue {
         self.waker.wake();
     }
 
+    /// Ends the stream because the server ended the subscription, for `reason`.
+    pub(crate) fn end(&self, reason: String) {
+        self.lock().ended = Some(reason);
+        self.close();
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
@@ -119,8 +127,9 @@ impl ChangeQueue {
 /// burst always arrives: the stream never stops short of a variable's latest version. Across a reconnect it keeps
 /// going and reports the latest value of each variable that changed meanwhile. Deallocations are not reported.
 ///
-/// The stream ends when the client is closed or when the connection is lost for good. Dropping it ends the
-/// subscription.
+/// The stream ends when the client is closed, when the connection is lost for good, or when the server ends the
+/// subscription (its credential was revoked, deleted or expired, or its service or variable deleted:
+/// [`Watch::end_reason`] then says why). Dropping it ends the subscription.
 pub struct Watch {
     queue: Arc<ChangeQueue>,
     on_drop: Vec<Box<dyn FnOnce() + Send>>,
@@ -142,6 +151,12 @@ impl Watch {
     /// The next change; `None` once the stream has ended. The same as `StreamExt::next`.
     pub async fn next_change(&mut self) -> Option<Change> {
         std::future::poll_fn(|cx| self.queue.poll_next(cx)).await
+    }
+
+    /// Why the server ended this watch's subscription, if it did: for example `the credential was revoked`, or `the
+    /// service was deleted`. The stream ends after the changes that arrived before.
+    pub fn end_reason(&self) -> Option<String> {
+        self.queue.lock().ended.clone()
     }
 
     /// An unread change if there is one, without waiting.

@@ -230,6 +230,16 @@ fn pushes_have_no_id() {
         }),
         r#"{"type":"Disconnected","data":{"reason":"server shutting down"}}"#,
     );
+    let ended = Reply::push(SubscriptionEnded {
+        service_id: "svc_1".into(),
+        variable_name: "flag".into(),
+        reason: "the credential was revoked".into(),
+    });
+    assert!(ended.is_push());
+    golden_reply(
+        ended,
+        r#"{"type":"SubscriptionEnded","data":{"service_id":"svc_1","variable_name":"flag","reason":"the credential was revoked"}}"#,
+    );
 }
 
 #[test]

@@ -309,6 +309,14 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                 .into()
             }
         ),
+        (name(), name(), text()).prop_map(|(service_id, variable_name, reason)| {
+            SubscriptionEnded {
+                service_id,
+                variable_name,
+                reason,
+            }
+            .into()
+        }),
         (error_code(), text(), option::of(any::<u64>())).prop_map(|(code, message, current_version)| ErrorReply {
             code,
             message,

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub tenant_auth_rate_limit: Option<AuthRateLimit>,
     /// TLS for the HTTP and WebSocket port: `None` (the default) serves plain `ws://` and `http://`.
     pub tls: Option<TlsConfig>,
+    /// Slack on a JWT's `exp` and `nbf`, for clocks that disagree, in seconds. A session's token grant dies at `exp`
+    /// plus this. Default: 30.
+    pub jwt_clock_leeway_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             auth_rate_limit: AuthRateLimit::default(),
             tenant_auth_rate_limit: None,
             tls: None,
+            jwt_clock_leeway_secs: 30,
         }
     }
 }

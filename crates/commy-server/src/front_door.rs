@@ -46,12 +46,13 @@ impl FrontDoor {
     }
 
     /// Runs before every handler. The names rule: a request naming a tenant, service or variable badly gets
-    /// `INVALID_REQUEST` naming it, whether it creates, reads or deletes. This is also where a grant that has died
-    /// since the session authenticated is to be dropped, before it is used.
-    fn admit(&self, _session: &mut Session, request: &ClientMessage) -> Result<(), HandlerError> {
+    /// `INVALID_REQUEST` naming it, whether it creates, reads or deletes. Then the session's grants that died since it
+    /// authenticated are dropped (see [`crate::revocation`]), before one is used.
+    fn admit(&self, session: &mut Session, request: &ClientMessage) -> Result<(), HandlerError> {
         for (what, name) in request.names().iter() {
             validate_name(name).map_err(|e| HandlerError::bad_name(what, name, e))?;
         }
+        crate::revocation::refresh(&self.app, session);
         Ok(())
     }
 

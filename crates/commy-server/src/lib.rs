@@ -24,11 +24,13 @@ pub mod config;
 
 mod auth;
 mod connection;
+mod data_dir;
 mod front_door;
 mod handlers;
 mod live;
 mod local;
 mod metrics;
+mod revocation;
 mod server;
 mod store;
 mod tls;

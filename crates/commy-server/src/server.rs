@@ -10,9 +10,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tls::ServerTls;
 use crate::transport;
-use std::fs::DirBuilder;
 use std::future::Future;
-use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -87,11 +85,7 @@ impl Server {
             path: dir.clone(),
             source,
         };
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(dir_err)?;
+        crate::data_dir::prepare_data_dir(dir).map_err(dir_err)?;
         if let Some(tls) = &config.tls {
             let loaded = ServerTls::load(tls, dir)?;
             let cert = loaded.cert_path().display().to_string();
@@ -140,6 +134,8 @@ impl Server {
             limiter,
             limits,
             local_socket: local.as_ref().map(|l| l.path().to_owned()),
+            revocations: Default::default(),
+            jwt_leeway_secs: config.jwt_clock_leeway_secs,
         });
         let metrics = Arc::new(Metrics::new());
         let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));

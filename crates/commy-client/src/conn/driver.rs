@@ -129,6 +129,7 @@ impl Driver {
         if reply.is_push() {
             match reply.message {
                 ServerMessage::VariableChanged(change) => self.shared.registry().deliver(change),
+                ServerMessage::SubscriptionEnded(ended) => self.shared.registry().end(ended),
                 ServerMessage::Disconnected(d) => {
                     tracing::debug!(reason = %d.reason, "the server is closing the connection")
                 }

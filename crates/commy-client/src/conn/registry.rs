@@ -3,7 +3,7 @@
 
 use crate::snapshot::Change;
 use crate::watch::ChangeQueue;
-use commy_proto::{VariableChanged, ALL_VARIABLES};
+use commy_proto::{SubscriptionEnded, VariableChanged, ALL_VARIABLES};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -80,6 +80,14 @@ impl Registry {
     pub(crate) fn close_key(&mut self, key: &Key) {
         for entry in self.watches.remove(key).into_iter().flatten() {
             entry.queue.close();
+        }
+    }
+
+    /// Ends the watches of a subscription the server ended, telling them why; it is not renewed after a reconnect.
+    pub(crate) fn end(&mut self, ended: SubscriptionEnded) {
+        let key = (ended.service_id, ended.variable_name);
+        for entry in self.watches.remove(&key).into_iter().flatten() {
+            entry.queue.end(ended.reason.clone());
         }
     }
 

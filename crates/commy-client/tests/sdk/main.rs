@@ -5,4 +5,5 @@ mod coherence;
 mod conformance;
 mod examples;
 mod reconnect;
+mod revocation;
 mod tls;

@@ -3,12 +3,14 @@
 mod audit;
 mod service;
 mod status;
+mod subscription;
 mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
+pub use subscription::SubscriptionEnded;
 pub use tenant::{ApiKey, AuthenticationResult, Tenant, TenantList};
 pub use variable::{VariableChanged, VariableData, VariableInfo, VariableList};
 
@@ -19,7 +21,7 @@ message_enum! {
     /// A reply or a push from the server. Each variant's name is its `type` on the wire, and its payload is the
     /// `data`.
     ///
-    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, and `Disconnected` when the
+    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, `SubscriptionEnded`, and `Disconnected` when the
     /// server closes on its own) carry none.
     pub enum ServerMessage {
         /// The reply to `Authenticate`.
@@ -48,6 +50,9 @@ message_enum! {
         ServiceFilePath(ServiceFilePath),
         /// A push: a subscribed variable changed.
         VariableChanged(VariableChanged),
+        /// A push: the server ended a subscription (credential revoked, deleted or expired; service or variable
+        /// deleted).
+        SubscriptionEnded(SubscriptionEnded),
         /// The reply to a request that failed.
         Error(ErrorReply),
         /// The reply to `QueryAudit`.

@@ -78,9 +78,10 @@ impl TenantGrant {
         if !self.permissions.contains(&permission) {
             return Err(deny(DenyReason::MissingPermission));
         }
+        // Creating and deleting a service are writes to it: the write patterns bind them.
         let patterns = match permission {
             Permission::Read => self.read_patterns.as_deref(),
-            Permission::Write => self.write_patterns.as_deref(),
+            Permission::Write | Permission::CreateService | Permission::DeleteService => self.write_patterns.as_deref(),
             _ => None,
         };
         match (patterns, service) {

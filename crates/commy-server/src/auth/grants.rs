@@ -24,6 +24,18 @@ pub enum AccessError {
         /// The service it concerned, if any.
         service: Option<String>,
     },
+    /// The connection's credential for the tenant (`None`: the server admin's) died since it authenticated
+    /// (`UNAUTHORIZED`).
+    #[error(
+        "{} was revoked, deleted or expired ({reason}): authenticate again",
+        match tenant_id { Some(t) => format!("the credential for tenant '{t}'"), None => "the server admin credential".to_owned() }
+    )]
+    Ended {
+        /// The tenant of the dead grant.
+        tenant_id: Option<String>,
+        /// What killed it.
+        reason: String,
+    },
     /// The connection holds no credential at all and asked for a server-level request (`UNAUTHORIZED`).
     #[error("not authenticated: send Authenticate with the server admin key first")]
     NotAuthenticated,
@@ -50,7 +62,9 @@ impl AccessError {
     /// `UNAUTHORIZED` when the connection lacks a credential, `PERMISSION_DENIED` when its credential lacks the right.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AccessError::Unauthorized { .. } | AccessError::NotAuthenticated => ErrorCode::Unauthorized,
+            AccessError::Unauthorized { .. } | AccessError::NotAuthenticated | AccessError::Ended { .. } => {
+                ErrorCode::Unauthorized
+            }
             AccessError::PermissionDenied(_) | AccessError::ServerAdminRequired => ErrorCode::PermissionDenied,
         }
     }
@@ -61,6 +75,8 @@ impl AccessError {
 pub struct Grants {
     server_admin: Option<String>,
     tenants: BTreeMap<String, TenantGrant>,
+    /// Grants that died, by tenant (`None`: the server admin), with why: their tenant's next request is told.
+    ended: BTreeMap<Option<String>, String>,
 }
 
 impl Grants {
@@ -71,12 +87,41 @@ impl Grants {
 
     /// Adds a grant, replacing an earlier one for the same tenant (or an earlier server admin grant).
     pub fn add(&mut self, grant: Grant) {
+        self.ended.remove(&grant.tenant_id().map(str::to_owned));
         match grant {
             Grant::ServerAdmin { key_id } => self.server_admin = Some(key_id),
             Grant::Tenant(grant) => {
                 self.tenants.insert(grant.tenant_id.clone(), grant);
             }
         }
+    }
+
+    /// Drops the grant for `tenant_id` (`None`: the server admin's), which died for `reason`.
+    pub fn end(&mut self, tenant_id: Option<&str>, reason: String) {
+        match tenant_id {
+            Some(tenant) => {
+                self.tenants.remove(tenant);
+            }
+            None => self.server_admin = None,
+        }
+        self.ended.insert(tenant_id.map(str::to_owned), reason);
+    }
+
+    fn ended(&self, tenant_id: Option<&str>) -> Option<AccessError> {
+        let key = tenant_id.map(str::to_owned);
+        self.ended.get(&key).map(|reason| AccessError::Ended {
+            tenant_id: key,
+            reason: reason.clone(),
+        })
+    }
+
+    /// The refusal for a connection whose grants all died: the first dead grant's, if any.
+    pub fn all_ended(&self) -> Option<AccessError> {
+        if !self.is_empty() {
+            return None;
+        }
+        let tenant = self.ended.keys().next()?;
+        self.ended(tenant.as_deref())
     }
 
     /// Whether the connection has authenticated at all.
@@ -103,11 +148,11 @@ impl Grants {
         }
         match self.tenants.get(tenant_id) {
             Some(grant) => Ok(grant.allows(tenant_id, permission, service)?),
-            None => Err(AccessError::Unauthorized {
+            None => Err(self.ended(Some(tenant_id)).unwrap_or(AccessError::Unauthorized {
                 tenant_id: tenant_id.to_owned(),
                 permission,
                 service: service.map(str::to_owned),
-            }),
+            })),
         }
     }
 
@@ -115,6 +160,8 @@ impl Grants {
     pub fn check_server_admin(&self) -> Result<(), AccessError> {
         if self.server_admin.is_some() {
             Ok(())
+        } else if let Some(ended) = self.ended(None) {
+            Err(ended)
         } else if self.is_empty() {
             Err(AccessError::NotAuthenticated)
         } else {

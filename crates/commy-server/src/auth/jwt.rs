@@ -166,6 +166,8 @@ struct Claims {
     read_services: Option<Vec<String>>,
     #[serde(default)]
     write_services: Option<Vec<String>>,
+    #[serde(default)]
+    exp: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +238,18 @@ impl Claims {
 impl JwtKey {
     /// Verifies `token` for `tenant_id` (see the module documentation for every check) and returns what it grants.
     pub fn verify(&self, token: &str, tenant_id: &str) -> Result<Grant, JwtRejection> {
+        self.verify_with_leeway(token, tenant_id, CLOCK_LEEWAY_SECS)
+            .map(|(grant, _)| grant)
+    }
+
+    /// Like [`JwtKey::verify`], with `leeway_secs` of slack on `exp` and `nbf`; also returns the Unix second at which
+    /// the grant dies: `exp` plus the leeway.
+    pub fn verify_with_leeway(
+        &self,
+        token: &str,
+        tenant_id: &str,
+        leeway_secs: u64,
+    ) -> Result<(Grant, u64), JwtRejection> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(JwtRejection::Malformed);
         }
@@ -243,7 +257,7 @@ impl JwtKey {
             return Err(JwtRejection::Algorithm);
         }
         let mut validation = Validation::new(self.algorithm);
-        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation.leeway = leeway_secs;
         validation.validate_exp = true;
         validation.validate_nbf = true;
         let mut required = vec!["exp"];
@@ -261,12 +275,18 @@ impl JwtKey {
         validation.set_required_spec_claims(&required);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| JwtRejection::from_error(e.kind()))?;
-        Ok(Grant::Tenant(data.claims.into_grant(tenant_id)?))
+        let dies_at = data
+            .claims
+            .exp
+            .ok_or(JwtRejection::MissingClaim)?
+            .saturating_add(leeway_secs);
+        Ok((Grant::Tenant(data.claims.into_grant(tenant_id)?), dies_at))
     }
 }
 
-/// Verifies `token` against the JWT key of `tenant_id` in `store`. A tenant without a key refuses every token.
-pub fn verify_jwt(token: &str, tenant_id: &str, store: &Store) -> Result<Grant, JwtAuthError> {
+/// Verifies `token` against the JWT key of `tenant_id` in `store`, with `leeway_secs` of slack on `exp` and `nbf`, and
+/// returns the grant and the Unix second it dies at. A tenant without a key refuses every token.
+pub fn verify_jwt(token: &str, tenant_id: &str, store: &Store, leeway_secs: u64) -> Result<(Grant, u64), JwtAuthError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtRejection::Malformed.into());
     }
@@ -277,7 +297,7 @@ pub fn verify_jwt(token: &str, tenant_id: &str, store: &Store) -> Result<Grant, 
         tracing::warn!(tenant = tenant_id, %err, "the tenant's stored JWT key does not parse");
         JwtRejection::KeyUnusable
     })?;
-    Ok(key.verify(token, tenant_id)?)
+    Ok(key.verify_with_leeway(token, tenant_id, leeway_secs)?)
 }
 
 #[cfg(test)]

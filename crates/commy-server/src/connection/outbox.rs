@@ -11,7 +11,7 @@
 
 use crate::live::PushSink;
 use crate::metrics::Metrics;
-use commy_proto::VariableChanged;
+use commy_proto::{SubscriptionEnded, VariableChanged};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +38,8 @@ struct Queue {
     in_flight: bool,
     /// How many entries are held.
     held: usize,
+    /// Subscriptions the server ended, to announce after the pending changes.
+    ended: Vec<SubscriptionEnded>,
 }
 
 struct Entry {
@@ -71,6 +73,10 @@ impl Outbox {
         let mut queue = self.lock();
         queue.in_flight = false;
         if queue.held == 0 {
+            if !queue.ended.is_empty() {
+                drop(queue);
+                self.ready.notify_one();
+            }
             return;
         }
         queue.held = 0;
@@ -120,12 +126,22 @@ impl Outbox {
         }
     }
 
+    /// Moves the announcements of ended subscriptions into `out`, unless a request is being handled (they then wait
+    /// for its reply, like changes do).
+    pub(crate) fn take_ended(&self, out: &mut Vec<SubscriptionEnded>) {
+        let mut queue = self.lock();
+        if !queue.in_flight {
+            out.append(&mut queue.ended);
+        }
+    }
+
     /// Marks the connection gone and drops what is pending; later pushes are dropped.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let mut queue = self.lock();
         queue.order.clear();
         queue.entries.clear();
+        queue.ended.clear();
         queue.held = 0;
     }
 
@@ -167,6 +183,19 @@ impl PushSink for Outbox {
             queue.order.push_back(key);
             drop(guard);
         }
+        if !held {
+            self.ready.notify_one();
+        }
+    }
+
+    fn end(&self, ended: SubscriptionEnded) {
+        if self.is_closed() {
+            return;
+        }
+        let mut queue = self.lock();
+        queue.ended.push(ended);
+        let held = queue.in_flight;
+        drop(queue);
         if !held {
             self.ready.notify_one();
         }

@@ -23,6 +23,18 @@ impl Peer {
     pub fn is_local(&self) -> bool {
         matches!(self, Peer::Local { .. })
     }
+
+    /// Whether the client runs on this machine: on the local socket, or on a loopback address. Only such a client is
+    /// told where the local socket is.
+    pub fn is_on_this_machine(&self) -> bool {
+        match self {
+            Peer::Local { .. } => true,
+            Peer::Remote(addr) => match addr.ip() {
+                std::net::IpAddr::V4(ip) => ip.is_loopback(),
+                std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+            },
+        }
+    }
 }
 
 impl fmt::Display for Peer {

@@ -11,7 +11,7 @@
 
 use super::Outbox;
 use crate::metrics::Metrics;
-use commy_proto::{EncodeError, ErrorCode, Reply};
+use commy_proto::{EncodeError, ErrorCode, Reply, ServerMessage};
 use std::future::Future;
 use std::os::fd::OwnedFd;
 use tokio::sync::mpsc::{self, error::TryRecvError};
@@ -83,6 +83,7 @@ impl<S: MessageSink> Writer<'_, S> {
     /// Writes until the reader asks to close or is gone, or the socket fails.
     pub(crate) async fn run(mut self, mut replies: mpsc::Receiver<Outgoing<S::Close>>) {
         let mut pushes = Vec::with_capacity(PUSH_BATCH);
+        let mut ended = Vec::new();
         loop {
             // Every reply queued so far, in order.
             loop {
@@ -98,9 +99,11 @@ impl<S: MessageSink> Writer<'_, S> {
             }
             // Then the pushes that are ready.
             self.outbox.take_ready(PUSH_BATCH, &mut pushes);
+            self.outbox.take_ended(&mut ended);
             let count = pushes.len() as u64;
-            for change in pushes.drain(..) {
-                match self.sink.feed(&Reply::push(change), None).await {
+            let changes = pushes.drain(..).map(ServerMessage::VariableChanged);
+            for push in changes.chain(ended.drain(..).map(ServerMessage::SubscriptionEnded)) {
+                match self.sink.feed(&Reply::push(push), None).await {
                     Ok(()) => {}
                     Err(SinkError::Gone) => return,
                     Err(SinkError::Encode(err)) => tracing::error!(%err, "dropping a push that cannot be encoded"),

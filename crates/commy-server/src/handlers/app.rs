@@ -5,9 +5,11 @@ use super::LocalSubscriptions;
 use crate::auth::{AuthRateLimiter, Grants};
 use crate::connection::Peer;
 use crate::live::{Live, LiveService, PushSink};
+use crate::revocation::{Lifeline, Revocations};
 use crate::store::{Actor, Store};
 use crate::tls::ClientIdentity;
 use commy_proto::ErrorCode;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +44,10 @@ pub struct App {
     pub limits: HandlerLimits,
     /// The Unix socket same-host clients may use, announced on authentication.
     pub local_socket: Option<PathBuf>,
+    /// The live grants of every session, and the generation that tells a session to re-check its own.
+    pub revocations: Revocations,
+    /// Slack on a token's `exp` and `nbf`, in seconds.
+    pub jwt_leeway_secs: u64,
 }
 
 /// What one connection has established: its credentials, and who it is.
@@ -59,6 +65,10 @@ pub struct Session {
     pub client_identity: Option<Arc<ClientIdentity>>,
     /// On the local socket: what the connection's subscriptions hold.
     pub local_subscriptions: LocalSubscriptions,
+    /// What each grant stands on, by tenant (`None`: the server admin's).
+    pub(crate) lifelines: BTreeMap<Option<String>, Arc<Lifeline>>,
+    /// The revocation generation this session's grants were last checked at.
+    pub(crate) seen_generation: u64,
 }
 
 impl std::fmt::Debug for Session {
@@ -81,6 +91,8 @@ impl Session {
             sink,
             client_identity: None,
             local_subscriptions: LocalSubscriptions::default(),
+            lifelines: BTreeMap::new(),
+            seen_generation: 0,
         }
     }
 
@@ -92,6 +104,9 @@ impl Session {
 
     /// `UNAUTHORIZED` unless the connection has authenticated at all.
     pub fn require_any(&self) -> Result<(), HandlerError> {
+        if let Some(ended) = self.grants.all_ended() {
+            return Err(ended.into());
+        }
         if self.grants.is_empty() {
             return Err(HandlerError::new(
                 ErrorCode::Unauthorized,
@@ -118,7 +133,12 @@ impl App {
     pub fn service(&self, service_id: &str) -> Result<Arc<LiveService>, HandlerError> {
         self.live.get(service_id).map_err(|err| match err {
             broken @ crate::live::LiveError::Broken { .. } => broken.into(),
-            _ => HandlerError::new(ErrorCode::NotFound, format!("service id '{service_id}' does not exist")),
+            _ => self.service_not_found(service_id),
         })
+    }
+
+    /// `NOT_FOUND` for `service_id`, naming nothing else: also the answer for another tenant's service.
+    pub fn service_not_found(&self, service_id: &str) -> HandlerError {
+        HandlerError::new(ErrorCode::NotFound, format!("service id '{service_id}' does not exist"))
     }
 }

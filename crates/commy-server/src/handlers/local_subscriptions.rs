@@ -32,6 +32,11 @@ impl LocalSubscriptions {
             .or_insert_with(|| read_only.then(|| live.hold_waiter()));
     }
 
+    /// Keeps only the subscriptions `keep` says yes to, releasing the others' pins.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str, &str) -> bool) {
+        self.held.retain(|(service, variable), _| keep(service, variable));
+    }
+
     /// Releases a subscription (and its pin); whether it was held.
     pub(super) fn release(&mut self, service_id: &str, variable_name: &str) -> bool {
         self.held

@@ -26,6 +26,7 @@ struct NoPush;
 
 impl PushSink for NoPush {
     fn push(&self, _change: VariableChanged) {}
+    fn end(&self, _ended: commy_proto::SubscriptionEnded) {}
     fn is_closed(&self) -> bool {
         false
     }
@@ -65,6 +66,8 @@ impl Fixture {
             limiter,
             limits: HandlerLimits::default(),
             local_socket: None,
+            revocations: Default::default(),
+            jwt_leeway_secs: crate::auth::CLOCK_LEEWAY_SECS,
         });
         Fixture {
             _dir: dir,

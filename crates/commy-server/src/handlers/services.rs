@@ -60,6 +60,9 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteService) -> R
     app.blocking(move |app| {
         let record = app.store.delete_service(&actor, &req.tenant_id, &req.service_name)?;
         app.live.remove_record(&record);
+        let reason = "the service was deleted";
+        app.revocations
+            .end_subscriptions(&record.service_id, None, reason, &app.live);
         Ok(())
     })
     .await?;

@@ -37,6 +37,9 @@ impl Refusal {
     }
 }
 
+/// A granted authentication: the grant, and for a token the Unix second it dies at.
+type Granted = (Grant, Option<u64>);
+
 fn check_api_key(key: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
     let grant = verify_api_key(key, store).map_err(|err| match err {
         AuthError::InvalidKey => Refusal::new("invalid_key", err.to_string()),
@@ -60,20 +63,23 @@ fn check_api_key(key: &str, tenant: Option<&str>, store: &Store) -> Result<Grant
     }
 }
 
-fn check_jwt(token: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
+fn check_jwt(token: &str, tenant: Option<&str>, app: &App) -> Result<Granted, Refusal> {
     let Some(tenant) = tenant else {
         return Err(Refusal::new(
             "no_tenant",
             "a JWT authenticates to one tenant: give tenant_id in Authenticate",
         ));
     };
-    verify_jwt(token, tenant, store).map_err(|err| match err {
-        JwtAuthError::Rejected(rejection) => Refusal::new(rejection.reason(), rejection.to_string()),
-        other => Refusal {
-            error: HandlerError::new(other.code(), other.to_string()),
-            reason: "server_error",
-        },
-    })
+    let verified = verify_jwt(token, tenant, &app.store, app.jwt_leeway_secs);
+    verified
+        .map(|(grant, dies_at)| (grant, Some(dies_at)))
+        .map_err(|err| match err {
+            JwtAuthError::Rejected(rejection) => Refusal::new(rejection.reason(), rejection.to_string()),
+            other => Refusal {
+                error: HandlerError::new(other.code(), other.to_string()),
+                reason: "server_error",
+            },
+        })
 }
 
 /// Mutual TLS: the connection's verified client certificate stands for the one API key of `tenant` whose `name` is
@@ -139,11 +145,11 @@ fn check_and_audit(
     tenant: Option<&str>,
     peer: String,
     identity: Option<Arc<ClientIdentity>>,
-) -> Result<Grant, Refusal> {
+) -> Result<Granted, Refusal> {
     let result = match credential {
-        Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store),
-        Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, &app.store),
-        Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store),
+        Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store).map(|g| (g, None)),
+        Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, app),
+        Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store).map(|g| (g, None)),
         other => Err(Refusal::new(
             "unsupported_method",
             format!(
@@ -153,7 +159,7 @@ fn check_and_audit(
         )),
     };
     let (actor, action, outcome) = match &result {
-        Ok(grant) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
+        Ok((grant, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
         Err(refusal) => (
             "unknown".to_owned(),
             "auth_failure",
@@ -187,6 +193,7 @@ pub(super) async fn authenticate(
     } = req;
     let tenant = tenant_id.clone();
     let identity = session.client_identity.clone();
+    let generation_before = app.revocations.generation();
     let outcome = app
         .blocking(move |app| {
             Ok(check_and_audit(
@@ -198,8 +205,8 @@ pub(super) async fn authenticate(
             ))
         })
         .await?;
-    let grant = match outcome {
-        Ok(grant) => grant,
+    let (grant, dies_at) = match outcome {
+        Ok(granted) => granted,
         Err(refusal) => {
             if refusal.counts_as_failure() {
                 app.limiter.record_failure(peer);
@@ -215,12 +222,16 @@ pub(super) async fn authenticate(
         None => "authenticated as the server admin".to_owned(),
     };
     let permissions = grant.permissions().into_iter().collect();
+    crate::revocation::register_grant(app, session, &grant, dies_at, generation_before)?;
     session.grants.add(grant);
     Ok(ServerMessage::AuthenticationResult(AuthenticationResult {
         success: true,
         message,
         server_version: SERVER_VERSION.into(),
         permissions,
-        local_socket: app.local_socket.as_ref().map(|p| p.display().to_string()),
+        // A remote client has no use for the socket, and no business knowing the data directory's path.
+        local_socket: (app.local_socket.as_ref())
+            .filter(|_| peer.is_on_this_machine())
+            .map(|p| p.display().to_string()),
     }))
 }

@@ -37,6 +37,7 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
             .check(live.tenant_id(), Permission::Write, Some(live.name()))
             .is_err();
         s.local_subscriptions.hold(&live, &req.variable_name, read_only);
+        track(s, live.tenant_id(), &req.service_id, &req.variable_name);
         return Ok(done(format!(
             "subscribed to '{}' in service '{}'; changes arrive through the mapping",
             req.variable_name,
@@ -44,11 +45,19 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
         )));
     }
     live.subscribe(s.connection, variable.map(str::to_owned), s.sink.clone());
+    track(s, live.tenant_id(), &req.service_id, &req.variable_name);
     Ok(done(format!(
         "subscribed to '{}' in service '{}'",
         req.variable_name,
         live.name()
     )))
+}
+
+/// Records the subscription under the grant it was made with, so that it ends with that grant.
+fn track(s: &Session, tenant_id: &str, service_id: &str, variable_name: &str) {
+    if let Some(lifeline) = crate::revocation::lifeline_for(s, tenant_id) {
+        lifeline.track(service_id, variable_name);
+    }
 }
 
 pub(super) fn unsubscribe(app: &App, s: &mut Session, req: Unsubscribe) -> Result<ServerMessage, HandlerError> {
@@ -59,6 +68,9 @@ pub(super) fn unsubscribe(app: &App, s: &mut Session, req: Unsubscribe) -> Resul
         app.service(&req.service_id)?
             .unsubscribe(s.connection, which(&req.variable_name))
     };
+    for lifeline in s.lifelines.values() {
+        lifeline.untrack(&req.service_id, &req.variable_name);
+    }
     if !existed {
         // Ending a subscription the connection holds needs no right (the credential may have changed since); asking
         // about any other service needs `read` there, like every other request on a service.

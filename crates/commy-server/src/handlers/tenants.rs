@@ -31,7 +31,10 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteTenant) -> Re
     app.blocking(move |app| {
         for service in app.store.delete_tenant(&actor, &tenant_id)? {
             app.live.remove_record(&service);
+            app.revocations
+                .end_subscriptions(&service.service_id, None, "the tenant was deleted", &app.live);
         }
+        app.revocations.sweep(&app.store, &app.live);
         Ok(())
     })
     .await?;
@@ -78,8 +81,12 @@ pub(super) async fn revoke_key(app: &Arc<App>, s: &Session, req: RevokeApiKey) -
     s.grants.check(&req.tenant_id, Permission::Admin, None)?;
     let actor = s.actor(Some(&req.tenant_id));
     let (tenant_id, key_id) = (req.tenant_id, req.key_id.clone());
-    app.blocking(move |app| Ok(app.store.revoke_api_key(&actor, Some(&tenant_id), &key_id)?))
-        .await?;
+    app.blocking(move |app| {
+        app.store.revoke_api_key(&actor, Some(&tenant_id), &key_id)?;
+        app.revocations.sweep(&app.store, &app.live);
+        Ok(())
+    })
+    .await?;
     Ok(done(format!("API key '{}' revoked", req.key_id)))
 }
 
@@ -101,7 +108,9 @@ pub(super) async fn set_jwt_key(app: &Arc<App>, s: &Session, req: SetJwtKey) -> 
     let req_tenant = tenant_id.clone();
     app.blocking(move |app| {
         app.store.get_tenant(&tenant_id)?;
-        Ok(app.store.set_jwt_key(&actor, &tenant_id, &record)?)
+        app.store.set_jwt_key(&actor, &tenant_id, &record)?;
+        app.revocations.sweep(&app.store, &app.live);
+        Ok(())
     })
     .await?;
     Ok(done(format!("JWT verification key set for tenant '{req_tenant}'")))

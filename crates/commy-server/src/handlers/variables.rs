@@ -3,6 +3,7 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use super::tenants::done;
+use crate::auth::AccessError;
 use crate::live::{LiveService, Snapshot};
 use crate::store::VariableRecord;
 use commy_proto::{
@@ -20,8 +21,11 @@ pub(super) fn authorised_service(
 ) -> Result<Arc<LiveService>, HandlerError> {
     s.require_any()?;
     let live = app.service(service_id)?;
-    s.grants.check(live.tenant_id(), permission, Some(live.name()))?;
-    Ok(live)
+    match s.grants.check(live.tenant_id(), permission, Some(live.name())) {
+        // No oracle: another tenant's service reads exactly like a missing one.
+        Err(AccessError::Unauthorized { .. }) => Err(app.service_not_found(service_id)),
+        other => Ok(other.map(|()| live)?),
+    }
 }
 
 fn data_reply(service_id: String, variable_name: String, snap: Snapshot) -> ServerMessage {
@@ -111,7 +115,11 @@ pub(super) async fn deallocate(
     let (service_id, name) = (req.service_id, req.variable_name.clone());
     app.blocking(move |app| {
         app.store.delete_variable(&actor, &service_id, &name)?;
-        Ok(live.deallocate(&name)?)
+        live.deallocate(&name)?;
+        let reason = "the variable was deallocated";
+        app.revocations
+            .end_subscriptions(&service_id, Some(&name), reason, &app.live);
+        Ok(())
     })
     .await?;
     Ok(done(format!("variable '{}' deallocated", req.variable_name)))

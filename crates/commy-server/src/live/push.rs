@@ -1,6 +1,6 @@
 //! [`PushSink`]: how the live layer hands a connection the changes it subscribed to.
 
-use commy_proto::VariableChanged;
+use commy_proto::{SubscriptionEnded, VariableChanged};
 
 /// Where a subscription's changes go: one connection's outbound pushes.
 ///
@@ -10,6 +10,10 @@ pub trait PushSink: Send + Sync {
     /// Queues a change for the connection, replacing any undelivered change of the same `(service_id,
     /// variable_name)`: a slow subscriber gets coalesced pushes that always end at the latest version. Never blocks.
     fn push(&self, change: VariableChanged);
+
+    /// Queues the news that a subscription ended (its credential died, or its service or variable was deleted).
+    /// Never blocks.
+    fn end(&self, ended: SubscriptionEnded);
 
     /// True once the connection is gone; the live layer then drops the subscription.
     fn is_closed(&self) -> bool;

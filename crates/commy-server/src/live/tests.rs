@@ -13,6 +13,7 @@ impl PushSink for Channel {
     fn push(&self, change: VariableChanged) {
         let _ = self.0.lock().unwrap().send(change);
     }
+    fn end(&self, _ended: commy_proto::SubscriptionEnded) {}
     fn is_closed(&self) -> bool {
         self.1.load(Ordering::Relaxed)
     }

@@ -83,6 +83,11 @@ impl Store {
     ///
     /// Creates every table, so that later read transactions find them, and checks the schema version.
     pub fn open_file(path: &Path) -> Result<Store, StoreError> {
+        // It holds HS256 secrets: mode 0600 from its first byte.
+        crate::data_dir::prepare_private_file(path).map_err(|err| StoreError::Open {
+            path: path.to_owned(),
+            source: redb::DatabaseError::Storage(redb::StorageError::Io(err)),
+        })?;
         let db = Database::create(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,

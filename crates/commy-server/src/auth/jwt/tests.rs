@@ -329,20 +329,20 @@ fn verify_jwt_uses_the_tenants_stored_key() {
     let (_dir, store) = temp_store();
     store.create_tenant(&actor(), "acme", "Acme").unwrap();
     let token = signed(EdDSA, &claims());
-    let err = verify_jwt(&token, "acme", &store).unwrap_err();
+    let err = verify_jwt(&token, "acme", &store, CLOCK_LEEWAY_SECS).unwrap_err();
     assert!(matches!(err, JwtAuthError::Rejected(JwtRejection::NoKey)), "{err:?}");
     assert!(matches!(
-        verify_jwt(&token, "nobody", &store),
+        verify_jwt(&token, "nobody", &store, CLOCK_LEEWAY_SECS),
         Err(JwtAuthError::Rejected(JwtRejection::NoKey))
     ));
     let record = JwtKeyRecord::new("EdDSA", ED_PUBLIC.as_bytes().to_vec());
     store.set_jwt_key(&actor(), "acme", &record).unwrap();
-    let grant = verify_jwt(&token, "acme", &store).unwrap();
+    let grant = verify_jwt(&token, "acme", &store, CLOCK_LEEWAY_SECS).unwrap().0;
     assert_eq!(grant.key_id(), "jwt:sensor-7");
     let corrupt = JwtKeyRecord::new("EdDSA", b"not a key".to_vec());
     store.set_jwt_key(&actor(), "acme", &corrupt).unwrap();
     assert!(matches!(
-        verify_jwt(&token, "acme", &store),
+        verify_jwt(&token, "acme", &store, CLOCK_LEEWAY_SECS),
         Err(JwtAuthError::Rejected(JwtRejection::KeyUnusable))
     ));
 }

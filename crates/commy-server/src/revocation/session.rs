@@ -1,0 +1,145 @@
+//! A session's side of revocation: registering a grant when it authenticates, and dropping its dead grants before a
+//! request is handled.
+
+use super::{end_grant, jwt_key_fingerprint, recheck, unix_now, Ending, Lifeline, Source};
+use crate::auth::Grant;
+use crate::handlers::{App, HandlerError, Session};
+use commy_proto::{ErrorCode, Permission};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Registers the grant a session just obtained. `jwt_expires_at` is set for a token (its `exp` plus the leeway, in Unix
+/// seconds). A grant replacing an earlier one for the same tenant keeps the subscriptions it still covers; the others
+/// end with a push.
+pub(crate) fn register_grant(
+    app: &Arc<App>,
+    session: &mut Session,
+    grant: &Grant,
+    jwt_expires_at: Option<u64>,
+    generation_before: u64,
+) -> Result<(), HandlerError> {
+    let tenant_id = grant.tenant_id().map(str::to_owned);
+    let tenant = match &tenant_id {
+        Some(id) => Some((id.clone(), app.store.get_tenant(id)?.created_at)),
+        None => None,
+    };
+    let source = match (jwt_expires_at, &tenant_id) {
+        (Some(_), Some(id)) => {
+            let record = app.store.get_jwt_key(id)?.ok_or_else(|| {
+                HandlerError::new(ErrorCode::Unauthorized, format!("tenant '{id}' has no JWT key now"))
+            })?;
+            Source::Jwt {
+                key_fingerprint: jwt_key_fingerprint(&record),
+            }
+        }
+        _ => Source::ApiKey {
+            key_id: grant.key_id().to_owned(),
+            grant: grant.clone(),
+        },
+    };
+    let sink = session.sink.clone();
+    let lifeline = Arc::new(Lifeline::new(
+        session.connection,
+        sink,
+        session.peer.is_local(),
+        source,
+        tenant,
+        jwt_expires_at,
+    ));
+    app.revocations.register(&lifeline);
+    if let Some(old) = session.lifelines.insert(tenant_id.clone(), lifeline.clone()) {
+        carry_over(app, &old, &lifeline, grant);
+    }
+    if let Some(at) = jwt_expires_at {
+        expire_at(app, &lifeline, at);
+    }
+    // A revocation committed while the credential was being checked must still reach this grant.
+    session.seen_generation = session.seen_generation.min(generation_before);
+    Ok(())
+}
+
+/// Moves the subscriptions of a replaced grant to its successor where the new grant may still read the service; ends
+/// the rest.
+fn carry_over(app: &App, old: &Lifeline, new: &Lifeline, grant: &Grant) {
+    for (service_id, variable_name) in old.take(|_, _| true) {
+        let covered = app.live.get(&service_id).is_ok_and(|service| match grant {
+            Grant::Tenant(tenant) => tenant
+                .allows(service.tenant_id(), Permission::Read, Some(service.name()))
+                .is_ok(),
+            _ => true,
+        });
+        if covered {
+            new.track(&service_id, &variable_name);
+        } else {
+            if let (false, Ok(service)) = (old.local, app.live.get(&service_id)) {
+                let which = (variable_name != commy_proto::ALL_VARIABLES).then_some(variable_name.as_str());
+                service.unsubscribe(old.connection, which);
+            }
+            let reason = "the connection authenticated again with a credential that does not cover it".to_owned();
+            old.announce(service_id, variable_name, reason);
+        }
+    }
+}
+
+/// Ends a token's grant, and its subscriptions, when it expires, without waiting for the session's next request.
+fn expire_at(app: &Arc<App>, lifeline: &Arc<Lifeline>, at: u64) {
+    // Weak references: a pending timer must not keep a stopped server's state (and its database) open.
+    let (app, weak) = (Arc::downgrade(app), Arc::downgrade(lifeline));
+    let wait = Duration::from_secs(at.saturating_sub(unix_now()));
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        // Sleep a little past the second, so the clock agrees that `exp` has passed.
+        while weak.upgrade().is_some_and(|l| !l.expired_at(unix_now())) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if let (Some(lifeline), Some(app)) = (weak.upgrade(), app.upgrade()) {
+            end_grant(&lifeline, Ending::Expired, &app.live);
+        }
+    });
+}
+
+/// The grant a subscription on `tenant_id` is made under: the tenant's own, else the server admin's.
+pub(crate) fn lifeline_for<'a>(session: &'a Session, tenant_id: &str) -> Option<&'a Arc<Lifeline>> {
+    session
+        .lifelines
+        .get(&Some(tenant_id.to_owned()))
+        .or_else(|| session.lifelines.get(&None))
+}
+
+/// Drops the session's dead grants before a request: a generation compare, and a clock compare for tokens; only when
+/// the generation moved are the session's grants re-checked against the store. A dead grant leaves a tombstone, so the
+/// next request for its tenant is told the credential was revoked, deleted or expired.
+pub(crate) fn refresh(app: &App, session: &mut Session) {
+    let generation = app.revocations.generation();
+    let now = unix_now();
+    let moved = session.seen_generation != generation;
+    let due = |l: &Lifeline| l.ended().is_some() || l.expired_at(now);
+    if !moved && !session.lifelines.values().any(|l| due(l)) {
+        return;
+    }
+    session.seen_generation = generation;
+    let dead: Vec<_> = session
+        .lifelines
+        .iter()
+        .filter_map(|(tenant, lifeline)| {
+            let why = if moved {
+                recheck(lifeline, &app.store, now)
+            } else {
+                lifeline.ended().or(lifeline.expired_at(now).then_some(Ending::Expired))
+            };
+            why.map(|why| (tenant.clone(), why))
+        })
+        .collect();
+    for (tenant, why) in dead {
+        if let Some(lifeline) = session.lifelines.remove(&tenant) {
+            end_grant(&lifeline, why, &app.live);
+        }
+        session.grants.end(tenant.as_deref(), why.to_string());
+    }
+    if session.peer.is_local() {
+        let lifelines = &session.lifelines;
+        session
+            .local_subscriptions
+            .retain(|service, variable| lifelines.values().any(|l| l.tracks(service, variable)));
+    }
+}
