@@ -53,7 +53,7 @@ impl VarHandle {
 
 /// What the table says about one variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariableInfo {
+pub struct VariableEntry {
     /// The handle to read and write it with.
     pub handle: VarHandle,
     /// Its name.
@@ -197,7 +197,7 @@ impl Service {
     }
 
     /// Every live variable, in table order.
-    pub fn list(&self) -> Result<Vec<VariableInfo>, AccessError> {
+    pub fn list(&self) -> Result<Vec<VariableEntry>, AccessError> {
         let mut out = Vec::new();
         for index in 0..self.high_water() {
             let snap = self.snapshot(index)?;
@@ -209,7 +209,7 @@ impl Service {
     }
 
     /// The live variable at table `index` (as a [`crate::Change`] reports it), or `NotFound` if that entry is free.
-    pub fn variable_at(&self, index: u32) -> Result<VariableInfo, AccessError> {
+    pub fn variable_at(&self, index: u32) -> Result<VariableEntry, AccessError> {
         if index >= self.inner.geo.max_variables {
             return Err(AccessError::NotFound(format!("#{index}")));
         }
@@ -221,7 +221,7 @@ impl Service {
     }
 
     /// What the table says about the variable `var` names now.
-    pub fn info_of(&self, var: VarHandle) -> Result<VariableInfo, AccessError> {
+    pub fn info_of(&self, var: VarHandle) -> Result<VariableEntry, AccessError> {
         let snap = self.live_snapshot(var)?;
         Ok(self.info(var.index, snap))
     }
@@ -237,8 +237,8 @@ impl Service {
         Ok(snap)
     }
 
-    fn info(&self, index: u32, snap: EntrySnapshot) -> VariableInfo {
-        VariableInfo {
+    fn info(&self, index: u32, snap: EntrySnapshot) -> VariableEntry {
+        VariableEntry {
             handle: VarHandle {
                 index,
                 incarnation: snap.incarnation,

@@ -5,7 +5,7 @@
 mod util;
 
 use commy_shm::layout::{self, entry};
-use commy_shm::{Access, AccessError, CreateOptions, LayoutError, Service, ServiceOwner, VariableInfo, VariableSpec};
+use commy_shm::{Access, AccessError, CreateOptions, LayoutError, Service, ServiceOwner, VariableEntry, VariableSpec};
 use util::{Fixture, Helper};
 
 fn spec<'a>(name: &'a str, capacity: u32, initial: &'a [u8]) -> VariableSpec<'a> {
@@ -40,7 +40,7 @@ fn allocated_variables_are_listed_looked_up_and_read_by_every_attachment() {
     assert_eq!(
         list,
         [
-            VariableInfo {
+            VariableEntry {
                 handle: a,
                 name: "temperature".into(),
                 type_tag: 3,
@@ -48,7 +48,7 @@ fn allocated_variables_are_listed_looked_up_and_read_by_every_attachment() {
                 capacity: 8,
                 version: 1,
             },
-            VariableInfo {
+            VariableEntry {
                 handle: b,
                 name: "status".into(),
                 type_tag: 0,
@@ -56,7 +56,7 @@ fn allocated_variables_are_listed_looked_up_and_read_by_every_attachment() {
                 capacity: 64,
                 version: 1,
             },
-            VariableInfo {
+            VariableEntry {
                 handle: c,
                 name: "empty".into(),
                 type_tag: 0,

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, fmt};
 /// Why a connection may not make a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum AccessError {
+pub enum GrantError {
     /// The connection holds no credential for the tenant (`UNAUTHORIZED`).
     #[error(
         "not authenticated for tenant '{tenant_id}': authenticate with a credential for that tenant before asking \
@@ -58,14 +58,14 @@ impl fmt::Display for OnService<'_> {
     }
 }
 
-impl AccessError {
+impl GrantError {
     /// `UNAUTHORIZED` when the connection lacks a credential, `PERMISSION_DENIED` when its credential lacks the right.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AccessError::Unauthorized { .. } | AccessError::NotAuthenticated | AccessError::Ended { .. } => {
+            GrantError::Unauthorized { .. } | GrantError::NotAuthenticated | GrantError::Ended { .. } => {
                 ErrorCode::Unauthorized
             }
-            AccessError::PermissionDenied(_) | AccessError::ServerAdminRequired => ErrorCode::PermissionDenied,
+            GrantError::PermissionDenied(_) | GrantError::ServerAdminRequired => ErrorCode::PermissionDenied,
         }
     }
 }
@@ -107,16 +107,16 @@ impl Grants {
         self.ended.insert(tenant_id.map(str::to_owned), reason);
     }
 
-    fn ended(&self, tenant_id: Option<&str>) -> Option<AccessError> {
+    fn ended(&self, tenant_id: Option<&str>) -> Option<GrantError> {
         let key = tenant_id.map(str::to_owned);
-        self.ended.get(&key).map(|reason| AccessError::Ended {
+        self.ended.get(&key).map(|reason| GrantError::Ended {
             tenant_id: key,
             reason: reason.clone(),
         })
     }
 
     /// The refusal for a connection whose grants all died: the first dead grant's, if any.
-    pub fn all_ended(&self) -> Option<AccessError> {
+    pub fn all_ended(&self) -> Option<GrantError> {
         if !self.is_empty() {
             return None;
         }
@@ -140,15 +140,15 @@ impl Grants {
     }
 
     /// `Ok` if the connection may use `permission` in `tenant_id` (on `service`, if named); otherwise
-    /// [`AccessError::Unauthorized`] when it holds no credential for the tenant and
-    /// [`AccessError::PermissionDenied`] when its credential lacks the right.
-    pub fn check(&self, tenant_id: &str, permission: Permission, service: Option<&str>) -> Result<(), AccessError> {
+    /// [`GrantError::Unauthorized`] when it holds no credential for the tenant and
+    /// [`GrantError::PermissionDenied`] when its credential lacks the right.
+    pub fn check(&self, tenant_id: &str, permission: Permission, service: Option<&str>) -> Result<(), GrantError> {
         if self.server_admin.is_some() {
             return Ok(());
         }
         match self.tenants.get(tenant_id) {
             Some(grant) => Ok(grant.allows(tenant_id, permission, service)?),
-            None => Err(self.ended(Some(tenant_id)).unwrap_or(AccessError::Unauthorized {
+            None => Err(self.ended(Some(tenant_id)).unwrap_or(GrantError::Unauthorized {
                 tenant_id: tenant_id.to_owned(),
                 permission,
                 service: service.map(str::to_owned),
@@ -157,15 +157,15 @@ impl Grants {
     }
 
     /// `Ok` if the connection may make server-level requests (create, delete and list tenants).
-    pub fn check_server_admin(&self) -> Result<(), AccessError> {
+    pub fn check_server_admin(&self) -> Result<(), GrantError> {
         if self.server_admin.is_some() {
             Ok(())
         } else if let Some(ended) = self.ended(None) {
             Err(ended)
         } else if self.is_empty() {
-            Err(AccessError::NotAuthenticated)
+            Err(GrantError::NotAuthenticated)
         } else {
-            Err(AccessError::ServerAdminRequired)
+            Err(GrantError::ServerAdminRequired)
         }
     }
 
@@ -198,7 +198,7 @@ mod tests {
     fn check_matrix() {
         let mut grants = Grants::new();
         assert!(grants.is_empty());
-        assert_eq!(grants.check_server_admin(), Err(AccessError::NotAuthenticated));
+        assert_eq!(grants.check_server_admin(), Err(GrantError::NotAuthenticated));
         assert_eq!(
             grants.check("a", Read, None).unwrap_err().code(),
             ErrorCode::Unauthorized
@@ -223,7 +223,7 @@ mod tests {
             "{e}"
         );
 
-        assert_eq!(grants.check_server_admin(), Err(AccessError::ServerAdminRequired));
+        assert_eq!(grants.check_server_admin(), Err(GrantError::ServerAdminRequired));
         assert_eq!(
             grants.check_server_admin().unwrap_err().code(),
             ErrorCode::PermissionDenied

@@ -28,7 +28,7 @@ pub use admin_key::{ensure_admin_key, AdminKeyError, AdminKeySource};
 #[cfg(test)]
 pub use api_key::parse_key_id;
 pub use grant::Grant;
-pub use grants::{AccessError, Grants};
+pub use grants::{GrantError, Grants};
 pub use issue::{issue_api_key, IssueError, KeySpec};
 #[cfg(feature = "testing")]
 pub use jwt::CLOCK_LEEWAY_SECS;

@@ -1,6 +1,6 @@
 //! [`HandlerError`]: the one error type request handlers return, already in its wire form.
 
-use crate::auth::{AccessError, AuthError, IssueError};
+use crate::auth::{AuthError, GrantError, IssueError};
 use crate::live::LiveError;
 use crate::store::StoreError;
 use commy_proto::{ErrorCode, ErrorReply, NameError, ValueError};
@@ -64,7 +64,7 @@ macro_rules! from_coded {
     )*};
 }
 
-from_coded!(StoreError, AccessError, IssueError);
+from_coded!(StoreError, GrantError, IssueError);
 
 impl From<LiveError> for HandlerError {
     fn from(err: LiveError) -> Self {

@@ -3,8 +3,8 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use super::tenants::done;
-use crate::auth::AccessError;
-use crate::live::{LiveService, Snapshot};
+use crate::auth::GrantError;
+use crate::live::{LiveService, StoredValue};
 use crate::store::VariableRecord;
 use commy_proto::{
     AllocateVariable, DeallocateVariable, ErrorCode, ListVariables, Permission, ReadVariable, ServerMessage,
@@ -23,12 +23,12 @@ pub(super) fn authorised_service(
     let live = app.service(service_id)?;
     match s.grants.check(live.tenant_id(), permission, Some(live.name())) {
         // No oracle: another tenant's service reads exactly like a missing one.
-        Err(AccessError::Unauthorized { .. }) => Err(app.service_not_found(service_id)),
+        Err(GrantError::Unauthorized { .. }) => Err(app.service_not_found(service_id)),
         other => Ok(other.map(|()| live)?),
     }
 }
 
-fn data_reply(service_id: String, variable_name: String, snap: Snapshot) -> ServerMessage {
+fn data_reply(service_id: String, variable_name: String, snap: StoredValue) -> ServerMessage {
     let value = snap.value_type.decode(&snap.data).ok().flatten();
     ServerMessage::VariableData(VariableData {
         service_id,
@@ -96,7 +96,7 @@ pub(super) fn write(app: &App, s: &Session, req: WriteVariable) -> Result<Server
         Some(expected) => live.write_if_version(&req.variable_name, handle, expected, &bytes)?,
         None => live.write(&req.variable_name, handle, &bytes)?,
     };
-    let snap = Snapshot {
+    let snap = StoredValue {
         data: bytes,
         version,
         value_type,

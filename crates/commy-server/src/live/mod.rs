@@ -11,7 +11,7 @@ mod startup;
 
 pub use error::LiveError;
 pub use push::PushSink;
-pub use service::{LiveService, Snapshot};
+pub use service::{LiveService, StoredValue};
 
 use crate::store::{ServiceRecord, VariableRecord};
 use commy_proto::ValueType;

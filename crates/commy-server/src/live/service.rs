@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A variable's value as read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
+pub struct StoredValue {
     /// The raw bytes.
     pub data: Vec<u8>,
     /// Their version.
@@ -108,7 +108,7 @@ impl LiveService {
         capacity: u32,
         persistent: bool,
         initial: &[u8],
-    ) -> Result<Snapshot, LiveError> {
+    ) -> Result<StoredValue, LiveError> {
         let spec = VariableSpec {
             name,
             capacity,
@@ -181,18 +181,18 @@ impl LiveService {
     }
 
     /// Reads a variable.
-    pub fn read(&self, name: &str) -> Result<Snapshot, LiveError> {
+    pub fn read(&self, name: &str) -> Result<StoredValue, LiveError> {
         let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         self.read_handle(name, handle)
     }
 
-    fn read_handle(&self, name: &str, handle: VarHandle) -> Result<Snapshot, LiveError> {
+    fn read_handle(&self, name: &str, handle: VarHandle) -> Result<StoredValue, LiveError> {
         let info = self
             .service
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
         let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
-        Ok(Snapshot {
+        Ok(StoredValue {
             data,
             version,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),

@@ -47,7 +47,7 @@ fn allocate_read_write_list_deallocate() {
     let version = svc.write("temp", handle, &9u64.to_le_bytes()).unwrap();
     assert_eq!(
         svc.read("temp").unwrap(),
-        Snapshot {
+        StoredValue {
             data: 9u64.to_le_bytes().to_vec(),
             version,
             value_type: ValueType::U64
