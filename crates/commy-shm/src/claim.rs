@@ -9,17 +9,29 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How long a new owner keeps trying for a lock that is held. A previous owner that has just closed the file may
+/// still hold the lock for a moment through a child process that another thread forked and that has not exec'd yet
+/// (the child shares the open file until exec closes it); a real second owner holds it for much longer.
+const OWNER_LOCK_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Opens the file at `path` once more and takes an exclusive advisory lock on that open file, for as long as the
 /// returned handle lives (the kernel drops it when the process dies). A second owner gets
-/// [`OpenError::OwnedElsewhere`]. Clients never take it.
+/// [`OpenError::OwnedElsewhere`], after [`OWNER_LOCK_PATIENCE`]. Clients never take it.
 pub(crate) fn take_owner_lock(path: &Path) -> Result<File, OpenError> {
     use rustix::fs::{flock, FlockOperation};
     let file = File::open(path)?;
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(file),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(OpenError::OwnedElsewhere),
-        Err(errno) => Err(OpenError::Io(errno.into())),
+    let deadline = Instant::now() + OWNER_LOCK_PATIENCE;
+    loop {
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(OpenError::OwnedElsewhere),
+            Err(errno) => return Err(OpenError::Io(errno.into())),
+        }
     }
 }
 
