@@ -6,13 +6,13 @@ use commy_proto::ErrorCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LiveError {
-    /// The service is not loaded (it does not exist).
-    #[error("service '{0}' does not exist")]
+    /// No service has this id (it does not exist).
+    #[error("service id '{0}' does not exist")]
     ServiceNotFound(String),
     /// The variable does not exist in the service.
     #[error("variable '{variable}' does not exist in service '{service}'")]
     VariableNotFound {
-        /// The service's name or id.
+        /// The service's name.
         service: String,
         /// The variable's name.
         variable: String,
@@ -20,7 +20,7 @@ pub enum LiveError {
     /// A variable of that name exists already.
     #[error("variable '{variable}' already exists in service '{service}'")]
     VariableExists {
-        /// The service's name or id.
+        /// The service's name.
         service: String,
         /// The variable's name.
         variable: String,
@@ -38,7 +38,7 @@ pub enum LiveError {
     /// The service is full (variables or bytes).
     #[error("service '{service}' is full: {reason}")]
     Full {
-        /// The service's name or id.
+        /// The service's name.
         service: String,
         /// Which limit was reached.
         reason: String,
@@ -46,7 +46,7 @@ pub enum LiveError {
     /// A variable stayed locked by another process (a stopped or stuck writer) for the whole wait bound.
     #[error("variable '{variable}' in service '{service}' is busy: {reason}")]
     Busy {
-        /// The service's name or id.
+        /// The service's name.
         service: String,
         /// The variable's name.
         variable: String,
@@ -77,12 +77,15 @@ pub enum LiveError {
         reason: String,
     },
     /// The service file failed: I/O or corruption.
-    #[error("service '{service}' file error: {reason}")]
+    #[error("service '{service}': {doing} failed: {source}")]
     File {
-        /// The service's name or id.
+        /// The service's name.
         service: String,
-        /// What failed.
-        reason: String,
+        /// What the server was doing, for example "creating the service file".
+        doing: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

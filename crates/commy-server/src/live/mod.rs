@@ -59,16 +59,16 @@ impl Live {
     /// Creates a new, empty service file.
     pub fn create(&self, record: &ServiceRecord) -> Result<Arc<LiveService>, LiveError> {
         let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
-        let file_err = |reason: String| LiveError::File {
-            service: service_id.to_owned(),
-            reason,
-        };
         let owner = ServiceOwner::create(&path, &self.options).map_err(|e| match e {
             commy_shm::CreateError::DiskFull => LiveError::Full {
                 service: record.service_name.clone(),
                 reason: e.to_string(),
             },
-            other => file_err(other.to_string()),
+            other => LiveError::File {
+                service: record.service_name.clone(),
+                doing: "creating the service file",
+                source: Box::new(other),
+            },
         })?;
         let live = Arc::new(LiveService::new(record, path, owner));
         self.write_map().insert(service_id.to_owned(), live.clone());
@@ -156,8 +156,9 @@ impl Live {
         if let Some(live) = removed {
             live.stop();
             std::fs::remove_file(live.path()).map_err(|e| LiveError::File {
-                service: service_id.to_owned(),
-                reason: e.to_string(),
+                service: live.name().to_owned(),
+                doing: "deleting the service file",
+                source: Box::new(e),
             })?;
         }
         Ok(())

@@ -288,8 +288,9 @@ impl LiveService {
                 reason: err.to_string(),
             },
             other => LiveError::File {
-                service: self.service_id.clone(),
-                reason: other.to_string(),
+                service: self.name.clone(),
+                doing: "reading or writing a variable",
+                source: Box::new(other),
             },
         }
     }
@@ -320,14 +321,15 @@ impl LiveService {
             },
             other => LiveError::File {
                 service,
-                reason: other.to_string(),
+                doing: "changing the service file's layout",
+                source: Box::new(other),
             },
         }
     }
 
     fn not_found(&self, variable: &str) -> LiveError {
         LiveError::VariableNotFound {
-            service: self.service_id.clone(),
+            service: self.name.clone(),
             variable: variable.to_owned(),
         }
     }

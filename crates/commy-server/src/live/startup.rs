@@ -38,7 +38,7 @@ pub(super) fn open_or_recreate(
         }
         ServiceOwner::create(path, options)
             .map(Opened::Recreated)
-            .map_err(|e| file_error(record, e.to_string()))
+            .map_err(|e| file_error(record, "creating the service file", e))
     };
     let empty = || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
     match open_when_released(path) {
@@ -46,7 +46,9 @@ pub(super) fn open_or_recreate(
         Err(OpenError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => recreate("missing"),
         Err(OpenError::NotInitialised) => recreate("was never fully initialised"),
         Err(_) if empty() => recreate("is empty"),
-        Err(err @ (OpenError::Io(_) | OpenError::OwnedElsewhere)) => Err(file_error(record, err.to_string())),
+        Err(err @ (OpenError::Io(_) | OpenError::OwnedElsewhere)) => {
+            Err(file_error(record, "opening the service file", err))
+        }
         Err(damage) => Err(move_aside(path, record, &damage.to_string())),
     }
 }
@@ -75,10 +77,15 @@ pub(super) fn version_epoch() -> u64 {
         .map_or(1, |d| d.as_nanos().min(u64::MAX as u128) as u64)
 }
 
-fn file_error(record: &ServiceRecord, reason: String) -> LiveError {
+fn file_error(
+    record: &ServiceRecord,
+    doing: &'static str,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> LiveError {
     LiveError::File {
         service: record.service_name.clone(),
-        reason,
+        doing,
+        source: Box::new(err),
     }
 }
 
