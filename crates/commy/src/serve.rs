@@ -145,9 +145,12 @@ fn init_logging() {
         // The WebSocket library logs whole frames at trace level, credentials included: never below debug.
         .add_directive("tungstenite=debug".parse().expect("static directive"))
         .add_directive("tokio_tungstenite=debug".parse().expect("static directive"));
+    // Colour only for a person at a terminal: a log written to a file or a pipe gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 
