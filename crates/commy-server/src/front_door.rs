@@ -29,11 +29,12 @@ impl FrontDoor {
         let request_type = request.type_name();
         let changes_layout = changes_layout(&request);
         let authenticating = matches!(request, ClientMessage::Authenticate(_));
-        let outcome = match self.admit(session, &request) {
-            Ok(()) => handlers::route(&self.app, session, request).await,
-            Err(err) => Err(err),
+        let answer = match self.admit(session, &request) {
+            Ok(()) => handlers::route(&self.app, session, request)
+                .await
+                .unwrap_or_else(Answer::from),
+            Err(err) => Answer::from(err),
         };
-        let answer = outcome.unwrap_or_else(|err| Answer::from(commy_proto::ServerMessage::Error(err.into_reply())));
         let error = answer.error_code();
         self.metrics.request(request_type, error);
         if authenticating && error.is_some() {

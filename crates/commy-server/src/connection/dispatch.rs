@@ -66,6 +66,13 @@ impl Answer {
     }
 }
 
+impl From<crate::handlers::HandlerError> for Answer {
+    /// The `Error` reply of a failed request.
+    fn from(err: crate::handlers::HandlerError) -> Self {
+        Answer::from(ServerMessage::Error(err.into_reply()))
+    }
+}
+
 impl From<ServerMessage> for Answer {
     fn from(message: ServerMessage) -> Self {
         Answer { message, fd: None }

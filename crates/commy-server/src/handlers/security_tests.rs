@@ -123,6 +123,18 @@ impl Fixture {
     }
 }
 
+/// `CreateApiKey` in tenant `acme` with `permissions` on every service.
+fn unscoped_key(name: &str, permissions: &[Permission]) -> CreateApiKey {
+    CreateApiKey {
+        tenant_id: "acme".into(),
+        name: name.into(),
+        permissions: permissions.to_vec(),
+        services: None,
+        read_services: None,
+        write_services: None,
+    }
+}
+
 fn api_key_auth(tenant: Option<&str>, key: &str) -> Authenticate {
     Authenticate {
         tenant_id: tenant.map(str::to_owned),
@@ -266,17 +278,7 @@ async fn set_jwt_key_checks_the_key_and_needs_tenant_admin() {
     assert!(matches!(ok, ServerMessage::Result(_)), "{ok:?}");
 
     let reader = f
-        .create_key(
-            &mut admin,
-            CreateApiKey {
-                tenant_id: "acme".into(),
-                name: "reader".into(),
-                permissions: vec![Permission::Read],
-                services: None,
-                read_services: None,
-                write_services: None,
-            },
-        )
+        .create_key(&mut admin, unscoped_key("reader", &[Permission::Read]))
         .await;
     let mut s = f.session("192.0.2.11:4000");
     f.send(&mut s, api_key_auth(Some("acme"), &reader)).await;
@@ -470,17 +472,7 @@ async fn audit_query_is_for_admins_and_tenant_admins_see_only_their_tenant() {
     let f = Fixture::new();
     let mut admin = f.admin().await;
     let acme_admin = f
-        .create_key(
-            &mut admin,
-            CreateApiKey {
-                tenant_id: "acme".into(),
-                name: "acme admin".into(),
-                permissions: vec![Permission::Admin],
-                services: None,
-                read_services: None,
-                write_services: None,
-            },
-        )
+        .create_key(&mut admin, unscoped_key("acme admin", &[Permission::Admin]))
         .await;
     let create = CreateService {
         tenant_id: "globex".into(),
@@ -547,14 +539,7 @@ async fn audit_query_is_for_admins_and_tenant_admins_see_only_their_tenant() {
 async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() {
     let f = Fixture::new();
     let mut admin = f.admin().await;
-    let key_request = CreateApiKey {
-        tenant_id: "acme".into(),
-        name: "temp".into(),
-        permissions: vec![Permission::Read],
-        services: None,
-        read_services: None,
-        write_services: None,
-    };
+    let key_request = unscoped_key("temp", &[Permission::Read]);
     let ServerMessage::ApiKey(issued) = f.send(&mut admin, key_request).await else {
         panic!()
     };
@@ -613,14 +598,7 @@ async fn every_change_and_verdict_is_audited_with_who_and_where_and_no_secret() 
 async fn a_credential_the_store_cannot_check_is_an_internal_error_that_leaks_nothing_and_is_not_charged() {
     let f = Fixture::new();
     let mut admin = f.admin().await;
-    let request = CreateApiKey {
-        tenant_id: "acme".into(),
-        name: "reader".into(),
-        permissions: vec![Permission::Read],
-        services: None,
-        read_services: None,
-        write_services: None,
-    };
+    let request = unscoped_key("reader", &[Permission::Read]);
     let key = f.create_key(&mut admin, request).await;
     let key_id = crate::auth::parse_key_id(&key).unwrap().to_owned();
     f.app.store.damage_api_key(&key_id);
