@@ -1,7 +1,10 @@
 //! `commy`: run a Commy server, administer it, and read, write and watch its variables.
 
 mod cli;
+mod config_command;
+mod logging;
 mod serve;
+mod settings;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +21,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Check configuration files for `commy serve --config`.
+    #[command(subcommand)]
+    Config(config_command::ConfigCommand),
     #[command(flatten)]
     Client(cli::ClientCommand),
     /// Measure the SDK against a live server, beside baselines from the same run.
@@ -28,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Config(command) => config_command::run(command),
         Command::Client(command) => cli::run_blocking(command),
         Command::Bench(args) => commy_bench::run(args),
     };
