@@ -4,7 +4,7 @@
 use base64::Engine;
 use commy_proto::{
     AuditLog, Authenticate, CreateApiKey, Credential, Encoding, ErrorCode, JwtAlgorithm, ListServices, Permission,
-    QueryAudit, ServerMessage, SetJwtKey, ValueType,
+    QueryAudit, Request, ServerMessage, SetJwtKey, ValueType,
 };
 use commy_testkit::{authenticate, code_of, guard, variable, Client, TestServer, ADMIN_KEY};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -290,6 +290,47 @@ async fn failures_lock_the_peer_out_and_other_peers_still_get_in() {
         failures, LIMIT as usize,
         "each checked failure is audited, the refused-unchecked ones are not"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_from_one_address_get_no_more_checks_than_the_allowance() {
+    const LIMIT: u32 = 3;
+    const GUESSERS: usize = 40;
+    let server = TestServer::with_config(|config| config.auth_rate_limit.max_failures = LIMIT).await;
+    let mut guessers = Vec::new();
+    for _ in 0..GUESSERS {
+        guessers.push(connect_from(&server, "127.0.0.2").await);
+    }
+    // Every guess is on the wire before any reply is read.
+    for (n, guesser) in guessers.iter_mut().enumerate() {
+        guesser
+            .send(&Request::new(1, authenticate(None, &format!("wrong key {n}"))))
+            .await;
+    }
+    let mut checked = 0;
+    let mut refused_unchecked = 0;
+    for guesser in &mut guessers {
+        match guesser.reply().await.message {
+            ServerMessage::Error(e) if e.code == ErrorCode::Unauthorized => checked += 1,
+            ServerMessage::Error(e) if e.code == ErrorCode::LimitExceeded => refused_unchecked += 1,
+            other => panic!("expected UNAUTHORIZED or LIMIT_EXCEEDED, got {other:?}"),
+        }
+    }
+    assert!(
+        (1..=LIMIT as usize).contains(&checked),
+        "{checked} guesses were checked in parallel; the allowance is {LIMIT}"
+    );
+    assert_eq!(refused_unchecked, GUESSERS - checked);
+
+    let mut other = connect_from(&server, "127.0.0.3").await;
+    other.authenticate(None, ADMIN_KEY).await;
+    let log = audit(&mut other, None).await;
+    let audited = log
+        .entries
+        .iter()
+        .filter(|e| e.action == "auth_failure" && e.peer.as_deref().is_some_and(|p| p.starts_with("127.0.0.2:")))
+        .count();
+    assert_eq!(audited, checked, "each checked guess is audited, and only those");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

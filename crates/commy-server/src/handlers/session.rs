@@ -181,13 +181,9 @@ pub(super) async fn authenticate(
     req: Authenticate,
 ) -> Result<ServerMessage, HandlerError> {
     let peer = session.peer;
-    let limited = app.limiter.check(peer).and_then(|()| match &req.tenant_id {
-        Some(tenant) => app.limiter.check_tenant(tenant),
-        None => Ok(()),
-    });
-    if let Err(limited) = limited {
-        return Err(HandlerError::new(limited.code(), limited.to_string()));
-    }
+    // Admitted attempts count as failures until settled, so parallel connections get no more guesses than one.
+    let attempt = (app.limiter.begin(peer, req.tenant_id.as_deref()).await)
+        .map_err(|limited| HandlerError::new(limited.code(), limited.to_string()))?;
     let Authenticate {
         tenant_id, credential, ..
     } = req;
@@ -204,17 +200,19 @@ pub(super) async fn authenticate(
                 identity,
             ))
         })
-        .await?;
+        .await;
     let (grant, dies_at) = match outcome {
-        Ok(granted) => granted,
-        Err(refusal) => {
-            if refusal.counts_as_failure() {
-                app.limiter.record_failure(peer);
-                if let Some(tenant) = &tenant_id {
-                    app.limiter.record_tenant_failure(tenant);
-                }
-            }
+        Ok(Ok(granted)) => {
+            attempt.settle(false);
+            granted
+        }
+        Ok(Err(refusal)) => {
+            attempt.settle(refusal.counts_as_failure());
             return Err(refusal.error);
+        }
+        Err(internal) => {
+            attempt.settle(false);
+            return Err(internal);
         }
     };
     let message = match &tenant_id {
