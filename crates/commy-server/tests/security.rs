@@ -91,6 +91,17 @@ async fn connect_from(server: &TestServer, source: &str) -> Client {
     Client::handshake(server.addr, stream, Encoding::Json).await
 }
 
+/// How many `auth_failure` records the server's audit log holds for peers of `address`.
+async fn audited_failures_from(admin: &mut Client, address: &str) -> usize {
+    let log = audit(admin, None).await;
+    let port_of_address = format!("{address}:");
+    let from_address = |peer: &Option<String>| peer.as_deref().is_some_and(|p| p.starts_with(&port_of_address));
+    log.entries
+        .iter()
+        .filter(|e| e.action == "auth_failure" && from_address(&e.peer))
+        .count()
+}
+
 async fn audit(client: &mut Client, tenant: Option<&str>) -> AuditLog {
     let query = QueryAudit {
         tenant_id: tenant.map(str::to_owned),
@@ -280,12 +291,7 @@ async fn failures_lock_the_peer_out_and_other_peers_still_get_in() {
     let mut other = connect_from(&server, "127.0.0.3").await;
     other.authenticate(None, ADMIN_KEY).await;
 
-    let log = audit(&mut other, None).await;
-    let failures = log
-        .entries
-        .iter()
-        .filter(|e| e.action == "auth_failure" && e.peer.as_deref().is_some_and(|p| p.starts_with("127.0.0.2:")))
-        .count();
+    let failures = audited_failures_from(&mut other, "127.0.0.2").await;
     assert_eq!(
         failures, LIMIT as usize,
         "each checked failure is audited, the refused-unchecked ones are not"
@@ -324,12 +330,7 @@ async fn parallel_guesses_from_one_address_get_no_more_checks_than_the_allowance
 
     let mut other = connect_from(&server, "127.0.0.3").await;
     other.authenticate(None, ADMIN_KEY).await;
-    let log = audit(&mut other, None).await;
-    let audited = log
-        .entries
-        .iter()
-        .filter(|e| e.action == "auth_failure" && e.peer.as_deref().is_some_and(|p| p.starts_with("127.0.0.2:")))
-        .count();
+    let audited = audited_failures_from(&mut other, "127.0.0.2").await;
     assert_eq!(audited, checked, "each checked guess is audited, and only those");
 }
 
