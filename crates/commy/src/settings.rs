@@ -131,7 +131,7 @@ impl Settings {
         set(&mut limits.max_variables_per_service, self.max_variables);
         set(
             &mut server.auth_rate_limit.max_failures,
-            self.auth_failures.map(NonZeroU32::get),
+            self.auth_failures.map(u32::from),
         );
         server.tenant_auth_rate_limit = self.tenant_auth_failures.map(|n| AuthRateLimit {
             max_failures: n.get(),
@@ -166,15 +166,21 @@ impl Settings {
             (None, None) => None,
         };
         if self.tls_names.as_ref().is_some_and(|names| !names.is_empty()) && !self_signed {
-            bail!("tls_names (--tls-name) needs tls_self_signed (--tls-self-signed): it names the development certificate");
+            bail!(
+                "tls_names (--tls-name) needs tls_self_signed (--tls-self-signed): it names the development \
+                 certificate"
+            );
         }
         if certificate.is_none() && self.client_ca.is_some() {
-            bail!("client_ca (--client-ca) needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key), or tls_self_signed");
+            bail!(
+                "client_ca (--client-ca) needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key), or \
+                 tls_self_signed"
+            );
         }
         if certificate.is_none() && !listen.ip().is_loopback() && !self.insecure.unwrap_or(false) {
             bail!(
-                "refusing to serve listen address {listen} without TLS: anyone on the network could read the traffic, keys included; \
-                 give --tls-cert and --tls-key (or --tls-self-signed for development), bind a loopback address, \
+                "refusing to serve listen address {listen} without TLS: anyone on the network could read the traffic, \
+                 keys included; give --tls-cert and --tls-key (or --tls-self-signed for development), bind a loopback address, \
                  or pass --insecure if you really mean it"
             );
         }
