@@ -42,9 +42,27 @@ pub struct ServeArgs {
     /// `client_cert`: its certificate's subject CN or a SAN names one of the tenant's API keys.
     #[arg(long, env = "COMMY_CLIENT_CA")]
     client_ca: Option<PathBuf>,
-    /// Most TCP connections served at once.
+    /// Most authenticated WebSocket connections at once (default 10000); one more is closed with 1013 after it
+    /// authenticates. The local socket serves as many again.
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Most connections that have not authenticated yet (HTTP, TLS handshakes, WebSockets before Authenticate),
+    /// default 1024; when full, the oldest of them is closed to make room for a new one.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_unauthenticated_connections: Option<u64>,
+    /// Seconds a client has to send a complete HTTP request (the WebSocket upgrade included) after connecting or
+    /// after the previous response (default 10).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: Option<u64>,
+    /// Seconds a WebSocket client has to authenticate after the upgrade (default 10); then it is closed with 1008.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    auth_timeout: Option<u64>,
+    /// Seconds of silence from a WebSocket client before the server pings it (default 30).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    ping_interval: Option<u64>,
+    /// Seconds of silence from a WebSocket client before its connection is closed with 1008 (default 90).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long)]
     max_message_size: Option<usize>,
@@ -101,6 +119,21 @@ impl ServeArgs {
         let limits = &mut config.limits;
         if let Some(n) = self.max_connections {
             limits.max_connections = n;
+        }
+        if let Some(n) = self.max_unauthenticated_connections {
+            limits.max_unauthenticated_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(secs) = self.request_timeout {
+            limits.request_timeout_secs = secs;
+        }
+        if let Some(secs) = self.auth_timeout {
+            limits.auth_timeout_secs = secs;
+        }
+        if let Some(secs) = self.ping_interval {
+            limits.ping_interval_secs = secs;
+        }
+        if let Some(secs) = self.idle_timeout {
+            limits.idle_timeout_secs = secs;
         }
         if let Some(n) = self.max_message_size {
             limits.max_message_size = n;

@@ -33,6 +33,8 @@ pub(crate) enum Outgoing<C> {
         /// How the transport closes (a WebSocket close frame).
         close: C,
     },
+    /// A transport-level keep-alive probe (a WebSocket ping), with no reply of its own.
+    Ping,
 }
 
 impl<C> Outgoing<C> {
@@ -64,6 +66,11 @@ pub(crate) trait MessageSink: Send {
 
     /// Closes the connection.
     fn close(&mut self, close: Self::Close) -> impl Future<Output = ()> + Send;
+
+    /// Queues a keep-alive probe, for a transport that has one.
+    fn ping(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Whether the writer goes on.
@@ -135,6 +142,10 @@ impl<S: MessageSink> Writer<'_, S> {
     async fn write(&mut self, outgoing: Outgoing<S::Close>) -> Flow {
         match outgoing {
             Outgoing::Reply(reply, fd) => self.write_reply(&reply, fd).await,
+            Outgoing::Ping => match self.sink.ping().await {
+                Err(SinkError::Gone) => Flow::Stop,
+                Ok(()) | Err(SinkError::Encode(_)) => Flow::Continue,
+            },
             Outgoing::Close { last, close } => {
                 if let Some(last) = last {
                     if let Flow::Stop = self.write_reply(&last, None).await {
