@@ -63,6 +63,13 @@ pub struct ServeArgs {
     /// Seconds of silence from a WebSocket client before its connection is closed with 1008 (default 90).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
+    /// Each WebSocket connection's read buffer, in bytes (default 4096): the main memory cost of an idle connection;
+    /// it grows while a larger message is read.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(256..))]
+    ws_read_buffer_size: Option<u64>,
+    /// Bytes each WebSocket connection collects before writing to the socket (default 4096).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(0..))]
+    ws_write_buffer_size: Option<u64>,
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long)]
     max_message_size: Option<usize>,
@@ -134,6 +141,12 @@ impl ServeArgs {
         }
         if let Some(secs) = self.idle_timeout {
             limits.idle_timeout_secs = secs;
+        }
+        if let Some(n) = self.ws_read_buffer_size {
+            limits.ws_read_buffer_size = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.ws_write_buffer_size {
+            limits.ws_write_buffer_size = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(n) = self.max_message_size {
             limits.max_message_size = n;

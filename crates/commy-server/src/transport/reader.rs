@@ -105,7 +105,7 @@ impl<D: Dispatch> Reader<'_, D> {
                 let _ = self
                     .replies
                     .send(Outgoing::Close {
-                        last: Some(last),
+                        last: Some(Box::new(last)),
                         close: frame,
                     })
                     .await;
@@ -140,14 +140,15 @@ impl<D: Dispatch> Reader<'_, D> {
         let outbox = self.ctx.outbox();
         outbox.begin_request();
         // No WebSocket request is answered with a descriptor; one would be dropped (closed) here.
-        let answer = self.dispatch.handle(self.ctx, self.session, request.message).await;
+        // Boxed: the handlers' future is large, and held inline it would make every idle connection's task as large.
+        let answer = Box::pin(self.dispatch.handle(self.ctx, self.session, request.message)).await;
         let reply = Reply::to(request.id, answer.message);
         let closing = if disconnect {
             let frame = close::frame(close_code::NORMAL, CLIENT_DISCONNECT);
             let _ = self
                 .replies
                 .send(Outgoing::Close {
-                    last: Some(reply),
+                    last: Some(Box::new(reply)),
                     close: frame,
                 })
                 .await;
