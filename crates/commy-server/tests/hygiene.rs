@@ -28,6 +28,12 @@ async fn user_gets_in(server: &TestServer) {
     user.heartbeat().await;
 }
 
+/// The count of connections the server closed for `reason`, from `/metrics`.
+async fn closed_for(server: &TestServer, reason: &str) -> f64 {
+    let sample = format!("commy_connections_closed_by_server_total{{reason=\"{reason}\"}}");
+    server.metric(&sample).await
+}
+
 /// Waits until the server closes `stream`: its read ends (or fails) instead of yielding data.
 async fn closed_by_server(stream: &mut TcpStream) {
     let mut buf = [0; 1024];
@@ -78,6 +84,7 @@ async fn a_full_lobby_closes_its_oldest_stranger_and_lets_the_user_in() {
     let frame = oldest.recv_close().await.expect("a close frame with a code");
     assert_eq!(frame.code, CloseCode::Policy);
     assert!(frame.reason.contains("too many unauthenticated"), "{}", frame.reason);
+    assert!(closed_for(&server, "evicted").await >= 1.0);
     // An authenticated connection leaves the lobby: strangers arriving after it do not evict it.
     let mut user = server.admin(Encoding::Json).await;
     let _more = silent_connections(&server, 8).await;
@@ -99,6 +106,7 @@ async fn an_unauthenticated_websocket_is_closed_with_1008() {
     let frame = stranger.recv_close().await.expect("a close frame with a code");
     assert_eq!(frame.code, CloseCode::Policy);
     assert_eq!(frame.reason.as_str(), "not authenticated within 1 s");
+    assert_eq!(closed_for(&server, "auth_timeout").await, 1.0);
     // The user who authenticated in time stays.
     user.heartbeat().await;
 }
@@ -112,6 +120,7 @@ async fn a_silent_or_slow_http_connection_is_closed() {
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     closed_by_server(&mut silent).await;
     closed_by_server(&mut slow).await;
+    assert_eq!(closed_for(&server, "request_timeout").await, 2.0);
     user_gets_in(&server).await;
 }
 
@@ -135,6 +144,7 @@ async fn a_silent_client_is_pinged_then_closed_when_idle() {
     .await;
     assert!(pings > 0, "the server sent no ping");
     client.heartbeat().await;
+    client.close().await;
 
     // A client that reads nothing answers no ping: once idle, it is closed.
     let mut dead = server.admin(Encoding::Json).await;
@@ -142,4 +152,5 @@ async fn a_silent_client_is_pinged_then_closed_when_idle() {
     let frame = dead.recv_close().await.expect("a close frame with a code");
     assert_eq!(frame.code, CloseCode::Policy);
     assert_eq!(frame.reason.as_str(), "idle: nothing received for 2 s");
+    assert_eq!(closed_for(&server, "idle").await, 1.0);
 }

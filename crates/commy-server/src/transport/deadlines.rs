@@ -76,10 +76,13 @@ impl Deadlines {
                 Ok(())
             }
             Err(Refused::Evicted) => Err(evicted()),
-            Err(Refused::Full { max_connections }) => Err(close::frame(
-                close_code::AGAIN,
-                &format!("the server is at its limit of {max_connections} connections; try again later"),
-            )),
+            Err(Refused::Full { max_connections }) => {
+                self.pass.count_close("full");
+                Err(close::frame(
+                    close_code::AGAIN,
+                    &format!("the server is at its limit of {max_connections} connections; try again later"),
+                ))
+            }
         }
     }
 
@@ -100,6 +103,7 @@ impl Deadlines {
             tokio::select! {
                 () = self.pass.evicted(), if waiting => return Due::Close(evicted()),
                 () = auth => {
+                    self.pass.count_close("auth_timeout");
                     let secs = self.auth_timeout.as_secs();
                     return Due::Close(close::frame(close_code::POLICY, &format!("not authenticated within {secs} s")));
                 }
@@ -108,6 +112,7 @@ impl Deadlines {
             let now = Instant::now();
             let silent = now.saturating_duration_since(self.last_heard);
             if silent >= self.idle_timeout {
+                self.pass.count_close("idle");
                 let secs = self.idle_timeout.as_secs();
                 return Due::Close(close::frame(
                     close_code::POLICY,

@@ -160,6 +160,9 @@ impl LimitedStream {
             return Ok(());
         };
         self.failed = true;
+        if !self.pass.is_evicted() {
+            self.pass.count_close("request_timeout");
+        }
         tracing::debug!(reason = missed, "closing an HTTP connection");
         Err(io::Error::new(io::ErrorKind::TimedOut, missed))
     }

@@ -11,6 +11,7 @@
 //! Accepting never waits for a place, so waiting clients never sit in the kernel's listen queue, where a user cannot
 //! be told from a stranger.
 
+use crate::metrics::Metrics;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -31,6 +32,7 @@ pub(crate) struct Lobby {
     max_waiting: usize,
     max_authenticated: usize,
     state: Mutex<State>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -58,11 +60,12 @@ pub(crate) enum Refused {
 impl Lobby {
     /// A lobby of at most `max_waiting` strangers (at least one) beside at most `max_authenticated` authenticated
     /// connections (at least one).
-    pub(crate) fn new(max_waiting: usize, max_authenticated: usize) -> Arc<Self> {
+    pub(crate) fn new(max_waiting: usize, max_authenticated: usize, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Lobby {
             max_waiting: max_waiting.max(1),
             max_authenticated: max_authenticated.max(1),
             state: Mutex::new(State::default()),
+            metrics,
         })
     }
 
@@ -88,6 +91,7 @@ impl Lobby {
                     state.waiting -= 1;
                     oldest.stream_waker.wake();
                     oldest.evicted.notify_one();
+                    self.metrics.closed_by_server("evicted");
                     tracing::debug!("evicted the oldest unauthenticated connection: the lobby is full");
                 }
             }
@@ -146,6 +150,13 @@ impl Pass {
         self.stream_waker.register(cx.waker());
     }
 
+    /// Counts the connection's close for a missed deadline or a limit (`reason`) in `/metrics`.
+    pub(crate) fn count_close(&self, reason: &'static str) {
+        if let Some(lobby) = self.lobby.upgrade() {
+            lobby.metrics.closed_by_server(reason);
+        }
+    }
+
     /// Completes when the connection is evicted (at once if it was already).
     pub(crate) async fn evicted(&self) {
         self.evicted.notified().await;
@@ -192,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_full_lobby_evicts_its_oldest_stranger() {
-        let lobby = Lobby::new(2, 10);
+        let lobby = Lobby::new(2, 10, Arc::default());
         let first = lobby.enter();
         let second = lobby.enter();
         let third = lobby.enter();
@@ -204,7 +215,7 @@ mod tests {
 
     #[test]
     fn authenticated_connections_leave_the_lobby_and_count_against_the_limit() {
-        let lobby = Lobby::new(2, 1);
+        let lobby = Lobby::new(2, 1, Arc::default());
         let user = lobby.enter();
         user.authenticate().unwrap();
         user.authenticate().unwrap();
@@ -224,7 +235,7 @@ mod tests {
 
     #[test]
     fn leavers_are_swept_from_the_queue() {
-        let lobby = Lobby::new(4, 10);
+        let lobby = Lobby::new(4, 10, Arc::default());
         for _ in 0..1000 {
             drop(lobby.enter());
         }

@@ -46,7 +46,11 @@ pub async fn serve<D: Dispatch>(
         None => None,
     };
     let limits = config.limits;
-    let lobby = Lobby::new(limits.max_unauthenticated_connections, limits.max_connections);
+    let lobby = Lobby::new(
+        limits.max_unauthenticated_connections,
+        limits.max_connections,
+        metrics.clone(),
+    );
     let listener = LimitedListener::new(listener, lobby, limits.request_timeout(), limits.close_linger);
     let listener = TlsListener::new(listener, tls.as_ref());
     let scheme = if tls.is_some() { "https and wss" } else { "http and ws" };
