@@ -34,17 +34,18 @@ pub(crate) fn raise_limit(limits: &Limits) -> Option<u64> {
         tracing::warn!(
             limit,
             wanted,
-            "the open-files limit is below what the connection limits allow (max_connections twice, for the \
-             WebSocket and the local socket, plus max_unauthenticated_connections, plus {RESERVED}): raise the hard \
-             limit (ulimit -Hn, LimitNOFILE=) or lower --max-connections"
+            "the open-files limit is below what the WebSocket's connection limits allow (max_connections plus \
+             max_unauthenticated_connections, plus {RESERVED}): raise the hard limit (ulimit -Hn, LimitNOFILE=) or \
+             lower --max-connections"
         );
     }
     limit
 }
 
-/// The descriptors the connection limits may take at once.
+/// The descriptors the WebSocket's connection limits may take at once. The local socket's own cap (as many again) is
+/// left out: local clients are few in practice, and counting them would warn on most machines.
 fn needed(limits: &Limits) -> u64 {
-    let connections = 2 * limits.max_connections + limits.max_unauthenticated_connections;
+    let connections = limits.max_connections + limits.max_unauthenticated_connections;
     connections as u64 + RESERVED
 }
 
