@@ -100,7 +100,7 @@ pub struct Limits {
     pub max_frame_size: usize,
     /// Authenticated WebSocket connections served at once. A connection that authenticates when they are all taken is
     /// closed with code 1013 ("try again later"). Connections that have not authenticated yet count against
-    /// `max_unauthenticated_connections` instead. Default: 10 000 (an idle one costs about 10 KiB of memory).
+    /// `max_unauthenticated_connections` instead. Default: 10 000 (an idle one costs about 16 KiB of memory, 24 KiB with TLS).
     pub max_connections: usize,
     /// Connections that have not authenticated yet, held at once: plain HTTP connections (`/healthz`, `/metrics`,
     /// the dashboard), TLS handshakes, and WebSocket connections before their `Authenticate` succeeds. When a new
