@@ -82,6 +82,9 @@ impl Lobby {
             stream_waker: AtomicWaker::new(),
             evicted: Notify::new(),
         });
+        // Passes upgraded under the lock are dropped after it (declared first, dropped last): dropping the last one
+        // runs `Pass::drop`, which takes the lock.
+        let mut held = Vec::new();
         let mut state = self.lock();
         while state.waiting >= self.max_waiting {
             let Some(oldest) = state.queue.pop_front() else { break };
@@ -94,6 +97,7 @@ impl Lobby {
                     self.metrics.closed_by_server("evicted");
                     tracing::debug!("evicted the oldest unauthenticated connection: the lobby is full");
                 }
+                held.push(oldest);
             }
         }
         state.waiting += 1;
@@ -101,10 +105,14 @@ impl Lobby {
         // Passes that left the lobby stay queued until swept; sweep when they outnumber the ones waiting.
         if state.queue.len() > 2 * state.waiting + 64 {
             state.queue.retain(|pass| {
-                pass.upgrade()
-                    .is_some_and(|pass| pass.state.load(Ordering::Acquire) == WAITING)
+                let Some(pass) = pass.upgrade() else { return false };
+                let waiting = pass.state.load(Ordering::Acquire) == WAITING;
+                held.push(pass);
+                waiting
             });
         }
+        drop(state);
+        drop(held);
         pass
     }
 
