@@ -98,9 +98,35 @@ pub struct Limits {
     pub max_message_size: usize,
     /// The largest single WebSocket frame accepted, in bytes. Default: 1 MiB.
     pub max_frame_size: usize,
-    /// TCP connections served at once (HTTP and WebSocket alike). Further clients wait in the listen backlog until a
-    /// connection closes. Default: 1024.
+    /// Authenticated WebSocket connections served at once. A connection that authenticates when they are all taken is
+    /// closed with code 1013 ("try again later"). Connections that have not authenticated yet count against
+    /// `max_unauthenticated_connections` instead. Default: 10 000 (an idle one costs about 16 KiB of memory, 24 KiB with TLS).
     pub max_connections: usize,
+    /// Connections that have not authenticated yet, held at once: plain HTTP connections (`/healthz`, `/metrics`,
+    /// the dashboard), TLS handshakes, and WebSocket connections before their `Authenticate` succeeds. When a new
+    /// connection arrives and they are all taken, the oldest of them is closed (a WebSocket with code 1008), so
+    /// strangers cannot keep a new client out. Default: 1024.
+    pub max_unauthenticated_connections: usize,
+    /// Seconds a client has, after its TCP connection is accepted or after the server's previous response, to send a
+    /// complete HTTP request (the WebSocket upgrade included); one that does not is disconnected. This also ends idle
+    /// HTTP keep-alive connections. At least 1. Default: 10.
+    pub request_timeout_secs: u64,
+    /// Seconds a WebSocket client has, after the upgrade, to authenticate; one that does not is closed with code 1008
+    /// and a reason. At least 1. Default: 10.
+    pub auth_timeout_secs: u64,
+    /// Seconds of silence from a WebSocket client after which the server sends it a ping (and again every interval
+    /// while the silence lasts); any frame from the client, a pong included, counts. At least 1. Default: 30.
+    pub ping_interval_secs: u64,
+    /// Seconds of silence from a WebSocket client after which its connection is closed with code 1008, so that a dead
+    /// peer's connection is reclaimed. A live client answers the pings, so it is never idle this long. At least 1.
+    /// Default: 90.
+    pub idle_timeout_secs: u64,
+    /// The WebSocket read buffer of each connection, in bytes: allocated when the connection opens, so it is the
+    /// main memory cost of an idle connection (a larger message grows it while it is read). Default: 4096.
+    pub ws_read_buffer_size: usize,
+    /// Bytes the WebSocket write buffer collects before it writes to the socket (it is also written at every
+    /// flush, after each batch of replies and pushes). Default: 4096.
+    pub ws_write_buffer_size: usize,
     /// Subscriptions one connection may hold. Default: 1024.
     pub max_subscriptions_per_connection: usize,
     /// Variables one service may hold. Default: 4096.
@@ -123,7 +149,14 @@ impl Default for Limits {
         Limits {
             max_message_size: 1 << 20,
             max_frame_size: 1 << 20,
-            max_connections: 1024,
+            max_connections: 10_000,
+            max_unauthenticated_connections: 1024,
+            request_timeout_secs: 10,
+            auth_timeout_secs: 10,
+            ping_interval_secs: 30,
+            idle_timeout_secs: 90,
+            ws_read_buffer_size: 4096,
+            ws_write_buffer_size: 4096,
             max_subscriptions_per_connection: 1024,
             max_variables_per_service: 4096,
             reply_queue_depth: 64,
@@ -152,6 +185,33 @@ impl Default for AuthRateLimit {
             max_peers: 10_000,
         }
     }
+}
+
+impl Limits {
+    /// [`Limits::request_timeout_secs`] as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        secs(self.request_timeout_secs)
+    }
+
+    /// [`Limits::auth_timeout_secs`] as a duration.
+    pub fn auth_timeout(&self) -> Duration {
+        secs(self.auth_timeout_secs)
+    }
+
+    /// [`Limits::ping_interval_secs`] as a duration.
+    pub fn ping_interval(&self) -> Duration {
+        secs(self.ping_interval_secs)
+    }
+
+    /// [`Limits::idle_timeout_secs`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        secs(self.idle_timeout_secs)
+    }
+}
+
+/// A time limit in whole seconds, at least one.
+fn secs(secs: u64) -> Duration {
+    Duration::from_secs(secs.max(1))
 }
 
 #[cfg(test)]

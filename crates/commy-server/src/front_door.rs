@@ -90,6 +90,10 @@ impl Dispatch for FrontDoor {
         self.answer(session, request).await
     }
 
+    fn authenticated(&self, session: &Session) -> bool {
+        !session.grants.is_empty()
+    }
+
     async fn closed(&self, conn: &ConnectionContext, _session: Session) {
         self.app.live.drop_connection(conn.id());
     }

@@ -30,6 +30,7 @@ mod handlers;
 mod live;
 mod local;
 mod metrics;
+mod open_files;
 mod revocation;
 mod server;
 mod store;

@@ -10,6 +10,7 @@
 //! | `commy_auth_failures_total` | counter | request handlers, through [`Metrics::auth_failure`] |
 //! | `commy_services` | gauge | live layer, through [`Metrics::set_services`] |
 //! | `commy_variables` | gauge | live layer, through [`Metrics::set_variables`] |
+//! | `commy_connections_closed_by_server_total{reason}` | counter | transport: connections closed over a limit or past a deadline (`request_timeout`, `auth_timeout`, `idle`, `evicted`, `full`) |
 
 use commy_proto::ErrorCode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +35,13 @@ struct RequestLabels {
     outcome: &'static str,
 }
 
+/// Labels of `commy_connections_closed_by_server_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    /// Which limit or deadline.
+    reason: &'static str,
+}
+
 /// Every metric of the server. Share it as an `Arc<Metrics>`; every method takes `&self`.
 pub struct Metrics {
     registry: Registry,
@@ -45,6 +53,7 @@ pub struct Metrics {
     auth_failures: Counter,
     services: Gauge,
     variables: Gauge,
+    closed_by_server: Family<CloseLabels, Counter>,
 }
 
 impl Metrics {
@@ -60,6 +69,7 @@ impl Metrics {
             auth_failures: Counter::default(),
             services: Gauge::default(),
             variables: Gauge::default(),
+            closed_by_server: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -98,7 +108,18 @@ impl Metrics {
             "Variables allocated, over all services",
             metrics.variables.clone(),
         );
+        registry.register(
+            "connections_closed_by_server",
+            "Connections the server closed over a limit or past a deadline, by reason",
+            metrics.closed_by_server.clone(),
+        );
         metrics
+    }
+
+    /// Counts a connection the server closed over a limit or past a deadline: `request_timeout`, `auth_timeout`,
+    /// `idle`, `evicted` (from a full lobby of unauthenticated connections) or `full` (`max_connections`).
+    pub fn closed_by_server(&self, reason: &'static str) {
+        self.closed_by_server.get_or_create(&CloseLabels { reason }).inc();
     }
 
     /// Counts a failed authentication attempt.

@@ -80,6 +80,7 @@ impl Server {
     /// Opens (or initialises) the data directory: the metadata database, the admin key, and every service file.
     /// `admin_key` overrides the key in `<data-dir>/admin.key` (from `COMMY_ADMIN_KEY`).
     pub fn open(config: ServerConfig, admin_key: Option<String>) -> Result<Server, StartError> {
+        crate::open_files::raise_limit(&config.limits);
         let dir = &config.data_dir;
         let dir_err = |source| StartError::DataDir {
             path: dir.clone(),

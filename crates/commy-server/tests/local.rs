@@ -23,6 +23,28 @@ async fn a_shutdown_says_goodbye_on_the_local_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_client_that_does_not_authenticate_is_told_why_and_closed() {
+    let server = TestServer::with_config(|config| config.limits.auth_timeout_secs = 1).await;
+    let mut stranger = LocalClient::connect(server.data_dir()).await;
+    let mut user = LocalClient::connect(server.data_dir()).await;
+    assert!(matches!(
+        user.call(authenticate(None, ADMIN_KEY)).await,
+        ServerMessage::AuthenticationResult(_)
+    ));
+    let goodbye = stranger.recv().await.expect("a reason before the close");
+    let ServerMessage::Disconnected(disconnected) = goodbye.message else {
+        panic!("expected Disconnected, got {:?}", goodbye.message)
+    };
+    assert_eq!(disconnected.reason, "not authenticated within 1 s");
+    assert!(stranger.recv().await.is_none(), "then the server closes the connection");
+    // The user who authenticated in time stays.
+    assert!(matches!(
+        user.call(Heartbeat::default()).await,
+        ServerMessage::Heartbeat(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_connections_over_the_limit_are_told_why_and_closed() {
     let server = TestServer::with_config(|config| config.limits.max_connections = 2).await;
     let mut first = LocalClient::connect(server.data_dir()).await;

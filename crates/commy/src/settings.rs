@@ -16,7 +16,7 @@ use clap::Args;
 use commy_server::config::{AuthRateLimit, ServerConfig, TlsCertificate, TlsConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -61,9 +61,34 @@ pub struct Settings {
     /// `client_cert`: its certificate's subject CN or a SAN names one of the tenant's API keys.
     #[arg(long, env = "COMMY_CLIENT_CA", value_name = "FILE")]
     pub client_ca: Option<PathBuf>,
-    /// Most TCP connections served at once. Default: 1024.
+    /// Most authenticated WebSocket connections at once; one more is closed with 1013 after it authenticates. The
+    /// local socket serves as many again. Default: 10000.
     #[arg(long, env = "COMMY_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Most connections that have not authenticated yet (HTTP, TLS handshakes, WebSockets before Authenticate);
+    /// when full, the oldest of them is closed to make room for a new one. Default: 1024.
+    #[arg(long, env = "COMMY_MAX_UNAUTHENTICATED_CONNECTIONS", value_name = "N")]
+    pub max_unauthenticated_connections: Option<NonZeroUsize>,
+    /// Seconds a client has to send a complete HTTP request (the WebSocket upgrade included) after connecting or
+    /// after the previous response. Default: 10.
+    #[arg(long, env = "COMMY_REQUEST_TIMEOUT", value_name = "SECONDS")]
+    pub request_timeout: Option<NonZeroU64>,
+    /// Seconds a WebSocket client has to authenticate after the upgrade; then it is closed with 1008. Default: 10.
+    #[arg(long, env = "COMMY_AUTH_TIMEOUT", value_name = "SECONDS")]
+    pub auth_timeout: Option<NonZeroU64>,
+    /// Seconds of silence from a WebSocket client before the server pings it. Default: 30.
+    #[arg(long, env = "COMMY_PING_INTERVAL", value_name = "SECONDS")]
+    pub ping_interval: Option<NonZeroU64>,
+    /// Seconds of silence from a WebSocket client before its connection is closed with 1008. Default: 90.
+    #[arg(long, env = "COMMY_IDLE_TIMEOUT", value_name = "SECONDS")]
+    pub idle_timeout: Option<NonZeroU64>,
+    /// Each WebSocket connection's read buffer, in bytes: the main memory cost of an idle connection; it grows while
+    /// a larger message is read. Default: 4096.
+    #[arg(long, env = "COMMY_WS_READ_BUFFER_SIZE", value_name = "BYTES")]
+    pub ws_read_buffer_size: Option<NonZeroUsize>,
+    /// Bytes each WebSocket connection collects before writing to the socket. Default: 4096.
+    #[arg(long, env = "COMMY_WS_WRITE_BUFFER_SIZE", value_name = "BYTES")]
+    pub ws_write_buffer_size: Option<usize>,
     /// Largest WebSocket message accepted, in bytes. Default: 1048576 (1 MiB).
     #[arg(long, env = "COMMY_MAX_MESSAGE_SIZE", value_name = "BYTES")]
     pub max_message_size: Option<usize>,
@@ -93,6 +118,9 @@ pub struct Settings {
     #[arg(long, env = "COMMY_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 }
+
+/// The smallest WebSocket read buffer accepted: below this every message is read in slivers.
+const MIN_READ_BUFFER: usize = 256;
 
 /// What [`Settings::resolve`] makes: the server's configuration and the log's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +153,28 @@ impl Settings {
         set(&mut server.data_dir, self.data_dir);
         let limits = &mut server.limits;
         set(&mut limits.max_connections, self.max_connections);
+        set(
+            &mut limits.max_unauthenticated_connections,
+            self.max_unauthenticated_connections.map(NonZeroUsize::get),
+        );
+        set(
+            &mut limits.request_timeout_secs,
+            self.request_timeout.map(NonZeroU64::get),
+        );
+        set(&mut limits.auth_timeout_secs, self.auth_timeout.map(NonZeroU64::get));
+        set(&mut limits.ping_interval_secs, self.ping_interval.map(NonZeroU64::get));
+        set(&mut limits.idle_timeout_secs, self.idle_timeout.map(NonZeroU64::get));
+        set(
+            &mut limits.ws_read_buffer_size,
+            self.ws_read_buffer_size.map(NonZeroUsize::get),
+        );
+        set(&mut limits.ws_write_buffer_size, self.ws_write_buffer_size);
+        if limits.ws_read_buffer_size < MIN_READ_BUFFER {
+            bail!(
+                "ws_read_buffer_size (--ws-read-buffer-size) must be at least {MIN_READ_BUFFER} bytes, not {}",
+                limits.ws_read_buffer_size
+            );
+        }
         set(&mut limits.max_message_size, self.max_message_size);
         limits.max_frame_size = limits.max_frame_size.min(limits.max_message_size);
         set(&mut limits.max_subscriptions_per_connection, self.max_subscriptions);

@@ -29,6 +29,14 @@ pub trait Dispatch: Send + Sync + 'static {
         request: ClientMessage,
     ) -> impl Future<Output = Answer> + Send;
 
+    /// Whether the session has authenticated: a connection that has not is held to the authentication deadline and
+    /// counts as a stranger (see `transport/lobby.rs`). A dispatcher without authentication keeps the default: every
+    /// session counts as authenticated.
+    fn authenticated(&self, session: &Self::Session) -> bool {
+        let _ = session;
+        true
+    }
+
     /// Called once when the connection has ended, after its last request. The connection's
     /// [`Outbox`](super::Outbox) is already closed, so the live layer drops its subscriptions on the next push at the
     /// latest; this is the place to drop them at once.

@@ -23,22 +23,25 @@ const PUSH_BATCH: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Outgoing<C> {
     /// A reply, or a push that must follow the replies before it (`Disconnected` on shutdown), with a descriptor to
-    /// pass beside it on the local socket.
-    Reply(Reply, Option<OwnedFd>),
+    /// pass beside it on the local socket. Boxed, like `last`: the queue's storage is allocated in blocks of 32
+    /// entries when the connection opens, so a small entry keeps an idle connection small.
+    Reply(Box<Reply>, Option<OwnedFd>),
     /// A last message, if any, then the transport's close; then the writer stops. The two go out together, with no
     /// push between them.
     Close {
         /// The last message: `Disconnected`.
-        last: Option<Reply>,
+        last: Option<Box<Reply>>,
         /// How the transport closes (a WebSocket close frame).
         close: C,
     },
+    /// A transport-level keep-alive probe (a WebSocket ping), with no reply of its own.
+    Ping,
 }
 
 impl<C> Outgoing<C> {
     /// A reply without a descriptor.
     pub(crate) fn reply(reply: Reply) -> Self {
-        Outgoing::Reply(reply, None)
+        Outgoing::Reply(Box::new(reply), None)
     }
 }
 
@@ -64,6 +67,11 @@ pub(crate) trait MessageSink: Send {
 
     /// Closes the connection.
     fn close(&mut self, close: Self::Close) -> impl Future<Output = ()> + Send;
+
+    /// Queues a keep-alive probe, for a transport that has one.
+    fn ping(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Whether the writer goes on.
@@ -82,7 +90,8 @@ pub(crate) struct Writer<'a, S> {
 impl<S: MessageSink> Writer<'_, S> {
     /// Writes until the reader asks to close or is gone, or the socket fails.
     pub(crate) async fn run(mut self, mut replies: mpsc::Receiver<Outgoing<S::Close>>) {
-        let mut pushes = Vec::with_capacity(PUSH_BATCH);
+        // Grown on the first pushes, not before: a connection that never subscribes never pays for it.
+        let mut pushes = Vec::new();
         let mut ended = Vec::new();
         loop {
             // Every reply queued so far, in order.
@@ -135,6 +144,10 @@ impl<S: MessageSink> Writer<'_, S> {
     async fn write(&mut self, outgoing: Outgoing<S::Close>) -> Flow {
         match outgoing {
             Outgoing::Reply(reply, fd) => self.write_reply(&reply, fd).await,
+            Outgoing::Ping => match self.sink.ping().await {
+                Err(SinkError::Gone) => Flow::Stop,
+                Ok(()) | Err(SinkError::Encode(_)) => Flow::Continue,
+            },
             Outgoing::Close { last, close } => {
                 if let Some(last) = last {
                     if let Flow::Stop = self.write_reply(&last, None).await {

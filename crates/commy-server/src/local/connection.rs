@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedReadHalf;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
+use tokio::time::Sleep;
 use tracing::Instrument;
 
 /// Bytes read per `read`.
@@ -66,6 +67,8 @@ async fn run<D: Dispatch>(
         session: &mut session,
         replies,
         shutdown: signal.clone(),
+        auth_deadline: Some(Box::pin(tokio::time::sleep(limits.auth_timeout()))),
+        auth_timeout_secs: limits.auth_timeout().as_secs(),
     };
     let writer = Writer {
         sink: UnixSink::new(write),
@@ -98,6 +101,9 @@ struct Reader<'a, D: Dispatch> {
     session: &'a mut D::Session,
     replies: mpsc::Sender<Outgoing<()>>,
     shutdown: ShutdownSignal,
+    /// Until the session authenticates: when it must have (`auth_timeout`, as on the WebSocket).
+    auth_deadline: Option<std::pin::Pin<Box<Sleep>>>,
+    auth_timeout_secs: u64,
 }
 
 impl<D: Dispatch> Reader<'_, D> {
@@ -105,15 +111,31 @@ impl<D: Dispatch> Reader<'_, D> {
     async fn run(mut self) -> String {
         let mut chunk = [0u8; READ_CHUNK];
         loop {
+            if self.auth_deadline.is_some() && self.dispatch.authenticated(self.session) {
+                self.auth_deadline = None;
+            }
+            let deadline = &mut self.auth_deadline;
+            let missed = async move {
+                match deadline {
+                    Some(deadline) => deadline.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            };
             let read = tokio::select! {
                 biased;
                 () = self.shutdown.wait() => {
                     let last = Reply::push(Disconnected { reason: SHUTTING_DOWN.to_owned() });
-                    let _ = self.replies.send(Outgoing::Close { last: Some(last), close: () }).await;
+                    let _ = self.replies.send(Outgoing::Close { last: Some(Box::new(last)), close: () }).await;
                     return SHUTTING_DOWN.to_owned();
                 }
                 // The writer stopped: the socket failed.
                 () = self.replies.closed() => return "the connection failed".to_owned(),
+                () = missed => {
+                    let why = format!("not authenticated within {} s", self.auth_timeout_secs);
+                    let last = Reply::push(Disconnected { reason: why.clone() });
+                    let _ = self.replies.send(Outgoing::Close { last: Some(Box::new(last)), close: () }).await;
+                    return why;
+                }
                 read = self.read.read(&mut chunk) => read,
             };
             match read {
@@ -134,7 +156,7 @@ impl<D: Dispatch> Reader<'_, D> {
                         let _ = self
                             .replies
                             .send(Outgoing::Close {
-                                last: Some(last),
+                                last: Some(Box::new(last)),
                                 close: (),
                             })
                             .await;
@@ -162,13 +184,13 @@ impl<D: Dispatch> Reader<'_, D> {
         let ended = if disconnect {
             let _ = self
                 .send(Outgoing::Close {
-                    last: Some(reply),
+                    last: Some(Box::new(reply)),
                     close: (),
                 })
                 .await;
             Some("client disconnected".to_owned())
         } else {
-            self.send(Outgoing::Reply(reply, answer.fd)).await
+            self.send(Outgoing::Reply(Box::new(reply), answer.fd)).await
         };
         outbox.end_request();
         ended

@@ -15,7 +15,9 @@
 //! - **Who.** The peer's uid and pid (`SO_PEERCRED`) are logged with the connection, recorded in the audit log, and
 //!   authentication failures are counted per uid. Authentication is still by credential.
 //! - **Limits.** The WebSocket's: at most `max_connections` local connections (one over the limit is told
-//!   `LIMIT_EXCEEDED` and closed), the same message size, reply queue and shutdown grace period.
+//!   `LIMIT_EXCEEDED` and closed), the same message size, reply queue, shutdown grace period and authentication
+//!   deadline (`auth_timeout`: a connection that has not authenticated by then is told `Disconnected` with the reason
+//!   and closed).
 //! - **Pushes.** The server writes messages of its own on a local connection too: `Disconnected` when it shuts down,
 //!   and whatever the connection's [`Outbox`](crate::connection::Outbox) carries.
 //! - **Watching.** Changes reach a local client through the mapping, not as pushes. `Subscribe` here checks the right

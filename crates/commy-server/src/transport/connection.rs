@@ -1,5 +1,7 @@
 //! One WebSocket connection, from upgrade to close: its context and session, its reader and writer, and its end.
 
+use super::deadlines::Deadlines;
+use super::lobby::Pass;
 use super::reader::Reader;
 use super::server::Shared;
 use super::sink::WsSink;
@@ -21,8 +23,10 @@ pub(crate) async fn run<D: Dispatch>(
     peer: SocketAddr,
     identity: Option<Arc<ClientIdentity>>,
     encoding: Encoding,
+    pass: Arc<Pass>,
     shutdown: ShutdownSignal,
 ) {
+    let deadlines = Deadlines::start(pass, &shared.limits);
     let limits = &shared.limits;
     let metrics = &shared.metrics;
     let _open = metrics.connection_opened();
@@ -48,6 +52,7 @@ pub(crate) async fn run<D: Dispatch>(
         replies,
         shutdown: shutdown.clone(),
         linger: limits.close_linger,
+        deadlines,
     };
     let writer = Writer {
         sink: WsSink { sink, encoding },

@@ -10,18 +10,23 @@
 //! [`Outbox`](crate::connection::Outbox) of each connection carries the pushes the live layer makes.
 //!
 //! TLS (see [`TlsConfig`](crate::config::TlsConfig)): the same port then serves `wss://` and `https://`; each
-//! connection does its handshake in its own task, after the permit and the `accept`, within a time limit. A verified
+//! connection does its handshake in its own task, after the `accept`, within a time limit. A verified
 //! client certificate reaches the handlers as [`ConnectionContext::client_identity`].
 //!
-//! Limits (see [`Limits`](crate::config::Limits)): a connection permit is taken before `accept`; messages and frames
-//! have a maximum size, and a larger one closes the connection with code 1009; each connection has a bounded reply
+//! Limits (see [`Limits`](crate::config::Limits)): every connection is accepted at once into the lobby of
+//! unauthenticated connections, which evicts its oldest when full, and takes one of `max_connections` places once it
+//! authenticates (`lobby.rs`); a connection is held to deadlines (a complete HTTP request, then authentication after
+//! the upgrade) and a silent WebSocket is pinged, then closed when idle (`listener.rs`, `deadlines.rs`); messages and
+//! frames have a maximum size, and a larger one closes the connection with code 1009; each connection has a bounded reply
 //! queue, and its pushes are coalesced per variable, so a slow client costs bounded memory and still gets the latest
 //! value of every variable it watches.
 
 mod close;
 mod connection;
 mod dashboard;
+mod deadlines;
 mod listener;
+mod lobby;
 mod reader;
 mod server;
 mod sink;

@@ -6,6 +6,7 @@
 //! `commy.v1.msgpack`, binary on `commy.v1.json`) is such a request: each connection speaks one encoding.
 
 use super::close::{self, CLIENT_DISCONNECT, SHUTTING_DOWN};
+use super::deadlines::{Deadlines, Due};
 use crate::connection::ShutdownSignal;
 use crate::connection::{ConnectionContext, Dispatch, Outgoing};
 use crate::metrics::UNDECODABLE;
@@ -36,19 +37,38 @@ pub(crate) struct Reader<'a, D: Dispatch> {
     pub(crate) shutdown: ShutdownSignal,
     /// How long to wait for the client's close frame after ours.
     pub(crate) linger: Duration,
+    /// The authentication deadline, the pings and the idle timeout.
+    pub(crate) deadlines: Deadlines,
 }
 
 impl<D: Dispatch> Reader<'_, D> {
     /// Reads and handles requests until the connection closes.
     pub(crate) async fn run(mut self) {
         let end = loop {
+            if let Some(frame) = self.check_authenticated() {
+                self.close(frame).await;
+                break End::Closing;
+            }
             let item = tokio::select! {
                 biased;
                 () = self.shutdown.wait() => break End::Shutdown,
                 // The writer stopped: the socket failed.
                 () = self.replies.closed() => break End::Closing,
+                due = self.deadlines.next() => match due {
+                    // A full reply queue means the client is not reading: no ping then, the idle timeout decides.
+                    Due::Ping => {
+                        let _ = self.replies.try_send(Outgoing::Ping);
+                        continue;
+                    }
+                    Due::Close(frame) => {
+                        tracing::debug!(id = self.ctx.id(), reason = %frame.reason, "closing a connection");
+                        self.close(frame).await;
+                        break End::Closing;
+                    }
+                },
                 item = self.stream.next() => item,
             };
+            self.deadlines.heard();
             let closing = match item {
                 None => break End::Gone,
                 Some(Err(err)) => {
@@ -85,7 +105,7 @@ impl<D: Dispatch> Reader<'_, D> {
                 let _ = self
                     .replies
                     .send(Outgoing::Close {
-                        last: Some(last),
+                        last: Some(Box::new(last)),
                         close: frame,
                     })
                     .await;
@@ -120,14 +140,15 @@ impl<D: Dispatch> Reader<'_, D> {
         let outbox = self.ctx.outbox();
         outbox.begin_request();
         // No WebSocket request is answered with a descriptor; one would be dropped (closed) here.
-        let answer = self.dispatch.handle(self.ctx, self.session, request.message).await;
+        // Boxed: the handlers' future is large, and held inline it would make every idle connection's task as large.
+        let answer = Box::pin(self.dispatch.handle(self.ctx, self.session, request.message)).await;
         let reply = Reply::to(request.id, answer.message);
         let closing = if disconnect {
             let frame = close::frame(close_code::NORMAL, CLIENT_DISCONNECT);
             let _ = self
                 .replies
                 .send(Outgoing::Close {
-                    last: Some(reply),
+                    last: Some(Box::new(reply)),
                     close: frame,
                 })
                 .await;
@@ -137,6 +158,24 @@ impl<D: Dispatch> Reader<'_, D> {
         };
         outbox.end_request();
         closing
+    }
+
+    /// The close frame for a session that authenticated when the server has no place for it, or after it was
+    /// evicted; `None` when the connection goes on.
+    fn check_authenticated(&mut self) -> Option<CloseFrame> {
+        if self.deadlines.is_authenticated() || !self.dispatch.authenticated(self.session) {
+            return None;
+        }
+        self.deadlines.authenticated().err()
+    }
+
+    /// Queues a close frame, waiting at most the linger time for room in a full queue.
+    async fn close(&mut self, frame: CloseFrame) {
+        let close = Outgoing::Close {
+            last: None,
+            close: frame,
+        };
+        let _ = tokio::time::timeout(self.linger, self.replies.send(close)).await;
     }
 
     /// Queues a reply, waiting while the queue is full; returns whether the connection is closing.

@@ -5,6 +5,7 @@
 //! and waits for the connections to finish, for at most the configured grace period.
 
 use super::listener::LimitedListener;
+use super::lobby::Lobby;
 use super::tls::{Peer, TlsListener};
 use super::upgrade::upgrade;
 use crate::config::{Limits, ServerConfig};
@@ -45,7 +46,12 @@ pub async fn serve<D: Dispatch>(
         None => None,
     };
     let limits = config.limits;
-    let listener = LimitedListener::new(listener, limits.max_connections, limits.close_linger);
+    let lobby = Lobby::new(
+        limits.max_unauthenticated_connections,
+        limits.max_connections,
+        metrics.clone(),
+    );
+    let listener = LimitedListener::new(listener, lobby, limits.request_timeout(), limits.close_linger);
     let listener = TlsListener::new(listener, tls.as_ref());
     let scheme = if tls.is_some() { "https and wss" } else { "http and ws" };
     tracing::info!(address = %listener.local_addr()?, scheme, "serving /ws, /healthz and /metrics");

@@ -33,4 +33,11 @@ impl MessageSink for WsSink {
     async fn close(&mut self, frame: CloseFrame) {
         let _ = self.sink.send(Message::Close(Some(frame))).await;
     }
+
+    async fn ping(&mut self) -> Result<(), SinkError> {
+        self.sink
+            .feed(Message::Ping(Bytes::new()))
+            .await
+            .map_err(|_| SinkError::Gone)
+    }
 }

@@ -1,12 +1,13 @@
 //! TLS on the accept side, without slowing the accept loop.
 //!
-//! [`TlsListener`] wraps the [`LimitedListener`]: it still takes a connection permit before `accept`, and hands
-//! axum a [`ServerIo`] at once. For a TLS server that stream does its handshake lazily, on its first read or write,
-//! which happens in the connection's own task; a client that stalls its handshake costs its own permit and nothing
-//! else, and is dropped after the handshake timeout. Once the handshake is done, the verified client certificate's
+//! [`TlsListener`] wraps the [`LimitedListener`] and hands axum a [`ServerIo`] at once. For a TLS server that stream
+//! does its handshake lazily, on its first read or write, which happens in the connection's own task; a client that
+//! stalls its handshake costs its own place in the lobby and nothing else, and is dropped after the handshake timeout
+//! (or the request timeout, or an eviction, whichever comes first). Once the handshake is done, the verified client certificate's
 //! identity (mutual TLS) is published for the request handlers through [`Peer`].
 
 use super::listener::{LimitedListener, LimitedStream};
+use super::lobby::Pass;
 use crate::tls::{ClientIdentity, ServerTls};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -53,6 +54,7 @@ impl Listener for TlsListener {
 
     async fn accept(&mut self) -> (ServerIo, SocketAddr) {
         let (stream, peer) = self.inner.accept().await;
+        let pass = stream.pass().clone();
         let io = match &self.tls {
             None => ServerIo::Plain(stream),
             Some((acceptor, timeout)) => ServerIo::Tls(Box::new(TlsIo {
@@ -60,6 +62,7 @@ impl Listener for TlsListener {
                 deadline: Box::pin(tokio::time::sleep(*timeout)),
                 peer,
                 identity: IdentitySlot::default(),
+                pass,
             })),
         };
         (io, peer)
@@ -83,6 +86,8 @@ pub(crate) struct TlsIo {
     deadline: Pin<Box<Sleep>>,
     peer: SocketAddr,
     identity: IdentitySlot,
+    /// The connection's pass in the lobby (the stream inside the handshake holds it too).
+    pass: Arc<Pass>,
 }
 
 impl std::fmt::Debug for TlsIo {
@@ -225,6 +230,8 @@ impl AsyncWrite for ServerIo {
 pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     identity: Option<IdentitySlot>,
+    /// The connection's pass in the lobby.
+    pub(crate) pass: Arc<Pass>,
 }
 
 impl Peer {
@@ -236,13 +243,14 @@ impl Peer {
 
 impl Connected<IncomingStream<'_, TlsListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        let identity = match stream.io() {
-            ServerIo::Plain(_) => None,
-            ServerIo::Tls(io) => Some(io.identity.clone()),
+        let (identity, pass) = match stream.io() {
+            ServerIo::Plain(plain) => (None, plain.pass().clone()),
+            ServerIo::Tls(io) => (Some(io.identity.clone()), io.pass.clone()),
         };
         Peer {
             addr: *stream.remote_addr(),
             identity,
+            pass,
         }
     }
 }

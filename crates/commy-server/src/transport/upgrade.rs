@@ -25,6 +25,7 @@ pub(crate) async fn upgrade<D: Dispatch>(
 ) -> Response {
     let peer = client.addr;
     let identity = client.client_identity();
+    let pass = client.pass;
     let offered = offered_subprotocols(&headers);
     let Some(encoding) = Encoding::negotiate(offered.iter().copied()) else {
         let message = format!(
@@ -36,16 +37,19 @@ pub(crate) async fn upgrade<D: Dispatch>(
     if shared.shutdown.is_triggered() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
+    let limits = &shared.limits;
     let mut ws = ws
-        .max_message_size(shared.limits.max_message_size)
-        .max_frame_size(shared.limits.max_frame_size);
+        .max_message_size(limits.max_message_size)
+        .max_frame_size(limits.max_frame_size)
+        .read_buffer_size(limits.ws_read_buffer_size)
+        .write_buffer_size(limits.ws_write_buffer_size);
     if !offered.is_empty() {
         ws = ws.protocols([encoding.subprotocol()]);
     }
     // Taken now, so that a shutdown that starts before the upgrade completes still waits for this connection.
     let signal = shared.shutdown.signal();
     ws.on_failed_upgrade(move |err| tracing::debug!(%peer, %err, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(socket, shared, peer, identity, encoding, signal))
+        .on_upgrade(move |socket| connection::run(socket, shared, peer, identity, encoding, pass, signal))
 }
 
 /// The subprotocols the client offered, in its order of preference.

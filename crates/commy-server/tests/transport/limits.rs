@@ -1,9 +1,9 @@
-//! Limits: message size (close 1009), framing abuse (close 1002), and connections served at once.
+//! Limits: message size (close 1009), framing abuse (close 1002), and connections served at once (close 1013).
 
 use crate::fake::FakeServer;
 use commy_proto::{Heartbeat, Request, ServerMessage};
 use commy_server::config::Limits;
-use commy_testkit::{guard, Client};
+use commy_testkit::guard;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -74,7 +74,7 @@ async fn an_unmasked_frame_closes_with_1002() {
 }
 
 #[tokio::test]
-async fn a_connection_over_the_limit_waits_until_one_closes() {
+async fn a_connection_over_the_limit_is_told_to_try_again_later() {
     let server = FakeServer::with_limits(Limits {
         max_connections: 2,
         ..Limits::default()
@@ -86,22 +86,27 @@ async fn a_connection_over_the_limit_waits_until_one_closes() {
     first.call(&heartbeat).await;
     second.call(&heartbeat).await;
 
-    let addr = server.addr;
-    let mut third = tokio::spawn(async move {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        Client::handshake_offering(addr, stream, None).await
-    });
-    // The served connections keep working while the third waits.
-    for _ in 0..10 {
-        first.call(&heartbeat).await;
-        second.call(&heartbeat).await;
-    }
-    let waited = tokio::time::timeout(Duration::from_millis(200), &mut third).await;
-    assert!(waited.is_err(), "a third connection was served over a limit of 2");
+    // The third is accepted at once, not left in the kernel's queue, and told why it cannot stay.
+    let mut third = server.connect(None).await;
+    let frame = third.recv_close().await.expect("a close frame with a code");
+    assert_eq!(frame.code, CloseCode::Again);
+    assert!(frame.reason.contains("limit of 2 connections"), "{}", frame.reason);
+    // The served connections keep working.
+    first.call(&heartbeat).await;
+    second.call(&heartbeat).await;
 
+    // Once one closes, a new connection is served (its place is free once the closed socket has lingered).
     first.close().await;
-    let mut third = guard("the third connection", third).await.unwrap();
-    let reply = third.call(&heartbeat).await;
-    assert!(matches!(reply.message, ServerMessage::Heartbeat(_)));
+    guard("a place for a new connection", async {
+        loop {
+            let mut next = server.connect(None).await;
+            next.send(&heartbeat).await;
+            match next.next_message().await {
+                Message::Close(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                _ => return,
+            }
+        }
+    })
+    .await;
     second.call(&heartbeat).await;
 }
