@@ -30,6 +30,7 @@ mod handlers;
 mod live;
 mod local;
 mod metrics;
+mod quotas;
 mod revocation;
 mod server;
 mod store;

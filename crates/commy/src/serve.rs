@@ -48,12 +48,30 @@ pub struct ServeArgs {
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long)]
     max_message_size: Option<usize>,
-    /// Most subscriptions per connection.
+    /// Most subscriptions per connection (default 1024). A tenant's quota override takes its place for that tenant.
     #[arg(long)]
     max_subscriptions: Option<usize>,
-    /// Most variables per service.
+    /// Most variables per service: the table size of new service files (default 4096). A tenant's quota override
+    /// takes its place for that tenant's new services.
     #[arg(long)]
     max_variables: Option<usize>,
+    /// Most services per tenant (default 1024), unless the tenant's quota override says otherwise.
+    #[arg(long)]
+    max_services_per_tenant: Option<u64>,
+    /// Most bytes per tenant, counted as the sum of its variables' capacities (default 1 GiB), unless the tenant's
+    /// quota override says otherwise.
+    #[arg(long)]
+    max_bytes_per_tenant: Option<u64>,
+    /// Most connections authenticated to one tenant at once (default 4096), unless the tenant's quota override says
+    /// otherwise. The server admin's connections are not counted.
+    #[arg(long)]
+    max_sessions_per_tenant: Option<u64>,
+    /// Days the audit log keeps a record (default 90; 0 keeps records whatever their age).
+    #[arg(long)]
+    audit_max_age_days: Option<u64>,
+    /// Records the audit log keeps at most, oldest removed first (default 1000000; 0 keeps any number).
+    #[arg(long)]
+    audit_max_records: Option<u64>,
     /// Failed authentications allowed per peer address per minute (default 10).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     auth_failures: Option<u32>,
@@ -111,6 +129,21 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_variables {
             limits.max_variables_per_service = n;
+        }
+        if let Some(n) = self.max_services_per_tenant {
+            limits.max_services_per_tenant = n;
+        }
+        if let Some(n) = self.max_bytes_per_tenant {
+            limits.max_bytes_per_tenant = n;
+        }
+        if let Some(n) = self.max_sessions_per_tenant {
+            limits.max_sessions_per_tenant = n;
+        }
+        if let Some(days) = self.audit_max_age_days {
+            config.audit_retention.max_age_days = days;
+        }
+        if let Some(n) = self.audit_max_records {
+            config.audit_retention.max_records = n;
         }
         if let Some(n) = self.auth_failures {
             config.auth_rate_limit.max_failures = n;

@@ -169,7 +169,12 @@ fn check_and_audit(
     let actor = Actor::new(actor, Some(peer));
     let target = tenant.unwrap_or("server");
     let record = AuditRecord::new(&actor, action, tenant, target, &outcome);
-    if let Err(err) = app.store.append_audit(&record) {
+    // A refusal is durable before its reply; a success may wait for the audit log's next group commit.
+    let appended = match &result {
+        Ok(_) => app.store.queue_audit(record),
+        Err(_) => app.store.append_audit(&record).map(|_| ()),
+    };
+    if let Err(err) = appended {
         tracing::warn!(%err, action, "audit append failed");
     }
     result
@@ -221,6 +226,12 @@ pub(super) async fn authenticate(
         Some(tenant) => format!("authenticated to tenant '{tenant}'"),
         None => "authenticated as the server admin".to_owned(),
     };
+    if let Some(tenant) = tenant_id.as_deref().filter(|_| !grant.is_server_admin()) {
+        if !session.session_slots.contains_key(tenant) {
+            let slot = (app.quotas.open_session(tenant)).map_err(|e| HandlerError::new(e.code(), e.to_string()))?;
+            session.session_slots.insert(tenant.to_owned(), slot);
+        }
+    }
     let permissions = grant.permissions().into_iter().collect();
     crate::revocation::register_grant(app, session, &grant, dies_at, generation_before)?;
     session.grants.add(grant);
