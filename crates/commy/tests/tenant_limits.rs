@@ -13,7 +13,11 @@ fn run(server: &BlockingServer, key: &str, args: &[&str]) -> Output {
 fn json(server: &BlockingServer, key: &str, args: &[&str]) -> Value {
     let args: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
     let out = run(server, key, &args);
-    assert!(out.status.success(), "commy {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "commy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -27,17 +31,32 @@ fn limits_are_shown_changed_one_at_a_time_and_cleared() {
     assert_eq!(shown["overrides"], serde_json::json!({}));
     assert_eq!(shown["effective"]["services"], 1024);
 
-    let set = json(&server, admin, &["tenant", "limits", "acme", "--services", "3", "--bytes", "4096"]);
+    let set = json(
+        &server,
+        admin,
+        &["tenant", "limits", "acme", "--services", "3", "--bytes", "4096"],
+    );
     assert_eq!(set["effective"]["services"], 3);
     let set = json(&server, admin, &["tenant", "limits", "acme", "--sessions", "5"]);
-    assert_eq!(set["overrides"], serde_json::json!({"services": 3, "bytes": 4096, "sessions": 5}));
+    assert_eq!(
+        set["overrides"],
+        serde_json::json!({"services": 3, "bytes": 4096, "sessions": 5})
+    );
 
     let text = run(&server, admin, &["tenant", "limits", "acme"]);
     let text = String::from_utf8(text.stdout).unwrap();
-    let services = text.lines().find(|l| l.starts_with("services")).unwrap_or_default().to_owned();
+    let services = text
+        .lines()
+        .find(|l| l.starts_with("services"))
+        .unwrap_or_default()
+        .to_owned();
     assert!(services.contains('3') && services.contains("tenant"), "{text}");
 
-    let cleared = json(&server, admin, &["tenant", "limits", "acme", "--clear", "--services", "7"]);
+    let cleared = json(
+        &server,
+        admin,
+        &["tenant", "limits", "acme", "--clear", "--services", "7"],
+    );
     assert_eq!(cleared["overrides"], serde_json::json!({"services": 7}));
 
     let out = run(&server, admin, &["tenant", "limits", "nobody"]);

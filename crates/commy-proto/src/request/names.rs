@@ -6,8 +6,9 @@
 
 use super::{
     AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
-    DeleteTenant, Disconnect, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListServices, ListTenants, ListVariables,
-    QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+    DeleteTenant, Disconnect, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListServices, ListTenants,
+    ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe,
+    WriteVariable, ALL_VARIABLES,
 };
 
 /// The names one request carries.

@@ -96,14 +96,12 @@ impl Store {
         self.write(|txn| append_in(txn, record))
     }
 
-    /// Queues `record` for the audit log's next group commit, a few milliseconds away, and returns at once: for
-    /// records no reply depends on, such as a successful login. When the queue is full the record is committed now,
-    /// on this thread. Any later durable write (a refusal, a change) commits the queued records first.
-    pub fn queue_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-        match self.writer.audit.push(record) {
-            None => Ok(()),
-            Some(record) => self.append_audit(&record).map(|_| ()),
-        }
+    /// Queues `record` for the audit log's next group commit, a few milliseconds away, and returns at once without
+    /// touching the disk: for records no reply depends on, such as a successful login. Gives the record back when
+    /// the queue is full; append it with [`Store::append_audit`] then. Any later durable write (a refusal, a change)
+    /// commits the queued records first.
+    pub fn try_queue_audit(&self, record: AuditRecord) -> Option<AuditRecord> {
+        self.writer.audit.push(record)
     }
 
     /// The most recent `limit` records (oldest first) that concern `tenant` (all records if `None`) and happened at

@@ -1,15 +1,21 @@
 //! Group commit for the audit log: records that may wait (a successful login's) are queued, and one flusher thread
 //! commits everything queued in one durable transaction, so a burst of logins costs one fsync instead of one each.
+//! The flusher lets [`GATHER`] pass after the first record arrives before it commits, so that even logins that come
+//! one after another share a commit.
 //!
 //! Nothing queued is overtaken: every write transaction of the store first appends whatever is queued, in order, so a
 //! record that must be durable before its reply (a refusal, an admin action) also makes every earlier record durable.
 //! The queue is bounded: when it is full, an append commits at once on the caller's thread instead of waiting. A
-//! record waits in the queue until the flusher's next commit, which starts as soon as the previous one ends; a crash
-//! in that window (a few milliseconds) loses the queued successes, never a refusal or a change.
+//! record waits in the queue at most [`GATHER`] plus one commit; a crash in that window loses the queued successes,
+//! never a refusal or a change.
 
 use super::audit::AuditRecord;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long the flusher gathers records after the first one arrives before it commits them.
+pub(crate) const GATHER: Duration = Duration::from_millis(5);
 
 /// Records queued at most; beyond this an append commits on its own thread (backpressure).
 pub(crate) const MAX_QUEUED: usize = 4096;
@@ -58,18 +64,28 @@ impl AuditQueue {
         state.pending = records;
     }
 
-    /// Blocks until something is queued (`true`) or the queue is stopping with nothing left (`false`).
+    /// Blocks until something is queued and [`GATHER`] has passed since, or half the queue is full, or the queue is
+    /// stopping (`true`: commit); `false` once the queue is stopping with nothing left.
     fn wait_for_work(&self) -> bool {
         let mut state = self.lock();
-        loop {
-            if !state.pending.is_empty() {
-                return true;
-            }
+        while state.pending.is_empty() {
             if state.stopping {
                 return false;
             }
             state = self.wake.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+        let until = Instant::now() + GATHER;
+        while !state.stopping && state.pending.len() < MAX_QUEUED / 2 {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = match self.wake.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
     }
 
     fn stop(&self) {
