@@ -10,6 +10,7 @@ use commy_testkit::{both_encodings, guard, variable, Client, Fixture, TestServer
 both_encodings!(
     each_quota_refuses_naming_itself,
     an_override_applies_without_a_restart_and_survives_one,
+    concurrent_creations_never_pass_a_quota,
 );
 
 async fn server() -> TestServer {
@@ -210,4 +211,32 @@ async fn an_override_applies_without_a_restart_and_survives_one(enc: Encoding) {
     let reset = limits(&mut admin, reset).await;
     assert_eq!(reset.overrides, Quotas::default());
     assert_eq!(reset.effective.services, Some(2));
+}
+
+async fn concurrent_creations_never_pass_a_quota(enc: Encoding) {
+    let server = TestServer::with_config(|config| config.limits.max_services_per_tenant = 2).await;
+    let perms = [Permission::Read, Permission::Write, Permission::CreateService];
+    let mut f = Fixture::new(&server, enc, "acme", "first", &perms).await;
+    // Eight connections race for the one service left under the quota of 2.
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let mut client = f.client(&server, enc).await;
+        racers.push(tokio::spawn(async move {
+            let create = commy_proto::CreateService {
+                tenant_id: "acme".into(),
+                service_name: format!("racer-{i}"),
+            };
+            match client.request(create).await {
+                ServerMessage::Service(_) => true,
+                ServerMessage::Error(e) if e.code == ErrorCode::LimitExceeded => false,
+                other => panic!("expected Service or LIMIT_EXCEEDED, got {other:?}"),
+            }
+        }));
+    }
+    let mut made = 0;
+    for racer in racers {
+        made += usize::from(guard("a racer", racer).await.expect("the racer's task"));
+    }
+    assert_eq!(made, 1, "exactly one racer fits under the quota");
+    assert_eq!(service_count(&mut f.admin, "acme").await, 2);
 }
