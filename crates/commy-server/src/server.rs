@@ -186,6 +186,9 @@ impl Server {
             let _ = local.await;
         }
         self.app.live.shutdown();
+        if let Err(err) = self.app.store.flush_audit() {
+            tracing::error!(%err, "the queued audit records could not be committed at shutdown");
+        }
         served
     }
 }

@@ -96,6 +96,11 @@ impl Store {
         self.write(|txn| append_in(txn, record))
     }
 
+    /// Commits the queued audit records now, if any (at shutdown, so that none waits for the flusher).
+    pub fn flush_audit(&self) -> Result<(), StoreError> {
+        self.writer.sync()
+    }
+
     /// Queues `record` for the audit log's next group commit, a few milliseconds away, and returns at once without
     /// touching the disk: for records no reply depends on, such as a successful login. Gives the record back when
     /// the queue is full; append it with [`Store::append_audit`] then. Any later durable write (a refusal, a change)
@@ -117,7 +122,7 @@ impl Store {
         since_ms: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.writer.sync()?;
+        self.flush_audit()?;
         self.read(|txn| {
             let table = txn.open_table(AUDIT)?;
             let mut out = Vec::new();
