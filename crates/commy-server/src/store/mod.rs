@@ -4,10 +4,11 @@
 //! [`Store`] has one method per operation. Every mutating method runs in one write transaction, appends the audit
 //! record that describes the change in that same transaction, and commits it with redb's default
 //! [`Durability::Immediate`](redb::Durability::Immediate) before it returns: once a method has returned `Ok`, a crash
-//! of the server loses nothing it wrote. The one exception is [`Store::queue_audit`], for records that may wait a few
-//! milliseconds (successful logins): they are group-committed by one thread (see the `audit_queue` module), and every
-//! write transaction carries whatever is queued ahead of its own records. Methods block on disk I/O; call them from
-//! `tokio::task::spawn_blocking` in async code.
+//! of the server loses nothing it wrote. The one exception is [`Store::try_queue_audit`], for records that may wait a
+//! few milliseconds (successful logins): they are group-committed by one thread (see the `audit_queue` module), and
+//! every write transaction carries whatever is queued ahead of its own records. Methods block on disk I/O; call them
+//! from `tokio::task::spawn_blocking` in async code (reads of a few records from cached pages excepted, as the login
+//! path does).
 //!
 //! Callers validate names with [`commy_proto::validate_name`] first. The store itself cannot be corrupted by any
 //! string: composite keys are length-prefixed tuples (see the table in the `tables` module source).
