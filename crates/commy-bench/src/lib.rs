@@ -9,6 +9,9 @@
 //! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
 //! | remote read | `Service::read_u64` round trip | a raw WebSocket echo round trip over loopback |
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
+//! | login | `Authenticate` (API key) round trip | a `Heartbeat` round trip on the same connection |
+//!
+//! `--only login` runs the login case alone, without a scratch service.
 //!
 //! The bench makes a scratch service in the tenant, allocates its variables, and deletes it at the end, failed or
 //! not. The cross-process cases re-execute the running program as `<program> bench --child <role> ...` for both
@@ -22,6 +25,7 @@ mod child;
 mod cpus;
 mod futex;
 mod local;
+mod login;
 mod progress;
 mod remote;
 mod report;
@@ -54,6 +58,9 @@ pub struct BenchArgs {
     /// Print the results as one JSON document instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run only this case.
+    #[arg(long, value_enum)]
+    only: Option<OnlyCase>,
     /// The part this process plays when the bench started it as its second process.
     #[arg(long, hide = true, value_enum)]
     child: Option<child::Role>,
@@ -66,6 +73,13 @@ pub struct BenchArgs {
     /// The vCPU the child pins itself to.
     #[arg(long, hide = true)]
     child_cpu: Option<usize>,
+}
+
+/// The cases `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnlyCase {
+    /// `Authenticate` beside `Heartbeat`, round trips on one connection.
+    Login,
 }
 
 /// How to reach the server and who to be, checked.
@@ -140,7 +154,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let runtime = runtime()?;
     let target = Target::from_args(&args)?;
-    let rows = runtime.block_on(bench(&target, args.iterations))?;
+    let rows = match args.only {
+        Some(OnlyCase::Login) => runtime.block_on(login_only(&target, args.iterations))?,
+        None => runtime.block_on(bench(&target, args.iterations))?,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report::json(&rows))?);
     } else {
@@ -183,12 +200,22 @@ async fn bench(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The login case alone.
+async fn login_only(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>> {
+    let n = iterations as usize;
+    let progress = Progress::new(2 * n as u64);
+    progress.case("login");
+    let row = login::login(target, n, &progress).await;
+    progress.finish();
+    Ok(vec![row?])
+}
+
 /// The cases, in an order that keeps them apart: the local read and write run before anything watches the service
 /// (a watcher makes every write wake it).
 async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::Result<Vec<Row>> {
     let n = iterations as usize;
     // Every case takes n samples of the SDK and n of its baseline.
-    let progress = Progress::new(2 * n as u64 * (4 + watch::placement_count() as u64));
+    let progress = Progress::new(2 * n as u64 * (5 + watch::placement_count() as u64));
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");
@@ -202,6 +229,8 @@ async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::R
         progress.case("remote watch");
         rows.push(remote.watch(n, &progress).await?);
         remote.close();
+        progress.case("login");
+        rows.push(login::login(target, n, &progress).await?);
         anyhow::Ok(rows)
     }
     .await;

@@ -93,6 +93,16 @@ impl Client {
         self.wait(self.inner.list_tenants())
     }
 
+    /// See [`crate::Client::set_tenant_limits`].
+    pub fn set_tenant_limits(&self, tenant_id: &str, limits: crate::Quotas) -> Result<crate::TenantLimits> {
+        self.wait(self.inner.set_tenant_limits(tenant_id, limits))
+    }
+
+    /// See [`crate::Client::tenant_limits`].
+    pub fn tenant_limits(&self, tenant_id: &str) -> Result<crate::TenantLimits> {
+        self.wait(self.inner.tenant_limits(tenant_id))
+    }
+
     /// See [`crate::Client::create_api_key`].
     pub fn create_api_key(
         &self,

@@ -46,6 +46,7 @@ mod client;
 mod conn;
 mod credentials;
 mod error;
+mod limits;
 mod local;
 mod payload;
 mod service;
@@ -72,4 +73,4 @@ pub use commy_proto as proto;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/sdk.md")]
 pub struct SdkGuide;
-pub use commy_proto::{ApiKey, Encoding, Permission, Tenant, ValueType, VariableInfo};
+pub use commy_proto::{ApiKey, Encoding, Permission, Quotas, Tenant, TenantLimits, ValueType, VariableInfo};

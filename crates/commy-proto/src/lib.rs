@@ -80,14 +80,14 @@ pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
     ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
-    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SubscriptionEnded, Tenant, TenantList, VariableChanged,
-    VariableData, VariableInfo, VariableList,
+    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SubscriptionEnded, Tenant, TenantLimits, TenantList,
+    VariableChanged, VariableData, VariableInfo, VariableList,
 };
 pub use request::{
     AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential,
-    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService, GetServiceFilePath, Heartbeat,
-    JwtAlgorithm, ListServices, ListTenants, ListVariables, Names, QueryAudit, ReadVariable, RequestNames,
-    RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService, GetServiceFilePath, GetTenantLimits,
+    Heartbeat, JwtAlgorithm, ListServices, ListTenants, ListVariables, Names, QueryAudit, Quotas, ReadVariable,
+    RequestNames, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
 };
 pub use value_error::{UnknownValueType, ValueError};
 pub use value_type::{ValueType, DEFAULT_CAPACITY};

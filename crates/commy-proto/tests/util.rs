@@ -198,7 +198,28 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             }
             .into()
         ),
+        (name(), quotas()).prop_map(|(tenant_id, limits)| SetTenantLimits { tenant_id, limits }.into()),
+        name().prop_map(|tenant_id| GetTenantLimits { tenant_id }.into()),
     ]
+}
+
+fn quotas() -> impl Strategy<Value = Quotas> {
+    (
+        option::of(any::<u64>()),
+        option::of(any::<u64>()),
+        option::of(any::<u64>()),
+        option::of(any::<u64>()),
+        option::of(any::<u64>()),
+    )
+        .prop_map(
+            |(services, variables_per_service, bytes, sessions, subscriptions_per_connection)| Quotas {
+                services,
+                variables_per_service,
+                bytes,
+                sessions,
+                subscriptions_per_connection,
+            },
+        )
 }
 
 fn tenant() -> impl Strategy<Value = Tenant> {
@@ -324,6 +345,12 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         }
         .into()),
         vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
+        (name(), quotas(), quotas()).prop_map(|(tenant_id, overrides, effective)| TenantLimits {
+            tenant_id,
+            overrides,
+            effective
+        }
+        .into()),
     ]
 }
 

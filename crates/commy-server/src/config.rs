@@ -31,6 +31,8 @@ pub struct ServerConfig {
     /// Slack on a JWT's `exp` and `nbf`, for clocks that disagree, in seconds. A session's token grant dies at `exp`
     /// plus this. Default: 30.
     pub jwt_clock_leeway_secs: u64,
+    /// How long the audit log keeps its records, and how many.
+    pub audit_retention: AuditRetention,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +45,7 @@ impl Default for ServerConfig {
             tenant_auth_rate_limit: None,
             tls: None,
             jwt_clock_leeway_secs: 30,
+            audit_retention: AuditRetention::default(),
         }
     }
 }
@@ -129,8 +132,17 @@ pub struct Limits {
     pub ws_write_buffer_size: usize,
     /// Subscriptions one connection may hold. Default: 1024.
     pub max_subscriptions_per_connection: usize,
-    /// Variables one service may hold. Default: 4096.
+    /// Variables one service may hold: the size of each new service file's table. A tenant's quota override
+    /// (`SetTenantLimits`) takes its place for that tenant's services created after it. Default: 4096.
     pub max_variables_per_service: usize,
+    /// Services one tenant may hold, unless the tenant's quota override says otherwise. Default: 1024.
+    pub max_services_per_tenant: u64,
+    /// Bytes one tenant may hold, counted as the sum of its variables' capacities, unless the tenant's quota override
+    /// says otherwise. Default: 1 GiB.
+    pub max_bytes_per_tenant: u64,
+    /// Connections authenticated to one tenant at once (the server admin's are not counted), unless the tenant's
+    /// quota override says otherwise. Default: 4096.
+    pub max_sessions_per_tenant: u64,
     /// Replies one connection may have waiting to be written. When the queue is full the server stops reading that
     /// connection's requests until the client reads its replies. Pushes do not use this queue: they are coalesced per
     /// variable instead. Default: 64.
@@ -159,9 +171,32 @@ impl Default for Limits {
             ws_write_buffer_size: 4096,
             max_subscriptions_per_connection: 1024,
             max_variables_per_service: 4096,
+            max_services_per_tenant: 1024,
+            max_bytes_per_tenant: 1 << 30,
+            max_sessions_per_tenant: 4096,
             reply_queue_depth: 64,
             shutdown_grace: Duration::from_secs(5),
             close_linger: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How long the audit log keeps its records: a record goes once it is older than `max_age_days` or once more than
+/// `max_records` newer ones exist, whichever comes first. Old records are removed a few at a time as new ones are
+/// written, so the log may briefly exceed either bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    /// Days a record is kept; 0 keeps records whatever their age. Default: 90.
+    pub max_age_days: u64,
+    /// Records kept at most; 0 keeps any number. Default: 1,000,000.
+    pub max_records: u64,
+}
+
+impl Default for AuditRetention {
+    fn default() -> Self {
+        AuditRetention {
+            max_age_days: 90,
+            max_records: 1_000_000,
         }
     }
 }

@@ -31,6 +31,7 @@ mod live;
 mod local;
 mod metrics;
 mod open_files;
+mod quotas;
 mod revocation;
 mod server;
 mod store;

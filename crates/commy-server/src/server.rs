@@ -7,6 +7,7 @@ use crate::handlers::{App, HandlerLimits};
 use crate::live::Live;
 use crate::local::{LocalEndpoint, LocalShared};
 use crate::metrics::Metrics;
+use crate::quotas::TenantQuotas;
 use crate::store::Store;
 use crate::tls::ServerTls;
 use crate::transport;
@@ -118,10 +119,9 @@ impl Server {
         let live = Live::new(&dir.join("services"), max_variables).map_err(dir_err)?;
         load_services(&store, &live)?;
         let limiter = AuthRateLimiter::with_tenant_limit(config.auth_rate_limit, config.tenant_auth_rate_limit);
-        let limits = HandlerLimits {
-            max_subscriptions: config.limits.max_subscriptions_per_connection,
-            ..HandlerLimits::default()
-        };
+        let limits = HandlerLimits::default();
+        let quotas = Arc::new(TenantQuotas::new(&config.limits, store.all_tenant_limits()?));
+        store.set_audit_retention(config.audit_retention);
         let local = match LocalEndpoint::bind(dir) {
             Ok(local) => Some(local),
             Err(err) => {
@@ -134,6 +134,7 @@ impl Server {
             live,
             limiter,
             limits,
+            quotas,
             local_socket: local.as_ref().map(|l| l.path().to_owned()),
             revocations: Default::default(),
             jwt_leeway_secs: config.jwt_clock_leeway_secs,
@@ -186,6 +187,9 @@ impl Server {
             let _ = local.await;
         }
         self.app.live.shutdown();
+        if let Err(err) = self.app.store.flush_audit() {
+            tracing::error!(%err, "the queued audit records could not be committed at shutdown");
+        }
         served
     }
 }

@@ -98,6 +98,23 @@ pub struct Settings {
     /// Most variables per service. Default: 4096.
     #[arg(long, env = "COMMY_MAX_VARIABLES", value_name = "N")]
     pub max_variables: Option<usize>,
+    /// Most services per tenant, unless the tenant's quota override says otherwise. Default: 1024.
+    #[arg(long, env = "COMMY_MAX_SERVICES_PER_TENANT", value_name = "N")]
+    pub max_services_per_tenant: Option<u64>,
+    /// Most bytes per tenant, counted as the sum of its variables' capacities, unless the tenant's quota override
+    /// says otherwise. Default: 1073741824 (1 GiB).
+    #[arg(long, env = "COMMY_MAX_BYTES_PER_TENANT", value_name = "BYTES")]
+    pub max_bytes_per_tenant: Option<u64>,
+    /// Most connections authenticated to one tenant at once, unless the tenant's quota override says otherwise. The
+    /// server admin's connections are not counted. Default: 4096.
+    #[arg(long, env = "COMMY_MAX_SESSIONS_PER_TENANT", value_name = "N")]
+    pub max_sessions_per_tenant: Option<u64>,
+    /// Days the audit log keeps a record (0 keeps records whatever their age). Default: 90.
+    #[arg(long, env = "COMMY_AUDIT_MAX_AGE_DAYS", value_name = "DAYS")]
+    pub audit_max_age_days: Option<u64>,
+    /// Records the audit log keeps at most, oldest removed first (0 keeps any number). Default: 1000000.
+    #[arg(long, env = "COMMY_AUDIT_MAX_RECORDS", value_name = "N")]
+    pub audit_max_records: Option<u64>,
     /// Failed authentications allowed per peer address per minute. Default: 10.
     #[arg(long, env = "COMMY_AUTH_FAILURES", value_name = "N")]
     pub auth_failures: Option<NonZeroU32>,
@@ -179,6 +196,11 @@ impl Settings {
         limits.max_frame_size = limits.max_frame_size.min(limits.max_message_size);
         set(&mut limits.max_subscriptions_per_connection, self.max_subscriptions);
         set(&mut limits.max_variables_per_service, self.max_variables);
+        set(&mut limits.max_services_per_tenant, self.max_services_per_tenant);
+        set(&mut limits.max_bytes_per_tenant, self.max_bytes_per_tenant);
+        set(&mut limits.max_sessions_per_tenant, self.max_sessions_per_tenant);
+        set(&mut server.audit_retention.max_age_days, self.audit_max_age_days);
+        set(&mut server.audit_retention.max_records, self.audit_max_records);
         set(
             &mut server.auth_rate_limit.max_failures,
             self.auth_failures.map(u32::from),

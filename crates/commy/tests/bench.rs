@@ -30,12 +30,13 @@ impl Cli {
 
 /// The rows every machine gets; a machine with two vCPUs or more also gets "local watch, cross vCPU, one way" after
 /// the same-vCPU row.
-const CASES: [&str; 5] = [
+const CASES: [&str; 6] = [
     "local read, 8 B",
     "local write, 8 B",
     "local watch, same vCPU, one way",
     "remote read, round trip",
     "remote watch, write -> push",
+    "login (Authenticate, API key), round trip",
 ];
 
 #[test]
@@ -68,6 +69,13 @@ fn a_tiny_bench_runs_every_case_and_cleans_up() {
         assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");
     }
     assert_eq!(rows[0]["aim"], 1.2);
+
+    // `--only login` runs that case alone.
+    let out = server.run(&["bench", "--only", "login", "--iterations", "20", "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases: Vec<&Value> = rows.as_array().unwrap().iter().map(|row| &row["case"]).collect();
+    assert_eq!(cases, [CASES[5]], "{rows}");
+    assert_eq!(rows[0]["aim"], 2.0);
 
     // The scratch services are gone.
     let out = server.run(&["service", "list", "--json"]);

@@ -1,6 +1,7 @@
 //! What the server sends: [`ServerMessage`] and one payload struct per reply or push.
 
 mod audit;
+mod limits;
 mod service;
 mod status;
 mod subscription;
@@ -8,6 +9,7 @@ mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
+pub use limits::TenantLimits;
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;
@@ -57,6 +59,8 @@ message_enum! {
         Error(ErrorReply),
         /// The reply to `QueryAudit`.
         AuditLog(AuditLog),
+        /// The reply to `SetTenantLimits` and `GetTenantLimits`.
+        TenantLimits(TenantLimits),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod limits;
 mod names;
 pub(crate) mod service;
 pub(crate) mod session;
@@ -10,6 +11,7 @@ pub(crate) mod variable;
 
 pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
+pub use limits::{GetTenantLimits, Quotas, SetTenantLimits};
 pub use names::{Names, RequestNames};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
@@ -69,5 +71,9 @@ message_enum! {
         GetServiceFilePath(GetServiceFilePath),
         /// Read the audit log. Reply: `AuditLog`.
         QueryAudit(QueryAudit),
+        /// Set a tenant's quota overrides (server admin). Reply: `TenantLimits`.
+        SetTenantLimits(SetTenantLimits),
+        /// Read a tenant's quotas (server admin). Reply: `TenantLimits`.
+        GetTenantLimits(GetTenantLimits),
     }
 }

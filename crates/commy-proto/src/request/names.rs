@@ -6,8 +6,9 @@
 
 use super::{
     AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
-    DeleteTenant, Disconnect, GetService, GetServiceFilePath, Heartbeat, ListServices, ListTenants, ListVariables,
-    QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+    DeleteTenant, Disconnect, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListServices, ListTenants,
+    ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe,
+    WriteVariable, ALL_VARIABLES,
 };
 
 /// The names one request carries.
@@ -70,6 +71,8 @@ names! {
     ListVariables {}
     Heartbeat {}
     Disconnect {}
+    SetTenantLimits { tenant: tenant_id }
+    GetTenantLimits { tenant: tenant_id }
 }
 
 impl Names for Authenticate {

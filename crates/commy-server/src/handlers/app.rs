@@ -5,6 +5,7 @@ use super::LocalSubscriptions;
 use crate::auth::{AuthRateLimiter, Grants};
 use crate::connection::Peer;
 use crate::live::{Live, LiveService, PushSink};
+use crate::quotas::{SessionSlot, TenantQuotas};
 use crate::revocation::{Lifeline, Revocations};
 use crate::store::{Actor, Store};
 use crate::tls::ClientIdentity;
@@ -13,11 +14,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Limits the handlers enforce.
+/// Limits the handlers enforce beside the tenants' quotas.
 #[derive(Debug, Clone)]
 pub struct HandlerLimits {
-    /// Subscriptions one connection may hold.
-    pub max_subscriptions: usize,
     /// Largest variable capacity, in bytes.
     pub max_variable_capacity: u32,
 }
@@ -25,7 +24,6 @@ pub struct HandlerLimits {
 impl Default for HandlerLimits {
     fn default() -> Self {
         HandlerLimits {
-            max_subscriptions: 1024,
             max_variable_capacity: 1 << 20,
         }
     }
@@ -42,6 +40,8 @@ pub struct App {
     pub limiter: AuthRateLimiter,
     /// Limits.
     pub limits: HandlerLimits,
+    /// Each tenant's quotas, and the sessions authenticated to each.
+    pub quotas: Arc<TenantQuotas>,
     /// The Unix socket same-host clients may use, announced on authentication.
     pub local_socket: Option<PathBuf>,
     /// The live grants of every session, and the generation that tells a session to re-check its own.
@@ -69,6 +69,8 @@ pub struct Session {
     pub(crate) lifelines: BTreeMap<Option<String>, Arc<Lifeline>>,
     /// The revocation generation this session's grants were last checked at.
     pub(crate) seen_generation: u64,
+    /// The session's place in each tenant's session quota, by tenant; given back when the session ends.
+    pub(crate) session_slots: BTreeMap<String, SessionSlot>,
 }
 
 impl std::fmt::Debug for Session {
@@ -93,6 +95,7 @@ impl Session {
             local_subscriptions: LocalSubscriptions::default(),
             lifelines: BTreeMap::new(),
             seen_generation: 0,
+            session_slots: BTreeMap::new(),
         }
     }
 

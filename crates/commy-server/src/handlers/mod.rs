@@ -5,6 +5,7 @@
 mod app;
 mod audit;
 mod error;
+mod limits;
 mod local_file;
 mod local_subscriptions;
 mod services;
@@ -48,6 +49,8 @@ pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessag
         M::Subscribe(req) => subscriptions::subscribe(app, s, req),
         M::Unsubscribe(req) => subscriptions::unsubscribe(app, s, req),
         M::QueryAudit(req) => audit::query(app, s, req).await,
+        M::SetTenantLimits(req) => limits::set(app, s, req).await,
+        M::GetTenantLimits(req) => limits::get(app, s, req).await,
         M::Heartbeat(_) => Ok(ServerMessage::Heartbeat(HeartbeatReply { timestamp: now_ms() })),
         M::Disconnect(_) => Ok(ServerMessage::Disconnected(Disconnected {
             reason: "client asked to disconnect".into(),

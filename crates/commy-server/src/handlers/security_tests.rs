@@ -65,6 +65,7 @@ impl Fixture {
             live,
             limiter,
             limits: HandlerLimits::default(),
+            quotas: Arc::new(crate::quotas::TenantQuotas::new(&Default::default(), Vec::new())),
             local_socket: None,
             revocations: Default::default(),
             jwt_leeway_secs: crate::auth::CLOCK_LEEWAY_SECS,

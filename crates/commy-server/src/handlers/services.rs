@@ -24,8 +24,10 @@ pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateService) -> R
     let record = app
         .blocking(move |app| {
             app.store.get_tenant(&req.tenant_id)?;
-            let record = app.store.create_service(&actor, &req.tenant_id, &req.service_name)?;
-            if let Err(err) = app.live.create(&record) {
+            let quota = app.quotas.effective(&req.tenant_id);
+            let record =
+                (app.store).create_service_within(&actor, &req.tenant_id, &req.service_name, quota.services)?;
+            if let Err(err) = app.live.create_sized(&record, quota.table_size()) {
                 // Leave no metadata behind for a service whose file could not be made.
                 let _ = app
                     .store

@@ -138,15 +138,15 @@ fn check_client_cert(identity: Option<&ClientIdentity>, tenant: Option<&str>, st
     })
 }
 
-/// Checks the credential and records the verdict in the audit log. Runs on a blocking thread.
-fn check_and_audit(
+/// Checks the credential. Runs on the connection's task: reading a key or a tenant's JWT key is a read of the metadata
+/// database's cached pages, and the checks are CPU work of microseconds.
+fn check_credential(
     app: &App,
     credential: Credential,
     tenant: Option<&str>,
-    peer: String,
     identity: Option<Arc<ClientIdentity>>,
 ) -> Result<Granted, Refusal> {
-    let result = match credential {
+    match credential {
         Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store).map(|g| (g, None)),
         Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, app),
         Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store).map(|g| (g, None)),
@@ -157,8 +157,13 @@ fn check_and_audit(
                 other.method()
             ),
         )),
-    };
-    let (actor, action, outcome) = match &result {
+    }
+}
+
+/// Records the verdict in the audit log. A refusal is committed durably (on a blocking thread) before its reply; a
+/// success is queued for the log's next group commit, unless the queue is full.
+async fn audit_verdict(app: &Arc<App>, verdict: &Result<Granted, Refusal>, tenant: Option<&str>, peer: String) {
+    let (actor, action, outcome) = match verdict {
         Ok((grant, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
         Err(refusal) => (
             "unknown".to_owned(),
@@ -167,12 +172,17 @@ fn check_and_audit(
         ),
     };
     let actor = Actor::new(actor, Some(peer));
-    let target = tenant.unwrap_or("server");
-    let record = AuditRecord::new(&actor, action, tenant, target, &outcome);
-    if let Err(err) = app.store.append_audit(&record) {
-        tracing::warn!(%err, action, "audit append failed");
+    let record = AuditRecord::new(&actor, action, tenant, tenant.unwrap_or("server"), &outcome);
+    let durable = match verdict {
+        Ok(_) => app.store.try_queue_audit(record),
+        Err(_) => Some(record),
+    };
+    if let Some(record) = durable {
+        let appended = app.blocking(move |app| Ok(app.store.append_audit(&record)?)).await;
+        if let Err(err) = appended {
+            tracing::warn!(err = %err.message, action, "audit append failed");
+        }
     }
-    result
 }
 
 pub(super) async fn authenticate(
@@ -190,35 +200,28 @@ pub(super) async fn authenticate(
     let tenant = tenant_id.clone();
     let identity = session.client_identity.clone();
     let generation_before = app.revocations.generation();
-    let outcome = app
-        .blocking(move |app| {
-            Ok(check_and_audit(
-                app,
-                credential,
-                tenant.as_deref(),
-                peer.to_string(),
-                identity,
-            ))
-        })
-        .await;
+    let outcome = check_credential(app, credential, tenant.as_deref(), identity);
+    audit_verdict(app, &outcome, tenant.as_deref(), peer.to_string()).await;
     let (grant, dies_at) = match outcome {
-        Ok(Ok(granted)) => {
+        Ok(granted) => {
             attempt.settle(false);
             granted
         }
-        Ok(Err(refusal)) => {
+        Err(refusal) => {
             attempt.settle(refusal.counts_as_failure());
             return Err(refusal.error);
-        }
-        Err(internal) => {
-            attempt.settle(false);
-            return Err(internal);
         }
     };
     let message = match &tenant_id {
         Some(tenant) => format!("authenticated to tenant '{tenant}'"),
         None => "authenticated as the server admin".to_owned(),
     };
+    if let Some(tenant) = tenant_id.as_deref().filter(|_| !grant.is_server_admin()) {
+        if !session.session_slots.contains_key(tenant) {
+            let slot = (app.quotas.open_session(tenant)).map_err(|e| HandlerError::new(e.code(), e.to_string()))?;
+            session.session_slots.insert(tenant.to_owned(), slot);
+        }
+    }
     let permissions = grant.permissions().into_iter().collect();
     crate::revocation::register_grant(app, session, &grant, dies_at, generation_before)?;
     session.grants.add(grant);

@@ -27,8 +27,13 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
     } else {
         (app.live.subscriptions_of(s.connection), false)
     };
-    if held >= app.limits.max_subscriptions && !again {
-        let msg = format!("this connection already holds {held} subscriptions, the server's limit");
+    let limit = app.quotas.effective(live.tenant_id()).subscriptions_per_connection;
+    if held as u64 >= limit && !again {
+        let msg = format!(
+            "this connection already holds {held} subscriptions: the limit for tenant '{}' is {limit} per \
+             connection (subscriptions_per_connection)",
+            live.tenant_id()
+        );
         return Err(HandlerError::new(ErrorCode::LimitExceeded, msg));
     }
     if local {

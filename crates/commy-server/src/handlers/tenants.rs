@@ -29,7 +29,9 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteTenant) -> Re
     let actor = s.actor(None);
     let tenant_id = req.tenant_id.clone();
     app.blocking(move |app| {
-        for service in app.store.delete_tenant(&actor, &tenant_id)? {
+        let removed = app.store.delete_tenant(&actor, &tenant_id)?;
+        app.quotas.set(&tenant_id, Default::default());
+        for service in removed {
             app.live.remove_record(&service);
             app.revocations
                 .end_subscriptions(&service.service_id, None, "the tenant was deleted", &app.live);

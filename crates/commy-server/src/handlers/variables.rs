@@ -68,7 +68,9 @@ pub(super) async fn allocate(
     let task_live = live.clone();
     let snap = app
         .blocking(move |app| {
-            app.store.create_variable(&actor, &service_id, &record)?;
+            let table = u64::from(task_live.max_variables());
+            let max_bytes = app.quotas.effective(task_live.tenant_id()).bytes;
+            (app.store).create_variable_within(&actor, &service_id, &record, table, max_bytes)?;
             task_live
                 .allocate(&record.variable_name, value_type, capacity, persistent, &initial)
                 .map_err(|err| {

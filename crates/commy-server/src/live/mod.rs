@@ -56,10 +56,20 @@ impl Live {
         self.services.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Creates a new, empty service file.
+    /// Creates a new, empty service file, with the server's table size.
+    #[cfg(test)]
     pub fn create(&self, record: &ServiceRecord) -> Result<Arc<LiveService>, LiveError> {
+        self.create_sized(record, self.options.max_variables)
+    }
+
+    /// Creates a new, empty service file whose table holds `max_variables` (a tenant's quota).
+    pub fn create_sized(&self, record: &ServiceRecord, max_variables: u32) -> Result<Arc<LiveService>, LiveError> {
         let (service_id, path) = (record.service_id.as_str(), self.dir.join(&record.file_name));
-        let owner = ServiceOwner::create(&path, &self.options).map_err(|e| match e {
+        let options = CreateOptions {
+            max_variables,
+            ..self.options.clone()
+        };
+        let owner = ServiceOwner::create(&path, &options).map_err(|e| match e {
             commy_shm::CreateError::DiskFull => LiveError::Full {
                 service: record.service_name.clone(),
                 reason: e.to_string(),

@@ -91,6 +91,11 @@ impl LiveService {
         self.owner().hold_waiter()
     }
 
+    /// The most variables the service's file can hold: its table's size, fixed when the file was made.
+    pub fn max_variables(&self) -> u32 {
+        self.owner().service().max_variables()
+    }
+
     /// Number of variables, from the owner's index (no table scan).
     pub fn variable_count(&self) -> usize {
         self.owner().variable_count()

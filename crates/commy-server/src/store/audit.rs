@@ -3,7 +3,7 @@
 use super::{
     error::{Entity, StoreError},
     now_ms,
-    tables::{decode, encode, AUDIT},
+    tables::{decode, encode, AUDIT, AUDIT_BY_TENANT},
     Actor, Store,
 };
 use redb::{ReadableTable, WriteTransaction};
@@ -58,7 +58,24 @@ pub(crate) fn append_in(txn: &WriteTransaction, record: &AuditRecord) -> Result<
     let seq = table.last()?.map_or(1, |(seq, _)| seq.value().saturating_add(1));
     let bytes = encode(Entity::AuditRecord, &seq.to_string(), record)?;
     table.insert(seq, bytes.as_slice())?;
+    index_in(txn, record, seq)?;
     Ok(seq)
+}
+
+/// Adds record `seq` to the by-tenant index, if it concerns a tenant.
+pub(crate) fn index_in(txn: &WriteTransaction, record: &AuditRecord, seq: u64) -> Result<(), StoreError> {
+    if let Some(tenant) = &record.tenant_id {
+        txn.open_table(AUDIT_BY_TENANT)?.insert((tenant.as_str(), seq), ())?;
+    }
+    Ok(())
+}
+
+/// Appends `records` in order inside `txn`.
+pub(crate) fn append_all_in(txn: &WriteTransaction, records: &[AuditRecord]) -> Result<(), StoreError> {
+    for record in records {
+        append_in(txn, record)?;
+    }
+    Ok(())
 }
 
 /// Appends an `ok` record for a change made by `actor`, inside the change's own transaction.
@@ -79,28 +96,67 @@ impl Store {
         self.write(|txn| append_in(txn, record))
     }
 
+    /// Commits the queued audit records now, if any (at shutdown, so that none waits for the flusher).
+    pub fn flush_audit(&self) -> Result<(), StoreError> {
+        self.writer.sync()
+    }
+
+    /// Queues `record` for the audit log's next group commit, a few milliseconds away, and returns at once without
+    /// touching the disk: for records no reply depends on, such as a successful login. Gives the record back when
+    /// the queue is full; append it with [`Store::append_audit`] then. Any later durable write (a refusal, a change)
+    /// commits the queued records first.
+    pub fn try_queue_audit(&self, record: AuditRecord) -> Option<AuditRecord> {
+        self.writer.audit.push(record)
+    }
+
     /// The most recent `limit` records (oldest first) that concern `tenant` (all records if `None`) and happened at
     /// or after `since_ms` (all times if `None`).
+    ///
+    /// Reads only what it returns: it walks the log (or, for one tenant, its index by tenant) backwards from the
+    /// newest record, and stops at `limit` records or at the first record older than `since_ms` (the log is in
+    /// the order its records were made). Queued records are committed first, so a query sees every record made
+    /// before it.
     pub fn query_audit(
         &self,
         tenant: Option<&str>,
         since_ms: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.flush_audit()?;
         self.read(|txn| {
             let table = txn.open_table(AUDIT)?;
             let mut out = Vec::new();
-            for item in table.iter()?.rev() {
+            // Takes one record; `false` once the query has all it asked for.
+            let mut take = |seq: u64, bytes: &[u8]| -> Result<bool, StoreError> {
                 if out.len() >= limit {
-                    break;
+                    return Ok(false);
                 }
-                let (seq, bytes) = item?;
-                let seq = seq.value();
-                let record: AuditRecord = decode(Entity::AuditRecord, &seq.to_string(), bytes.value())?;
-                let tenant_matches = tenant.is_none_or(|t| record.tenant_id.as_deref() == Some(t));
-                let time_matches = since_ms.is_none_or(|since| record.at >= since);
-                if tenant_matches && time_matches {
-                    out.push(AuditEntry { seq, record });
+                let record: AuditRecord = decode(Entity::AuditRecord, &seq.to_string(), bytes)?;
+                if since_ms.is_some_and(|since| record.at < since) {
+                    return Ok(false);
+                }
+                out.push(AuditEntry { seq, record });
+                Ok(true)
+            };
+            match tenant {
+                None => {
+                    for item in table.iter()?.rev() {
+                        let (seq, bytes) = item?;
+                        if !take(seq.value(), bytes.value())? {
+                            break;
+                        }
+                    }
+                }
+                Some(tenant) => {
+                    let index = txn.open_table(AUDIT_BY_TENANT)?;
+                    for item in index.range((tenant, 0)..=(tenant, u64::MAX))?.rev() {
+                        let seq = item?.0.value().1;
+                        // An index entry whose record retention removed in the same breath is skipped.
+                        let Some(bytes) = table.get(seq)? else { continue };
+                        if !take(seq, bytes.value())? {
+                            break;
+                        }
+                    }
                 }
             }
             out.reverse();

@@ -21,6 +21,8 @@ pub enum Entity {
     AuditRecord,
     /// The database's schema marker.
     Schema,
+    /// A tenant's quota overrides.
+    TenantLimits,
 }
 
 impl fmt::Display for Entity {
@@ -33,6 +35,7 @@ impl fmt::Display for Entity {
             Entity::Variable => "variable",
             Entity::AuditRecord => "audit record",
             Entity::Schema => "schema marker",
+            Entity::TenantLimits => "tenant limits",
         })
     }
 }
@@ -128,6 +131,16 @@ pub enum StoreError {
     /// The database failed while reading or writing (I/O error, full disk, ...).
     #[error("metadata database error: {0}")]
     Database(#[source] Box<redb::Error>),
+    /// Creating the record would take its tenant over one of its quotas; nothing was created.
+    #[error("{message}")]
+    QuotaExceeded {
+        /// The quota's name, as `SetTenantLimits` names it (`services`, `variables_per_service`, `bytes`).
+        quota: &'static str,
+        /// The quota's value.
+        limit: u64,
+        /// The whole sentence, naming the tenant, the quota and its value.
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -137,6 +150,7 @@ impl StoreError {
         match self {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
             StoreError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            StoreError::QuotaExceeded { .. } => ErrorCode::LimitExceeded,
             StoreError::Open { .. }
             | StoreError::UnsupportedSchema { .. }
             | StoreError::Corrupt { .. }

@@ -4,17 +4,24 @@
 //! [`Store`] has one method per operation. Every mutating method runs in one write transaction, appends the audit
 //! record that describes the change in that same transaction, and commits it with redb's default
 //! [`Durability::Immediate`](redb::Durability::Immediate) before it returns: once a method has returned `Ok`, a crash
-//! of the server loses nothing it wrote. Methods block on disk I/O; call them from `tokio::task::spawn_blocking` in
-//! async code.
+//! of the server loses nothing it wrote. The one exception is [`Store::try_queue_audit`], for records that may wait a
+//! few milliseconds (successful logins): they are group-committed by one thread (see the `audit_queue` module), and
+//! every write transaction carries whatever is queued ahead of its own records. Methods block on disk I/O; call them
+//! from `tokio::task::spawn_blocking` in async code (reads of a few records from cached pages excepted, as the login
+//! path does).
 //!
 //! Callers validate names with [`commy_proto::validate_name`] first. The store itself cannot be corrupted by any
 //! string: composite keys are length-prefixed tuples (see the table in the `tables` module source).
 
 mod api_keys;
 mod audit;
+mod audit_queue;
+mod audit_retention;
 mod error;
 pub(crate) mod ids;
 mod jwt_keys;
+mod limits;
+mod migrate;
 mod services;
 mod tables;
 mod tenants;
@@ -27,6 +34,8 @@ pub use jwt_keys::JwtKeyRecord;
 pub use services::ServiceRecord;
 pub use variables::VariableRecord;
 
+use audit_queue::{AuditQueue, Flusher};
+use audit_retention::RetentionBounds;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use std::{
     fmt,
@@ -63,8 +72,70 @@ impl Actor {
 /// A handle to the metadata database. Cloning is cheap and every clone shares the same database.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    writer: Writer,
     path: Arc<PathBuf>,
+    /// Commits queued audit records; the last clone's drop commits what is left and stops it.
+    _flusher: Arc<Flusher>,
+}
+
+/// What a write transaction needs: the database, the queued audit records it carries, and the audit log's bounds.
+#[derive(Clone)]
+struct Writer {
+    db: Arc<Database>,
+    audit: Arc<AuditQueue>,
+    retention: Arc<RetentionBounds>,
+}
+
+impl Writer {
+    /// Runs `f` in a write transaction, after appending the queued audit records, and commits it durably if `f`
+    /// succeeds; aborts it otherwise (and queues the records again).
+    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let txn = self.db.begin_write()?;
+        let queued = self.audit.take();
+        self.finish(txn, queued, f)
+    }
+
+    /// Commits the queued audit records, if any. Returns once every record queued before the call is durable: the
+    /// queue is only ever emptied inside a write transaction, and redb runs one at a time, so this waits for a group
+    /// commit already under way.
+    fn sync(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        let queued = self.audit.take();
+        if queued.is_empty() {
+            txn.abort()?;
+            return Ok(());
+        }
+        self.finish(txn, queued, |_| Ok(()))
+    }
+
+    /// Appends `queued`, runs `f`, applies the audit retention and commits; on any failure aborts and queues the
+    /// records again.
+    fn finish<T>(
+        &self,
+        txn: WriteTransaction,
+        queued: Vec<AuditRecord>,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = audit::append_all_in(&txn, &queued)
+            .and_then(|()| f(&txn))
+            .and_then(|value| audit_retention::enforce_in(&txn, &self.retention).map(|()| value));
+        match result {
+            Ok(value) => match txn.commit() {
+                Ok(()) => Ok(value),
+                Err(error) => {
+                    self.audit.put_back(queued);
+                    Err(error.into())
+                }
+            },
+            Err(error) => {
+                if let Err(abort) = txn.abort() {
+                    tracing::warn!(%abort, "aborting a metadata transaction failed");
+                }
+                self.audit.put_back(queued);
+                Err(error)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Store {
@@ -92,9 +163,27 @@ impl Store {
             path: path.to_owned(),
             source,
         })?;
-        let store = Store {
+        let writer = Writer {
             db: Arc::new(db),
+            audit: Arc::default(),
+            retention: Arc::default(),
+        };
+        let flushing = writer.clone();
+        let flusher = Flusher::start(writer.audit.clone(), move || match flushing.sync() {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(%err, "committing queued audit records failed; trying again");
+                false
+            }
+        })
+        .map_err(|err| StoreError::Open {
+            path: path.to_owned(),
+            source: redb::DatabaseError::Storage(redb::StorageError::Io(err)),
+        })?;
+        let store = Store {
+            writer,
             path: Arc::new(path.to_owned()),
+            _flusher: Arc::new(flusher),
         };
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
@@ -104,6 +193,12 @@ impl Store {
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
                 }
                 Some(SCHEMA_VERSION) => {}
+                Some(found) if found < SCHEMA_VERSION => {
+                    drop(meta);
+                    migrate::upgrade_in(txn, found)?;
+                    tracing::info!(from = found, to = SCHEMA_VERSION, "metadata database schema upgraded");
+                    txn.open_table(META)?.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
+                }
                 Some(found) => {
                     return Err(StoreError::UnsupportedSchema {
                         path: path.to_owned(),
@@ -119,31 +214,22 @@ impl Store {
             txn.open_table(tables::SERVICE_IDS)?;
             txn.open_table(tables::VARIABLES)?;
             txn.open_table(tables::AUDIT)?;
+            txn.open_table(tables::AUDIT_BY_TENANT)?;
+            txn.open_table(tables::TENANT_LIMITS)?;
             Ok(())
         })?;
         Ok(store)
     }
 
-    /// Runs `f` in a write transaction and commits it durably if `f` succeeds; aborts it otherwise.
+    /// Runs `f` in a write transaction (carrying the queued audit records) and commits it durably if `f` succeeds;
+    /// aborts it otherwise.
     fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let txn = self.db.begin_write()?;
-        match f(&txn) {
-            Ok(value) => {
-                txn.commit()?;
-                Ok(value)
-            }
-            Err(error) => {
-                if let Err(abort) = txn.abort() {
-                    tracing::warn!(%abort, "aborting a metadata transaction failed");
-                }
-                Err(error)
-            }
-        }
+        self.writer.write(f)
     }
 
     /// Runs `f` in a read transaction, which sees one consistent snapshot.
     fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.writer.db.begin_read()?;
         f(&txn)
     }
 }

@@ -86,48 +86,58 @@ pub(crate) fn get_by_id_read(txn: &ReadTransaction, service_id: &str) -> Result<
     by_id(&txn.open_table(SERVICE_IDS)?, &txn.open_table(SERVICES)?, service_id)
 }
 
+/// Creates a service with a fresh id inside `txn` (see [`Store::create_service`]).
+pub(crate) fn create_in(
+    txn: &WriteTransaction,
+    actor: &Actor,
+    tenant_id: &str,
+    service_name: &str,
+) -> Result<ServiceRecord, StoreError> {
+    tenants::require_in(txn, tenant_id)?;
+    let mut services = txn.open_table(SERVICES)?;
+    if services.get((tenant_id, service_name))?.is_some() {
+        return Err(StoreError::already_exists(
+            Entity::Service,
+            service_name,
+            Scope::Tenant(tenant_id.to_owned()),
+        ));
+    }
+    let mut index = txn.open_table(SERVICE_IDS)?;
+    let mut service_id = ids::new_service_id();
+    let mut attempts = 1;
+    while index.get(service_id.as_str())?.is_some() {
+        if attempts == ID_ATTEMPTS {
+            return Err(StoreError::already_exists(Entity::Service, &service_id, Scope::Server));
+        }
+        service_id = ids::new_service_id();
+        attempts += 1;
+    }
+    let record = ServiceRecord {
+        file_name: ids::service_file_name(&service_id),
+        service_id,
+        tenant_id: tenant_id.to_owned(),
+        service_name: service_name.to_owned(),
+        created_at: now_ms(),
+    };
+    let bytes = encode(Entity::Service, service_name, &record)?;
+    services.insert((tenant_id, service_name), bytes.as_slice())?;
+    index.insert(record.service_id.as_str(), (tenant_id, service_name))?;
+    audit::record_change(txn, actor, "create_service", Some(tenant_id), service_name)?;
+    Ok(record)
+}
+
 impl Store {
     /// Creates a service with a fresh id. Fails with [`StoreError::NotFound`] if the tenant does not exist and
-    /// [`StoreError::AlreadyExists`] if the tenant already has a service of that name.
+    /// [`StoreError::AlreadyExists`] if the tenant already has a service of that name. The server creates through
+    /// [`Store::create_service_within`], which also checks the tenant's quota.
+    #[cfg(test)]
     pub fn create_service(
         &self,
         actor: &Actor,
         tenant_id: &str,
         service_name: &str,
     ) -> Result<ServiceRecord, StoreError> {
-        self.write(|txn| {
-            tenants::require_in(txn, tenant_id)?;
-            let mut services = txn.open_table(SERVICES)?;
-            if services.get((tenant_id, service_name))?.is_some() {
-                return Err(StoreError::already_exists(
-                    Entity::Service,
-                    service_name,
-                    Scope::Tenant(tenant_id.to_owned()),
-                ));
-            }
-            let mut index = txn.open_table(SERVICE_IDS)?;
-            let mut service_id = ids::new_service_id();
-            let mut attempts = 1;
-            while index.get(service_id.as_str())?.is_some() {
-                if attempts == ID_ATTEMPTS {
-                    return Err(StoreError::already_exists(Entity::Service, &service_id, Scope::Server));
-                }
-                service_id = ids::new_service_id();
-                attempts += 1;
-            }
-            let record = ServiceRecord {
-                file_name: ids::service_file_name(&service_id),
-                service_id,
-                tenant_id: tenant_id.to_owned(),
-                service_name: service_name.to_owned(),
-                created_at: now_ms(),
-            };
-            let bytes = encode(Entity::Service, service_name, &record)?;
-            services.insert((tenant_id, service_name), bytes.as_slice())?;
-            index.insert(record.service_id.as_str(), (tenant_id, service_name))?;
-            audit::record_change(txn, actor, "create_service", Some(tenant_id), service_name)?;
-            Ok(record)
-        })
+        self.write(|txn| create_in(txn, actor, tenant_id, service_name))
     }
 
     /// The service named `service_name` in `tenant_id`, or [`StoreError::NotFound`].

@@ -10,6 +10,8 @@
 //! | `service_ids` | service id | (tenant id, service name) |
 //! | `variables` | (service id, variable name) | JSON [`VariableRecord`](super::VariableRecord) |
 //! | `audit` | sequence number | JSON [`AuditRecord`](super::AuditRecord) |
+//! | `audit_by_tenant` | (tenant id, sequence number) | `()`: an index of `audit` by tenant (schema 2) |
+//! | `tenant_limits` | tenant id | JSON [`Quotas`](commy_proto::Quotas): the tenant's quota overrides (schema 2) |
 //!
 //! Composite keys are redb tuples, which length-prefix every element but the last, so no pair of strings can collide
 //! with another pair whatever characters they hold. Tuples order by their first element, then the second, so the
@@ -19,8 +21,9 @@ use super::error::{Entity, StoreError};
 use redb::{ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// The schema version this build reads and writes.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build reads and writes. Version 1 had no `audit_by_tenant` and no `tenant_limits`; a
+/// version-1 database is upgraded on open (see the `migrate` module).
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 /// The key under which [`SCHEMA_VERSION`] is stored in [`META`].
 pub(crate) const SCHEMA_KEY: &str = "schema";
 
@@ -32,6 +35,8 @@ pub(crate) const SERVICES: TableDefinition<(&str, &str), &[u8]> = TableDefinitio
 pub(crate) const SERVICE_IDS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("service_ids");
 pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("variables");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const AUDIT_BY_TENANT: TableDefinition<(&str, u64), ()> = TableDefinition::new("audit_by_tenant");
+pub(crate) const TENANT_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenant_limits");
 
 /// Encodes a record as JSON for storage; `key` names it in the error.
 pub(crate) fn encode<T: Serialize>(what: Entity, key: &str, record: &T) -> Result<Vec<u8>, StoreError> {

@@ -65,27 +65,37 @@ fn target(service_name: &str, variable_name: &str) -> String {
     format!("{service_name}:{variable_name}")
 }
 
+/// Records a new variable inside `txn` (see [`Store::create_variable`]).
+pub(crate) fn create_in(
+    txn: &WriteTransaction,
+    actor: &Actor,
+    service_id: &str,
+    record: &VariableRecord,
+) -> Result<(), StoreError> {
+    let name = record.variable_name.as_str();
+    let bytes = encode(Entity::Variable, name, record)?;
+    let service = services::get_by_id_in(txn, service_id)?;
+    let mut table = txn.open_table(VARIABLES)?;
+    if table.get((service_id, name))?.is_some() {
+        return Err(StoreError::already_exists(
+            Entity::Variable,
+            name,
+            Scope::Service(service_id.to_owned()),
+        ));
+    }
+    table.insert((service_id, name), bytes.as_slice())?;
+    let target = target(&service.service_name, name);
+    audit::record_change(txn, actor, "create_variable", Some(&service.tenant_id), &target)?;
+    Ok(())
+}
+
 impl Store {
     /// Records a new variable of the service with id `service_id`. Fails with [`StoreError::NotFound`] if the service
-    /// does not exist and [`StoreError::AlreadyExists`] if it already has a variable of that name.
+    /// does not exist and [`StoreError::AlreadyExists`] if it already has a variable of that name. The server records
+    /// through [`Store::create_variable_within`], which also checks the quotas.
+    #[cfg(test)]
     pub fn create_variable(&self, actor: &Actor, service_id: &str, record: &VariableRecord) -> Result<(), StoreError> {
-        let name = record.variable_name.as_str();
-        let bytes = encode(Entity::Variable, name, record)?;
-        self.write(|txn| {
-            let service = services::get_by_id_in(txn, service_id)?;
-            let mut table = txn.open_table(VARIABLES)?;
-            if table.get((service_id, name))?.is_some() {
-                return Err(StoreError::already_exists(
-                    Entity::Variable,
-                    name,
-                    Scope::Service(service_id.to_owned()),
-                ));
-            }
-            table.insert((service_id, name), bytes.as_slice())?;
-            let target = target(&service.service_name, name);
-            audit::record_change(txn, actor, "create_variable", Some(&service.tenant_id), &target)?;
-            Ok(())
-        })
+        self.write(|txn| create_in(txn, actor, service_id, record))
     }
 
     /// The metadata of one variable, or [`StoreError::NotFound`].

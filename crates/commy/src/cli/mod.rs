@@ -8,6 +8,7 @@
 mod audit;
 mod common;
 mod key;
+mod limits;
 mod service;
 mod tenant;
 mod var;

@@ -1,4 +1,4 @@
-//! `commy tenant create|list|delete`: tenants, with the server admin key.
+//! `commy tenant create|list|delete|limits`: tenants, with the server admin key.
 
 use super::common::{table, GlobalArgs};
 use clap::Subcommand;
@@ -22,6 +22,8 @@ pub enum TenantCommand {
         /// The tenant's id.
         id: String,
     },
+    /// Show a tenant's quotas, or change them with the flags given (the others keep their values).
+    Limits(super::limits::LimitsArgs),
 }
 
 pub async fn run(command: TenantCommand, global: &GlobalArgs) -> anyhow::Result<()> {
@@ -53,5 +55,6 @@ pub async fn run(command: TenantCommand, global: &GlobalArgs) -> anyhow::Result<
             client.delete_tenant(&id).await?;
             global.print(json!({"deleted": id}), || format!("deleted tenant '{id}'"))
         }
+        TenantCommand::Limits(args) => super::limits::run(&client, args, global).await,
     }
 }
