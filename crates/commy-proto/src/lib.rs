@@ -79,15 +79,16 @@ pub use local_frame::{encode_local_frame, LocalFrameBuffer, OversizedFrame, MAX_
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
-    ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
-    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SubscriptionEnded, Tenant, TenantList, VariableChanged,
-    VariableData, VariableInfo, VariableList,
+    ApiKey, ApiKeyInfo, ApiKeyList, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply,
+    HeartbeatReply, OperationResult, ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SessionInfo,
+    SessionList, SubscriptionEnded, Tenant, TenantList, Token, VariableChanged, VariableData, VariableInfo,
+    VariableList,
 };
 pub use request::{
-    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential,
-    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, GetService, GetServiceFilePath, Heartbeat,
-    JwtAlgorithm, ListServices, ListTenants, ListVariables, Names, QueryAudit, ReadVariable, RequestNames,
-    RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, WriteVariable, ALL_VARIABLES,
+    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, CreateToken, Credential,
+    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath, Heartbeat,
+    JwtAlgorithm, ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables, Names, QueryAudit, ReadVariable,
+    RequestNames, RevokeApiKey, SetJwtKey, Subscribe, Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
 };
 pub use value_error::{UnknownValueType, ValueError};
 pub use value_type::{ValueType, DEFAULT_CAPACITY};

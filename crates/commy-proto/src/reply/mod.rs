@@ -1,6 +1,7 @@
 //! What the server sends: [`ServerMessage`] and one payload struct per reply or push.
 
 mod audit;
+mod credentials;
 mod service;
 mod status;
 mod subscription;
@@ -8,6 +9,7 @@ mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
+pub use credentials::{ApiKeyInfo, ApiKeyList, SessionInfo, SessionList, Token};
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;
@@ -57,6 +59,14 @@ message_enum! {
         Error(ErrorReply),
         /// The reply to `QueryAudit`.
         AuditLog(AuditLog),
+        /// The reply to `CreateToken`.
+        Token(Token),
+        /// The reply to `ListApiKeys`.
+        ApiKeyList(ApiKeyList),
+        /// The reply to `UpdateApiKey`.
+        ApiKeyInfo(ApiKeyInfo),
+        /// The reply to `ListSessions`.
+        SessionList(SessionList),
     }
 }
 

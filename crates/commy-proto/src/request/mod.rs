@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod credentials;
 mod names;
 pub(crate) mod service;
 pub(crate) mod session;
@@ -10,6 +11,7 @@ pub(crate) mod variable;
 
 pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
+pub use credentials::{CreateToken, EndSession, ListApiKeys, ListSessions, UpdateApiKey};
 pub use names::{Names, RequestNames};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
@@ -69,5 +71,15 @@ message_enum! {
         GetServiceFilePath(GetServiceFilePath),
         /// Read the audit log. Reply: `AuditLog`.
         QueryAudit(QueryAudit),
+        /// Mint a short-lived token with at most the caller's rights. Reply: `Token`.
+        CreateToken(CreateToken),
+        /// List a tenant's API keys. Reply: `ApiKeyList`.
+        ListApiKeys(ListApiKeys),
+        /// Change an API key's rights or expiry. Reply: `ApiKeyInfo`.
+        UpdateApiKey(UpdateApiKey),
+        /// List the authenticated sessions. Reply: `SessionList`.
+        ListSessions(ListSessions),
+        /// End a session's grant. Reply: `Result`.
+        EndSession(EndSession),
     }
 }
