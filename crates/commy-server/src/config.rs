@@ -31,6 +31,8 @@ pub struct ServerConfig {
     /// Slack on a JWT's `exp` and `nbf`, for clocks that disagree, in seconds. A session's token grant dies at `exp`
     /// plus this. Default: 30.
     pub jwt_clock_leeway_secs: u64,
+    /// The longest life a token minted by `CreateToken` may ask for, in seconds. Default: 3600.
+    pub max_token_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +45,7 @@ impl Default for ServerConfig {
             tenant_auth_rate_limit: None,
             tls: None,
             jwt_clock_leeway_secs: 30,
+            max_token_ttl_secs: 3600,
         }
     }
 }

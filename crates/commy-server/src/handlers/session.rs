@@ -7,8 +7,9 @@
 
 use super::app::{App, Session};
 use super::error::HandlerError;
-use crate::auth::{verify_api_key, verify_jwt, AuthError, Grant, JwtAuthError};
-use crate::store::{Actor, AuditRecord, Store};
+use crate::auth::{is_minted, verify_api_key, verify_jwt, verify_minted, AuthError, Grant, JwtAuthError};
+use crate::revocation::Source;
+use crate::store::{now_ms, Actor, AuditRecord, Store};
 use crate::tls::ClientIdentity;
 use commy_proto::{Authenticate, AuthenticationResult, Credential, ErrorCode, ServerMessage};
 use std::sync::Arc;
@@ -37,8 +38,38 @@ impl Refusal {
     }
 }
 
-/// A granted authentication: the grant, and for a token the Unix second it dies at.
-type Granted = (Grant, Option<u64>);
+/// A granted authentication: the grant, the Unix second it dies at (a token's `exp`, an API key's expiry), and the
+/// credential it stands on when that is not the grant's own (a minted token's minter, an expiring API key).
+type Granted = (Grant, Option<u64>, Option<Source>);
+
+/// An API key's grant, with the key's expiry; records that the key was used.
+fn key_granted(grant: Grant, store: &Store) -> Result<Granted, Refusal> {
+    let store_failed = |err| Refusal {
+        error: HandlerError::from(AuthError::Store(err)),
+        reason: "server_error",
+    };
+    let record = store.get_api_key(grant.key_id()).map_err(store_failed)?;
+    if let Err(err) = store.record_key_use(grant.key_id(), now_ms()) {
+        tracing::warn!(%err, "recording an API key's last use failed");
+    }
+    let Some(expires_ms) = record.expires_at else {
+        return Ok((grant, None, None));
+    };
+    let source = Source::ApiKey {
+        key_id: grant.key_id().to_owned(),
+        grant: grant.clone(),
+    };
+    Ok((grant, Some(expires_ms / 1000), Some(source)))
+}
+
+/// A token minted by this server (`CreateToken`), recognised by its header's `kid`.
+fn check_minted(token: &str, tenant: &str, store: &Store) -> Result<Granted, Refusal> {
+    let verified = verify_minted(token, tenant, store, now_ms()).map_err(|err| Refusal {
+        reason: err.reason(),
+        error: HandlerError::new(err.code(), err.to_string()),
+    })?;
+    Ok((verified.grant, Some(verified.dies_at), Some(verified.source)))
+}
 
 fn check_api_key(key: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
     let grant = verify_api_key(key, store).map_err(|err| match err {
@@ -70,9 +101,12 @@ fn check_jwt(token: &str, tenant: Option<&str>, app: &App) -> Result<Granted, Re
             "a JWT authenticates to one tenant: give tenant_id in Authenticate",
         ));
     };
+    if is_minted(token) {
+        return check_minted(token, tenant, &app.store);
+    }
     let verified = verify_jwt(token, tenant, &app.store, app.jwt_leeway_secs);
     verified
-        .map(|(grant, dies_at)| (grant, Some(dies_at)))
+        .map(|(grant, dies_at)| (grant, Some(dies_at), None))
         .map_err(|err| match err {
             JwtAuthError::Rejected(rejection) => Refusal::new(rejection.reason(), rejection.to_string()),
             other => Refusal {
@@ -119,6 +153,8 @@ fn check_client_cert(identity: Option<&ClientIdentity>, tenant: Option<&str>, st
             })
         }
     };
+    let now = now_ms();
+    let keys: Vec<_> = keys.into_iter().filter(|key| !key.expired_at(now)).collect();
     let mut matching = keys.iter().filter(|key| identity.matches(&key.name));
     let (Some(key), None) = (matching.next(), matching.next()) else {
         if keys.iter().any(|key| identity.matches(&key.name)) {
@@ -147,9 +183,13 @@ fn check_and_audit(
     identity: Option<Arc<ClientIdentity>>,
 ) -> Result<Granted, Refusal> {
     let result = match credential {
-        Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store).map(|g| (g, None)),
+        Credential::ApiKey { key } => {
+            check_api_key(&Zeroizing::new(key), tenant, &app.store).and_then(|g| key_granted(g, &app.store))
+        }
         Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, app),
-        Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store).map(|g| (g, None)),
+        Credential::ClientCert {} => {
+            check_client_cert(identity.as_deref(), tenant, &app.store).and_then(|g| key_granted(g, &app.store))
+        }
         other => Err(Refusal::new(
             "unsupported_method",
             format!(
@@ -159,7 +199,7 @@ fn check_and_audit(
         )),
     };
     let (actor, action, outcome) = match &result {
-        Ok((grant, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
+        Ok((grant, _, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
         Err(refusal) => (
             "unknown".to_owned(),
             "auth_failure",
@@ -205,7 +245,7 @@ pub(super) async fn authenticate(
             ))
         })
         .await?;
-    let (grant, dies_at) = match outcome {
+    let (grant, dies_at, source) = match outcome {
         Ok(granted) => granted,
         Err(refusal) => {
             if refusal.counts_as_failure() {
@@ -222,7 +262,7 @@ pub(super) async fn authenticate(
         None => "authenticated as the server admin".to_owned(),
     };
     let permissions = grant.permissions().into_iter().collect();
-    crate::revocation::register_grant(app, session, &grant, dies_at, generation_before)?;
+    crate::revocation::register_grant(app, session, &grant, dies_at, source, generation_before)?;
     session.grants.add(grant);
     Ok(ServerMessage::AuthenticationResult(AuthenticationResult {
         success: true,

@@ -12,6 +12,7 @@
 
 mod api_keys;
 mod audit;
+mod credentials;
 mod error;
 pub(crate) mod ids;
 mod jwt_keys;
@@ -119,6 +120,8 @@ impl Store {
             txn.open_table(tables::SERVICE_IDS)?;
             txn.open_table(tables::VARIABLES)?;
             txn.open_table(tables::AUDIT)?;
+            txn.open_table(tables::API_KEY_USES)?;
+            txn.open_table(tables::MINTING_KEYS)?;
             Ok(())
         })?;
         Ok(store)

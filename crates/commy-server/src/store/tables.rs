@@ -10,6 +10,8 @@
 //! | `service_ids` | service id | (tenant id, service name) |
 //! | `variables` | (service id, variable name) | JSON [`VariableRecord`](super::VariableRecord) |
 //! | `audit` | sequence number | JSON [`AuditRecord`](super::AuditRecord) |
+//! | `api_key_uses` | key id | when the key last authenticated (ms since the epoch) |
+//! | `minting_keys` | tenant id | the tenant's token-minting secret (32 bytes) |
 //!
 //! Composite keys are redb tuples, which length-prefix every element but the last, so no pair of strings can collide
 //! with another pair whatever characters they hold. Tuples order by their first element, then the second, so the
@@ -32,6 +34,8 @@ pub(crate) const SERVICES: TableDefinition<(&str, &str), &[u8]> = TableDefinitio
 pub(crate) const SERVICE_IDS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("service_ids");
 pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("variables");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const API_KEY_USES: TableDefinition<&str, u64> = TableDefinition::new("api_key_uses");
+pub(crate) const MINTING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("minting_keys");
 
 /// Encodes a record as JSON for storage; `key` names it in the error.
 pub(crate) fn encode<T: Serialize>(what: Entity, key: &str, record: &T) -> Result<Vec<u8>, StoreError> {

@@ -86,6 +86,7 @@ impl Store {
             let removed = services::remove_all_in(txn, tenant_id)?;
             api_keys::remove_tenant_keys_in(txn, tenant_id)?;
             jwt_keys::remove_in(txn, tenant_id)?;
+            super::credentials::remove_minting_key_in(txn, tenant_id)?;
             audit::record_change(txn, actor, "delete_tenant", Some(tenant_id), tenant_id)?;
             Ok(removed)
         })
