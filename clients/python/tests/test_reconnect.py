@@ -200,3 +200,24 @@ async def test_a_token_source_is_asked_again_after_a_restart(server: Server) -> 
         assert len(issued) >= 2, "the token source is asked again to authenticate after the reconnect"
     with pytest.raises(commy.UnauthorizedError):
         await commy.connect(server.url, tenant=tenant, token=issued[0][:-4] + "AAAA", transport="remote")
+
+
+@run
+async def test_a_backend_mints_tokens_that_carry_no_more_than_its_rights(server: Server) -> None:
+    tenant, key = server.tenant_key(["read", "write", "create_service"])
+    async with commy.connect(server.url, tenant=tenant, api_key=key, transport="remote") as backend:
+        await (await backend.create_service("minted")).allocate("n", type="u64", initial=7)
+        minted: list[commy.Token] = []
+
+        async def page_token() -> str:
+            minted.append(await backend.create_token(60, ["read"]))
+            return minted[-1].token
+
+        async with commy.connect(server.url, tenant=tenant, get_token=page_token, transport="remote") as page:
+            svc = await page.get_service("minted")
+            assert (await svc.read("n")).value == 7
+            with pytest.raises(commy.PermissionDeniedError):
+                await svc.write("n", 8)
+        assert minted[0].expires_at_ms > time.time() * 1000
+        with pytest.raises(commy.PermissionDeniedError):
+            await backend.create_token(60, ["admin"])

@@ -31,8 +31,9 @@ export interface ConnectOptions {
   /** A tenant API key (for servers and scripts; a browser should use `getToken`). */
   apiKey?: string;
   /**
-   * Returns a short-lived token (today a JWT signed with the tenant's `SetJwtKey` key). Called on every (re)connect
-   * and again before the token expires (from its `exp` claim, or `expiresAtMs`).
+   * Returns a short-lived token: one from `createToken` (called by the application's backend), or a JWT signed with
+   * the tenant's `SetJwtKey` key. Called on every (re)connect and again before the token expires (from its `exp`
+   * claim, or `expiresAtMs`).
    */
   getToken?: TokenSource;
   /** `json` (default) or `msgpack`. */
@@ -154,6 +155,23 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     const reply = await this.call("ListServices", { tenant_id: this.tenant });
     const services = Array.isArray(reply.services) ? (reply.services as Fields[]) : [];
     return services.map((service) => String(service.service_name));
+  }
+
+  /**
+   * Mints a short-lived token for this tenant carrying at most this client's own rights (`permissions`, limited to
+   * `services` patterns if given, else to this client's own patterns), living `ttlSeconds` (at most the server's
+   * maximum, and never past this client's own credential). It dies with the credential this client signed in with.
+   * An application's backend calls this and hands the result to a page, whose `getToken` returns it as is.
+   */
+  async createToken(options: {
+    ttlSeconds: number;
+    permissions: string[];
+    services?: string[];
+  }): Promise<{ token: string; expiresAtMs: number }> {
+    const data: Fields = { tenant_id: this.tenant, ttl_seconds: options.ttlSeconds, permissions: options.permissions };
+    if (options.services !== undefined) data.services = options.services;
+    const reply = await this.call("CreateToken", data);
+    return { token: String(reply.token), expiresAtMs: Number(reply.expires_at_ms) };
   }
 
   /** Checks the link now (a heartbeat); a link that does not answer is dropped and the client reconnects. */

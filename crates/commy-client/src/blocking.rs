@@ -119,6 +119,37 @@ impl Client {
         self.wait(self.inner.revoke_api_key(tenant, key_id))
     }
 
+    /// See [`crate::Client::create_token`].
+    pub fn create_token(
+        &self,
+        tenant: &str,
+        ttl: std::time::Duration,
+        permissions: &[Permission],
+        services: Option<&[&str]>,
+    ) -> Result<commy_proto::Token> {
+        self.wait(self.inner.create_token(tenant, ttl, permissions, services))
+    }
+
+    /// See [`crate::Client::list_api_keys`].
+    pub fn list_api_keys(&self, tenant: &str) -> Result<Vec<commy_proto::ApiKeyInfo>> {
+        self.wait(self.inner.list_api_keys(tenant))
+    }
+
+    /// See [`crate::Client::update_api_key`].
+    pub fn update_api_key(&self, update: commy_proto::UpdateApiKey) -> Result<commy_proto::ApiKeyInfo> {
+        self.wait(self.inner.update_api_key(update))
+    }
+
+    /// See [`crate::Client::list_sessions`].
+    pub fn list_sessions(&self, tenant: Option<&str>) -> Result<Vec<commy_proto::SessionInfo>> {
+        self.wait(self.inner.list_sessions(tenant))
+    }
+
+    /// See [`crate::Client::end_session`].
+    pub fn end_session(&self, tenant: Option<&str>, session_id: u64) -> Result<()> {
+        self.wait(self.inner.end_session(tenant, session_id))
+    }
+
     fn service(&self, inner: crate::Service) -> Service {
         Service {
             runtime: self.runtime.clone(),

@@ -37,6 +37,7 @@
 //! handle, for benchmarks that set the SDK beside commy-shm on the very same mapping (commy-bench). Writes through it
 //! bypass the SDK's type checks.
 
+mod access;
 mod admin;
 mod allocation;
 mod auth;

@@ -198,6 +198,40 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             }
             .into()
         ),
+        (name(), any::<u64>(), permissions(), option::of(vec(name(), 0..3))).prop_map(
+            |(tenant_id, ttl_seconds, permissions, services)| CreateToken {
+                tenant_id,
+                ttl_seconds,
+                permissions,
+                services
+            }
+            .into()
+        ),
+        name().prop_map(|tenant_id| ListApiKeys { tenant_id }.into()),
+        (
+            (name(), name(), option::of(permissions())),
+            option::of(vec(name(), 0..3)),
+            option::of(vec(name(), 0..3)),
+            option::of(vec(name(), 0..3)),
+            option::of(any::<u64>())
+        )
+            .prop_map(
+                |((tenant_id, key_id, permissions), services, read_services, write_services, expires_at_ms)| {
+                    UpdateApiKey {
+                        tenant_id,
+                        key_id,
+                        permissions,
+                        services,
+                        read_services,
+                        write_services,
+                        expires_at_ms,
+                    }
+                    .into()
+                }
+            ),
+        option::of(name()).prop_map(|tenant_id| ListSessions { tenant_id }.into()),
+        (option::of(name()), any::<u64>())
+            .prop_map(|(tenant_id, session_id)| EndSession { tenant_id, session_id }.into()),
         (name(), quotas()).prop_map(|(tenant_id, limits)| SetTenantLimits { tenant_id, limits }.into()),
         name().prop_map(|tenant_id| GetTenantLimits { tenant_id }.into()),
     ]
@@ -218,6 +252,52 @@ fn quotas() -> impl Strategy<Value = Quotas> {
                 bytes,
                 sessions,
                 subscriptions_per_connection,
+            },
+        )
+}
+
+fn api_key_info() -> impl Strategy<Value = ApiKeyInfo> {
+    (
+        (name(), text(), permissions()),
+        (option::of(vec(name(), 0..3)), option::of(vec(name(), 0..3))),
+        (any::<u64>(), option::of(any::<u64>()), option::of(any::<u64>())),
+    )
+        .prop_map(
+            |(
+                (key_id, name, permissions),
+                (read_services, write_services),
+                (created_at_ms, last_used_ms, expires_at_ms),
+            )| {
+                ApiKeyInfo {
+                    key_id,
+                    name,
+                    permissions,
+                    read_services,
+                    write_services,
+                    created_at_ms,
+                    last_used_ms,
+                    expires_at_ms,
+                }
+            },
+        )
+}
+
+fn session_info() -> impl Strategy<Value = SessionInfo> {
+    (
+        (any::<u64>(), option::of(name()), text(), text()),
+        (any::<u64>(), option::of(any::<u64>()), any::<u32>()),
+    )
+        .prop_map(
+            |((session_id, tenant_id, credential, peer), (authenticated_at_ms, expires_at_ms, subscriptions))| {
+                SessionInfo {
+                    session_id,
+                    tenant_id,
+                    credential,
+                    peer,
+                    authenticated_at_ms,
+                    expires_at_ms,
+                    subscriptions,
+                }
             },
         )
 }
@@ -345,6 +425,10 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         }
         .into()),
         vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
+        (text(), any::<u64>()).prop_map(|(token, expires_at_ms)| Token { token, expires_at_ms }.into()),
+        vec(api_key_info(), 0..3).prop_map(|keys| ApiKeyList { keys }.into()),
+        api_key_info().prop_map(ServerMessage::from),
+        vec(session_info(), 0..3).prop_map(|sessions| SessionList { sessions }.into()),
         (name(), quotas(), quotas()).prop_map(|(tenant_id, overrides, effective)| TenantLimits {
             tenant_id,
             overrides,

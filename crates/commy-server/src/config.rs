@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub jwt_clock_leeway_secs: u64,
     /// How long the audit log keeps its records, and how many.
     pub audit_retention: AuditRetention,
+    /// The longest life a token minted by `CreateToken` may ask for, in seconds. Default: 3600.
+    pub max_token_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +48,7 @@ impl Default for ServerConfig {
             tls: None,
             jwt_clock_leeway_secs: 30,
             audit_retention: AuditRetention::default(),
+            max_token_ttl_secs: 3600,
         }
     }
 }

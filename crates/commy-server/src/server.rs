@@ -138,6 +138,7 @@ impl Server {
             local_socket: local.as_ref().map(|l| l.path().to_owned()),
             revocations: Default::default(),
             jwt_leeway_secs: config.jwt_clock_leeway_secs,
+            max_token_ttl_secs: config.max_token_ttl_secs,
         });
         let metrics = Arc::new(Metrics::new());
         let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));

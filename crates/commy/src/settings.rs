@@ -126,6 +126,10 @@ pub struct Settings {
     /// this. Default: 30.
     #[arg(long, env = "COMMY_JWT_LEEWAY", value_name = "SECONDS")]
     pub jwt_leeway: Option<u64>,
+    /// The longest life, in seconds, a token minted by `CreateToken` may ask for (it is also cut to the minting
+    /// credential's own remaining life). Default: 3600.
+    #[arg(long, env = "COMMY_MAX_TOKEN_TTL", value_name = "SECONDS")]
+    pub max_token_ttl: Option<NonZeroU64>,
     /// Log filter in `tracing` syntax (such as `info` or `warn,commy_server=debug`); `RUST_LOG` is read when neither
     /// this flag nor COMMY_LOG is given. Default: Commy's own info lines, only warnings from libraries.
     #[arg(long, env = "COMMY_LOG", value_name = "FILTER")]
@@ -210,6 +214,7 @@ impl Settings {
             ..AuthRateLimit::default()
         });
         set(&mut server.jwt_clock_leeway_secs, self.jwt_leeway);
+        set(&mut server.max_token_ttl_secs, self.max_token_ttl.map(NonZeroU64::get));
         let log = LogSettings::new(self.log, self.log_format.unwrap_or_default())?;
         Ok(Resolved { server, log })
     }

@@ -214,3 +214,86 @@ fn audit_lists_who_did_what_from_where() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("neither an RFC 3339 time"), "{err}");
 }
+
+#[test]
+fn keys_and_sessions_can_be_listed_updated_and_ended() {
+    let server = Cli::start();
+    let admin = server.admin_key();
+    server.ok(admin, &["tenant", "create", "acme", "--name", "Acme"]);
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        args.iter().copied().chain(["--tenant", "acme"]).collect()
+    }
+    let created = server.json(
+        admin,
+        &with(&["key", "create", "reader", "--permissions", "read,write"]),
+    );
+    let key = created["key"].as_str().unwrap().to_owned();
+    let key_id = created["key_id"].as_str().unwrap().to_owned();
+
+    let keys = server.json(admin, &with(&["key", "list"]));
+    let listed = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == key_id.as_str())
+        .unwrap();
+    assert_eq!(listed["permissions"], serde_json::json!(["read", "write"]));
+    assert!(!keys.to_string().contains(&key), "a secret was listed");
+    let table = server.ok(admin, &with(&["key", "list"]));
+    assert!(table.starts_with("KEY ID") && table.contains("reader"), "{table}");
+
+    let updated = server.json(
+        admin,
+        &with(&[
+            "key",
+            "update",
+            &key_id,
+            "--permissions",
+            "read",
+            "--services",
+            "plant/**",
+            "--expires",
+            "1h",
+        ]),
+    );
+    assert_eq!(updated["permissions"], serde_json::json!(["read"]));
+    assert_eq!(updated["read_services"], serde_json::json!(["plant/**"]));
+    assert!(updated["expires_at_ms"].as_u64().is_some(), "{updated}");
+    let cleared = server.json(admin, &with(&["key", "update", &key_id, "--no-expiry"]));
+    assert!(cleared.get("expires_at_ms").is_none(), "{cleared}");
+    let err = server.fails(admin, &with(&["key", "update", "nope", "--permissions", "read"]));
+    assert!(err.contains("not found"), "{err}");
+
+    // A long-lived session of the key: `var watch` holds its connection open.
+    server.ok(admin, &with(&["service", "create", "plant/a"]));
+    server.ok(
+        admin,
+        &with(&["var", "alloc", "plant/a", "n", "--type", "u64", "--value", "1"]),
+    );
+    let mut watch = server.command(&key, &with(&["var", "watch", "plant/a", "n", "--transport", "remote"]));
+    watch.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut watch = commy_testkit::process::ChildProcess::spawn("commy var watch", &mut watch);
+    let mut ready = String::new();
+    BufReader::new(watch.child().stderr.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("watching n of 'plant/a'"), "{ready:?}");
+    let sessions = server.json(admin, &with(&["session", "list"]));
+    let session = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["credential"] == key_id.as_str())
+        .expect("the watch's session is listed")
+        .clone();
+    let everything = server.ok(admin, &["session", "list"]);
+    assert!(everything.starts_with("SESSION"), "{everything}");
+    let id = session["session_id"].as_u64().unwrap().to_string();
+    assert_eq!(
+        server.ok(admin, &with(&["session", "end", &id])),
+        format!("ended session {id}\n")
+    );
+    let err = server.fails(admin, &with(&["session", "end", &id]));
+    assert!(err.contains("not found"), "{err}");
+    watch.kill();
+}

@@ -13,7 +13,7 @@ A blocking client with the same calls is in :mod:`commy.sync`. Every failure is 
 ``code`` is the protocol's error code.
 """
 
-from ._client import CLIENT_VERSION, ApiKey, Authenticated, Client, Transport, connect
+from ._client import CLIENT_VERSION, ApiKey, Authenticated, Client, Token, Transport, connect
 from ._codec import Encoding
 from ._errors import (
     AlreadyExistsError,
@@ -54,6 +54,7 @@ __all__ = [
     "Service",
     "Snapshot",
     "SubscriptionEndedError",
+    "Token",
     "Transport",
     "UnauthorizedError",
     "UnsupportedError",

@@ -47,6 +47,14 @@ class ApiKey:
     key: str
 
 
+@dataclass(frozen=True)
+class Token:
+    """A short-lived token from :meth:`Client.create_token`, and when it expires (milliseconds since the epoch)."""
+
+    token: str
+    expires_at_ms: int
+
+
 class Client:
     """A connection to a Commy server; use :func:`connect` to make one. An async context manager that closes it."""
 
@@ -226,6 +234,20 @@ class Client:
             fields["services"] = list(services)
         reply = await self._conn.request("CreateApiKey", fields)
         return ApiKey(str(reply.data.get("key_id")), str(reply.data.get("key")))
+
+    async def create_token(
+        self, ttl_seconds: int, permissions: Sequence[str], services: Sequence[str] | None = None
+    ) -> Token:
+        """Mints a token for the current tenant that lives ``ttl_seconds`` (at most the server's maximum, and never
+        past this client's own credential) and carries ``permissions``, limited to ``services`` patterns if given (else
+        to this client's own patterns): never more than this client holds. It dies with this client's credential. An
+        application's backend mints; a page (or any client) authenticates with ``token=`` or ``get_token=``."""
+        tenant = self._require_tenant()
+        fields: dict[str, Any] = {"tenant_id": tenant, "ttl_seconds": ttl_seconds, "permissions": list(permissions)}
+        if services is not None:
+            fields["services"] = list(services)
+        reply = await self._conn.request("CreateToken", fields)
+        return Token(str(reply.data.get("token")), int(reply.data.get("expires_at_ms") or 0))
 
 
 class _Connecting:

@@ -148,6 +148,11 @@ class Client:
     ) -> _client.ApiKey:
         return self._loop.run(self._client.create_api_key(tenant_id, name, permissions, services))
 
+    def create_token(
+        self, ttl_seconds: int, permissions: Sequence[str], services: Sequence[str] | None = None
+    ) -> _client.Token:
+        return self._loop.run(self._client.create_token(ttl_seconds, permissions, services))
+
 
 class Service:
     """A blocking handle to one service: the calls of :class:`commy.Service` without ``await``."""

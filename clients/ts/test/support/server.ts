@@ -77,12 +77,21 @@ export class CommyServer {
   /** Stops the server (SIGTERM, a graceful shutdown) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once("exit", done));
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Kills the server at once (SIGKILL), as a crash or a lost machine would, and waits for it to be gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGKILL");
+    await exited;
   }
 
   /** Stops the server and starts it again on the same port and data directory. */

@@ -1,5 +1,6 @@
 //! The SDK against a real server, started in-process on `127.0.0.1:0` with a fresh data directory.
 
+mod access;
 mod blocking;
 mod coherence;
 mod conformance;

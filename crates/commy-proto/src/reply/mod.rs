@@ -2,6 +2,7 @@
 
 mod audit;
 mod limits;
+mod credentials;
 mod service;
 mod status;
 mod subscription;
@@ -10,6 +11,7 @@ mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
 pub use limits::TenantLimits;
+pub use credentials::{ApiKeyInfo, ApiKeyList, SessionInfo, SessionList, Token};
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;
@@ -61,6 +63,14 @@ message_enum! {
         AuditLog(AuditLog),
         /// The reply to `SetTenantLimits` and `GetTenantLimits`.
         TenantLimits(TenantLimits),
+        /// The reply to `CreateToken`.
+        Token(Token),
+        /// The reply to `ListApiKeys`.
+        ApiKeyList(ApiKeyList),
+        /// The reply to `UpdateApiKey`.
+        ApiKeyInfo(ApiKeyInfo),
+        /// The reply to `ListSessions`.
+        SessionList(SessionList),
     }
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod limits;
+pub(crate) mod credentials;
 mod names;
 pub(crate) mod service;
 pub(crate) mod session;
@@ -12,6 +13,7 @@ pub(crate) mod variable;
 pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
 pub use limits::{GetTenantLimits, Quotas, SetTenantLimits};
+pub use credentials::{CreateToken, EndSession, ListApiKeys, ListSessions, UpdateApiKey};
 pub use names::{Names, RequestNames};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};
@@ -75,5 +77,15 @@ message_enum! {
         SetTenantLimits(SetTenantLimits),
         /// Read a tenant's quotas (server admin). Reply: `TenantLimits`.
         GetTenantLimits(GetTenantLimits),
+        /// Mint a short-lived token with at most the caller's rights. Reply: `Token`.
+        CreateToken(CreateToken),
+        /// List a tenant's API keys. Reply: `ApiKeyList`.
+        ListApiKeys(ListApiKeys),
+        /// Change an API key's rights or expiry. Reply: `ApiKeyInfo`.
+        UpdateApiKey(UpdateApiKey),
+        /// List the authenticated sessions. Reply: `SessionList`.
+        ListSessions(ListSessions),
+        /// End a session's grant. Reply: `Result`.
+        EndSession(EndSession),
     }
 }

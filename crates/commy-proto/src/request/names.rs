@@ -5,10 +5,7 @@
 //! means every variable and is not a name.
 
 use super::{
-    AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
-    DeleteTenant, Disconnect, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListServices, ListTenants,
-    ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe,
-    WriteVariable, ALL_VARIABLES,
+    AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, CreateToken, DeallocateVariable, DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
 };
 
 /// The names one request carries.
@@ -73,6 +70,27 @@ names! {
     Disconnect {}
     SetTenantLimits { tenant: tenant_id }
     GetTenantLimits { tenant: tenant_id }
+    CreateToken { tenant: tenant_id }
+    ListApiKeys { tenant: tenant_id }
+    UpdateApiKey { tenant: tenant_id }
+}
+
+impl Names for ListSessions {
+    fn names(&self) -> RequestNames<'_> {
+        RequestNames {
+            tenant: self.tenant_id.as_deref(),
+            ..RequestNames::default()
+        }
+    }
+}
+
+impl Names for EndSession {
+    fn names(&self) -> RequestNames<'_> {
+        RequestNames {
+            tenant: self.tenant_id.as_deref(),
+            ..RequestNames::default()
+        }
+    }
 }
 
 impl Names for Authenticate {

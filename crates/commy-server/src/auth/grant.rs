@@ -99,7 +99,63 @@ impl TenantGrant {
     }
 }
 
+/// `Ok` if `mine` (`None`: every service) covers every service `theirs` reaches; otherwise what it does not cover.
+fn patterns_cover(
+    mine: Option<&[ServicePattern]>,
+    theirs: Option<&[ServicePattern]>,
+    right: &str,
+) -> Result<(), String> {
+    let Some(mine) = mine else {
+        return Ok(());
+    };
+    let Some(theirs) = theirs else {
+        return Err(format!("'{right}' on every service"));
+    };
+    match theirs.iter().find(|t| !mine.iter().any(|m| m.covers(t))) {
+        Some(beyond) => Err(format!("'{right}' on services '{beyond}'")),
+        None => Ok(()),
+    }
+}
+
+impl TenantGrant {
+    /// `Ok` if everything `other` allows, this grant allows too; otherwise the first right it lacks, in words.
+    pub fn covers(&self, other: &TenantGrant) -> Result<(), String> {
+        if self.tenant_id != other.tenant_id {
+            return Err(format!("rights in tenant '{}'", other.tenant_id));
+        }
+        if self.permissions.contains(&Permission::Admin) {
+            return Ok(());
+        }
+        if let Some(missing) = other.permissions.iter().find(|p| !self.permissions.contains(p)) {
+            return Err(format!("the '{missing}' permission"));
+        }
+        if other.permissions.contains(&Permission::Read) {
+            patterns_cover(self.read_patterns.as_deref(), other.read_patterns.as_deref(), "read")?;
+        }
+        for writing in [Permission::Write, Permission::CreateService, Permission::DeleteService] {
+            if other.permissions.contains(&writing) {
+                patterns_cover(
+                    self.write_patterns.as_deref(),
+                    other.write_patterns.as_deref(),
+                    writing.as_str(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Grant {
+    /// `Ok` if everything `other` allows, this grant allows too (the server admin covers everything); otherwise the
+    /// first right it lacks, in words.
+    pub fn covers(&self, other: &Grant) -> Result<(), String> {
+        match (self, other) {
+            (Grant::ServerAdmin { .. }, _) => Ok(()),
+            (Grant::Tenant(_), Grant::ServerAdmin { .. }) => Err("the server admin's rights".to_owned()),
+            (Grant::Tenant(mine), Grant::Tenant(theirs)) => mine.covers(theirs),
+        }
+    }
+
     /// The grant a stored key carries. A key without a tenant is the server admin and must hold `admin`; a stored
     /// key that breaks that rule, or holds a pattern that does not compile, is reported as corrupt rather than
     /// trusted.
@@ -250,6 +306,34 @@ mod tests {
                 .contains("for tenant 'a' and grants nothing in tenant 'b'"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn covering_follows_permissions_and_patterns() {
+        let reader = grant("a", &[Read], Some(&["sensors/**"]), None);
+        let writer = grant("a", &[Read, Write], Some(&["sensors/**"]), Some(&["sensors/hall"]));
+        let admin = grant("a", &[Admin], None, None);
+        let server = Grant::from_record(&key(None, &[Admin])).unwrap();
+        let narrower = grant("a", &[Read], Some(&["sensors/*"]), None);
+        assert_eq!(reader.covers(&narrower), Ok(()));
+        assert_eq!(reader.covers(&reader), Ok(()));
+        assert_eq!(
+            narrower.covers(&reader),
+            Err("'read' on services 'sensors/**'".to_owned())
+        );
+        assert_eq!(reader.covers(&writer), Err("the 'write' permission".to_owned()));
+        assert_eq!(
+            writer.covers(&grant("a", &[Write], None, Some(&["sensors/hall"]))),
+            Ok(())
+        );
+        assert_eq!(
+            writer.covers(&grant("a", &[Write], None, None)),
+            Err("'write' on every service".to_owned())
+        );
+        assert!(reader.covers(&admin).is_err());
+        assert!(admin.covers(&writer).is_ok() && server.covers(&admin).is_ok());
+        assert!(admin.covers(&server).is_err());
+        assert!(reader.covers(&grant("b", &[Read], Some(&["sensors/*"]), None)).is_err());
     }
 
     #[test]

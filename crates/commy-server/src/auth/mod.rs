@@ -20,6 +20,7 @@ mod issue;
 mod jwt;
 mod jwt_key;
 mod key_file;
+mod minted;
 mod pattern;
 mod rate_limit;
 mod verify;
@@ -27,13 +28,15 @@ mod verify;
 pub use admin_key::{ensure_admin_key, AdminKeyError, AdminKeySource};
 #[cfg(test)]
 pub use api_key::parse_key_id;
-pub use grant::Grant;
+pub use grant::{Grant, TenantGrant};
 pub use grants::{GrantError, Grants};
 pub use issue::{issue_api_key, IssueError, KeySpec};
 #[cfg(feature = "testing")]
 pub use jwt::CLOCK_LEEWAY_SECS;
 pub use jwt::{verify_jwt, JwtAuthError};
 pub use jwt_key::JwtKey;
+pub(crate) use minted::{is_minted, mint, verify_minted, MINTED_PREFIX};
+pub use pattern::ServicePattern;
 pub use rate_limit::AuthRateLimiter;
 pub use verify::{verify_api_key, AuthError};
 

@@ -126,6 +126,44 @@ impl ServicePattern {
         }
         reach[name.len()]
     }
+
+    /// Whether every service name `narrower` matches is matched by this pattern too, so that a credential limited to
+    /// this pattern may hand out `narrower`. Sound, and exact for the usual shapes (`a/b`, `a/*`, `a/**`, `room-*`): this
+    /// pattern's `*` may stand for `narrower`'s characters other than `/` and its `*`, its `**` for anything; a literal
+    /// character only for itself. So `sensors/**` covers `sensors/*` and `sensors/a/**`, `sensors/*` does not cover
+    /// `sensors/**`.
+    pub fn covers(&self, narrower: &ServicePattern) -> bool {
+        let other = &narrower.tokens;
+        let mut reach = vec![false; other.len() + 1];
+        reach[0] = true;
+        let mut next = vec![false; other.len() + 1];
+        for token in &self.tokens {
+            match *token {
+                Token::Byte(b) => {
+                    next[0] = false;
+                    for j in 0..other.len() {
+                        next[j + 1] = reach[j] && other[j] == Token::Byte(b);
+                    }
+                }
+                Token::Star | Token::DoubleStar => {
+                    let mut open = false;
+                    for j in 0..=other.len() {
+                        open |= reach[j];
+                        next[j] = open;
+                        let absorbable = match other.get(j) {
+                            Some(Token::DoubleStar) | Some(Token::Byte(b'/')) => *token == Token::DoubleStar,
+                            _ => true,
+                        };
+                        if !absorbable {
+                            open = false;
+                        }
+                    }
+                }
+            }
+            std::mem::swap(&mut reach, &mut next);
+        }
+        reach[other.len()]
+    }
 }
 
 impl fmt::Display for ServicePattern {
@@ -168,6 +206,38 @@ mod tests {
         for &(pattern, name, expected) in table {
             let p = ServicePattern::parse(pattern).unwrap();
             assert_eq!(p.matches(name), expected, "{pattern:?} vs {name:?}");
+        }
+    }
+
+    #[test]
+    fn covering_table() {
+        let table: &[(&str, &str, bool)] = &[
+            ("sensors/a", "sensors/a", true),
+            ("sensors/*", "sensors/a", true),
+            ("sensors/*", "sensors/*", true),
+            ("sensors/*", "sensors/room-*", true),
+            ("sensors/*", "sensors/**", false),
+            ("sensors/*", "sensors/a/b", false),
+            ("sensors/**", "sensors/*", true),
+            ("sensors/**", "sensors/a/**", true),
+            ("sensors/**", "sensors/**", true),
+            ("sensors/**", "sensors", false),
+            ("sensors/**", "**", false),
+            ("**", "**", true),
+            ("**", "anything/*", true),
+            ("*", "top", true),
+            ("*", "*/x", false),
+            ("room-*", "room-1*", true),
+            ("room-1*", "room-*", false),
+            ("a/b", "a/*", false),
+            ("sensors/a", "sensors/b", false),
+        ];
+        for &(wider, narrower, expected) in table {
+            let (w, n) = (
+                ServicePattern::parse(wider).unwrap(),
+                ServicePattern::parse(narrower).unwrap(),
+            );
+            assert_eq!(w.covers(&n), expected, "{wider:?} covers {narrower:?}");
         }
     }
 

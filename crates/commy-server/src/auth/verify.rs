@@ -43,7 +43,7 @@ fn lookup(store: &Store, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreErro
 /// The key id is taken from a `commy_<key_id>_<secret>` key; a key that is not of that form, or whose id is unknown,
 /// is checked against the server admin key (stored under the id `admin`), because a `COMMY_ADMIN_KEY` override may
 /// be any string. The SHA-256 of the presented string is compared with the stored hash in constant time. Every
-/// refusal is the same [`AuthError::InvalidKey`], whatever the cause.
+/// refusal is the same [`AuthError::InvalidKey`], whatever the cause, an expired key's included.
 pub fn verify_api_key(presented: &str, store: &Store) -> Result<Grant, AuthError> {
     if presented.is_empty() || presented.len() > MAX_KEY_LEN {
         return Err(AuthError::InvalidKey);
@@ -59,7 +59,7 @@ pub fn verify_api_key(presented: &str, store: &Store) -> Result<Grant, AuthError
     let stored_hash = record.as_ref().map_or([0u8; 32], |r| r.secret_hash);
     let equal = bool::from(presented_hash.ct_eq(&stored_hash));
     match record {
-        Some(record) if equal => Ok(Grant::from_record(&record)?),
+        Some(record) if equal && !record.expired_at(crate::store::now_ms()) => Ok(Grant::from_record(&record)?),
         _ => Err(AuthError::InvalidKey),
     }
 }

@@ -48,6 +48,8 @@ pub struct App {
     pub revocations: Revocations,
     /// Slack on a token's `exp` and `nbf`, in seconds.
     pub jwt_leeway_secs: u64,
+    /// The longest life a minted token may ask for, in seconds.
+    pub max_token_ttl_secs: u64,
 }
 
 /// What one connection has established: its credentials, and who it is.

@@ -2,6 +2,7 @@
 //! handler. Requests reach it through the one dispatcher, [`FrontDoor`](crate::front_door::FrontDoor), which checks
 //! names and counts every request first.
 
+mod api_key_admin;
 mod app;
 mod audit;
 mod error;
@@ -10,8 +11,10 @@ mod local_file;
 mod local_subscriptions;
 mod services;
 mod session;
+mod session_admin;
 mod subscriptions;
 mod tenants;
+mod tokens;
 mod variables;
 
 #[cfg(test)]
@@ -51,6 +54,11 @@ pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessag
         M::QueryAudit(req) => audit::query(app, s, req).await,
         M::SetTenantLimits(req) => limits::set(app, s, req).await,
         M::GetTenantLimits(req) => limits::get(app, s, req).await,
+        M::CreateToken(req) => tokens::create(app, s, req).await,
+        M::ListApiKeys(req) => api_key_admin::list(app, s, req).await,
+        M::UpdateApiKey(req) => api_key_admin::update(app, s, req).await,
+        M::ListSessions(req) => session_admin::list(app, s, req).await,
+        M::EndSession(req) => session_admin::end(app, s, req).await,
         M::Heartbeat(_) => Ok(ServerMessage::Heartbeat(HeartbeatReply { timestamp: now_ms() })),
         M::Disconnect(_) => Ok(ServerMessage::Disconnected(Disconnected {
             reason: "client asked to disconnect".into(),

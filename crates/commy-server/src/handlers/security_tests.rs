@@ -69,6 +69,7 @@ impl Fixture {
             local_socket: None,
             revocations: Default::default(),
             jwt_leeway_secs: crate::auth::CLOCK_LEEWAY_SECS,
+            max_token_ttl_secs: 3600,
         });
         Fixture {
             _dir: dir,

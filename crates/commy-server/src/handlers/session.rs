@@ -7,8 +7,9 @@
 
 use super::app::{App, Session};
 use super::error::HandlerError;
-use crate::auth::{verify_api_key, verify_jwt, AuthError, Grant, JwtAuthError};
-use crate::store::{Actor, AuditRecord, Store};
+use crate::auth::{is_minted, verify_api_key, verify_jwt, verify_minted, AuthError, Grant, JwtAuthError};
+use crate::revocation::Source;
+use crate::store::{now_ms, Actor, AuditRecord, Store};
 use crate::tls::ClientIdentity;
 use commy_proto::{Authenticate, AuthenticationResult, Credential, ErrorCode, ServerMessage};
 use std::sync::Arc;
@@ -37,8 +38,35 @@ impl Refusal {
     }
 }
 
-/// A granted authentication: the grant, and for a token the Unix second it dies at.
-type Granted = (Grant, Option<u64>);
+/// A granted authentication: the grant, the Unix second it dies at (a token's `exp`, an API key's expiry), and the
+/// credential it stands on when that is not the grant's own (a minted token's minter, an expiring API key).
+type Granted = (Grant, Option<u64>, Option<Source>);
+
+/// An API key's grant, with the key's expiry.
+fn key_granted(grant: Grant, store: &Store) -> Result<Granted, Refusal> {
+    let store_failed = |err| Refusal {
+        error: HandlerError::from(AuthError::Store(err)),
+        reason: "server_error",
+    };
+    let record = store.get_api_key(grant.key_id()).map_err(store_failed)?;
+    let Some(expires_ms) = record.expires_at else {
+        return Ok((grant, None, None));
+    };
+    let source = Source::ApiKey {
+        key_id: grant.key_id().to_owned(),
+        grant: grant.clone(),
+    };
+    Ok((grant, Some(expires_ms / 1000), Some(source)))
+}
+
+/// A token minted by this server (`CreateToken`), recognised by its header's `kid`.
+fn check_minted(token: &str, tenant: &str, store: &Store) -> Result<Granted, Refusal> {
+    let verified = verify_minted(token, tenant, store, now_ms()).map_err(|err| Refusal {
+        reason: err.reason(),
+        error: HandlerError::new(err.code(), err.to_string()),
+    })?;
+    Ok((verified.grant, Some(verified.dies_at), Some(verified.source)))
+}
 
 fn check_api_key(key: &str, tenant: Option<&str>, store: &Store) -> Result<Grant, Refusal> {
     let grant = verify_api_key(key, store).map_err(|err| match err {
@@ -70,9 +98,12 @@ fn check_jwt(token: &str, tenant: Option<&str>, app: &App) -> Result<Granted, Re
             "a JWT authenticates to one tenant: give tenant_id in Authenticate",
         ));
     };
+    if is_minted(token) {
+        return check_minted(token, tenant, &app.store);
+    }
     let verified = verify_jwt(token, tenant, &app.store, app.jwt_leeway_secs);
     verified
-        .map(|(grant, dies_at)| (grant, Some(dies_at)))
+        .map(|(grant, dies_at)| (grant, Some(dies_at), None))
         .map_err(|err| match err {
             JwtAuthError::Rejected(rejection) => Refusal::new(rejection.reason(), rejection.to_string()),
             other => Refusal {
@@ -119,6 +150,8 @@ fn check_client_cert(identity: Option<&ClientIdentity>, tenant: Option<&str>, st
             })
         }
     };
+    let now = now_ms();
+    let keys: Vec<_> = keys.into_iter().filter(|key| !key.expired_at(now)).collect();
     let mut matching = keys.iter().filter(|key| identity.matches(&key.name));
     let (Some(key), None) = (matching.next(), matching.next()) else {
         if keys.iter().any(|key| identity.matches(&key.name)) {
@@ -147,9 +180,13 @@ fn check_credential(
     identity: Option<Arc<ClientIdentity>>,
 ) -> Result<Granted, Refusal> {
     match credential {
-        Credential::ApiKey { key } => check_api_key(&Zeroizing::new(key), tenant, &app.store).map(|g| (g, None)),
+        Credential::ApiKey { key } => {
+            check_api_key(&Zeroizing::new(key), tenant, &app.store).and_then(|g| key_granted(g, &app.store))
+        }
         Credential::Jwt { token } => check_jwt(&Zeroizing::new(token), tenant, app),
-        Credential::ClientCert {} => check_client_cert(identity.as_deref(), tenant, &app.store).map(|g| (g, None)),
+        Credential::ClientCert {} => {
+            check_client_cert(identity.as_deref(), tenant, &app.store).and_then(|g| key_granted(g, &app.store))
+        }
         other => Err(Refusal::new(
             "unsupported_method",
             format!(
@@ -164,7 +201,7 @@ fn check_credential(
 /// success is queued for the log's next group commit, unless the queue is full.
 async fn audit_verdict(app: &Arc<App>, verdict: &Result<Granted, Refusal>, tenant: Option<&str>, peer: String) {
     let (actor, action, outcome) = match verdict {
-        Ok((grant, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
+        Ok((grant, _, _)) => (grant.key_id().to_owned(), "auth_success", "ok".to_owned()),
         Err(refusal) => (
             "unknown".to_owned(),
             "auth_failure",
@@ -185,6 +222,20 @@ async fn audit_verdict(app: &Arc<App>, verdict: &Result<Granted, Refusal>, tenan
     }
 }
 
+/// Records when an API key last authenticated: noted in memory at once (a listing sees it), written to the database
+/// off the connection's task, since the write transaction may wait for another one (a durable audit commit).
+fn record_key_use(app: &Arc<App>, key_id: &str) {
+    let at = now_ms();
+    app.store.note_key_use(key_id, at);
+    let app = Arc::clone(app);
+    let key_id = key_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = app.store.record_key_use(&key_id, at) {
+            tracing::warn!(%err, key_id, "recording an API key's last use failed");
+        }
+    });
+}
+
 pub(super) async fn authenticate(
     app: &Arc<App>,
     session: &mut Session,
@@ -200,11 +251,15 @@ pub(super) async fn authenticate(
     let tenant = tenant_id.clone();
     let identity = session.client_identity.clone();
     let generation_before = app.revocations.generation();
+    let names_a_key = matches!(credential, Credential::ApiKey { .. } | Credential::ClientCert {});
     let outcome = check_credential(app, credential, tenant.as_deref(), identity);
     audit_verdict(app, &outcome, tenant.as_deref(), peer.to_string()).await;
-    let (grant, dies_at) = match outcome {
+    let (grant, dies_at, source) = match outcome {
         Ok(granted) => {
             attempt.settle(false);
+            if names_a_key {
+                record_key_use(app, granted.0.key_id());
+            }
             granted
         }
         Err(refusal) => {
@@ -223,7 +278,7 @@ pub(super) async fn authenticate(
         }
     }
     let permissions = grant.permissions().into_iter().collect();
-    crate::revocation::register_grant(app, session, &grant, dies_at, generation_before)?;
+    crate::revocation::register_grant(app, session, &grant, dies_at, source, generation_before)?;
     session.grants.add(grant);
     Ok(ServerMessage::AuthenticationResult(AuthenticationResult {
         success: true,

@@ -22,6 +22,10 @@ pub(crate) enum Ending {
     Expired,
     /// The store could not be read to re-check the credential; the grant fails closed.
     Unverifiable,
+    /// The API key's own expiry has passed.
+    KeyExpired,
+    /// A tenant admin or the server admin ended the session (`EndSession`).
+    EndedByAdmin,
 }
 
 impl fmt::Display for Ending {
@@ -33,6 +37,8 @@ impl fmt::Display for Ending {
             Ending::JwtKeyChanged => "the tenant's JWT key was changed",
             Ending::Expired => "the token expired",
             Ending::Unverifiable => "the credential could not be re-checked",
+            Ending::KeyExpired => "the API key expired",
+            Ending::EndedByAdmin => "an administrator ended the session",
         })
     }
 }
@@ -69,6 +75,19 @@ pub(crate) struct Lifeline {
     pub(crate) expires_at: Option<u64>,
     ended: OnceLock<Ending>,
     subscriptions: Mutex<BTreeSet<(String, String)>>,
+    /// For `ListSessions`: who holds the grant, and since when.
+    pub(crate) about: About,
+}
+
+/// What `ListSessions` shows of a grant besides its tenant and expiry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct About {
+    /// The credential: an API key id, `jwt:<sub>`, `token:<minter>`.
+    pub(crate) credential: String,
+    /// The peer, as the audit log names it.
+    pub(crate) peer: String,
+    /// When the grant was made, in milliseconds since the Unix epoch.
+    pub(crate) authenticated_at_ms: u64,
 }
 
 impl fmt::Debug for Lifeline {
@@ -99,7 +118,19 @@ impl Lifeline {
             expires_at,
             ended: OnceLock::new(),
             subscriptions: Mutex::default(),
+            about: About::default(),
         }
+    }
+
+    /// This lifeline, described for `ListSessions`.
+    pub(crate) fn described(mut self, about: About) -> Self {
+        self.about = about;
+        self
+    }
+
+    /// How many subscriptions are held under this grant.
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subscriptions().len()
     }
 
     /// Why the grant ended, if it has.
@@ -110,6 +141,14 @@ impl Lifeline {
     /// Whether the token has expired at `now` (Unix seconds).
     pub(crate) fn expired_at(&self, now: u64) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// Why the grant ends when `expires_at` passes: its API key expired, or (a JWT, a minted token) the token did.
+    pub(crate) fn expiry_ending(&self) -> Ending {
+        match &self.source {
+            Source::ApiKey { key_id, .. } if *key_id == self.about.credential => Ending::KeyExpired,
+            _ => Ending::Expired,
+        }
     }
 
     /// Marks the grant ended; `false` if it had ended already.

@@ -12,7 +12,7 @@
 mod lifeline;
 mod session;
 
-pub(crate) use lifeline::{Ending, Lifeline, Source};
+pub(crate) use lifeline::{About, Ending, Lifeline, Source};
 pub(crate) use session::{lifeline_for, refresh, register_grant};
 
 use crate::auth::Grant;
@@ -43,7 +43,8 @@ impl Revocations {
         lifelines.push(Arc::downgrade(lifeline));
     }
 
-    fn live_lifelines(&self) -> Vec<Arc<Lifeline>> {
+    /// Every live grant of every session.
+    pub(crate) fn live_lifelines(&self) -> Vec<Arc<Lifeline>> {
         let lifelines = self.lifelines.lock().unwrap_or_else(PoisonError::into_inner);
         lifelines.iter().filter_map(Weak::upgrade).collect()
     }
@@ -83,7 +84,7 @@ pub(crate) fn recheck(lifeline: &Lifeline, store: &Store, now: u64) -> Option<En
         return Some(why);
     }
     if lifeline.expired_at(now) {
-        return Some(Ending::Expired);
+        return Some(lifeline.expiry_ending());
     }
     if let Some((tenant_id, created_at)) = &lifeline.tenant {
         match store.get_tenant(tenant_id) {
@@ -95,8 +96,10 @@ pub(crate) fn recheck(lifeline: &Lifeline, store: &Store, now: u64) -> Option<En
     }
     match &lifeline.source {
         Source::ApiKey { key_id, grant } => match store.get_api_key(key_id) {
+            Ok(record) if record.expired_at(crate::store::now_ms()) => Some(Ending::KeyExpired),
+            // The key's rights may change and still cover what the grant was given (see `UpdateApiKey`).
             Ok(record) => match Grant::from_record(&record) {
-                Ok(now_grants) if now_grants == *grant => None,
+                Ok(now_grants) if now_grants.covers(grant).is_ok() => None,
                 _ => Some(Ending::Changed),
             },
             Err(err) if err.is_not_found() => Some(Ending::Revoked),

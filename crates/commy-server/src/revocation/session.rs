@@ -1,21 +1,23 @@
 //! A session's side of revocation: registering a grant when it authenticates, and dropping its dead grants before a
 //! request is handled.
 
-use super::{end_grant, jwt_key_fingerprint, recheck, unix_now, Ending, Lifeline, Source};
+use super::{end_grant, jwt_key_fingerprint, recheck, unix_now, About, Lifeline, Source};
 use crate::auth::Grant;
 use crate::handlers::{App, HandlerError, Session};
 use commy_proto::{ErrorCode, Permission};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Registers the grant a session just obtained. `jwt_expires_at` is set for a token (its `exp` plus the leeway, in Unix
-/// seconds). A grant replacing an earlier one for the same tenant keeps the subscriptions it still covers; the others
-/// end with a push.
+/// Registers the grant a session just obtained. `expires_at` is the Unix second it dies at (a token's `exp` plus the
+/// leeway, an API key's expiry); `source` the credential it stands on (`None`: the grant's own API key, or for a token
+/// the tenant's JWT key). A grant replacing an earlier one for the same tenant keeps the subscriptions it still
+/// covers; the others end with a push.
 pub(crate) fn register_grant(
     app: &Arc<App>,
     session: &mut Session,
     grant: &Grant,
-    jwt_expires_at: Option<u64>,
+    expires_at: Option<u64>,
+    source: Option<Source>,
     generation_before: u64,
 ) -> Result<(), HandlerError> {
     let tenant_id = grant.tenant_id().map(str::to_owned);
@@ -23,7 +25,48 @@ pub(crate) fn register_grant(
         Some(id) => Some((id.clone(), app.store.get_tenant(id)?.created_at)),
         None => None,
     };
-    let source = match (jwt_expires_at, &tenant_id) {
+    let source = match source {
+        Some(source) => source,
+        None => derived_source(app, grant, expires_at, &tenant_id)?,
+    };
+    let about = About {
+        credential: grant.key_id().to_owned(),
+        peer: session.peer.to_string(),
+        authenticated_at_ms: crate::store::now_ms(),
+    };
+    let sink = session.sink.clone();
+    let lifeline = Arc::new(
+        Lifeline::new(
+            session.connection,
+            sink,
+            session.peer.is_local(),
+            source,
+            tenant,
+            expires_at,
+        )
+        .described(about),
+    );
+    app.revocations.register(&lifeline);
+    if let Some(old) = session.lifelines.insert(tenant_id.clone(), lifeline.clone()) {
+        carry_over(app, &old, &lifeline, grant);
+    }
+    if let Some(at) = expires_at {
+        expire_at(app, &lifeline, at);
+    }
+    // A revocation committed while the credential was being checked must still reach this grant.
+    session.seen_generation = session.seen_generation.min(generation_before);
+    Ok(())
+}
+
+/// The credential a grant stands on when the caller named none: for a token (`jwt_expires_at` set) the tenant's JWT
+/// key, else the grant's own API key.
+fn derived_source(
+    app: &App,
+    grant: &Grant,
+    jwt_expires_at: Option<u64>,
+    tenant_id: &Option<String>,
+) -> Result<Source, HandlerError> {
+    Ok(match (jwt_expires_at, tenant_id) {
         (Some(_), Some(id)) => {
             let record = app.store.get_jwt_key(id)?.ok_or_else(|| {
                 HandlerError::new(ErrorCode::Unauthorized, format!("tenant '{id}' has no JWT key now"))
@@ -36,26 +79,7 @@ pub(crate) fn register_grant(
             key_id: grant.key_id().to_owned(),
             grant: grant.clone(),
         },
-    };
-    let sink = session.sink.clone();
-    let lifeline = Arc::new(Lifeline::new(
-        session.connection,
-        sink,
-        session.peer.is_local(),
-        source,
-        tenant,
-        jwt_expires_at,
-    ));
-    app.revocations.register(&lifeline);
-    if let Some(old) = session.lifelines.insert(tenant_id.clone(), lifeline.clone()) {
-        carry_over(app, &old, &lifeline, grant);
-    }
-    if let Some(at) = jwt_expires_at {
-        expire_at(app, &lifeline, at);
-    }
-    // A revocation committed while the credential was being checked must still reach this grant.
-    session.seen_generation = session.seen_generation.min(generation_before);
-    Ok(())
+    })
 }
 
 /// Moves the subscriptions of a replaced grant to its successor where the new grant may still read the service; ends
@@ -93,7 +117,7 @@ fn expire_at(app: &Arc<App>, lifeline: &Arc<Lifeline>, at: u64) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if let (Some(lifeline), Some(app)) = (weak.upgrade(), app.upgrade()) {
-            end_grant(&lifeline, Ending::Expired, &app.live);
+            end_grant(&lifeline, lifeline.expiry_ending(), &app.live);
         }
     });
 }
@@ -125,7 +149,9 @@ pub(crate) fn refresh(app: &App, session: &mut Session) {
             let why = if moved {
                 recheck(lifeline, &app.store, now)
             } else {
-                lifeline.ended().or(lifeline.expired_at(now).then_some(Ending::Expired))
+                lifeline
+                    .ended()
+                    .or(lifeline.expired_at(now).then(|| lifeline.expiry_ending()))
             };
             why.map(|why| (tenant.clone(), why))
         })

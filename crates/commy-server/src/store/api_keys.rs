@@ -30,6 +30,10 @@ pub struct ApiKeyRecord {
     pub write_patterns: Option<Vec<String>>,
     /// Creation time, in milliseconds since the Unix epoch.
     pub created_at: u64,
+    /// When the key stops working, in milliseconds since the Unix epoch; `None` for never. Records written before
+    /// this field existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 impl ApiKeyRecord {
@@ -50,11 +54,17 @@ impl ApiKeyRecord {
             read_patterns: None,
             write_patterns: None,
             created_at: now_ms(),
+            expires_at: None,
         }
+    }
+
+    /// Whether the key has expired at `now_ms` (milliseconds since the Unix epoch).
+    pub fn expired_at(&self, now_ms: u64) -> bool {
+        self.expires_at.is_some_and(|at| now_ms >= at)
     }
 }
 
-fn scope_of(tenant_id: Option<&str>) -> Scope {
+pub(super) fn scope_of(tenant_id: Option<&str>) -> Scope {
     tenant_id.map_or(Scope::Server, |t| Scope::Tenant(t.to_owned()))
 }
 

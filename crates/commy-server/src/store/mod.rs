@@ -17,6 +17,7 @@ mod api_keys;
 mod audit;
 mod audit_queue;
 mod audit_retention;
+mod credentials;
 mod error;
 pub(crate) mod ids;
 mod jwt_keys;
@@ -76,6 +77,8 @@ pub struct Store {
     path: Arc<PathBuf>,
     /// Commits queued audit records; the last clone's drop commits what is left and stops it.
     _flusher: Arc<Flusher>,
+    /// When keys last authenticated, as noted at once; written to the database after the reply.
+    key_uses: Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
 }
 
 /// What a write transaction needs: the database, the queued audit records it carries, and the audit log's bounds.
@@ -184,6 +187,7 @@ impl Store {
             writer,
             path: Arc::new(path.to_owned()),
             _flusher: Arc::new(flusher),
+            key_uses: Arc::default(),
         };
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
@@ -216,6 +220,8 @@ impl Store {
             txn.open_table(tables::AUDIT)?;
             txn.open_table(tables::AUDIT_BY_TENANT)?;
             txn.open_table(tables::TENANT_LIMITS)?;
+            txn.open_table(tables::API_KEY_USES)?;
+            txn.open_table(tables::MINTING_KEYS)?;
             Ok(())
         })?;
         Ok(store)

@@ -12,6 +12,8 @@
 //! | `audit` | sequence number | JSON [`AuditRecord`](super::AuditRecord) |
 //! | `audit_by_tenant` | (tenant id, sequence number) | `()`: an index of `audit` by tenant (schema 2) |
 //! | `tenant_limits` | tenant id | JSON [`Quotas`](commy_proto::Quotas): the tenant's quota overrides (schema 2) |
+//! | `api_key_uses` | key id | when the key last authenticated (ms since the epoch) |
+//! | `minting_keys` | tenant id | the tenant's token-minting secret (32 bytes) |
 //!
 //! Composite keys are redb tuples, which length-prefix every element but the last, so no pair of strings can collide
 //! with another pair whatever characters they hold. Tuples order by their first element, then the second, so the
@@ -37,6 +39,8 @@ pub(crate) const VARIABLES: TableDefinition<(&str, &str), &[u8]> = TableDefiniti
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub(crate) const AUDIT_BY_TENANT: TableDefinition<(&str, u64), ()> = TableDefinition::new("audit_by_tenant");
 pub(crate) const TENANT_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenant_limits");
+pub(crate) const API_KEY_USES: TableDefinition<&str, u64> = TableDefinition::new("api_key_uses");
+pub(crate) const MINTING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("minting_keys");
 
 /// Encodes a record as JSON for storage; `key` names it in the error.
 pub(crate) fn encode<T: Serialize>(what: Entity, key: &str, record: &T) -> Result<Vec<u8>, StoreError> {

@@ -88,6 +88,7 @@ impl Store {
             jwt_keys::remove_in(txn, tenant_id)?;
             // A new tenant of the same id starts from the server's defaults.
             txn.open_table(super::tables::TENANT_LIMITS)?.remove(tenant_id)?;
+            super::credentials::remove_minting_key_in(txn, tenant_id)?;
             audit::record_change(txn, actor, "delete_tenant", Some(tenant_id), tenant_id)?;
             Ok(removed)
         })

@@ -5,9 +5,11 @@
 use commy_testkit as util;
 
 mod conn;
+mod credentials;
 mod deletion;
 mod jwt;
 mod scope;
+mod tokens;
 
 use commy_proto::{
     Authenticate, CreateApiKey, CreateService, Encoding, ErrorCode, Permission, RevokeApiKey, ServerMessage, Subscribe,

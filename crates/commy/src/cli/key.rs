@@ -1,11 +1,11 @@
-//! `commy key create|revoke`: API keys of a tenant, with a tenant admin key (or the server admin key).
+//! `commy key create|revoke|list|update`: API keys of a tenant, with a tenant admin key (or the server admin key).
 
 use super::common::GlobalArgs;
 use clap::Subcommand;
 use commy_client::Permission;
 use serde_json::json;
 
-/// API key commands. Both work in the tenant given by `--tenant`.
+/// API key commands. All work in the tenant given by `--tenant`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create an API key. The key is printed once: store it now.
@@ -24,6 +24,10 @@ pub enum KeyCommand {
         /// The key's id, as `key create` printed it.
         key_id: String,
     },
+    /// List the tenant's keys: rights, created, last used, expiry (never the secrets).
+    List,
+    /// Change a key's rights or expiry; its live sessions that the new rights no longer cover end at once.
+    Update(super::key_admin::UpdateArgs),
 }
 
 pub async fn run(command: KeyCommand, global: &GlobalArgs) -> anyhow::Result<()> {
@@ -51,5 +55,7 @@ pub async fn run(command: KeyCommand, global: &GlobalArgs) -> anyhow::Result<()>
             client.revoke_api_key(tenant, &key_id).await?;
             global.print(json!({"revoked": key_id}), || format!("revoked key '{key_id}'"))
         }
+        KeyCommand::List => super::key_admin::list(&client, tenant, global).await,
+        KeyCommand::Update(args) => super::key_admin::update(&client, tenant, args, global).await,
     }
 }

@@ -9,7 +9,9 @@ mod audit;
 mod common;
 mod key;
 mod limits;
+mod key_admin;
 mod service;
+mod session;
 mod tenant;
 mod var;
 
@@ -22,7 +24,7 @@ use clap::{Args, Subcommand};
 pub enum ClientCommand {
     /// Create, list and delete tenants (server admin key).
     Tenant(Group<tenant::TenantCommand>),
-    /// Create and revoke API keys (tenant admin).
+    /// Create, list, update and revoke API keys (tenant admin).
     Key(Group<key::KeyCommand>),
     /// Create, look up, list and delete services.
     Service(Group<service::ServiceCommand>),
@@ -30,6 +32,8 @@ pub enum ClientCommand {
     Var(Group<var::VarCommand>),
     /// List the audit log: who did what, when, from where (tenant admin, or the server admin key without --tenant).
     Audit(audit::AuditArgs),
+    /// List and end authenticated sessions (tenant admin, or the server admin key without --tenant).
+    Session(Group<session::SessionCommand>),
 }
 
 /// A command group: its commands, and the connection flags they all take.
@@ -49,6 +53,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Service(g) => service::run(g.command, &g.global).await,
         ClientCommand::Var(g) => var::run(g.command, &g.global).await,
         ClientCommand::Audit(args) => audit::run(args).await,
+        ClientCommand::Session(g) => session::run(g.command, &g.global).await,
     }
 }
 

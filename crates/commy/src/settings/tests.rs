@@ -32,6 +32,7 @@ const EVERY_KEY: &[(&str, &str)] = &[
     ("auth_failures", "auth_failures = 3"),
     ("tenant_auth_failures", "tenant_auth_failures = 3"),
     ("jwt_leeway", "jwt_leeway = 0"),
+    ("max_token_ttl", "max_token_ttl = 60"),
     ("log", "log = 'debug'"),
     ("log_format", "log_format = 'json'"),
 ];
