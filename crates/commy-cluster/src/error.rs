@@ -49,6 +49,24 @@ pub enum ClusterError {
         /// The revision it has, if it exists.
         current: Option<u64>,
     },
+    /// A versioned compare-and-set found the variable at another Commy version; nothing was written.
+    #[error("{key} is at version {current}, not the expected {expected}; nothing was written")]
+    VersionConflict {
+        /// The variable, as Commy names it.
+        key: String,
+        /// The version the writer expected (0: that it does not exist).
+        expected: u64,
+        /// The version it has (0: it does not exist).
+        current: u64,
+    },
+    /// A stored value that is not what this crate writes.
+    #[error("the cluster's value of {key} is damaged: {reason}")]
+    Damaged {
+        /// The variable, as Commy names it.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A name cannot be part of a key.
     #[error("invalid {what} name '{name}': {reason}")]
     InvalidName {

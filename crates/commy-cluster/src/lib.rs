@@ -5,6 +5,8 @@
 //!   if missing. Variables: [`ClusterLink::put_variable`] (compare-and-set on the JetStream revision),
 //!   [`ClusterLink::get_variable`], [`ClusterLink::watch_variables`] (a [`VariableWatch`] that resumes after NATS
 //!   restarts). Metadata: [`ClusterLink::put_metadata`], [`ClusterLink::get_metadata`].
+//! - Commy versions over revisions: [`ClusterLink::write_versioned`] and [`ClusterLink::read_versioned`] keep the
+//!   version inside the value ([`VersionedValue`]), so every server reports the same version for the same write.
 //! - [`VariableKey`], [`MetaKey`]: the key scheme, names escaped into the characters KV keys allow ([`key`]).
 //! - [`ClusterKey`]: seals secrets (ChaCha20-Poly1305) so that none sits in NATS in clear.
 //!
@@ -14,12 +16,14 @@ mod error;
 pub mod key;
 mod link;
 mod seal;
+mod versioned;
 mod watch;
 
 pub use error::ClusterError;
 pub use key::{MetaKey, VariableKey};
 pub use link::{ClusterLink, Credentials, LinkOptions, StoredVariable};
 pub use seal::{ClusterKey, CLUSTER_KEY_LEN};
+pub use versioned::{VersionedValue, Written};
 pub use watch::{VariableChange, VariableWatch, MAX_PAUSE};
 
 /// The KV bucket of the cluster's metadata: tenants, credentials (hashes only), JWT keys (secrets sealed), services.

@@ -216,6 +216,11 @@ impl ClusterLink {
             .map(|entry| (entry.value, entry.revision)))
     }
 
+    /// The bound on every NATS call.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
     /// Whether the NATS connection is up now (it reconnects by itself when it is not).
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected

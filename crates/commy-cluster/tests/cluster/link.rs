@@ -1,25 +1,12 @@
-//! The cluster link against a real nats-server (`COMMY_NATS_SERVER`, set by scripts/test.sh): variables, compare-and-set,
-//! two links converging through a watch, a watch resuming after NATS is killed and restarted, metadata with a sealed
-//! secret, and connection errors.
+//! The link itself: variables, compare-and-set on revisions, two links converging through a watch, a watch resuming
+//! after NATS is killed and restarted, metadata with a sealed secret, and connection errors.
 
+use crate::{link, next};
 use bytes::Bytes;
-use commy_cluster::{
-    ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions, MetaKey, VariableKey, VariableWatch,
-};
+use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions, MetaKey, VariableKey};
 use commy_testkit::{guard, NatsServer};
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
-
-async fn link(nats: &NatsServer) -> ClusterLink {
-    guard("a link to NATS", ClusterLink::connect(&[nats.url()], Credentials::None))
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}\nnats-server log:\n{}", nats.log()))
-}
-
-async fn next(watch: &mut VariableWatch) -> (VariableKey, Option<Bytes>, u64) {
-    let change = guard("a change from the watch", watch.next()).await.expect("a change");
-    (change.key, change.value, change.revision)
-}
 
 fn temp(service: &str) -> VariableKey {
     VariableKey::new("acme", service, "temp")
