@@ -10,6 +10,14 @@ pub enum ClusterError {
     /// No NATS URL was given.
     #[error("no NATS server URL given: give at least one, such as nats://127.0.0.1:4222")]
     NoUrls,
+    /// A NATS server URL that does not parse.
+    #[error("invalid NATS server URL '{url}' ({reason}): give one such as nats://127.0.0.1:4222")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
     /// The first connection to NATS failed.
     #[error("cannot connect to NATS at {urls}: {source}")]
     Connect {

@@ -96,14 +96,9 @@ impl ClusterLink {
             .map(|url| {
                 url.as_ref()
                     .parse::<ServerAddr>()
-                    .map_err(|error| ClusterError::InvalidName {
-                        what: "NATS server URL",
-                        name: url.as_ref().to_owned(),
-                        reason: if error.to_string().is_empty() {
-                            "not a URL"
-                        } else {
-                            "not a nats://host:port URL"
-                        },
+                    .map_err(|error| ClusterError::InvalidUrl {
+                        url: url.as_ref().to_owned(),
+                        reason: error.to_string(),
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -210,7 +210,16 @@ async fn connection_errors_name_what_is_wrong_and_end_within_the_bound() {
     let error = ClusterLink::connect(&["not a url at all"], Credentials::None)
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("'not a url at all'"), "{error}");
+    assert!(
+        matches!(error, ClusterError::InvalidUrl { ref url, .. } if url == "not a url at all"),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("invalid NATS server URL 'not a url at all' ("),
+        "{error}"
+    );
 
     let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .unwrap()
