@@ -33,6 +33,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+step "nats-server for the cluster tests (scripts/nats-server.sh)"
+# commy-cluster's tests run a real nats-server from this variable and fail, saying how to get one, without it.
+COMMY_NATS_SERVER="$(./scripts/nats-server.sh)"
+export COMMY_NATS_SERVER
+"$COMMY_NATS_SERVER" --version
+
 step "cargo test"
 cargo test --workspace --locked
 

@@ -79,10 +79,17 @@ pub use local_frame::{encode_local_frame, LocalFrameBuffer, OversizedFrame, MAX_
 pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
-    ApiKey, ApiKeyInfo, ApiKeyList, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult, ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SessionInfo, SessionList, SubscriptionEnded, Tenant, TenantLimits, TenantList, Token, VariableChanged, VariableData, VariableInfo, VariableList,
+    ApiKey, ApiKeyInfo, ApiKeyList, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply,
+    HeartbeatReply, OperationResult, ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SessionInfo,
+    SessionList, SubscriptionEnded, Tenant, TenantLimits, TenantList, Token, VariableChanged, VariableData,
+    VariableInfo, VariableList,
 };
 pub use request::{
-    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, CreateToken, Credential, DeallocateVariable, DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, JwtAlgorithm, ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables, Names, QueryAudit, Quotas, ReadVariable, RequestNames, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
+    AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, CreateToken, Credential,
+    DeallocateVariable, DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath,
+    GetTenantLimits, Heartbeat, JwtAlgorithm, ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables,
+    Names, QueryAudit, Quotas, ReadVariable, RequestNames, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe,
+    Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
 };
 pub use value_error::{UnknownValueType, ValueError};
 pub use value_type::{ValueType, DEFAULT_CAPACITY};

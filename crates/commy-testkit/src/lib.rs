@@ -7,12 +7,14 @@
 //!   ...) and a [`Fixture`] (a tenant, a service and a key); [`LocalClient`]: the local Unix socket's client.
 //! - [`guard`] and [`both_encodings!`]: bounded waits, and one test per encoding.
 //! - [`process`]: child processes with a deadline.
+//! - [`NatsServer`]: a real `nats-server -js` for the cluster tests (the binary from `COMMY_NATS_SERVER`).
 //! - With the `sdk` feature: SDK helpers on [`TestServer`] (an admin client, a tenant key, a client over a transport).
 //!
 //! Waits are bounded by [`GUARD`] so that a broken server fails a test instead of hanging it; no test asserts a time.
 
 mod http;
 mod local;
+pub mod nats;
 pub mod process;
 #[cfg(feature = "sdk")]
 mod sdk;
@@ -21,6 +23,7 @@ mod ws;
 
 pub use http::http_get;
 pub use local::LocalClient;
+pub use nats::NatsServer;
 #[cfg(feature = "sdk")]
 pub use sdk::{ALL, READ_ONLY};
 pub use server::{BlockingServer, TestServer};

@@ -1,8 +1,8 @@
 //! What the server sends: [`ServerMessage`] and one payload struct per reply or push.
 
 mod audit;
-mod limits;
 mod credentials;
+mod limits;
 mod service;
 mod status;
 mod subscription;
@@ -10,8 +10,8 @@ mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
-pub use limits::TenantLimits;
 pub use credentials::{ApiKeyInfo, ApiKeyList, SessionInfo, SessionList, Token};
+pub use limits::TenantLimits;
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;

@@ -2,8 +2,8 @@
 
 pub(crate) mod audit;
 pub(crate) mod auth;
-pub(crate) mod limits;
 pub(crate) mod credentials;
+pub(crate) mod limits;
 mod names;
 pub(crate) mod service;
 pub(crate) mod session;
@@ -12,8 +12,8 @@ pub(crate) mod variable;
 
 pub use audit::QueryAudit;
 pub use auth::{Authenticate, Credential};
-pub use limits::{GetTenantLimits, Quotas, SetTenantLimits};
 pub use credentials::{CreateToken, EndSession, ListApiKeys, ListSessions, UpdateApiKey};
+pub use limits::{GetTenantLimits, Quotas, SetTenantLimits};
 pub use names::{Names, RequestNames};
 pub use service::{CreateService, DeleteService, GetService, GetServiceFilePath, ListServices};
 pub use session::{Disconnect, Heartbeat, Subscribe, Unsubscribe, ALL_VARIABLES};

@@ -5,7 +5,10 @@
 //! means every variable and is not a name.
 
 use super::{
-    AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, CreateToken, DeallocateVariable, DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat, ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables, QueryAudit, ReadVariable, RevokeApiKey, SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
+    AllocateVariable, Authenticate, CreateApiKey, CreateService, CreateTenant, CreateToken, DeallocateVariable,
+    DeleteService, DeleteTenant, Disconnect, EndSession, GetService, GetServiceFilePath, GetTenantLimits, Heartbeat,
+    ListApiKeys, ListServices, ListSessions, ListTenants, ListVariables, QueryAudit, ReadVariable, RevokeApiKey,
+    SetJwtKey, SetTenantLimits, Subscribe, Unsubscribe, UpdateApiKey, WriteVariable, ALL_VARIABLES,
 };
 
 /// The names one request carries.

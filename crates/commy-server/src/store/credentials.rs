@@ -55,7 +55,7 @@ impl Store {
     /// next durable commit carries it.
     pub fn record_key_use(&self, key_id: &str, at_ms: u64) -> Result<(), StoreError> {
         self.note_key_use(key_id, at_ms);
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.writer.db.begin_write()?;
         // If the commit cannot be relaxed it is durable, which is only slower.
         let _ = txn.set_durability(Durability::None);
         txn.open_table(API_KEY_USES)?.insert(key_id, at_ms)?;

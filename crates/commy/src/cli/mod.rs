@@ -8,8 +8,8 @@
 mod audit;
 mod common;
 mod key;
-mod limits;
 mod key_admin;
+mod limits;
 mod service;
 mod session;
 mod tenant;

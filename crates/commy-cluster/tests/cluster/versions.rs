@@ -1,0 +1,127 @@
+//! Commy versions over JetStream revisions: every link reports the same version for the same write, a stale expected
+//! version conflicts, and compare-and-set increments from several links add up.
+
+use crate::link;
+use bytes::Bytes;
+use commy_cluster::{ClusterError, ClusterLink, VariableKey};
+use commy_testkit::{guard, NatsServer};
+
+fn counter() -> VariableKey {
+    VariableKey::new("acme", "counters", "hits")
+}
+
+#[tokio::test]
+async fn every_link_sees_the_same_versions_and_a_stale_one_conflicts() {
+    let nats = NatsServer::start().await;
+    let (a, b) = (link(&nats).await, link(&nats).await);
+    let key = counter();
+    // Another variable's writes move the bucket's revisions, never this variable's versions.
+    let other = VariableKey::new("acme", "counters", "other");
+
+    let first = a
+        .write_versioned(&key, Bytes::from_static(b"a1"), Some(0))
+        .await
+        .unwrap();
+    a.write_versioned(&other, Bytes::from_static(b"x"), None).await.unwrap();
+    assert_eq!(first.version, 1);
+    let (seen_by_b, revision) = b.read_versioned(&key).await.unwrap().expect("the variable");
+    assert_eq!((seen_by_b.version, revision), (1, first.revision));
+
+    let second = b
+        .write_versioned(&key, Bytes::from_static(b"b2"), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    assert!(
+        second.revision > first.revision + 1,
+        "the other variable's write took a revision"
+    );
+
+    let stale = a
+        .write_versioned(&key, Bytes::from_static(b"a?"), Some(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            ClusterError::VersionConflict {
+                expected: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(
+        stale.to_string(),
+        "variable 'hits' of service 'counters' in tenant 'acme' is at version 2, not the expected 1; nothing was written"
+    );
+    let created_twice = b
+        .write_versioned(&key, Bytes::from_static(b"b?"), Some(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(created_twice, ClusterError::VersionConflict { current: 2, .. }),
+        "{created_twice:?}"
+    );
+
+    let (value, _) = a.read_versioned(&key).await.unwrap().expect("the variable");
+    assert_eq!((value.version, value.data), (2, Bytes::from_static(b"b2")));
+    let unconditional = a.write_versioned(&key, Bytes::from_static(b"a3"), None).await.unwrap();
+    assert_eq!(unconditional.version, 3);
+}
+
+/// The protocol's recipe on three links at once: read, add one, write with the version read, on a conflict start
+/// again. Every increment lands exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_set_increments_from_three_links_add_up() {
+    const LINKS: u64 = 3;
+    const INCREMENTS: u64 = 15;
+    let nats = NatsServer::start().await;
+    let first = link(&nats).await;
+    first
+        .write_versioned(&counter(), Bytes::copy_from_slice(&0u64.to_le_bytes()), Some(0))
+        .await
+        .unwrap();
+
+    let mut links = Vec::new();
+    for _ in 0..LINKS {
+        links.push(link(&nats).await);
+    }
+    let tasks = links
+        .into_iter()
+        .map(|link| tokio::spawn(async move { increment(&link, INCREMENTS).await }))
+        .collect::<Vec<_>>();
+    let mut conflicts = 0;
+    for task in tasks {
+        conflicts += guard("the incrementing links", task)
+            .await
+            .expect("an incrementing task");
+    }
+
+    let (value, _) = first.read_versioned(&counter()).await.unwrap().expect("the counter");
+    assert_eq!(
+        u64::from_le_bytes(value.data[..].try_into().unwrap()),
+        LINKS * INCREMENTS
+    );
+    assert_eq!(value.version, 1 + LINKS * INCREMENTS);
+    println!("{conflicts} conflicts in {} increments", LINKS * INCREMENTS);
+}
+
+/// Adds one to the counter `times` times; returns how many conflicts it met.
+async fn increment(link: &ClusterLink, times: u64) -> u64 {
+    let mut conflicts = 0;
+    for _ in 0..times {
+        loop {
+            let (value, _) = link.read_versioned(&counter()).await.unwrap().expect("the counter");
+            let count = u64::from_le_bytes(value.data[..].try_into().expect("8 bytes"));
+            let next = Bytes::copy_from_slice(&(count + 1).to_le_bytes());
+            match link.write_versioned(&counter(), next, Some(value.version)).await {
+                Ok(_) => break,
+                Err(ClusterError::VersionConflict { .. }) => conflicts += 1,
+                Err(error) => panic!("increment: {error}"),
+            }
+        }
+    }
+    conflicts
+}
