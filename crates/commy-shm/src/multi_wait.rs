@@ -104,7 +104,7 @@ mod tests {
     use std::time::Instant;
 
     fn service(dir: &std::path::Path, name: &str) -> ServiceOwner {
-        let mut owner = ServiceOwner::create(&dir.join(name), &CreateOptions::default()).expect("create");
+        let mut owner = ServiceOwner::create(dir.join(name), &CreateOptions::default()).expect("create");
         let spec = VariableSpec {
             name: "x",
             capacity: 8,
