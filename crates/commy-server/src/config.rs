@@ -157,6 +157,16 @@ pub struct Limits {
     /// and discarding what the client still sends, so that the client reads the close frame rather than a reset.
     /// Default: 2 s.
     pub close_linger: Duration,
+    /// The byte budget of one connection's outbound queue: the encoded pushes waiting for it (one per variable,
+    /// coalesced) plus the pushes and replies its writer holds unwritten. A connection whose client reads too slowly
+    /// to stay within it is a slow consumer: it is closed (code 1008 and the reason on a WebSocket, a `Disconnected`
+    /// with the reason on the local socket) and counted in `commy_slow_consumers_total`; writers and other
+    /// subscribers are unaffected. Make it larger than the largest variable a client watches. Default: 16 MiB.
+    pub max_pending_bytes: usize,
+    /// Threads that wait for changes made straight into the service files (by local processes), for every watched
+    /// service together: each sleeps on up to 127 files' change signals at once and polls any more every 10 ms.
+    /// Writes made through this server are pushed by the writing request itself. Default: 8.
+    pub watch_threads: usize,
 }
 
 impl Default for Limits {
@@ -180,6 +190,8 @@ impl Default for Limits {
             reply_queue_depth: 64,
             shutdown_grace: Duration::from_secs(5),
             close_linger: Duration::from_secs(2),
+            max_pending_bytes: 16 << 20,
+            watch_threads: 8,
         }
     }
 }

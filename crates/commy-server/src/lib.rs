@@ -46,7 +46,7 @@ pub use server::{Cause, Server, StartError};
 pub mod testing {
     pub use crate::auth::{JwtKey, CLOCK_LEEWAY_SECS};
     pub use crate::connection::{Answer, ConnectionContext, Dispatch, Outbox, Peer};
-    pub use crate::live::PushSink;
+    pub use crate::live::{Change, ChangeKey, PushSink};
     pub use crate::metrics::Metrics;
     pub use crate::transport::serve;
 }

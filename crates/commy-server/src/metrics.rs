@@ -7,6 +7,7 @@
 //! | `commy_requests_total{request, outcome}` | counter | transport: requests by type, `outcome` is `ok` or the error code |
 //! | `commy_pushes_sent_total` | counter | transport: `VariableChanged` pushes written |
 //! | `commy_pushes_coalesced_total` | counter | transport: pushes replaced by a newer change before they were written |
+//! | `commy_slow_consumers_total` | counter | transport: connections closed for holding more pushes than their budget |
 //! | `commy_auth_failures_total` | counter | request handlers, through [`Metrics::auth_failure`] |
 //! | `commy_services` | gauge | live layer, through [`Metrics::set_services`] |
 //! | `commy_variables` | gauge | live layer, through [`Metrics::set_variables`] |
@@ -50,6 +51,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     pushes_sent: Counter,
     pushes_coalesced: Counter,
+    slow_consumers: Counter,
     auth_failures: Counter,
     services: Gauge,
     variables: Gauge,
@@ -66,6 +68,7 @@ impl Metrics {
             requests: Family::default(),
             pushes_sent: Counter::default(),
             pushes_coalesced: Counter::default(),
+            slow_consumers: Counter::default(),
             auth_failures: Counter::default(),
             services: Gauge::default(),
             variables: Gauge::default(),
@@ -96,6 +99,11 @@ impl Metrics {
             "pushes_coalesced",
             "Pushes replaced by a newer change of the same variable before they were written",
             metrics.pushes_coalesced.clone(),
+        );
+        registry.register(
+            "slow_consumers",
+            "Connections closed because the pushes and replies waiting for them passed their byte budget",
+            metrics.slow_consumers.clone(),
         );
         registry.register(
             "auth_failures",
@@ -156,6 +164,11 @@ impl Metrics {
     /// Counts pushes written to clients.
     pub fn pushes_sent(&self, count: u64) {
         self.pushes_sent.inc_by(count);
+    }
+
+    /// Counts a connection closed as a slow consumer.
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.inc();
     }
 
     /// Counts a push replaced by a newer one before it was written.

@@ -48,6 +48,7 @@ pub mod layout;
 mod lock;
 mod mapping;
 mod migrate;
+mod multi_wait;
 mod owner;
 mod patience;
 mod platform;
@@ -62,6 +63,7 @@ mod watch;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use mapping::Access;
+pub use multi_wait::{wait_any, Doorbell, MAX_SIGNALS};
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

@@ -89,6 +89,14 @@ pub struct Settings {
     /// Bytes each WebSocket connection collects before writing to the socket. Default: 4096.
     #[arg(long, env = "COMMY_WS_WRITE_BUFFER_SIZE", value_name = "BYTES")]
     pub ws_write_buffer_size: Option<usize>,
+    /// The byte budget of one connection's queued pushes and replies; a connection over it is closed as a slow
+    /// consumer. Default: 16777216 (16 MiB).
+    #[arg(long, env = "COMMY_MAX_PENDING_BYTES", value_name = "BYTES")]
+    pub max_pending_bytes: Option<NonZeroUsize>,
+    /// Threads that wait for changes written straight into service files by local processes, for all watched
+    /// services together. Default: 8.
+    #[arg(long, env = "COMMY_WATCH_THREADS", value_name = "N")]
+    pub watch_threads: Option<NonZeroUsize>,
     /// Largest WebSocket message accepted, in bytes. Default: 1048576 (1 MiB).
     #[arg(long, env = "COMMY_MAX_MESSAGE_SIZE", value_name = "BYTES")]
     pub max_message_size: Option<usize>,
@@ -190,6 +198,11 @@ impl Settings {
             self.ws_read_buffer_size.map(NonZeroUsize::get),
         );
         set(&mut limits.ws_write_buffer_size, self.ws_write_buffer_size);
+        set(
+            &mut limits.max_pending_bytes,
+            self.max_pending_bytes.map(NonZeroUsize::get),
+        );
+        set(&mut limits.watch_threads, self.watch_threads.map(NonZeroUsize::get));
         if limits.ws_read_buffer_size < MIN_READ_BUFFER {
             bail!(
                 "ws_read_buffer_size (--ws-read-buffer-size) must be at least {MIN_READ_BUFFER} bytes, not {}",

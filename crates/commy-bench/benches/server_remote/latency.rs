@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// A writer on a thread of its own (as it would be in another program) and a subscriber on the caller's runtime: the
 /// subscriber's thread has nothing else to do than wait for the push.
-struct PushPair {
+pub struct PushPair {
     subscriber: Conn,
     go: mpsc::Sender<u64>,
     started: mpsc::Receiver<Instant>,
@@ -19,7 +19,7 @@ struct PushPair {
 }
 
 impl PushPair {
-    async fn new(commy: &Commy, encoding: Encoding, variable: &'static str) -> PushPair {
+    pub async fn new(commy: &Commy, encoding: Encoding, variable: &'static str) -> PushPair {
         let sid = commy.service_id.clone();
         let mut subscriber = commy.connect(encoding).await;
         subscriber
@@ -59,7 +59,7 @@ impl PushPair {
     }
 
     /// Writes `n` and waits for its push.
-    async fn round(&mut self, n: u64) -> Duration {
+    pub async fn round(&mut self, n: u64) -> Duration {
         self.go.send(n).unwrap();
         loop {
             let push = self.subscriber.recv().await;
@@ -71,7 +71,7 @@ impl PushPair {
         end - self.started.recv().unwrap()
     }
 
-    fn finish(self) {
+    pub fn finish(self) {
         drop(self.go);
         self.writer.join().expect("the writer");
     }
@@ -87,7 +87,7 @@ async fn timed<T>(round: impl std::future::Future<Output = T>) -> Duration {
 }
 
 /// p50 and p99 of `samples`, in microseconds.
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+pub fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.50), at(0.99))

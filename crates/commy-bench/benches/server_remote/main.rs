@@ -8,19 +8,28 @@
 //!   (`WriteVariable` to its own variable, `ReadVariable`), beside the same clients against the echo server;
 //! - **fan-out** ([`fanout`]): 100 subscribers of one variable, one writer making one acknowledged write at a time;
 //!   pushes delivered per second in total.
+//! - **beside Redis 7** ([`versus_redis`]): push latency beside a `redis-server` started for the run (`MULTI; SET;
+//!   PUBLISH; EXEC` to a `SUBSCRIBE`r) and the echo, and the time 100 subscribers take to see the last of 5,000
+//!   acknowledged writes, Commy and Redis alternating (skipped when `redis-server` is not installed);
+//! - **watched services** ([`watched`]): push latency with 1, 100, 1,000 and 10,000 watched services, beside the echo.
 //!
 //! Both servers run on one runtime with two worker threads; the clients run on other runtimes in the same process. The machines this runs on are noisy and shift between fast and slow states within seconds, so the
 //! mechanisms compared are interleaved finely: latency takes one sample of each in turn (starting with a different one
 //! each round), throughput alternates short windows. Figures are in docs/performance.md.
 //!
 //! `cargo bench -p commy-bench --bench server_remote` (`COMMY_BENCH_SCALE=0.2` for a shorter run). Run without
-//! `--bench`, as `cargo test --benches` does, it makes one tiny pass as a smoke test.
+//! `--bench`, as `cargo test --benches` does, it makes one tiny pass as a smoke test. `COMMY_BENCH_PARTS` picks parts
+//! (a comma list of `latency`, `throughput`, `fanout`, `redis`, `watched`; default all), `COMMY_BENCH_WATCHED` the
+//! levels of `watched` (default `1,100,1000,10000`).
 
 mod client;
 mod fanout;
 mod latency;
+mod redis;
 mod servers;
 mod throughput;
+mod versus_redis;
+mod watched;
 
 use commy_proto::{ServerMessage, WriteVariable};
 use servers::{Commy, Echo, SERVER_THREADS};
@@ -47,9 +56,35 @@ fn main() {
          their own runtimes, {} CPUs",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    latency::run(&echo, &commy, rounds);
-    throughput::run(&echo, &commy, window);
-    fanout::run(&commy, window);
+    let parts = std::env::var("COMMY_BENCH_PARTS").unwrap_or_else(|_| "latency,throughput,fanout,redis,watched".into());
+    let parts: Vec<&str> = parts.split(',').map(str::trim).collect();
+    if parts.contains(&"latency") {
+        latency::run(&echo, &commy, rounds);
+    }
+    if parts.contains(&"throughput") {
+        throughput::run(&echo, &commy, window);
+    }
+    if parts.contains(&"fanout") {
+        fanout::run(&commy, window);
+    }
+    if parts.contains(&"redis") {
+        let writes = ((versus_redis::WRITES as f64 * scale) as u64).max(10);
+        versus_redis::run(&echo, &commy, rounds, writes);
+    }
+    if parts.contains(&"watched") {
+        let default = if bench { "1,100,1000,10000" } else { "1,10" };
+        let levels = std::env::var("COMMY_BENCH_WATCHED").unwrap_or_else(|_| default.into());
+        let levels: Vec<usize> = levels
+            .split(',')
+            .map(|level| {
+                level
+                    .trim()
+                    .parse()
+                    .expect("COMMY_BENCH_WATCHED is a comma list of numbers")
+            })
+            .collect();
+        watched::run(&echo, &commy, rounds, &levels);
+    }
 }
 
 /// A client runtime: current-thread for one thread, else multi-thread.

@@ -69,7 +69,7 @@ pub struct Commy {
 }
 
 /// Creates a service of tenant `bench` with the u64 variables `names`; returns its id.
-async fn make_service(admin: &mut Conn, name: &str, names: impl Iterator<Item = String>) -> String {
+pub async fn make_service(admin: &mut Conn, name: &str, names: impl Iterator<Item = String>) -> String {
     let ServerMessage::Service(service) = admin
         .call(CreateService {
             tenant_id: "bench".into(),

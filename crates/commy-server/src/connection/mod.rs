@@ -4,6 +4,7 @@
 
 mod context;
 mod dispatch;
+mod frame;
 mod outbox;
 mod peer;
 mod shutdown;
@@ -11,6 +12,7 @@ mod writer;
 
 pub use context::ConnectionContext;
 pub use dispatch::{Answer, Dispatch};
+pub use frame::EncodedFrame;
 pub use outbox::Outbox;
 pub use peer::Peer;
 pub(crate) use shutdown::{Shutdown, ShutdownSignal};

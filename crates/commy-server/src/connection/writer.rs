@@ -6,18 +6,27 @@
 //! pushes that are ready, so a push released by a reply is written after that reply. When the client reads slowly
 //! the writer waits on the socket, the reply queue fills, and the reader stops reading requests: the client's own
 //! backlog stays in its socket, and the server holds at most `reply_queue_depth` replies and one push per variable.
+//! The bytes of the pending pushes and of what the writer holds unwritten count against the connection's budget;
+//! past it the [`Outbox`] calls the connection a slow consumer and the writer closes it with the reason.
+//!
+//! Pushes arrive encoded (once per change and encoding, shared by every subscriber); replies are encoded here.
 //!
 //! A transport supplies the [`MessageSink`]: how one message is encoded and written, and how the connection closes.
 
-use super::Outbox;
+use super::{EncodedFrame, Outbox};
 use crate::metrics::Metrics;
-use commy_proto::{EncodeError, ErrorCode, Reply, ServerMessage};
+use commy_proto::{Disconnected, EncodeError, ErrorCode, Reply, ServerMessage};
 use std::future::Future;
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
 /// Pushes written per wake-up at most, so that replies are not kept waiting behind many pushes.
 const PUSH_BATCH: usize = 64;
+
+/// How long a slow consumer's connection waits for its goodbye (`Disconnected`, then the close) to be written: the
+/// client reads nothing, so they may never leave. Then the connection is dropped.
+const SLOW_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// What the reader asks the writer to write.
 #[derive(Debug)]
@@ -59,8 +68,11 @@ pub(crate) trait MessageSink: Send {
     /// How the transport closes a connection.
     type Close: Send;
 
-    /// Encodes and queues one message, with a descriptor beside it.
-    fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// Encodes and queues one message, with a descriptor beside it; returns its encoded size.
+    fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> impl Future<Output = Result<usize, SinkError>> + Send;
+
+    /// Queues one message encoded already (a push, shared with other connections).
+    fn feed_frame(&mut self, frame: &EncodedFrame) -> impl Future<Output = Result<(), SinkError>> + Send;
 
     /// Writes what was queued; `Err` once the connection is gone.
     fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
@@ -72,6 +84,9 @@ pub(crate) trait MessageSink: Send {
     fn ping(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send {
         async { Ok(()) }
     }
+
+    /// How the transport closes a slow consumer's connection (`reason` says why).
+    fn slow_consumer_close(reason: &str) -> Self::Close;
 }
 
 /// Whether the writer goes on.
@@ -88,11 +103,34 @@ pub(crate) struct Writer<'a, S> {
 }
 
 impl<S: MessageSink> Writer<'_, S> {
-    /// Writes until the reader asks to close or is gone, or the socket fails.
-    pub(crate) async fn run(mut self, mut replies: mpsc::Receiver<Outgoing<S::Close>>) {
+    /// Writes until the reader asks to close or is gone, the socket fails, or the connection becomes a slow consumer
+    /// (then it says why and closes).
+    pub(crate) async fn run(mut self, replies: mpsc::Receiver<Outgoing<S::Close>>) {
+        let outbox = self.outbox;
+        let slow = {
+            let work = self.write_all(replies);
+            tokio::select! {
+                () = work => None,
+                reason = outbox.slow_consumer() => Some(reason),
+            }
+        };
+        if let Some(reason) = slow {
+            let last = Reply::push(Disconnected { reason: reason.clone() });
+            let close = S::slow_consumer_close(&reason);
+            let goodbye = async {
+                if self.sink.feed(&last, None).await.is_ok() && self.sink.flush().await.is_ok() {
+                    self.sink.close(close).await;
+                }
+            };
+            let _ = tokio::time::timeout(SLOW_CLOSE_WAIT, goodbye).await;
+        }
+    }
+
+    async fn write_all(&mut self, mut replies: mpsc::Receiver<Outgoing<S::Close>>) {
         // Grown on the first pushes, not before: a connection that never subscribes never pays for it.
         let mut pushes = Vec::new();
         let mut ended = Vec::new();
+        let encoding = self.outbox.encoding();
         loop {
             // Every reply queued so far, in order.
             loop {
@@ -110,10 +148,20 @@ impl<S: MessageSink> Writer<'_, S> {
             self.outbox.take_ready(PUSH_BATCH, &mut pushes);
             self.outbox.take_ended(&mut ended);
             let count = pushes.len() as u64;
-            let changes = pushes.drain(..).map(ServerMessage::VariableChanged);
-            for push in changes.chain(ended.drain(..).map(ServerMessage::SubscriptionEnded)) {
-                match self.sink.feed(&Reply::push(push), None).await {
-                    Ok(()) => {}
+            for change in pushes.drain(..) {
+                // The outbox took only changes that encode.
+                let Ok(frame) = change.encoded(encoding) else { continue };
+                if let Err(SinkError::Gone) = self.sink.feed_frame(frame).await {
+                    return;
+                }
+            }
+            for end in ended.drain(..) {
+                match self
+                    .sink
+                    .feed(&Reply::push(ServerMessage::SubscriptionEnded(end)), None)
+                    .await
+                {
+                    Ok(_) => {}
                     Err(SinkError::Gone) => return,
                     Err(SinkError::Encode(err)) => tracing::error!(%err, "dropping a push that cannot be encoded"),
                 }
@@ -121,6 +169,7 @@ impl<S: MessageSink> Writer<'_, S> {
             if self.sink.flush().await.is_err() {
                 return;
             }
+            self.outbox.written();
             self.metrics.pushes_sent(count);
             // Then wait for more.
             tokio::select! {
@@ -165,13 +214,16 @@ impl<S: MessageSink> Writer<'_, S> {
     /// Queues one reply in the sink; one that cannot be encoded becomes an `INTERNAL_ERROR` reply.
     async fn write_reply(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Flow {
         match self.sink.feed(reply, fd).await {
-            Ok(()) => Flow::Continue,
+            Ok(bytes) => {
+                self.outbox.writing(bytes);
+                Flow::Continue
+            }
             Err(SinkError::Gone) => Flow::Stop,
             Err(SinkError::Encode(err)) => {
                 tracing::error!(%err, "replying INTERNAL_ERROR instead");
                 let error = Reply::error(reply.id, ErrorCode::InternalError, err.to_string());
                 match self.sink.feed(&error, None).await {
-                    Ok(()) => Flow::Continue,
+                    Ok(_) => Flow::Continue,
                     Err(SinkError::Gone) => Flow::Stop,
                     Err(SinkError::Encode(err)) => {
                         tracing::error!(%err, "dropping a reply that cannot be encoded");

@@ -25,7 +25,7 @@ const MAX_FAILURES: u32 = 3;
 struct NoPush;
 
 impl PushSink for NoPush {
-    fn push(&self, _change: VariableChanged) {}
+    fn push(&self, _change: &Arc<crate::live::Change>) {}
     fn end(&self, _ended: commy_proto::SubscriptionEnded) {}
     fn is_closed(&self) -> bool {
         false

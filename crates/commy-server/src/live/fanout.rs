@@ -1,18 +1,28 @@
-//! Change fan-out: one watcher thread per service that has subscribers, pushing each change to every subscriber.
+//! Change fan-out: each change of a watched service reaches every subscriber, ending at the latest value.
 //!
-//! The thread blocks in the service file's change signal, so it sees every write, whoever made it: a remote client
-//! through this server, or a local process writing straight into the mapping.
+//! A change comes one of two ways:
+//!
+//! - **Written through this server**: the request that wrote it pushes it at once ([`Fanout::wrote`]), from the
+//!   writing task, when few subscribers want it (at most [`DIRECT_PUSH_MAX`]); no thread hand-off on the way.
+//! - **Anything else**, a local process writing straight into the mapping, or a write with many subscribers: the
+//!   service's change signal wakes a thread of the [`WatchPool`], whose watcher reports which variables moved; the
+//!   thread reads each and pushes it ([`FanoutCore::deliver`]).
+//!
+//! Each change is one [`Change`], encoded at most once per encoding and shared by every subscriber's outbox, keyed
+//! by the service's key and the variable's table index. Both ways record the last version pushed of each variable
+//! under the fan-out's lock and push only a newer one, so a subscriber never gets a version twice or an older
+//! version after a newer one, and the newest version is always pushed by whoever saw it.
 
-use crate::live::PushSink;
+use super::watch_pool::WatchPool;
+use crate::live::{Change, ChangeKey, PushSink};
 use commy_proto::{ValueType, VariableChanged};
-use commy_shm::{Service, VarHandle, Watcher};
+use commy_shm::{Service, VarHandle, WaiterPin};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-/// How long the watcher sleeps between checks that it is still wanted.
-const IDLE_CHECK: Duration = Duration::from_millis(200);
+/// Subscribers a write through this server pushes to itself; with more, a watcher thread does (the write's change
+/// signal wakes it anyway), so that the writer's reply does not wait for a long fan-out.
+pub(crate) const DIRECT_PUSH_MAX: usize = 16;
 
 struct Subscription {
     connection: u64,
@@ -21,49 +31,145 @@ struct Subscription {
     sink: Arc<dyn PushSink>,
 }
 
+impl Subscription {
+    fn wants(&self, variable: &str) -> bool {
+        self.variable.as_deref().is_none_or(|v| v == variable)
+    }
+}
+
 #[derive(Default)]
 struct State {
     subscriptions: Vec<Subscription>,
-    watching: bool,
+    /// The last version pushed of each variable, by table index, with the handle that tells a variable from a later
+    /// one in the same table entry.
+    pushed: HashMap<u32, (VarHandle, u64)>,
+    /// The pool's id for the watch, while there are subscriptions.
+    watch: Option<u64>,
+    stopped: bool,
 }
 
-/// The subscriptions of one service, and its watcher thread while there are any.
-pub(crate) struct Fanout {
+/// What the watcher threads share with the service: its file, its subscriptions, and what was pushed.
+pub(crate) struct FanoutCore {
+    key: u64,
     service_id: String,
-    state: Arc<Mutex<State>>,
-    stopped: Arc<AtomicBool>,
+    service: Service,
+    state: Mutex<State>,
+}
+
+impl FanoutCore {
+    fn locked(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The service file.
+    pub(crate) fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Pushes the changes a watcher reported (reading each variable now, so the value may be newer still). Returns
+    /// whether the service still has subscribers; if not, it is no longer watched.
+    pub(crate) fn deliver(&self, changes: &[commy_shm::Change]) -> bool {
+        let mut read = Vec::with_capacity(changes.len());
+        for change in changes {
+            let Ok(info) = self.service.variable_at(change.index) else {
+                continue;
+            };
+            let Ok((data, version)) = self.service.read(info.handle) else {
+                continue;
+            };
+            let value_type = ValueType::from_tag(info.type_tag);
+            read.push((info.handle, info.name, data, version, value_type));
+        }
+        let mut state = self.locked();
+        state.subscriptions.retain(|s| !s.sink.is_closed());
+        if state.subscriptions.is_empty() {
+            state.watch = None;
+            return false;
+        }
+        for (handle, name, data, version, value_type) in read {
+            self.push_locked(&mut state, handle, name, data, version, value_type);
+        }
+        true
+    }
+
+    /// Pushes one version to every subscriber that wants it, unless it (or a newer one) was pushed already.
+    fn push_locked(
+        &self,
+        state: &mut State,
+        handle: VarHandle,
+        name: String,
+        data: Vec<u8>,
+        version: u64,
+        value_type: Option<ValueType>,
+    ) {
+        let index = handle.index();
+        if matches!(state.pushed.get(&index), Some(&(h, last)) if h == handle && last >= version) {
+            return;
+        }
+        state.pushed.insert(index, (handle, version));
+        let value = value_type.and_then(|ty| ty.decode(&data).ok().flatten());
+        let message = VariableChanged {
+            service_id: self.service_id.clone(),
+            variable_name: name,
+            data,
+            version,
+            value,
+        };
+        let key = ChangeKey {
+            service: self.key,
+            index,
+        };
+        let change = Change::new(key, message);
+        for sub in &state.subscriptions {
+            if sub.wants(&change.message().variable_name) {
+                sub.sink.push(&change);
+            }
+        }
+    }
+}
+
+/// The subscriptions of one service, and its watch in the pool while there are any.
+pub(crate) struct Fanout {
+    core: Arc<FanoutCore>,
+    pool: Arc<WatchPool>,
 }
 
 impl std::fmt::Debug for Fanout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fanout")
-            .field("service_id", &self.service_id)
+            .field("service_id", &self.core.service_id)
             .finish_non_exhaustive()
     }
 }
 
-fn locked(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Fanout {
-    pub(crate) fn new(service_id: String) -> Self {
-        Fanout {
+    /// The fan-out of `service`, whose changes are keyed by `key` (unique in this process).
+    pub(crate) fn new(key: u64, service_id: String, service: Service, pool: Arc<WatchPool>) -> Self {
+        let core = FanoutCore {
+            key,
             service_id,
-            state: Arc::default(),
-            stopped: Arc::default(),
+            service,
+            state: Mutex::default(),
+        };
+        Fanout {
+            core: Arc::new(core),
+            pool,
         }
     }
 
-    /// Adds a subscription (idempotent per connection and variable), starting the watcher if needed.
+    /// Adds a subscription (idempotent per connection and variable), starting the watch if needed; `pin` raises the
+    /// file's waiter count for the watch, so that writes wake its thread.
     pub(crate) fn subscribe(
         &self,
-        service: &Service,
         connection: u64,
         variable: Option<String>,
         sink: Arc<dyn PushSink>,
+        pin: impl FnOnce() -> WaiterPin,
     ) {
-        let mut state = locked(&self.state);
+        let mut state = self.core.locked();
+        if state.stopped {
+            return;
+        }
         let exists = state
             .subscriptions
             .iter()
@@ -75,101 +181,77 @@ impl Fanout {
                 sink,
             });
         }
-        if !state.watching {
-            state.watching = true;
-            let watcher = Watcher::new(service);
-            let (service, state, stopped) = (service.clone(), self.state.clone(), self.stopped.clone());
-            let service_id = self.service_id.clone();
-            std::thread::Builder::new()
-                .name(format!("commy-watch-{service_id}"))
-                .spawn(move || watch_loop(service_id, service, watcher, state, stopped))
-                .map_err(|err| tracing::error!(%err, "cannot start watcher thread"))
-                .ok();
+        if state.watch.is_none() {
+            state.watch = Some(self.pool.watch(self.core.clone(), pin()));
         }
+    }
+
+    /// A write through this server published `data` as `version`: push it now if few subscribers want it.
+    /// `value_type` is asked only if someone does.
+    pub(crate) fn wrote(
+        &self,
+        handle: VarHandle,
+        name: &str,
+        data: &[u8],
+        version: u64,
+        value_type: impl FnOnce() -> Option<ValueType>,
+    ) {
+        let mut state = self.core.locked();
+        if state.subscriptions.is_empty() {
+            return;
+        }
+        let wanting = state.subscriptions.iter().filter(|s| s.wants(name)).count();
+        if wanting == 0 || wanting > DIRECT_PUSH_MAX {
+            return;
+        }
+        let value_type = value_type();
+        self.core
+            .push_locked(&mut state, handle, name.to_owned(), data.to_vec(), version, value_type);
     }
 
     /// Removes one subscription; returns whether it existed.
     pub(crate) fn unsubscribe(&self, connection: u64, variable: Option<&str>) -> bool {
-        let mut state = locked(&self.state);
+        let mut state = self.core.locked();
         let before = state.subscriptions.len();
         state
             .subscriptions
             .retain(|s| !(s.connection == connection && s.variable.as_deref() == variable));
-        before != state.subscriptions.len()
+        let existed = before != state.subscriptions.len();
+        self.unwatch_if_unwanted(state);
+        existed
     }
 
     /// Removes every subscription of a connection.
     pub(crate) fn drop_connection(&self, connection: u64) {
-        locked(&self.state).subscriptions.retain(|s| s.connection != connection);
+        let mut state = self.core.locked();
+        state.subscriptions.retain(|s| s.connection != connection);
+        self.unwatch_if_unwanted(state);
+    }
+
+    fn unwatch_if_unwanted(&self, mut state: MutexGuard<'_, State>) {
+        if state.subscriptions.is_empty() {
+            if let Some(id) = state.watch.take() {
+                drop(state);
+                self.pool.unwatch(id);
+            }
+        }
     }
 
     /// Number of subscriptions a connection holds here.
     pub(crate) fn count_for(&self, connection: u64) -> usize {
-        locked(&self.state)
+        self.core
+            .locked()
             .subscriptions
             .iter()
             .filter(|s| s.connection == connection)
             .count()
     }
 
-    /// Stops the watcher for good (the service is being deleted or the server is stopping).
+    /// Stops the fan-out for good (the service is being deleted or the server is stopping).
     pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::Release);
-        locked(&self.state).subscriptions.clear();
-    }
-}
-
-fn watch_loop(
-    service_id: String,
-    service: Service,
-    mut watcher: Watcher,
-    state: Arc<Mutex<State>>,
-    stopped: Arc<AtomicBool>,
-) {
-    // The last version pushed of each variable, by table index. The watcher reports a change against the version it
-    // saw, but the value read after it may be newer still: a write that lands between the scan and the read is read
-    // now and reported again at the next wake. The second report is skipped, so a subscriber never gets the same
-    // version twice. The handle tells a variable from a later one in the same table entry.
-    let mut pushed: HashMap<u32, (VarHandle, u64)> = HashMap::new();
-    loop {
-        let changes = watcher.wait(IDLE_CHECK);
-        if stopped.load(Ordering::Acquire) {
-            return;
-        }
-        let mut pushes = Vec::with_capacity(changes.len());
-        for change in changes {
-            let Ok(info) = service.variable_at(change.index) else {
-                continue;
-            };
-            let Ok((data, version)) = service.read(info.handle) else {
-                continue;
-            };
-            let last = pushed.get(&change.index);
-            if matches!(last, Some(&(handle, last)) if handle == info.handle && last >= version) {
-                continue;
-            }
-            pushed.insert(change.index, (info.handle, version));
-            let value = ValueType::from_tag(info.type_tag).and_then(|ty| ty.decode(&data).ok().flatten());
-            pushes.push(VariableChanged {
-                service_id: service_id.clone(),
-                variable_name: info.name,
-                data,
-                version,
-                value,
-            });
-        }
-        let mut guard = locked(&state);
-        guard.subscriptions.retain(|s| !s.sink.is_closed());
-        if guard.subscriptions.is_empty() {
-            guard.watching = false;
-            return;
-        }
-        for push in pushes {
-            for sub in &guard.subscriptions {
-                if sub.variable.as_deref().is_none_or(|v| v == push.variable_name) {
-                    sub.sink.push(push.clone());
-                }
-            }
-        }
+        let mut state = self.core.locked();
+        state.stopped = true;
+        state.subscriptions.clear();
+        self.unwatch_if_unwanted(state);
     }
 }

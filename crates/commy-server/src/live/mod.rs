@@ -8,9 +8,10 @@ mod fanout;
 mod push;
 mod service;
 mod startup;
+mod watch_pool;
 
 pub use error::LiveError;
-pub use push::PushSink;
+pub use push::{Change, ChangeKey, PushSink};
 pub use service::{LiveService, StoredValue};
 
 use crate::store::{ServiceRecord, VariableRecord};
@@ -21,6 +22,7 @@ use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use watch_pool::WatchPool;
 
 /// Every loaded service, by id.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ pub struct Live {
     services: RwLock<HashMap<String, Arc<LiveService>>>,
     /// Services whose file could not be loaded at start-up, with the error each answers.
     broken: RwLock<HashMap<String, (String, String, String)>>,
+    /// The threads that watch the subscribed services' files.
+    pool: Arc<WatchPool>,
 }
 
 impl Live {
@@ -45,7 +49,14 @@ impl Live {
             options,
             services: RwLock::default(),
             broken: RwLock::default(),
+            pool: Arc::new(WatchPool::new(crate::config::Limits::default().watch_threads)),
         })
+    }
+
+    /// Watches the subscribed services' files with at most `threads` threads (see `Limits::watch_threads`).
+    pub fn with_watch_threads(mut self, threads: usize) -> Live {
+        self.pool = Arc::new(WatchPool::new(threads));
+        self
     }
 
     fn read_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<LiveService>>> {
@@ -80,7 +91,7 @@ impl Live {
                 source: Box::new(other),
             },
         })?;
-        let live = Arc::new(LiveService::new(record, path, owner));
+        let live = Arc::new(LiveService::new(record, path, owner, self.pool.clone()));
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)
     }
@@ -109,7 +120,7 @@ impl Live {
             startup::Opened::Existing(owner) => (owner, false),
             startup::Opened::Recreated(owner) => (owner, true),
         };
-        let live = Arc::new(LiveService::new(record, path, owner));
+        let live = Arc::new(LiveService::new(record, path, owner, self.pool.clone()));
         if recreated {
             let epoch = startup::version_epoch();
             for record in records {
@@ -203,6 +214,7 @@ impl Live {
 
     /// Stops every watcher and flushes every file (on shutdown).
     pub fn shutdown(&self) {
+        self.pool.stop();
         for live in self.read_map().values() {
             live.stop();
             if let Err(err) = live.flush() {

@@ -2,12 +2,17 @@
 
 use super::error::LiveError;
 use super::fanout::Fanout;
+use super::watch_pool::WatchPool;
 use crate::live::PushSink;
 use crate::store::ServiceRecord;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The next service key: unique among the services this process ever loads, never reused.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
 /// A variable's value as read.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +55,10 @@ pub struct LiveService {
 }
 
 impl LiveService {
-    pub(crate) fn new(record: &ServiceRecord, path: PathBuf, owner: ServiceOwner) -> Self {
+    pub(crate) fn new(record: &ServiceRecord, path: PathBuf, owner: ServiceOwner, pool: Arc<WatchPool>) -> Self {
         let service = owner.service().clone();
-        let fanout = Fanout::new(record.service_id.clone());
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        let fanout = Fanout::new(key, record.service_id.clone(), service.clone(), pool);
         LiveService {
             service_id: record.service_id.clone(),
             tenant_id: record.tenant_id.clone(),
@@ -204,11 +210,24 @@ impl LiveService {
         })
     }
 
-    /// Writes bytes that the caller has checked against the variable's type; returns the new version.
+    /// Writes bytes that the caller has checked against the variable's type and pushes the change to its subscribers;
+    /// returns the new version.
     pub fn write(&self, name: &str, handle: VarHandle, data: &[u8]) -> Result<u64, LiveError> {
-        self.service
+        let version = self
+            .service
             .write(handle, data)
-            .map_err(|err| self.access_error(name, err))
+            .map_err(|err| self.access_error(name, err))?;
+        self.wrote(name, handle, data, version);
+        Ok(version)
+    }
+
+    /// Pushes a write made through this server (see `fanout`).
+    fn wrote(&self, name: &str, handle: VarHandle, data: &[u8], version: u64) {
+        let value_type = || {
+            let info = self.service.info_of(handle).ok()?;
+            ValueType::from_tag(info.type_tag)
+        };
+        self.fanout.wrote(handle, name, data, version, value_type);
     }
 
     /// Compare-and-set: writes only if the variable is still at version `expected`, else [`LiveError::Conflict`].
@@ -220,9 +239,12 @@ impl LiveService {
         expected: u64,
         data: &[u8],
     ) -> Result<u64, LiveError> {
-        self.service
+        let version = self
+            .service
             .write_if_version(handle, expected, data)
-            .map_err(|err| self.access_error(name, err))
+            .map_err(|err| self.access_error(name, err))?;
+        self.wrote(name, handle, data, version);
+        Ok(version)
     }
 
     /// Every variable, in table order.
@@ -247,7 +269,7 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        self.fanout.subscribe(&self.service, connection, variable, sink)
+        self.fanout.subscribe(connection, variable, sink, || self.hold_waiter())
     }
 
     /// Ends a subscription; returns whether it existed.

@@ -10,8 +10,8 @@ use std::time::Duration;
 struct Channel(Mutex<mpsc::Sender<VariableChanged>>, AtomicBool);
 
 impl PushSink for Channel {
-    fn push(&self, change: VariableChanged) {
-        let _ = self.0.lock().unwrap().send(change);
+    fn push(&self, change: &Arc<Change>) {
+        let _ = self.0.lock().unwrap().send(change.message().clone());
     }
     fn end(&self, _ended: commy_proto::SubscriptionEnded) {}
     fn is_closed(&self) -> bool {

@@ -6,6 +6,7 @@ use super::LocalShared;
 use crate::connection::{ConnectionContext, Dispatch, Outbox, Outgoing, Peer, ShutdownSignal, Writer};
 use crate::metrics::UNDECODABLE;
 use commy_proto::{ClientMessage, Disconnected, Encoding, ErrorCode, LocalFrameBuffer, Reply};
+use std::pin::pin;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedReadHalf;
@@ -54,7 +55,7 @@ async fn run<D: Dispatch>(
     tracing::info!("local client connected");
     let (limits, metrics) = (&shared.limits, &shared.metrics);
     let _open = metrics.connection_opened();
-    let outbox = Arc::new(Outbox::new(metrics.clone()));
+    let outbox = Arc::new(Outbox::new(metrics.clone(), Encoding::Json, limits.max_pending_bytes));
     let ctx = ConnectionContext::new(id, peer, Encoding::Json, outbox.clone(), metrics.clone());
     let mut session = shared.dispatch.open(&ctx);
     let (read, write) = stream.into_split();
@@ -75,7 +76,21 @@ async fn run<D: Dispatch>(
         outbox: &outbox,
         metrics,
     };
-    let work = async { tokio::join!(reader.run(), writer.run(queued)).0 };
+    let work = async {
+        let mut reader = pin!(reader.run());
+        let mut writer = pin!(writer.run(queued));
+        tokio::select! {
+            why = &mut reader => {
+                writer.await;
+                why
+            }
+            // The writer stopped first: the socket failed, or the client is a slow consumer. The reader may be waiting
+            // for requests that never come.
+            () = &mut writer => tokio::time::timeout(limits.close_linger, reader)
+                .await
+                .unwrap_or_else(|_| "it stopped reading what the server sends".to_owned()),
+        }
+    };
     let mut grace_signal = signal.clone();
     let grace = async {
         grace_signal.wait().await;

@@ -1,7 +1,7 @@
 //! [`UnixSink`]: the local socket's [`MessageSink`]: length-prefixed JSON frames, and a service file's descriptor
 //! passed by `SCM_RIGHTS` on the first byte of the reply it belongs to.
 
-use crate::connection::{MessageSink, SinkError};
+use crate::connection::{EncodedFrame, MessageSink, SinkError};
 use commy_proto::{encode_local_frame, encode_reply, Encoding, Reply};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use std::io::{self, IoSlice};
@@ -28,10 +28,24 @@ impl UnixSink {
         }
     }
 
+    /// Writes the buffer out. Cancel-safe: what was written leaves the buffer at once, so a write given up half way
+    /// (a slow consumer's) never sends the same bytes twice.
     async fn write_buffer(&mut self) -> io::Result<()> {
-        if !self.buffer.is_empty() {
-            self.stream.write_all(&self.buffer).await?;
-            self.buffer.clear();
+        while !self.buffer.is_empty() {
+            let written = self.stream.write(&self.buffer).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.buffer.drain(..written);
+        }
+        Ok(())
+    }
+
+    /// Buffers one frame, writing the buffer out once it is large.
+    async fn buffer_frame(&mut self, frame: &[u8]) -> Result<(), SinkError> {
+        self.buffer.extend_from_slice(frame);
+        if self.buffer.len() >= FLUSH_AT {
+            self.write_buffer().await.map_err(|_| SinkError::Gone)?;
         }
         Ok(())
     }
@@ -40,21 +54,23 @@ impl UnixSink {
 impl MessageSink for UnixSink {
     type Close = ();
 
-    async fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Result<(), SinkError> {
+    async fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Result<usize, SinkError> {
         let encoded = encode_reply(reply, Encoding::Json).map_err(SinkError::Encode)?;
         let frame = encode_local_frame(encoded.as_bytes());
         let Some(fd) = fd else {
-            self.buffer.extend_from_slice(&frame);
-            if self.buffer.len() >= FLUSH_AT {
-                self.write_buffer().await.map_err(|_| SinkError::Gone)?;
-            }
-            return Ok(());
+            self.buffer_frame(&frame).await?;
+            return Ok(frame.len());
         };
         // The descriptor must arrive with this reply's first byte: write what came before it first.
         self.write_buffer().await.map_err(|_| SinkError::Gone)?;
         send_with_fd(self.stream.as_ref(), &frame, &fd)
             .await
-            .map_err(|_| SinkError::Gone)
+            .map_err(|_| SinkError::Gone)?;
+        Ok(frame.len())
+    }
+
+    async fn feed_frame(&mut self, frame: &EncodedFrame) -> Result<(), SinkError> {
+        self.buffer_frame(&encode_local_frame(frame.as_bytes())).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -64,6 +80,9 @@ impl MessageSink for UnixSink {
     async fn close(&mut self, (): ()) {
         let _ = self.stream.shutdown().await;
     }
+
+    /// The local socket has no close reason: the `Disconnected` before the close carries it.
+    fn slow_consumer_close(_reason: &str) {}
 }
 
 /// Writes `bytes` with `fd` attached to the first of them.

@@ -30,7 +30,7 @@ pub(crate) async fn run<D: Dispatch>(
     let limits = &shared.limits;
     let metrics = &shared.metrics;
     let _open = metrics.connection_opened();
-    let outbox = Arc::new(Outbox::new(metrics.clone()));
+    let outbox = Arc::new(Outbox::new(metrics.clone(), encoding, limits.max_pending_bytes));
     let ctx = ConnectionContext::new(
         shared.next_connection_id(),
         Peer::Remote(peer),
@@ -67,8 +67,11 @@ pub(crate) async fn run<D: Dispatch>(
             () = &mut reader => {
                 let _ = tokio::time::timeout(limits.close_linger, writer).await;
             }
-            // The writer is done: the reader waits for the client's close frame, for at most the linger time.
-            () = &mut writer => reader.await,
+            // The writer is done: the reader waits for the client's close frame, for at most the linger time (a slow
+            // consumer's reader may be waiting for requests that never come).
+            () = &mut writer => {
+                let _ = tokio::time::timeout(limits.close_linger, reader).await;
+            }
         }
     };
     let mut signal = shutdown.clone();

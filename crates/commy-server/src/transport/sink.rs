@@ -1,9 +1,10 @@
 //! [`WsSink`]: the WebSocket's [`MessageSink`]: text frames for JSON, binary frames for MessagePack, and close frames.
 
-use crate::connection::{MessageSink, SinkError};
+use super::close;
+use crate::connection::{EncodedFrame, MessageSink, SinkError};
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use commy_proto::{encode_reply, Encoding, Frame, Reply};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use commy_proto::{Encoding, Reply};
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
 use std::os::fd::OwnedFd;
@@ -18,10 +19,18 @@ impl MessageSink for WsSink {
     type Close = CloseFrame;
 
     /// A WebSocket cannot pass descriptors; no request answered on it has one.
-    async fn feed(&mut self, reply: &Reply, _fd: Option<OwnedFd>) -> Result<(), SinkError> {
-        let message = match encode_reply(reply, self.encoding).map_err(SinkError::Encode)? {
-            Frame::Text(text) => Message::Text(Utf8Bytes::from(text)),
-            Frame::Binary(bytes) => Message::Binary(Bytes::from(bytes)),
+    async fn feed(&mut self, reply: &Reply, _fd: Option<OwnedFd>) -> Result<usize, SinkError> {
+        let frame = EncodedFrame::encode(reply, self.encoding).map_err(SinkError::Encode)?;
+        let size = frame.len();
+        self.feed_frame(&frame).await?;
+        Ok(size)
+    }
+
+    /// Shares the frame's bytes: no copy.
+    async fn feed_frame(&mut self, frame: &EncodedFrame) -> Result<(), SinkError> {
+        let message = match frame {
+            EncodedFrame::Text(text) => Message::Text(text.clone()),
+            EncodedFrame::Binary(bytes) => Message::Binary(bytes.clone()),
         };
         self.sink.feed(message).await.map_err(|_| SinkError::Gone)
     }
@@ -39,5 +48,10 @@ impl MessageSink for WsSink {
             .feed(Message::Ping(Bytes::new()))
             .await
             .map_err(|_| SinkError::Gone)
+    }
+
+    /// Close code 1008 (policy violation) with the reason.
+    fn slow_consumer_close(reason: &str) -> CloseFrame {
+        close::frame(close_code::POLICY, reason)
     }
 }

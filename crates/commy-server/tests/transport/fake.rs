@@ -6,7 +6,7 @@ use commy_proto::{
     VariableData,
 };
 use commy_server::config::{Limits, ServerConfig};
-use commy_server::testing::{serve, Answer, ConnectionContext, Dispatch, Metrics, Outbox};
+use commy_server::testing::{serve, Answer, Change, ChangeKey, ConnectionContext, Dispatch, Metrics, Outbox};
 use commy_testkit::{guard, Client};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,7 +63,7 @@ impl Dispatch for Fake {
                 let data = write.data.unwrap_or_default();
                 let version = data.len() as u64;
                 conn.push_sink()
-                    .push(changed(&write.variable_name, version, data.clone()));
+                    .push(&change(&write.variable_name, version, data.clone()));
                 VariableData {
                     service_id: write.service_id,
                     variable_name: write.variable_name,
@@ -100,6 +100,14 @@ pub fn changed(name: &str, version: u64, data: Vec<u8>) -> VariableChanged {
         version,
         value: None,
     }
+}
+
+/// The same change as the live layer hands a connection's outbox: keyed by a number per variable name.
+pub fn change(name: &str, version: u64, data: Vec<u8>) -> Arc<Change> {
+    let index = name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(257).wrapping_add(b.into()));
+    Change::new(ChangeKey { service: 1, index }, changed(name, version, data))
 }
 
 /// The transport (`serve`) serving a [`Fake`] on `127.0.0.1:0`.

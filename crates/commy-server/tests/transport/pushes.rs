@@ -1,7 +1,7 @@
 //! Pushes: after the reply that caused them, coalesced per variable for a slow client, and never the final value
 //! lost.
 
-use crate::fake::{changed, FakeServer};
+use crate::fake::{change, changed, FakeServer};
 use commy_proto::{Request, ServerMessage, Subscribe, WriteVariable};
 use commy_server::testing::PushSink as _;
 use commy_testkit::guard;
@@ -46,7 +46,7 @@ async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
     // The client reads nothing while the changes pile up; each is big enough to fill the socket buffers soon.
     let data = vec![0xab; 16 << 10];
     for version in 1..=PUSHES {
-        outbox.push(changed("v", version, data.clone()));
+        outbox.push(&change("v", version, data.clone()));
         assert!(outbox.pending() <= 1, "{} changes queued", outbox.pending());
     }
 
@@ -90,6 +90,6 @@ async fn the_outbox_closes_with_the_connection() {
     })
     .await;
     assert!(outbox.is_closed());
-    outbox.push(changed("v", 1, vec![]));
+    outbox.push(&change("v", 1, vec![]));
     assert_eq!(outbox.pending(), 0);
 }
