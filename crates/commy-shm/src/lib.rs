@@ -37,7 +37,8 @@
 //!
 //! - `raw-futex`: `raw_futex::FutexWords`, futex words in a shared file with the very wait and wake calls the
 //!   change signal makes, so that a benchmark in a crate without unsafe code can measure commy beside the raw futex.
-//! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests. Never enable it in production.
+//! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests, and `test_hooks::DIE_MID_WRITE`, which
+//!   kills a whole program (a test's `commy serve`) while it holds a variable's lock. Never enable it in production.
 
 mod allocator;
 mod claim;
@@ -57,6 +58,8 @@ pub mod scan;
 mod service;
 mod space;
 mod table;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod waiters;
 mod watch;
 
