@@ -54,6 +54,7 @@ mod patience;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
+mod resolved;
 pub mod scan;
 mod service;
 mod space;
@@ -66,5 +67,6 @@ mod watch;
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use mapping::Access;
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use resolved::Resolved;
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

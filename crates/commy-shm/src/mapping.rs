@@ -151,36 +151,48 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize) as *const AtomicU64, words) }
     }
 
-    /// Copies `len` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with
+    /// Copies `out.len()` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with
     /// relaxed atomic loads. The caller validates the copy afterwards (a seqlock re-check).
     pub(crate) fn copy_out(&self, offset: u64, out: &mut [u8]) {
-        let words = self.u64_slice(offset, out.len().div_ceil(8));
-        let mut chunks = out.chunks_exact_mut(8);
-        for (dst, word) in (&mut chunks).zip(words) {
-            dst.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let last = words[words.len() - 1].load(Ordering::Relaxed).to_le_bytes();
-            rest.copy_from_slice(&last[..rest.len()]);
-        }
+        copy_from_words(self.u64_slice(offset, out.len().div_ceil(8)), out)
     }
 
     /// Copies `data` into the mapping at the 8-aligned `offset`, word by word with relaxed atomic stores. The last
     /// word is zero padded.
     pub(crate) fn copy_in(&self, offset: u64, data: &[u8]) {
-        let words = self.u64_slice(offset, data.len().div_ceil(8));
-        let mut chunks = data.chunks_exact(8);
-        for (src, word) in (&mut chunks).zip(words) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(src);
-            word.store(u64::from_le_bytes(w), Ordering::Relaxed);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            words[words.len() - 1].store(u64::from_le_bytes(w), Ordering::Relaxed);
-        }
+        copy_to_words(self.u64_slice(offset, data.len().div_ceil(8)), data)
+    }
+}
+
+/// Copies `words` (at least `out.len()` bytes of them) into `out` with relaxed atomic loads: one bounds check for the
+/// whole copy, none per word.
+#[inline]
+pub(crate) fn copy_from_words(words: &[AtomicU64], out: &mut [u8]) {
+    let mut chunks = out.chunks_exact_mut(8);
+    for (dst, word) in (&mut chunks).zip(words) {
+        dst.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+    }
+    let rest = chunks.into_remainder();
+    if let (false, Some(last)) = (rest.is_empty(), words.last()) {
+        let last = last.load(Ordering::Relaxed).to_le_bytes();
+        rest.copy_from_slice(&last[..rest.len()]);
+    }
+}
+
+/// Copies `data` into `words` (at least `data.len()` bytes of them) with relaxed atomic stores, the last word zero
+/// padded.
+#[inline]
+pub(crate) fn copy_to_words(words: &[AtomicU64], data: &[u8]) {
+    let mut chunks = data.chunks_exact(8);
+    for (src, word) in (&mut chunks).zip(words) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(src);
+        word.store(u64::from_le_bytes(w), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if let (false, Some(last)) = (rest.is_empty(), words.last()) {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        last.store(u64::from_le_bytes(w), Ordering::Relaxed);
     }
 }

@@ -446,7 +446,7 @@ impl Service {
 
     /// The capacity and checked data block of the entry at `entry`, if it still holds the variable `var` names.
     /// Reads only the fields a copy needs (no name), so the read and write paths never allocate.
-    fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
+    pub(crate) fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
         let map = &self.inner.map;
         let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
         let incarnation = map.u32_at(entry + e::INCARNATION as u64).load(Ordering::Relaxed);
