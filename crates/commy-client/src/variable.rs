@@ -1,0 +1,294 @@
+//! [`Variable`]: a handle to one variable, resolved once, typed once.
+
+use crate::client::unexpected;
+use crate::local::Mapped;
+use crate::service::Service;
+use crate::value::sealed::Codec;
+use crate::value::{NotOfType, VariableValue};
+use crate::{Error, Result};
+use commy_proto::{ReadVariable, ServerMessage, ValueType, WriteVariable};
+use commy_shm::{AccessError, Resolved};
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A handle to one variable of a [`Service`], made by [`Service::variable`]: `service.variable::<u64>("speed")`.
+///
+/// The variable is looked up and its type checked once, when the handle is made. On the local transport the handle
+/// keeps the variable resolved in the mapped file (where its version and slots are), so [`read`](Variable::read) and
+/// [`write`](Variable::write) are one seqlock read or one locked copy: no allocation (for numbers and `bool`), no
+/// lock but the variable's own write lock, no name lookup. If the file's layout changed since (a variable allocated,
+/// freed or resized), the handle re-resolves by itself; if this variable was freed, it looks the name up again and
+/// checks the type again. On the remote transport the same calls are requests.
+///
+/// `T` is `u64`, `i64`, `f64`, `bool` or `String` for a variable of that type, or `Vec<u8>` for the raw bytes of a
+/// variable of any type. A handle is `Send` but not `Sync` (it refreshes its resolution in place): clone it, cheaply,
+/// for another thread.
+pub struct Variable<T: VariableValue> {
+    service: Service,
+    name: String,
+    value_type: ValueType,
+    local: Option<Local>,
+    _value: PhantomData<fn() -> T>,
+}
+
+/// The local transport's state: the mapping, and the variable resolved in it.
+#[derive(Clone)]
+struct Local {
+    mapped: Arc<Mapped>,
+    resolved: RefCell<Resolved>,
+}
+
+impl<T: VariableValue> Clone for Variable<T> {
+    fn clone(&self) -> Self {
+        Variable {
+            service: self.service.clone(),
+            name: self.name.clone(),
+            value_type: self.value_type,
+            local: self.local.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T: VariableValue> fmt::Debug for Variable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Variable")
+            .field("service", &self.service.name())
+            .field("name", &self.name)
+            .field("value_type", &self.value_type)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
+}
+
+impl Service {
+    /// A handle to the variable `name`, read and written as `T`: see [`Variable`]. Fails with
+    /// [`Error::NotFound`] if there is no such variable, and with [`Error::InvalidRequest`] if its type is not `T`'s
+    /// (any type for `Vec<u8>`).
+    pub async fn variable<T: VariableValue>(&self, name: &str) -> Result<Variable<T>> {
+        let (value_type, local) = match self.mapping() {
+            Some(mapped) => {
+                let resolved = resolve::<T>(mapped, name)?;
+                let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
+                let local = Local {
+                    mapped: mapped.clone(),
+                    resolved: RefCell::new(resolved),
+                };
+                (value_type, Some(local))
+            }
+            None => {
+                let listed = self.list().await?.into_iter().find(|v| v.variable_name == name);
+                let info = listed.ok_or_else(|| self.no_variable(name))?;
+                check_type::<T>(self.name(), name, info.value_type)?;
+                (info.value_type, None)
+            }
+        };
+        Ok(Variable {
+            service: self.clone(),
+            name: name.to_owned(),
+            value_type,
+            local,
+            _value: PhantomData,
+        })
+    }
+
+    fn no_variable(&self, name: &str) -> Error {
+        Error::NotFound(format!("variable '{name}' does not exist in service '{}'", self.name()))
+    }
+}
+
+/// Resolves `name` in the mapping and checks its type against `T`'s.
+fn resolve<T: VariableValue>(mapped: &Mapped, name: &str) -> Result<Resolved> {
+    let resolved = mapped
+        .service()
+        .resolve_name(name)
+        .map_err(|e| mapped.failed(name, e))?;
+    let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
+    check_type::<T>(mapped.name(), name, value_type)?;
+    Ok(resolved)
+}
+
+fn check_type<T: VariableValue>(service: &str, name: &str, value_type: ValueType) -> Result<()> {
+    match T::VALUE_TYPE {
+        Some(wanted) if wanted != value_type => Err(Error::InvalidRequest(format!(
+            "variable '{name}' in service '{service}' is of type {value_type}, not {wanted}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl<T: VariableValue> Variable<T> {
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The variable's type, as it was when the handle was made.
+    pub fn value_type(&self) -> ValueType {
+        self.value_type
+    }
+
+    /// The service it belongs to.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Reads the value.
+    pub async fn read(&self) -> Result<T> {
+        Ok(self.read_versioned().await?.0)
+    }
+
+    /// Reads the value and the version it belongs to (for [`compare_and_set`](Variable::compare_and_set)).
+    pub async fn read_versioned(&self) -> Result<(T, u64)> {
+        if let Some(local) = self.read_local() {
+            return local;
+        }
+        let request = ReadVariable {
+            service_id: self.service.id().to_owned(),
+            variable_name: self.name.clone(),
+        };
+        match self.service.client().call(request).await? {
+            ServerMessage::VariableData(data) => {
+                let version = data.version;
+                T::decode(data.data)
+                    .map(|value| (value, version))
+                    .map_err(|e| self.not_of_type(e))
+            }
+            other => Err(unexpected("ReadVariable", &other)),
+        }
+    }
+
+    /// Writes the value; returns the new version. Needs `write`.
+    pub async fn write(&self, value: T::Arg<'_>) -> Result<u64> {
+        self.write_at(value, None).await
+    }
+
+    /// Compare-and-set: writes the value only if the variable is still at `expected_version`, and returns the new
+    /// version; otherwise writes nothing and fails with [`Error::Conflict`]. See [`Service::compare_and_set`].
+    pub async fn compare_and_set(&self, expected_version: u64, value: T::Arg<'_>) -> Result<u64> {
+        self.write_at(value, Some(expected_version)).await
+    }
+
+    /// Replaces the value with `f(current)`, by compare-and-set, reading and trying again while another writer comes
+    /// first; returns the new version. `f` may run more than once.
+    pub async fn update(&self, mut f: impl FnMut(T) -> T) -> Result<u64>
+    where
+        T: for<'a> AsArg<'a>,
+    {
+        loop {
+            let (value, version) = self.read_versioned().await?;
+            let next = f(value);
+            match self.compare_and_set(version, next.as_arg()).await {
+                Err(Error::Conflict { .. }) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn write_at(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
+        if let Some(local) = self.write_local(value, expected_version) {
+            return local;
+        }
+        let request = WriteVariable {
+            service_id: self.service.id().to_owned(),
+            variable_name: self.name.clone(),
+            data: Some(T::with_bytes(value, <[u8]>::to_vec)),
+            value: None,
+            expected_version,
+        };
+        match self.service.client().call(request).await? {
+            ServerMessage::VariableData(data) => Ok(data.version),
+            other => Err(unexpected("WriteVariable", &other)),
+        }
+    }
+
+    /// The read on the local transport (`None` on the remote one).
+    pub(crate) fn read_local(&self) -> Option<Result<(T, u64)>> {
+        let local = self.local.as_ref()?;
+        Some(self.with_resolved(local, |resolved| T::read_local(resolved)).and_then(|read| {
+            read.map_err(|e| self.not_of_type(e))
+        }))
+    }
+
+    /// The write on the local transport (`None` on the remote one).
+    pub(crate) fn write_local(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Option<Result<u64>> {
+        let local = self.local.as_ref()?;
+        if !local.mapped.writable() {
+            return Some(Err(local.mapped.read_only()));
+        }
+        Some(T::with_bytes(value, |bytes| {
+            if T::VALUE_TYPE.is_none() {
+                // Raw bytes must still be a value of the variable's type, as the server would check.
+                let capacity = local.resolved.borrow().capacity();
+                if let Err(e) = self.value_type.check_bytes(bytes, capacity) {
+                    return Err(Error::InvalidRequest(format!("variable '{}': {e}", self.name)));
+                }
+            }
+            self.with_resolved(local, |resolved| match expected_version {
+                Some(expected) => resolved.write_if_version(expected, bytes),
+                None => resolved.write(bytes),
+            })
+        }))
+    }
+
+    /// Runs `op` on the resolution; if the variable was freed (perhaps allocated again under the same name), resolves
+    /// the name again, checking its type, and retries once. A fresh mapping of the service would come in here too.
+    fn with_resolved<R>(
+        &self,
+        local: &Local,
+        op: impl Fn(&Resolved) -> std::result::Result<R, AccessError>,
+    ) -> Result<R> {
+        let first = op(&local.resolved.borrow());
+        match first {
+            Err(AccessError::Stale) => {
+                let fresh = resolve::<T>(&local.mapped, &self.name)?;
+                let again = op(&fresh);
+                *local.resolved.borrow_mut() = fresh;
+                again.map_err(|e| local.mapped.failed(&self.name, e))
+            }
+            other => other.map_err(|e| local.mapped.failed(&self.name, e)),
+        }
+    }
+
+    fn not_of_type(&self, found: NotOfType) -> Error {
+        Error::InvalidRequest(format!(
+            "variable '{}' in service '{}' holds {} bytes, which are not a {} value",
+            self.name,
+            self.service.name(),
+            found.len,
+            T::VALUE_TYPE.map_or("bytes", ValueType::as_str)
+        ))
+    }
+}
+
+/// A value as the argument its own type's writes take, for [`Variable::update`].
+pub trait AsArg<'a>: VariableValue {
+    /// `self` as [`Variable::write`] takes it.
+    fn as_arg(&'a self) -> <Self as Codec>::Arg<'a>;
+}
+
+macro_rules! copy_as_arg {
+    ($($ty:ty),*) => {$(
+        impl<'a> AsArg<'a> for $ty {
+            fn as_arg(&'a self) -> $ty {
+                *self
+            }
+        }
+    )*};
+}
+
+copy_as_arg!(u64, i64, f64, bool);
+
+impl<'a> AsArg<'a> for String {
+    fn as_arg(&'a self) -> &'a str {
+        self
+    }
+}
+
+impl<'a> AsArg<'a> for Vec<u8> {
+    fn as_arg(&'a self) -> &'a [u8] {
+        self
+    }
+}
