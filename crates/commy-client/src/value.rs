@@ -1,6 +1,7 @@
 //! [`VariableValue`]: the Rust types a [`Variable`](crate::Variable) handle reads and writes, each tied to one
 //! variable type (or, for `Vec<u8>`, to any).
 
+use crate::payload::Payload;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, Resolved};
 
@@ -9,15 +10,17 @@ use commy_shm::{AccessError, Resolved};
 /// implements it for exactly these.
 pub trait VariableValue: sealed::Codec {}
 
-/// What a typed read found in the file or a reply: bytes that are not a value of the type (the variable changed type
-/// since it was resolved, or its bytes are damaged).
-#[derive(Debug)]
-pub(crate) struct NotOfType {
-    pub(crate) len: usize,
-}
+pub(crate) use sealed::NotOfType;
 
 pub(crate) mod sealed {
     use super::*;
+
+    /// What a typed read found in the file or a reply: bytes that are not a value of the type (the variable changed
+    /// type since it was resolved, or its bytes are damaged).
+    #[derive(Debug)]
+    pub struct NotOfType {
+        pub(crate) len: usize,
+    }
 
     /// How one Rust type travels in a variable's bytes. Fixed-size types read into a buffer on the stack and write
     /// from one, so a local read or write through a handle allocates nothing.
@@ -28,6 +31,10 @@ pub(crate) mod sealed {
         type Arg<'a>: Copy;
         /// The stored bytes of `arg`, handed to `f`.
         fn with_bytes<R>(arg: Self::Arg<'_>, f: impl FnOnce(&[u8]) -> R) -> R;
+        /// `arg` as a remote write sends it: a JSON value where it has one, so that the server checks it against the
+        /// variable's type as it is now (it may have been allocated again with another type since the handle was
+        /// made), and the bytes otherwise.
+        fn payload(arg: Self::Arg<'_>) -> Payload;
         /// The value in `bytes`.
         fn decode(bytes: Vec<u8>) -> Result<Self, NotOfType>;
         /// One read through a resolution: the value and its version. `Ok(Err(_))` when the bytes are not of the type.
@@ -61,6 +68,10 @@ macro_rules! eight_byte_value {
                 f(&arg.to_le_bytes())
             }
 
+            fn payload(arg: $ty) -> Payload {
+                Payload::from(arg)
+            }
+
             fn decode(bytes: Vec<u8>) -> Result<$ty, NotOfType> {
                 let len = bytes.len();
                 let eight: [u8; 8] = bytes.try_into().map_err(|_| NotOfType { len })?;
@@ -84,6 +95,10 @@ impl sealed::Codec for bool {
 
     fn with_bytes<R>(arg: bool, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&[u8::from(arg)])
+    }
+
+    fn payload(arg: bool) -> Payload {
+        Payload::from(arg)
     }
 
     fn decode(bytes: Vec<u8>) -> Result<bool, NotOfType> {
@@ -112,6 +127,10 @@ impl sealed::Codec for String {
         f(arg.as_bytes())
     }
 
+    fn payload(arg: &str) -> Payload {
+        Payload::from(arg)
+    }
+
     fn decode(bytes: Vec<u8>) -> Result<String, NotOfType> {
         let len = bytes.len();
         String::from_utf8(bytes).map_err(|_| NotOfType { len })
@@ -126,6 +145,10 @@ impl sealed::Codec for Vec<u8> {
 
     fn with_bytes<R>(arg: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
         f(arg)
+    }
+
+    fn payload(arg: &[u8]) -> Payload {
+        Payload::from(arg)
     }
 
     fn decode(bytes: Vec<u8>) -> Result<Vec<u8>, NotOfType> {

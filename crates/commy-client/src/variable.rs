@@ -8,7 +8,6 @@ use crate::value::{NotOfType, VariableValue};
 use crate::{Error, Result};
 use commy_proto::{ReadVariable, ServerMessage, ValueType, WriteVariable};
 use commy_shm::{AccessError, Resolved};
-use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -23,8 +22,7 @@ use std::sync::Arc;
 /// checks the type again. On the remote transport the same calls are requests.
 ///
 /// `T` is `u64`, `i64`, `f64`, `bool` or `String` for a variable of that type, or `Vec<u8>` for the raw bytes of a
-/// variable of any type. A handle is `Send` but not `Sync` (it refreshes its resolution in place): clone it, cheaply,
-/// for another thread.
+/// variable of any type. A handle is cheap to clone, and clones share one resolution.
 pub struct Variable<T: VariableValue> {
     service: Service,
     name: String,
@@ -37,7 +35,7 @@ pub struct Variable<T: VariableValue> {
 #[derive(Clone)]
 struct Local {
     mapped: Arc<Mapped>,
-    resolved: RefCell<Resolved>,
+    resolved: Arc<Resolved>,
 }
 
 impl<T: VariableValue> Clone for Variable<T> {
@@ -74,7 +72,7 @@ impl Service {
                 let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
                 let local = Local {
                     mapped: mapped.clone(),
-                    resolved: RefCell::new(resolved),
+                    resolved: Arc::new(resolved),
                 };
                 (value_type, Some(local))
             }
@@ -108,6 +106,21 @@ fn resolve<T: VariableValue>(mapped: &Mapped, name: &str) -> Result<Resolved> {
     let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
     check_type::<T>(mapped.name(), name, value_type)?;
     Ok(resolved)
+}
+
+/// Points `resolved` at the variable now called `name` (allocated again after the one it named was freed), after
+/// checking its type against `T`'s.
+fn resolve_again<T: VariableValue>(mapped: &Mapped, resolved: &Resolved, name: &str) -> Result<()> {
+    let shm = mapped.service();
+    let failed = |e| mapped.failed(name, e);
+    let handle = shm.lookup(name).map_err(failed)?;
+    let info = shm.info_of(handle).map_err(failed)?;
+    check_type::<T>(
+        mapped.name(),
+        name,
+        ValueType::from_tag(info.type_tag).unwrap_or_default(),
+    )?;
+    resolved.retarget(handle).map_err(failed)
 }
 
 fn check_type<T: VariableValue>(service: &str, name: &str, value_type: ValueType) -> Result<()> {
@@ -191,11 +204,12 @@ impl<T: VariableValue> Variable<T> {
         if let Some(local) = self.write_local(value, expected_version) {
             return local;
         }
+        let (data, value) = T::payload(value).into_wire();
         let request = WriteVariable {
             service_id: self.service.id().to_owned(),
             variable_name: self.name.clone(),
-            data: Some(T::with_bytes(value, <[u8]>::to_vec)),
-            value: None,
+            data,
+            value,
             expected_version,
         };
         match self.service.client().call(request).await? {
@@ -207,9 +221,10 @@ impl<T: VariableValue> Variable<T> {
     /// The read on the local transport (`None` on the remote one).
     pub(crate) fn read_local(&self) -> Option<Result<(T, u64)>> {
         let local = self.local.as_ref()?;
-        Some(self.with_resolved(local, |resolved| T::read_local(resolved)).and_then(|read| {
-            read.map_err(|e| self.not_of_type(e))
-        }))
+        Some(
+            self.with_resolved(local, |resolved| T::read_local(resolved))
+                .and_then(|read| read.map_err(|e| self.not_of_type(e))),
+        )
     }
 
     /// The write on the local transport (`None` on the remote one).
@@ -221,7 +236,7 @@ impl<T: VariableValue> Variable<T> {
         Some(T::with_bytes(value, |bytes| {
             if T::VALUE_TYPE.is_none() {
                 // Raw bytes must still be a value of the variable's type, as the server would check.
-                let capacity = local.resolved.borrow().capacity();
+                let capacity = local.resolved.capacity();
                 if let Err(e) = self.value_type.check_bytes(bytes, capacity) {
                     return Err(Error::InvalidRequest(format!("variable '{}': {e}", self.name)));
                 }
@@ -234,19 +249,17 @@ impl<T: VariableValue> Variable<T> {
     }
 
     /// Runs `op` on the resolution; if the variable was freed (perhaps allocated again under the same name), resolves
-    /// the name again, checking its type, and retries once. A fresh mapping of the service would come in here too.
+    /// the name again, checking its type, and retries once. (A service moved to a fresh file would be followed here
+    /// too: its old file's variables read as freed.)
     fn with_resolved<R>(
         &self,
         local: &Local,
         op: impl Fn(&Resolved) -> std::result::Result<R, AccessError>,
     ) -> Result<R> {
-        let first = op(&local.resolved.borrow());
-        match first {
+        match op(&local.resolved) {
             Err(AccessError::Stale) => {
-                let fresh = resolve::<T>(&local.mapped, &self.name)?;
-                let again = op(&fresh);
-                *local.resolved.borrow_mut() = fresh;
-                again.map_err(|e| local.mapped.failed(&self.name, e))
+                resolve_again::<T>(&local.mapped, &local.resolved, &self.name)?;
+                op(&local.resolved).map_err(|e| local.mapped.failed(&self.name, e))
             }
             other => other.map_err(|e| local.mapped.failed(&self.name, e)),
         }

@@ -29,6 +29,16 @@ fn session(url: &str, key: &str, transport: Transport) {
         Err(Error::Conflict { current_version: Some(v), .. }) if v == version + 1
     ));
     assert!(matches!(svc.read("nope"), Err(Error::NotFound(_))));
+
+    // A handle: on the local transport its calls run in this thread, on the remote one through the runtime.
+    let hits = svc.variable::<u64>("hits").unwrap();
+    assert_eq!(hits.read().unwrap(), 6);
+    let (_, now) = hits.read_versioned().unwrap();
+    assert_eq!(hits.write(10).unwrap(), now + 1);
+    assert!(matches!(hits.compare_and_set(now, 11), Err(Error::Conflict { .. })));
+    hits.update(|n| n + 1).unwrap();
+    assert_eq!(svc.read_u64("hits").unwrap(), 11);
+    assert!(matches!(svc.variable::<bool>("hits"), Err(Error::InvalidRequest(_))));
     assert!(!client.list_services().unwrap().is_empty());
     client.close();
 }
