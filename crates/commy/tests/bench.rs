@@ -30,9 +30,11 @@ impl Cli {
 
 /// The rows every machine gets; a machine with two vCPUs or more also gets "local watch, cross vCPU, one way" after
 /// the same-vCPU row.
-const CASES: [&str; 5] = [
+const CASES: [&str; 7] = [
     "local read, 8 B",
     "local write, 8 B",
+    "local handle read, 8 B",
+    "local handle write, 8 B",
     "local watch, same vCPU, one way",
     "remote read, round trip",
     "remote watch, write -> push",
