@@ -9,6 +9,7 @@
 //! | local handle read, 8 B | `Variable::<u64>::read`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
 //! | local handle write, 8 B | `Variable::<u64>::write`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
 //! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
+//! | local handle watch (same vCPU, cross vCPU) | handle write -> `Variable::wait_change_blocking` in another process, one way | the same raw futex ping-pong |
 //! | remote read | `Service::read_u64` round trip | a raw WebSocket echo round trip over loopback |
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
 //!
@@ -23,6 +24,7 @@
 mod child;
 mod cpus;
 mod futex;
+mod handle_watch;
 mod local;
 mod progress;
 mod remote;
@@ -190,7 +192,8 @@ async fn bench(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>> {
 async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::Result<Vec<Row>> {
     let n = iterations as usize;
     // Every case takes n samples of the SDK and n of its baseline.
-    let progress = Progress::new(2 * n as u64 * (6 + watch::placement_count() as u64));
+    let progress =
+        Progress::new(2 * n as u64 * (6 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");

@@ -4,6 +4,7 @@
 use crate::variable::AsArg;
 use crate::{Error, Result, ValueType, VariableValue};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::runtime::Runtime;
 
 /// A blocking [`crate::Variable`], made by [`blocking::Service::variable`](crate::blocking::Service::variable).
@@ -62,6 +63,32 @@ impl<T: VariableValue> Variable<T> {
                 .runtime
                 .block_on(self.inner.compare_and_set(expected_version, value)),
         }
+    }
+
+    /// Waits until the variable is at another version than `seen_version`, or `timeout` passes; returns the value and
+    /// version then, or `None` on a timeout. On the local transport this thread sleeps on the mapped file's change
+    /// signal (see [`crate::Variable::wait_change_blocking`]); on the remote one it watches the variable until a
+    /// change arrives.
+    pub fn wait_change(&self, seen_version: u64, timeout: Duration) -> Result<Option<(T, u64)>> {
+        if self.inner.is_local() {
+            return self.inner.wait_change_blocking(seen_version, timeout);
+        }
+        self.runtime.block_on(async {
+            let mut watch = self.inner.service().watch_variable(self.inner.name()).await?;
+            let current = self.inner.read_versioned().await?;
+            if current.1 != seen_version {
+                return Ok(Some(current));
+            }
+            let changed = tokio::time::timeout(timeout, async {
+                while let Some(change) = watch.next_change().await {
+                    if change.version != seen_version {
+                        return self.inner.read_versioned().await.map(Some);
+                    }
+                }
+                Ok(None)
+            });
+            changed.await.unwrap_or(Ok(None))
+        })
     }
 
     /// See [`crate::Variable::update`].

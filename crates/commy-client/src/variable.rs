@@ -148,6 +148,11 @@ impl<T: VariableValue> Variable<T> {
         &self.service
     }
 
+    /// Whether the handle reads and writes the mapped file (the local transport).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
     /// Reads the value.
     pub async fn read(&self) -> Result<T> {
         Ok(self.read_versioned().await?.0)
@@ -216,6 +221,27 @@ impl<T: VariableValue> Variable<T> {
             ServerMessage::VariableData(data) => Ok(data.version),
             other => Err(unexpected("WriteVariable", &other)),
         }
+    }
+
+    /// Blocks the calling thread until the variable is at another version than `seen_version`, or `timeout` passes;
+    /// returns the value and version then, or `None` on a timeout. On the local transport the thread sleeps on the
+    /// mapped file's change signal itself, so a write in another process wakes it directly (one context switch, as a
+    /// raw futex; a [`Watch`](crate::Watch) takes a hop through a watcher thread). Never call it on an async runtime's
+    /// worker; the blocking client's [`Variable::wait_change`](crate::blocking::Variable::wait_change) is the same
+    /// call, and also works remotely. Here, on the remote transport, it is [`Error::InvalidRequest`]: use
+    /// [`Service::watch_variable`] there.
+    pub fn wait_change_blocking(&self, seen_version: u64, timeout: std::time::Duration) -> Result<Option<(T, u64)>> {
+        let Some(local) = self.local.as_ref() else {
+            return Err(Error::InvalidRequest(format!(
+                "waiting for variable '{}' in this thread needs the local transport; watch it instead",
+                self.name
+            )));
+        };
+        let now = self.with_resolved(local, |resolved| resolved.wait_for_change(seen_version, timeout))?;
+        if now == seen_version {
+            return Ok(None);
+        }
+        self.read_local().transpose()
     }
 
     /// The read on the local transport (`None` on the remote one).

@@ -20,9 +20,11 @@ use crate::mapping::{copy_from_words, copy_to_words, Access};
 use crate::patience::Patience;
 use crate::platform;
 use crate::service::{ReadInfo, Service, VarHandle, Wait};
+use crate::watch::WaiterPin;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A variable resolved once for fast reads and writes: see the module docs. `Send` and `Sync`: threads share one,
 /// and a clone is cheap.
@@ -314,6 +316,36 @@ impl Resolved {
     pub fn version(&self) -> Result<u64, AccessError> {
         let r = self.current_or_fresh()?;
         Ok(self.word(r.version).load(Ordering::Acquire))
+    }
+
+    /// Blocks this thread until the variable's version differs from `seen`, or `timeout` passes; returns the version
+    /// then (`seen` on a timeout). The thread sleeps on the file's change signal itself, so a write in another process
+    /// wakes it directly: one context switch per change, as with a raw futex. A read-write attachment registers as a
+    /// sleeper for the time of the wait, so writers wake it at once; a read-only one wakes every
+    /// [`crate::READ_ONLY_POLL`] at the latest (or at once while any writable watcher, such as the server, is
+    /// registered).
+    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> Result<u64, AccessError> {
+        let deadline = Instant::now() + timeout;
+        let counter = self.service.inner.map.u32_at(h::CHANGE_COUNTER as u64);
+        let registration = (self.service.access() == Access::ReadWrite).then(|| WaiterPin::new(&self.service));
+        let woken = registration.as_ref().is_some_and(WaiterPin::is_registered);
+        loop {
+            // The counter before the version: a publish after this load moves it, so the futex will not sleep.
+            let before = counter.load(Ordering::SeqCst);
+            let now_version = self.version()?;
+            if now_version != seen {
+                return Ok(now_version);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(seen);
+            }
+            let mut slice = deadline - now;
+            if !woken {
+                slice = slice.min(crate::READ_ONLY_POLL);
+            }
+            platform::wait_on(counter, before, slice);
+        }
     }
 
     /// Reads the value into `buf` without allocating: exactly one published value, never torn (a seqlock read).

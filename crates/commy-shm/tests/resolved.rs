@@ -176,3 +176,26 @@ fn reads_through_a_resolution_never_tear_while_the_layout_changes() {
     }
     println!("{reads} reads through one resolution, {changes} versions seen, {layout_changes} layout changes");
 }
+
+/// A thread waiting for a change through a resolution is woken by another process's write, and sees the new version.
+#[test]
+fn a_wait_for_change_ends_at_another_processs_write() {
+    let mut fx = Fixture::new();
+    fx.var("counter", 8, &[0; 8]);
+    let client = Service::open(&fx.path, Access::ReadWrite).unwrap();
+    let resolved = client.resolve_name("counter").unwrap();
+    let seen = resolved.version().unwrap();
+    let timeout = std::time::Duration::from_millis(5);
+    assert_eq!(
+        resolved.wait_for_change(seen, timeout).unwrap(),
+        seen,
+        "nothing changed: a timeout"
+    );
+    let mut helper = Helper::spawn(&["write-when-watched", fx.path_str(), "counter", "42", "8"]);
+    let now = resolved
+        .wait_for_change(seen, std::time::Duration::from_secs(30))
+        .unwrap();
+    helper.expect("WROTE");
+    assert_eq!(now, seen + 1);
+    assert_eq!(resolved.read().unwrap(), (vec![0x42; 8], seen + 1));
+}

@@ -39,6 +39,21 @@ fn session(url: &str, key: &str, transport: Transport) {
     hits.update(|n| n + 1).unwrap();
     assert_eq!(svc.read_u64("hits").unwrap(), 11);
     assert!(matches!(svc.variable::<bool>("hits"), Err(Error::InvalidRequest(_))));
+
+    // Waiting for a change in this thread: another thread's write ends the wait with the new value.
+    let (_, seen) = hits.read_versioned().unwrap();
+    assert_eq!(
+        hits.wait_change(seen, Duration::from_millis(10)).unwrap(),
+        None,
+        "nothing changed"
+    );
+    let writer = hits.clone();
+    let changed = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| hits.wait_change(seen, Duration::from_secs(30)).unwrap());
+        writer.write(12).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(changed, Some((12, seen + 1)));
     assert!(!client.list_services().unwrap().is_empty());
     client.close();
 }
