@@ -5,6 +5,9 @@
 //!   The whole layout lives in the file, so another process that maps it sees every variable with no other channel.
 //! - A [`Service`] is any process's attachment, read-only or read-write, opened from a path or a descriptor.
 //!   Reads are lock-free and never torn; writes are all-or-nothing; a writer killed mid-write wedges nothing.
+//! - A [`Resolved`] variable (`service.resolve(handle)`) caches where the seqlock's words are: reads and writes
+//!   through it allocate, hash and lock nothing else, and it follows layout changes by itself. Its
+//!   `wait_for_change` sleeps on the change signal in the caller's own thread.
 //! - A [`Watcher`] blocks until something changes and reports exactly which variables did. A write with nobody
 //!   watching costs no system call.
 //!
