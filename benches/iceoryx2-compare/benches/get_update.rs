@@ -1,5 +1,5 @@
-//! Commy's variable read and write beside iceoryx2's blackboard `get` and `update_with_copy`, on 8 B, 64 B and
-//! 4 KiB values, in the same criterion groups of the same run, with a `memcpy` of the same size as the floor.
+//! Commy's variable read and write (by handle, and through a `Resolved` variable) beside iceoryx2's blackboard `get`
+//! and `update_with_copy`, on 8 B, 64 B and 4 KiB values, in the same criterion groups of the same run, with a `memcpy` of the same size as the floor.
 //!
 //! Both stores live in shared memory and are reached through their public API: commy through a second attachment
 //! (`Service::open`, as a client process would), iceoryx2 through a writer port and a reader port of one
@@ -85,6 +85,7 @@ where
     V: Copy + ZeroCopySend + std::fmt::Debug + 'static,
 {
     let var = commy.client.lookup(&format!("v{N}")).expect("lookup");
+    let resolved = commy.client.resolve(var).expect("resolve");
     let key = N as Key;
     let reader = bb.reader.entry::<V>(&key).expect("reader entry");
     let writer = bb.writer.entry::<V>(&key).expect("writer entry");
@@ -97,6 +98,9 @@ where
     g.bench_function("commy read_into", |b| {
         b.iter(|| commy.client.read_into(black_box(var), black_box(&mut buf)).unwrap())
     });
+    g.bench_function("commy resolved read_into", |b| {
+        b.iter(|| black_box(&resolved).read_into(black_box(&mut buf)).unwrap())
+    });
     memcpy(&mut g, &bytes);
     g.finish();
 
@@ -107,6 +111,9 @@ where
     });
     g.bench_function("commy write", |b| {
         b.iter(|| commy.client.write(black_box(var), black_box(&bytes)).unwrap())
+    });
+    g.bench_function("commy resolved write", |b| {
+        b.iter(|| black_box(&resolved).write(black_box(&bytes)).unwrap())
     });
     memcpy(&mut g, &bytes);
     g.finish();

@@ -7,6 +7,7 @@
 
 use super::cpus::pin_to_cpu;
 use super::futex::FutexPingPong;
+use super::handle_watch;
 use super::{await_any, await_value, BenchArgs, Target, DEADLINE, PING, PONG};
 use anyhow::{bail, Context};
 use clap::ValueEnum;
@@ -30,6 +31,10 @@ pub(crate) enum Role {
     /// An SDK client on the local transport, in the service `--child-arg`: waits for `ping` on a `Watch`, writes its
     /// value to `pong`.
     SdkEcho,
+    /// Like `SdkPing`, through variable handles, waiting in its own thread (`Variable::wait_change_blocking`).
+    HandlePing,
+    /// Like `SdkEcho`, through variable handles, waiting in its own thread.
+    HandleEcho,
 }
 
 /// The line an echoer prints once it is ready, so that no ping is sent before it can be seen.
@@ -101,16 +106,19 @@ pub(crate) fn run(role: Role, args: &BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Role::SdkPing | Role::SdkEcho => {
+        Role::SdkPing | Role::SdkEcho | Role::HandlePing | Role::HandleEcho => {
             let target = Target::from_args(args)?;
             let runtime = super::runtime()?;
             runtime.block_on(async {
                 let client = target.connect(Transport::Local).await?;
                 let service = client.get_service(arg).await?;
-                let result = if role == Role::SdkPing {
-                    sdk_ping(&service, rounds).await.and_then(|rtts| report(&rtts))
-                } else {
-                    sdk_echo(&service, rounds).await
+                let result = match role {
+                    Role::SdkPing => sdk_ping(&service, rounds).await.and_then(|rtts| report(&rtts)),
+                    Role::HandlePing => handle_watch::ping(&service, rounds)
+                        .await
+                        .and_then(|rtts| report(&rtts)),
+                    Role::HandleEcho => handle_watch::echo(&service, rounds, READY).await,
+                    _ => sdk_echo(&service, rounds).await,
                 };
                 client.close();
                 result

@@ -6,7 +6,10 @@
 //! |---|---|---|
 //! | local read, 8 B | `Service::read_u64`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
 //! | local write, 8 B | `Service::write_u64`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
+//! | local handle read, 8 B | `Variable::<u64>::read`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
+//! | local handle write, 8 B | `Variable::<u64>::write`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
 //! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
+//! | local handle watch (same vCPU, cross vCPU) | handle write -> `Variable::wait_change_blocking` in another process, one way | the same raw futex ping-pong |
 //! | remote read | `Service::read_u64` round trip | a raw WebSocket echo round trip over loopback |
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
 //! | login | `Authenticate` (API key) round trip | a `Heartbeat` round trip on the same connection |
@@ -24,6 +27,7 @@
 mod child;
 mod cpus;
 mod futex;
+mod handle_watch;
 mod local;
 mod login;
 mod progress;
@@ -215,13 +219,18 @@ async fn login_only(target: &Target, iterations: u32) -> anyhow::Result<Vec<Row>
 async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::Result<Vec<Row>> {
     let n = iterations as usize;
     // Every case takes n samples of the SDK and n of its baseline.
-    let progress = Progress::new(2 * n as u64 * (5 + watch::placement_count() as u64));
+    let progress =
+        Progress::new(2 * n as u64 * (7 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");
         rows.push(local::read(service, n, &progress).await?);
         progress.case("local write");
         rows.push(local::write(service, n, &progress).await?);
+        progress.case("local handle read");
+        rows.push(local::handle_read(service, n, &progress).await?);
+        progress.case("local handle write");
+        rows.push(local::handle_write(service, n, &progress).await?);
         rows.extend(watch::rows(target, service, n, &progress).await?);
         let mut remote = remote::Remote::connect(target, service.name()).await?;
         progress.case("remote read");

@@ -33,69 +33,106 @@ fn mapping(service: &Service) -> anyhow::Result<(commy_shm::Service, VarHandle)>
     Ok((raw, handle))
 }
 
+/// Times `n` samples (after the warm-up) of `BATCH` runs of `$baseline` and of `$sdk`, interleaved, and makes the row
+/// `$case` of their medians.
+macro_rules! timed_pair {
+    ($n:expr, $progress:expr, $case:expr, $baseline_name:expr, $baseline:expr, $sdk:expr $(,)?) => {{
+        let (mut sdk, mut base) = (Vec::with_capacity($n), Vec::with_capacity($n));
+        for i in 0..warmup($n) + $n {
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                black_box($baseline);
+            }
+            let b = per_op(start);
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                black_box($sdk);
+            }
+            let s = per_op(start);
+            if i >= warmup($n) {
+                base.push(b);
+                sdk.push(s);
+                $progress.tick();
+                $progress.tick();
+            }
+        }
+        Row {
+            case: $case,
+            figure: Figure::PerOp(percentiles(sdk).p50),
+            baseline_name: $baseline_name,
+            baseline: Figure::PerOp(percentiles(base).p50),
+            aim: Some(LOCAL_AIM),
+        }
+    }};
+}
+
 /// `read_u64` of an 8-byte variable against `commy_shm::Service::read_into` on the same mapping.
 pub(crate) async fn read(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
     let (raw, handle) = mapping(service)?;
     let mut buf = [0u8; 8];
-    let (mut sdk, mut base) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..warmup(n) + n {
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            black_box(raw.read_into(black_box(handle), black_box(&mut buf))?);
-        }
-        let b = per_op(start);
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            black_box(service.read_u64(black_box(VALUE)).await?);
-        }
-        let s = per_op(start);
-        if i >= warmup(n) {
-            base.push(b);
-            sdk.push(s);
-            progress.tick();
-            progress.tick();
-        }
-    }
-    Ok(Row {
-        case: "local read, 8 B",
-        figure: Figure::PerOp(percentiles(sdk).p50),
-        baseline_name: "commy-shm read_into, same mapping",
-        baseline: Figure::PerOp(percentiles(base).p50),
-        aim: Some(LOCAL_AIM),
-    })
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local read, 8 B",
+        "commy-shm read_into, same mapping",
+        raw.read_into(black_box(handle), black_box(&mut buf))?,
+        service.read_u64(black_box(VALUE)).await?,
+    ))
 }
 
 /// `write_u64` of an 8-byte variable against `commy_shm::Service::write` on the same mapping. Nothing watches the
 /// service yet, so neither side makes a system call.
 pub(crate) async fn write(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
     let (raw, handle) = mapping(service)?;
-    let (mut sdk, mut base) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut value = 0u64;
-    for i in 0..warmup(n) + n {
-        let start = Instant::now();
-        for _ in 0..BATCH {
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local write, 8 B",
+        "commy-shm write, same mapping",
+        {
             value += 1;
-            black_box(raw.write(black_box(handle), &value.to_le_bytes())?);
-        }
-        let b = per_op(start);
-        let start = Instant::now();
-        for _ in 0..BATCH {
+            raw.write(black_box(handle), &value.to_le_bytes())?
+        },
+        {
             value += 1;
-            black_box(service.write_u64(black_box(VALUE), value).await?);
-        }
-        let s = per_op(start);
-        if i >= warmup(n) {
-            base.push(b);
-            sdk.push(s);
-            progress.tick();
-            progress.tick();
-        }
-    }
-    Ok(Row {
-        case: "local write, 8 B",
-        figure: Figure::PerOp(percentiles(sdk).p50),
-        baseline_name: "commy-shm write, same mapping",
-        baseline: Figure::PerOp(percentiles(base).p50),
-        aim: Some(LOCAL_AIM),
-    })
+            service.write_u64(black_box(VALUE), value).await?
+        },
+    ))
+}
+
+/// A `Variable<u64>` handle's read against `commy_shm::Service::read_into` on the same mapping.
+pub(crate) async fn handle_read(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let (raw, handle) = mapping(service)?;
+    let variable = service.variable::<u64>(VALUE).await?;
+    let mut buf = [0u8; 8];
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local handle read, 8 B",
+        "commy-shm read_into, same mapping",
+        raw.read_into(black_box(handle), black_box(&mut buf))?,
+        black_box(&variable).read().await?,
+    ))
+}
+
+/// A `Variable<u64>` handle's write against `commy_shm::Service::write` on the same mapping.
+pub(crate) async fn handle_write(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let (raw, handle) = mapping(service)?;
+    let variable = service.variable::<u64>(VALUE).await?;
+    let mut value = 0u64;
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local handle write, 8 B",
+        "commy-shm write, same mapping",
+        {
+            value += 1;
+            raw.write(black_box(handle), &value.to_le_bytes())?
+        },
+        {
+            value += 1;
+            black_box(&variable).write(value).await?
+        },
+    ))
 }

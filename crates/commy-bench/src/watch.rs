@@ -17,6 +17,9 @@ use super::{warmup, Target};
 use anyhow::{bail, Context};
 use commy_client::Service;
 
+/// The aim for a handle's wait in its own thread: within 1.1 times the raw futex.
+const HANDLE_WATCH_AIM: f64 = 1.1;
+
 /// Passes per mechanism and placement.
 const PASSES: usize = 2;
 
@@ -24,6 +27,7 @@ const PASSES: usize = 2;
 #[derive(Debug, Clone, Copy)]
 struct Placement {
     case: &'static str,
+    handle_case: &'static str,
     pinger: usize,
     echoer: usize,
 }
@@ -34,12 +38,14 @@ fn placements() -> anyhow::Result<Vec<Placement>> {
     let first = *cpus.first().context("no CPU to run on")?;
     let mut out = vec![Placement {
         case: "local watch, same vCPU, one way",
+        handle_case: "local handle watch, same vCPU, one way",
         pinger: first,
         echoer: first,
     }];
     if let Some(&second) = cpus.get(1) {
         out.push(Placement {
             case: "local watch, cross vCPU, one way",
+            handle_case: "local handle watch, cross vCPU, one way",
             pinger: first,
             echoer: second,
         });
@@ -52,7 +58,7 @@ pub(crate) fn placement_count() -> usize {
     placements().map_or(1, |p| p.len())
 }
 
-/// One row per placement.
+/// Two rows per placement: the `Watch`, and handles waiting in their own thread.
 pub(crate) async fn rows(
     target: &Target,
     service: &Service,
@@ -65,7 +71,7 @@ pub(crate) async fn rows(
     let mut rows = Vec::new();
     for at in placements()? {
         progress.case(at.case);
-        let (mut futex, mut sdk) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut futex, mut sdk, mut handle) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         for pass in 0..PASSES {
             let rounds = n / PASSES + usize::from(pass < n % PASSES);
             let path = dir.path().join(format!("futex-{}-{pass}", at.echoer));
@@ -76,13 +82,23 @@ pub(crate) async fn rows(
             progress.add(rounds as u64);
             sdk.extend(ping_pong(target, Role::SdkPing, Role::SdkEcho, service.name(), at, rounds).await?);
             progress.add(rounds as u64);
+            handle.extend(ping_pong(target, Role::HandlePing, Role::HandleEcho, service.name(), at, rounds).await?);
+            progress.add(rounds as u64);
         }
+        let futex = percentiles(futex).scaled(0.5);
         rows.push(Row {
             case: at.case,
             figure: Figure::Latency(percentiles(sdk).scaled(0.5)),
             baseline_name: "raw futex ping-pong, same placement",
-            baseline: Figure::Latency(percentiles(futex).scaled(0.5)),
+            baseline: Figure::Latency(futex),
             aim: None,
+        });
+        rows.push(Row {
+            case: at.handle_case,
+            figure: Figure::Latency(percentiles(handle).scaled(0.5)),
+            baseline_name: "raw futex ping-pong, same placement",
+            baseline: Figure::Latency(futex),
+            aim: Some(HANDLE_WATCH_AIM),
         });
     }
     Ok(rows)

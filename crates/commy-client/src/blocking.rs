@@ -15,9 +15,10 @@
 //! # Ok::<(), commy_client::Error>(())
 //! ```
 
+pub use crate::blocking_variable::Variable;
 use crate::{
     Allocation, ApiKey, Authenticated, Change, ClientBuilder, Credentials, Error, Payload, Permission, Result,
-    ServiceInfo, Snapshot, Tenant, Transport, VariableInfo,
+    ServiceInfo, Snapshot, Tenant, Transport, VariableInfo, VariableValue,
 };
 use bytemuck::Pod;
 use serde::de::DeserializeOwned;
@@ -215,6 +216,15 @@ impl Service {
     /// See [`crate::Service::transport`].
     pub fn transport(&self) -> Transport {
         self.inner.transport()
+    }
+
+    /// See [`crate::Service::variable`].
+    pub fn variable<T: VariableValue>(&self, name: &str) -> Result<Variable<T>> {
+        let inner = self.wait(self.inner.variable::<T>(name))?;
+        Ok(Variable {
+            runtime: self.runtime.clone(),
+            inner,
+        })
     }
 
     /// See [`crate::Service::allocate`].

@@ -42,6 +42,7 @@ mod admin;
 mod allocation;
 mod auth;
 pub mod blocking;
+mod blocking_variable;
 mod builder;
 mod client;
 mod conn;
@@ -55,6 +56,8 @@ mod snapshot;
 mod tls;
 mod typed;
 mod url;
+mod value;
+mod variable;
 mod watch;
 
 pub use allocation::Allocation;
@@ -66,6 +69,8 @@ pub use error::{Error, Result};
 pub use payload::Payload;
 pub use service::Service;
 pub use snapshot::{Change, Snapshot};
+pub use value::VariableValue;
+pub use variable::{AsArg, Variable};
 pub use watch::Watch;
 
 pub use commy_proto as proto;

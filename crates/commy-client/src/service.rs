@@ -55,6 +55,16 @@ impl Service {
         }
     }
 
+    /// The mapped file, on the local transport.
+    pub(crate) fn mapping(&self) -> Option<&Arc<Mapped>> {
+        self.mapped.as_ref()
+    }
+
+    /// The client the requests go through.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The service file this handle reads and writes through on the local transport (`None` on the remote one): the
     /// very mapping the SDK uses, so that a benchmark can time the SDK beside `commy-shm` on the same page. Only with
     /// the `mapped-file` feature; writes through it bypass the SDK's type checks.

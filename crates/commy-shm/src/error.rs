@@ -146,6 +146,12 @@ pub enum AccessError {
         /// How long the writer waited.
         waited_ms: u64,
     },
+    /// [`crate::Service::try_write`] found the variable's lock held and did not wait. Nothing was changed.
+    #[error("the variable's lock is held by process {holder}; nothing was written (not waiting)")]
+    LockBusy {
+        /// The pid the lock word names.
+        holder: u32,
+    },
     /// Another process took this writer's lock over (it judged this process dead) before the value was published.
     /// The value was not published.
     #[error("another process took the variable's lock over before the value was published; nothing was written")]

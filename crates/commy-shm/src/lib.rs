@@ -5,6 +5,9 @@
 //!   The whole layout lives in the file, so another process that maps it sees every variable with no other channel.
 //! - A [`Service`] is any process's attachment, read-only or read-write, opened from a path or a descriptor.
 //!   Reads are lock-free and never torn; writes are all-or-nothing; a writer killed mid-write wedges nothing.
+//! - A [`Resolved`] variable (`service.resolve(handle)`) caches where the seqlock's words are: reads and writes
+//!   through it allocate, hash and lock nothing else, and it follows layout changes by itself. Its
+//!   `wait_for_change` sleeps on the change signal in the caller's own thread.
 //! - A [`Watcher`] blocks until something changes and reports exactly which variables did. A write with nobody
 //!   watching costs no system call.
 //!
@@ -37,7 +40,8 @@
 //!
 //! - `raw-futex`: `raw_futex::FutexWords`, futex words in a shared file with the very wait and wake calls the
 //!   change signal makes, so that a benchmark in a crate without unsafe code can measure commy beside the raw futex.
-//! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests. Never enable it in production.
+//! - `test-hooks`: pauses a writer mid-write, for this crate's crash tests, and `test_hooks::DIE_MID_WRITE`, which
+//!   kills a whole program (a test's `commy serve`) while it holds a variable's lock. Never enable it in production.
 
 mod allocator;
 mod claim;
@@ -54,10 +58,13 @@ mod patience;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
+mod resolved;
 pub mod scan;
 mod service;
 mod space;
 mod table;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod waiters;
 mod watch;
 
@@ -65,5 +72,6 @@ pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenEr
 pub use mapping::Access;
 pub use multi_wait::{wait_any, Doorbell, MAX_SIGNALS};
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use resolved::Resolved;
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

@@ -70,6 +70,16 @@ impl Drop for LockGuard<'_> {
     }
 }
 
+/// Takes the lock in `word` for `me` with one compare-and-swap, without waiting: `Err` carries the pid the word named
+/// (0 if the swap failed spuriously while the lock was free).
+#[inline]
+pub(crate) fn try_acquire(word: &AtomicU64, me: u64) -> Result<LockGuard<'_>, u32> {
+    match word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
+        Ok(_) => Ok(LockGuard { word, me }),
+        Err(seen) => Err(platform::pid_of(seen & !CONTENDED)),
+    }
+}
+
 /// Takes the lock in `word` for the process whose identity is `me`, waiting up to `bound` for a live holder and
 /// taking over from a dead one.
 pub(crate) fn acquire(word: &AtomicU64, me: u64, bound: Duration) -> Result<LockGuard<'_>, LockTimeout> {

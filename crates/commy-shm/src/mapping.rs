@@ -151,36 +151,70 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize) as *const AtomicU64, words) }
     }
 
-    /// Copies `len` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with
+    /// Copies `out.len()` bytes starting at the 8-aligned `offset` out of the mapping into `out`, word by word with
     /// relaxed atomic loads. The caller validates the copy afterwards (a seqlock re-check).
     pub(crate) fn copy_out(&self, offset: u64, out: &mut [u8]) {
-        let words = self.u64_slice(offset, out.len().div_ceil(8));
-        let mut chunks = out.chunks_exact_mut(8);
-        for (dst, word) in (&mut chunks).zip(words) {
-            dst.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let last = words[words.len() - 1].load(Ordering::Relaxed).to_le_bytes();
-            rest.copy_from_slice(&last[..rest.len()]);
-        }
+        copy_from_words(self.u64_slice(offset, out.len().div_ceil(8)), out)
     }
 
     /// Copies `data` into the mapping at the 8-aligned `offset`, word by word with relaxed atomic stores. The last
     /// word is zero padded.
     pub(crate) fn copy_in(&self, offset: u64, data: &[u8]) {
-        let words = self.u64_slice(offset, data.len().div_ceil(8));
-        let mut chunks = data.chunks_exact(8);
-        for (src, word) in (&mut chunks).zip(words) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(src);
-            word.store(u64::from_le_bytes(w), Ordering::Relaxed);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            words[words.len() - 1].store(u64::from_le_bytes(w), Ordering::Relaxed);
+        copy_to_words(self.u64_slice(offset, data.len().div_ceil(8)), data)
+    }
+}
+
+/// Copies `words` (at least `out.len()` bytes of them) into `out` with relaxed atomic loads: one bounds check for the
+/// whole copy, none per word (the destination is split into 8-byte arrays and zipped with exactly as many words).
+#[inline]
+pub(crate) fn copy_from_words(words: &[AtomicU64], out: &mut [u8]) {
+    let (whole, rest) = out.as_chunks_mut::<8>();
+    let (full, tail) = words.split_at(whole.len().min(words.len()));
+    for (dst, word) in whole.iter_mut().zip(full) {
+        *dst = word.load(Ordering::Relaxed).to_le_bytes();
+    }
+    if let (false, Some(last)) = (rest.is_empty(), tail.first()) {
+        let last = last.load(Ordering::Relaxed).to_le_bytes();
+        rest.copy_from_slice(&last[..rest.len()]);
+    }
+}
+
+/// Copies `data` into `words` (at least `data.len()` bytes of them) with relaxed atomic stores, the last word zero
+/// padded; no per-word checks, as in [`copy_from_words`].
+#[inline]
+pub(crate) fn copy_to_words(words: &[AtomicU64], data: &[u8]) {
+    let (whole, rest) = data.as_chunks::<8>();
+    let (full, tail) = words.split_at(whole.len().min(words.len()));
+    for (src, word) in whole.iter().zip(full) {
+        word.store(u64::from_le_bytes(*src), Ordering::Relaxed);
+    }
+    if let (false, Some(last)) = (rest.is_empty(), tail.first()) {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        last.store(u64::from_le_bytes(w), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_copies_round_trip_every_length_and_pad_the_last_word() {
+        for len in 0..=33usize {
+            let data: Vec<u8> = (1..=len as u8).collect();
+            let words: Vec<AtomicU64> = (0..len.div_ceil(8)).map(|_| AtomicU64::new(u64::MAX)).collect();
+            copy_to_words(&words, &data);
+            let mut out = vec![0u8; len];
+            copy_from_words(&words, &mut out);
+            assert_eq!(out, data, "length {len}");
+            if !len.is_multiple_of(8) {
+                let last = words[words.len() - 1].load(Ordering::Relaxed).to_le_bytes();
+                assert!(
+                    last[len % 8..].iter().all(|&b| b == 0),
+                    "length {len}: the last word is zero padded"
+                );
+            }
         }
     }
 }

@@ -36,6 +36,15 @@ pub(crate) struct Inner {
     wait_bound_ns: AtomicU64,
 }
 
+/// Whether a write waits for a variable's lock held by another writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Up to [`Service::wait_bound`], taking the lock over from a dead holder.
+    Bounded,
+    /// Not at all.
+    Never,
+}
+
 /// Names one variable: an index in the table and the incarnation it had when it was looked up. A handle to a
 /// variable that was freed reports [`AccessError::Stale`] instead of reaching whatever reused its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -332,7 +341,14 @@ impl Service {
     /// Takes the variable's lock, fills the inactive slot, publishes it by bumping the version, releases the lock,
     /// then signals watchers (a futex wake only when some watcher sleeps).
     pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, None, data, || {})
+        self.write_with(var, None, data, Wait::Bounded, || {})
+    }
+
+    /// [`Service::write`] (or, with `expected`, [`Service::write_if_version`]) that does not wait for the variable's
+    /// lock: if another writer holds it, fails at once with [`AccessError::LockBusy`] and changes nothing. For callers
+    /// that must not block (an async server's worker thread), which then wait elsewhere.
+    pub fn try_write(&self, var: VarHandle, expected: Option<u64>, data: &[u8]) -> Result<u64, AccessError> {
+        self.write_with(var, expected, data, Wait::Never, || {})
     }
 
     /// Compare-and-set: writes the whole value only if the variable's version is still `expected`, else changes
@@ -342,13 +358,13 @@ impl Service {
     /// The compare happens under the variable's lock, so it is atomic with respect to every other writer in every
     /// process: of several writers that read version `v` and try to replace it, exactly one succeeds.
     pub fn write_if_version(&self, var: VarHandle, expected: u64, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, Some(expected), data, || {})
+        self.write_with(var, Some(expected), data, Wait::Bounded, || {})
     }
 
     /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
     #[cfg(feature = "test-hooks")]
     pub fn write_with_hook(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
-        self.write_with(var, None, data, mid_write)
+        self.write_with(var, None, data, Wait::Bounded, mid_write)
     }
 
     /// The first byte of this process's mapping of the file. For tests that check that a read-only attachment is
@@ -366,6 +382,7 @@ impl Service {
         var: VarHandle,
         expected: Option<u64>,
         data: &[u8],
+        wait: Wait,
         mid_write: impl FnOnce(),
     ) -> Result<u64, AccessError> {
         if self.access() == Access::ReadOnly {
@@ -377,15 +394,17 @@ impl Service {
         let map = &self.inner.map;
         let entry = self.inner.geo.entry(var.index);
         let version = {
-            let guard = lock::acquire(
-                map.u64_at(entry + e::LOCK as u64),
-                platform::current_identity(),
-                self.wait_bound(),
-            )
-            .map_err(|t| AccessError::LockTimeout {
-                holder: t.holder,
-                waited_ms: t.waited.as_millis() as u64,
-            })?;
+            let word = map.u64_at(entry + e::LOCK as u64);
+            let guard = match wait {
+                Wait::Bounded => lock::acquire(word, platform::current_identity(), self.wait_bound()).map_err(|t| {
+                    AccessError::LockTimeout {
+                        holder: t.holder,
+                        waited_ms: t.waited.as_millis() as u64,
+                    }
+                })?,
+                Wait::Never => lock::try_acquire(word, platform::current_identity())
+                    .map_err(|holder| AccessError::LockBusy { holder })?,
+            };
             // Orders the slot stores below after the lock; a reader whose copy sees them also sees any version
             // published before we took the lock (see docs/service-file.md, "Why the seqlock is sound").
             fence(Ordering::Release);
@@ -409,6 +428,8 @@ impl Service {
             let (head, tail) = data.split_at((data.len() / 2) & !7);
             map.copy_in(slot + layout::SLOT_HEADER, head);
             mid_write();
+            #[cfg(feature = "test-hooks")]
+            crate::test_hooks::die_if_marked(data);
             map.copy_in(slot + layout::SLOT_HEADER + head.len() as u64, tail);
             map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
             // Publish only while the lock is still ours: a process that judged us dead and took it over may be
@@ -425,7 +446,7 @@ impl Service {
 
     /// The capacity and checked data block of the entry at `entry`, if it still holds the variable `var` names.
     /// Reads only the fields a copy needs (no name), so the read and write paths never allocate.
-    fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
+    pub(crate) fn block_of(&self, entry: u64, var: VarHandle) -> Result<(u32, u64), AccessError> {
         let map = &self.inner.map;
         let state = map.u32_at(entry + e::STATE as u64).load(Ordering::Relaxed);
         let incarnation = map.u32_at(entry + e::INCARNATION as u64).load(Ordering::Relaxed);

@@ -5,6 +5,7 @@ use commy_proto::{
     AllocateVariable, CreateApiKey, CreateService, CreateTenant, Encoding, GetService, ListTenants, ListVariables,
     Permission, Request, ServerMessage, ServiceInfo, Subscribe, ValueType,
 };
+use commy_shm::test_hooks::DIE_MID_WRITE;
 use commy_testkit::process::ServeProcess;
 use commy_testkit::{guard, write_value, Client};
 use serde_json::json;
@@ -18,16 +19,21 @@ use std::time::Duration;
 
 /// Starts `commy serve` on `dir`, listening on a port the system picks, and waits until it says where.
 fn start_commy(dir: &Path) -> ServeProcess {
-    ServeProcess::start(
-        Command::new(env!("CARGO_BIN_EXE_commy"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("COMMY_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("COMMY_ADMIN_KEY"),
-    )
+    ServeProcess::start(&mut serve_command(dir))
+}
+
+fn serve_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("COMMY_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("COMMY_ADMIN_KEY")
+        .env_remove(DIE_MID_WRITE);
+    command
 }
 
 /// A JSON client of `addr`, authenticated with an API key (`tenant_id: None` for the admin key).
@@ -273,4 +279,70 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
     }
     let status = server.signal_and_wait("-TERM").await;
     assert!(status.success());
+}
+
+/// The lock word of variable table entry `index` in the service file at `path`.
+fn lock_word(path: &Path, index: u64) -> u64 {
+    use commy_shm::layout::{entry, header, ENTRY_SIZE};
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).unwrap();
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, header::TABLE_OFFSET as u64).unwrap();
+    let at = u64::from_le_bytes(word) + index * ENTRY_SIZE as u64 + entry::LOCK as u64;
+    file.read_exact_at(&mut word, at).unwrap();
+    u64::from_le_bytes(word)
+}
+
+/// A `commy serve` killed (SIGKILL) in the middle of a write, holding the variable's lock with half the value
+/// copied, restarts on its data directory; the variable holds its last published value and is writable again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_inside_a_write_restarts_with_the_variable_writable() {
+    const FATAL: u64 = 0xdead_beef;
+    let dir = tempfile::tempdir().unwrap();
+    let fatal_hex: String = FATAL.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let mut server = ServeProcess::start(serve_command(dir.path()).env(DIE_MID_WRITE, fatal_hex));
+    let admin_key = read_admin_key(dir.path());
+    let (key, service) = set_up(server.addr, &admin_key).await;
+    let sid = service.service_id.clone();
+    let mut client = login(server.addr, Some("acme"), &key).await;
+    client.ok(u64_variable(&sid, "kept", 1, true)).await;
+    let before = client.write(&sid, "kept", json!(42)).await;
+
+    // The server dies inside this write (the test hook), holding the variable's lock.
+    let id = client.next_id();
+    let write = commy_proto::WriteVariable {
+        service_id: sid.clone(),
+        variable_name: "kept".into(),
+        data: None,
+        value: Some(json!(FATAL)),
+        expected_version: None,
+    };
+    client.send(&Request::new(id, write)).await;
+    let status = server.process().wait_async().await;
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "commy serve died of SIGKILL inside the write: {status}\n{}",
+        server.log()
+    );
+    assert!(client.next_reply().await.is_none(), "the write was never answered");
+    let file = dir.path().join("services").join(format!("{sid}.svc"));
+    assert_ne!(
+        lock_word(&file, 0),
+        0,
+        "the dead server still holds the variable's lock"
+    );
+
+    let server = start_commy(dir.path());
+    let mut client = login(server.addr, Some("acme"), &key).await;
+    let read = client.read(&sid, "kept").await;
+    assert_eq!(
+        read.value,
+        Some(json!(42)),
+        "the last published value, not the half-written one"
+    );
+    assert!(read.version >= before.version, "versions never go back");
+    let wrote = client.write(&sid, "kept", json!(43)).await;
+    assert!(wrote.version > read.version);
+    assert_eq!(client.read(&sid, "kept").await.value, Some(json!(43)));
 }

@@ -55,6 +55,11 @@ impl Mapped {
         &self.service
     }
 
+    /// The service's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     fn targets(&self) -> MutexGuard<'_, HashMap<String, Target>> {
         self.targets.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -66,7 +71,7 @@ impl Mapped {
         ))
     }
 
-    fn failed(&self, variable: &str, err: AccessError) -> Error {
+    pub(crate) fn failed(&self, variable: &str, err: AccessError) -> Error {
         match err {
             AccessError::NotFound(_) | AccessError::Stale => self.not_found(variable),
             AccessError::ReadOnly => self.read_only(),
@@ -81,11 +86,14 @@ impl Mapped {
                     self.name
                 ),
             },
+            AccessError::LockTimeout { .. } | AccessError::LockBusy { .. } => {
+                Error::Timeout(format!("variable '{variable}' in service '{}': {err}", self.name))
+            }
             other => Error::Internal(format!("service '{}': {other}", self.name)),
         }
     }
 
-    fn read_only(&self) -> Error {
+    pub(crate) fn read_only(&self) -> Error {
         Error::PermissionDenied(format!(
             "service '{}' is mapped read-only: the credential has no write permission on it",
             self.name

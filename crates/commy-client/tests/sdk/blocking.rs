@@ -29,6 +29,31 @@ fn session(url: &str, key: &str, transport: Transport) {
         Err(Error::Conflict { current_version: Some(v), .. }) if v == version + 1
     ));
     assert!(matches!(svc.read("nope"), Err(Error::NotFound(_))));
+
+    // A handle: on the local transport its calls run in this thread, on the remote one through the runtime.
+    let hits = svc.variable::<u64>("hits").unwrap();
+    assert_eq!(hits.read().unwrap(), 6);
+    let (_, now) = hits.read_versioned().unwrap();
+    assert_eq!(hits.write(10).unwrap(), now + 1);
+    assert!(matches!(hits.compare_and_set(now, 11), Err(Error::Conflict { .. })));
+    hits.update(|n| n + 1).unwrap();
+    assert_eq!(svc.read_u64("hits").unwrap(), 11);
+    assert!(matches!(svc.variable::<bool>("hits"), Err(Error::InvalidRequest(_))));
+
+    // Waiting for a change in this thread: another thread's write ends the wait with the new value.
+    let (_, seen) = hits.read_versioned().unwrap();
+    assert_eq!(
+        hits.wait_change(seen, Duration::from_millis(10)).unwrap(),
+        None,
+        "nothing changed"
+    );
+    let writer = hits.clone();
+    let changed = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| hits.wait_change(seen, Duration::from_secs(30)).unwrap());
+        writer.write(12).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(changed, Some((12, seen + 1)));
     assert!(!client.list_services().unwrap().is_empty());
     client.close();
 }

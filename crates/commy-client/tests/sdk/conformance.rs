@@ -39,7 +39,14 @@ conformance!(
     a_bad_key_is_unauthorized,
     compare_and_set_writes_only_at_the_expected_version,
     compare_and_set_racing_both_transports_loses_no_update,
+    handles_read_and_write_every_type,
+    a_handle_checks_the_type_once_at_resolve,
+    one_handle_reads_across_layout_changes,
 );
+
+use super::handles::{
+    a_handle_checks_the_type_once_at_resolve, handles_read_and_write_every_type, one_handle_reads_across_layout_changes,
+};
 
 /// A server, a tenant `acme` with an all-rights key, and a client of it over `transport`.
 async fn fixture(transport: Transport) -> (TestServer, Client) {

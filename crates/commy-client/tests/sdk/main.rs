@@ -5,6 +5,7 @@ mod blocking;
 mod coherence;
 mod conformance;
 mod examples;
+mod handles;
 mod limits;
 mod reconnect;
 mod revocation;

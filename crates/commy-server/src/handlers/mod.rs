@@ -46,7 +46,7 @@ pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessag
         M::ListServices(req) => services::list(app, s, req).await,
         M::AllocateVariable(req) => variables::allocate(app, s, req).await,
         M::ReadVariable(req) => variables::read(app, s, req),
-        M::WriteVariable(req) => variables::write(app, s, req),
+        M::WriteVariable(req) => variables::write(app, s, req).await,
         M::DeallocateVariable(req) => variables::deallocate(app, s, req).await,
         M::ListVariables(req) => variables::list(app, s, req),
         M::Subscribe(req) => subscriptions::subscribe(app, s, req),

@@ -88,15 +88,25 @@ pub(super) fn read(app: &App, s: &Session, req: ReadVariable) -> Result<ServerMe
     Ok(data_reply(req.service_id, req.variable_name, snap))
 }
 
-pub(super) fn write(app: &App, s: &Session, req: WriteVariable) -> Result<ServerMessage, HandlerError> {
+/// A write (or compare-and-set) never waits for a variable's lock on an async worker: it tries the lock once, and
+/// only if another writer holds it waits, within the file's bound (then `TIMEOUT`), on a blocking thread.
+pub(super) async fn write(app: &Arc<App>, s: &Session, req: WriteVariable) -> Result<ServerMessage, HandlerError> {
     let live = authorised_service(app, s, &req.service_id, Permission::Write)?;
     let (handle, value_type, capacity) = live.target(&req.variable_name)?;
     let bytes = req
         .new_bytes(value_type, capacity)
         .map_err(|e| HandlerError::bad_value(&req.variable_name, e))?;
-    let version = match req.expected_version {
-        Some(expected) => live.write_if_version(&req.variable_name, handle, expected, &bytes)?,
-        None => live.write(&req.variable_name, handle, &bytes)?,
+    let expected = req.expected_version;
+    let version = match live.try_write(&req.variable_name, handle, expected, &bytes)? {
+        Some(version) => version,
+        None => {
+            let (name, data) = (req.variable_name.clone(), bytes.clone());
+            app.blocking(move |_| match expected {
+                Some(expected) => Ok(live.write_if_version(&name, handle, expected, &data)?),
+                None => Ok(live.write(&name, handle, &data)?),
+            })
+            .await?
+        }
     };
     let snap = StoredValue {
         data: bytes,

@@ -230,6 +230,22 @@ impl LiveService {
         self.fanout.wrote(handle, name, data, version, value_type);
     }
 
+    /// [`LiveService::write`] (or, with `expected`, [`LiveService::write_if_version`]) without waiting: `None` if
+    /// another writer holds the variable's lock, and then nothing was written.
+    pub fn try_write(
+        &self,
+        name: &str,
+        handle: VarHandle,
+        expected: Option<u64>,
+        data: &[u8],
+    ) -> Result<Option<u64>, LiveError> {
+        match self.service.try_write(handle, expected, data) {
+            Ok(version) => Ok(Some(version)),
+            Err(AccessError::LockBusy { .. }) => Ok(None),
+            Err(err) => Err(self.access_error(name, err)),
+        }
+    }
+
     /// Compare-and-set: writes only if the variable is still at version `expected`, else [`LiveError::Conflict`].
     /// The compare runs under the variable's lock in the file, atomically with every other writer.
     pub fn write_if_version(
