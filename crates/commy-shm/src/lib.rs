@@ -53,6 +53,7 @@ mod patience;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
+mod relocate;
 pub mod scan;
 mod service;
 mod space;
@@ -63,5 +64,6 @@ mod watch;
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use mapping::Access;
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use relocate::RelocateError;
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

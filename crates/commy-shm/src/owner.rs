@@ -212,6 +212,21 @@ impl ServiceOwner {
         })
     }
 
+    /// Every live variable as the owner recorded it (its handle and capacity), in table order.
+    pub(crate) fn placements(&self) -> Vec<(&str, VarHandle, u32)> {
+        let mut out: Vec<_> = (self.names.iter())
+            .map(|(name, p)| {
+                let handle = VarHandle {
+                    index: p.index,
+                    incarnation: p.incarnation,
+                };
+                (name.as_str(), handle, p.capacity)
+            })
+            .collect();
+        out.sort_by_key(|(_, handle, _)| handle.index);
+        out
+    }
+
     /// The attachment through which the owner reads, writes and watches.
     pub fn service(&self) -> &Service {
         &self.service

@@ -382,9 +382,12 @@ impl Service {
                 platform::current_identity(),
                 self.wait_bound(),
             )
-            .map_err(|t| AccessError::LockTimeout {
-                holder: t.holder,
-                waited_ms: t.waited.as_millis() as u64,
+            .map_err(|t| match t.retired {
+                true => AccessError::Moved,
+                false => AccessError::LockTimeout {
+                    holder: t.holder,
+                    waited_ms: t.waited.as_millis() as u64,
+                },
             })?;
             // Orders the slot stores below after the lock; a reader whose copy sees them also sees any version
             // published before we took the lock (see docs/service-file.md, "Why the seqlock is sound").

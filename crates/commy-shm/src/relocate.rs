@@ -1,0 +1,152 @@
+//! Relocating a service: copy every live variable (name, type, capacity, value and version) into a fresh file, and
+//! retire the old one so that no write to it is ever acknowledged again.
+//!
+//! The server relocates a service when a process that has its file mapped must lose it (its credential was
+//! revoked): the new file is a new inode that process never received, and the old one, still mapped by that process,
+//! becomes a detached copy that nobody reads.
+//!
+//! No acknowledged write is lost. Each variable's lock is taken (a writer in the middle of a write finishes first)
+//! and held while every value is copied; then each lock word is set to [`RETIRED`], which no writer takes and nobody
+//! takes over. A write to the old file therefore either published before its variable was copied (and the new file
+//! has it), or fails with [`AccessError::Moved`](crate::AccessError::Moved) and was never acknowledged. A lock that
+//! a live process holds for the whole wait bound (a stopped or hostile holder) is retired all the same: its holder
+//! publishes only while the word still names it, so its write fails with `LockLost`.
+
+use crate::error::CreateError;
+use crate::layout::{entry as e, header as h};
+use crate::lock::{self, LockGuard, RETIRED};
+use crate::owner::{CreateOptions, ServiceOwner, VariableSpec};
+use crate::platform;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+/// Relocating a service failed; the old file is untouched and still in use.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelocateError {
+    /// The new file could not be created.
+    #[error("cannot create the new service file: {0}")]
+    Create(#[from] CreateError),
+    /// A variable could not be read from the old file or written into the new one.
+    #[error("cannot copy variable '{variable}' into the new service file: {reason}")]
+    Copy {
+        /// The variable.
+        variable: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ServiceOwner {
+    /// Moves the service to a new file created at `path` and returns the new file's owner; `self` then owns a retired
+    /// file, whose every write fails with [`AccessError::Moved`](crate::AccessError::Moved). The caller makes the new
+    /// file the service's (for example by renaming it over the old path, which unlinks the old inode) and drops
+    /// `self`. On failure nothing changed: the old file serves on, and whatever was created at `path` is removed.
+    ///
+    /// Writers of the old file wait while the values are copied: one variable's lock is held from the moment it is
+    /// taken until the copy ends. The owner is `&mut`, so no layout change runs meanwhile.
+    pub fn relocate(&mut self, path: &Path) -> Result<ServiceOwner, RelocateError> {
+        let service = self.service().clone();
+        let geo = service.inner.geo;
+        let options = CreateOptions {
+            max_variables: geo.max_variables,
+            initial_heap: service.capacity().saturating_sub(geo.heap),
+            max_capacity: geo.max_capacity,
+        };
+        let placements = self.placements();
+        // Freeze: hold every variable's lock. A lock held by a live process past the wait bound is retired below
+        // without being held; its holder cannot publish once the word no longer names it.
+        let me = platform::current_identity();
+        let mut held: Vec<LockGuard<'_>> = Vec::with_capacity(placements.len());
+        for (_, handle, _) in &placements {
+            let word = service.inner.map.u64_at(geo.entry(handle.index) + e::LOCK as u64);
+            if let Ok(guard) = lock::acquire(word, me, service.wait_bound()) {
+                held.push(guard);
+            }
+        }
+        let copied = (|| {
+            let mut new = ServiceOwner::create(path, &options)?;
+            for (name, handle, capacity) in &placements {
+                let fail = |reason: String| RelocateError::Copy {
+                    variable: (*name).to_owned(),
+                    reason,
+                };
+                let info = service.info_of(*handle).map_err(|err| fail(err.to_string()))?;
+                let (value, version) = service.read(*handle).map_err(|err| fail(err.to_string()))?;
+                let spec = VariableSpec {
+                    name,
+                    capacity: *capacity,
+                    type_tag: info.type_tag,
+                    persistent: info.persistent,
+                    initial: &value,
+                };
+                new.allocate_with_version(&spec, version)
+                    .map_err(|err| fail(err.to_string()))?;
+            }
+            Ok(new)
+        })();
+        let new = match copied {
+            Ok(new) => new,
+            Err(err) => {
+                let _ = std::fs::remove_file(path);
+                return Err(err);
+            }
+        };
+        // Retire every entry ever used, live or not, while the locks are still held: from here on a write to the old
+        // file fails at once instead of waiting.
+        for index in 0..service.high_water() {
+            let word = service.inner.map.u64_at(geo.entry(index) + e::LOCK as u64);
+            word.store(RETIRED, Ordering::Release);
+        }
+        // The guards see a word that no longer names this process and leave it alone.
+        drop(held);
+        // The change counter carries on in the new file, so that nobody comparing it sees it go back.
+        let counter = service
+            .inner
+            .map
+            .u32_at(h::CHANGE_COUNTER as u64)
+            .load(Ordering::Relaxed);
+        (new.service().inner.map.u32_at(h::CHANGE_COUNTER as u64)).store(counter.wrapping_add(1), Ordering::Relaxed);
+        // Wake the old file's watchers, so that a local watcher notices the move without waiting for its next slice.
+        service.signal_change();
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Access, AccessError, CreateOptions, Service, ServiceOwner, VariableSpec};
+
+    #[test]
+    fn the_new_file_has_every_value_and_version_and_the_old_one_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old_path, new_path) = (dir.path().join("a.svc"), dir.path().join("b.svc"));
+        let mut owner = ServiceOwner::create(&old_path, &CreateOptions::default()).unwrap();
+        for (name, value) in [("x", 1u64), ("y", 2)] {
+            let spec = VariableSpec {
+                name,
+                capacity: 8,
+                type_tag: 3,
+                persistent: name == "y",
+                initial: &value.to_le_bytes(),
+            };
+            owner.allocate(&spec).unwrap();
+        }
+        let writer = Service::open(&old_path, Access::ReadWrite).unwrap();
+        let x = writer.lookup("x").unwrap();
+        for n in 0..5u64 {
+            writer.write(x, &(100 + n).to_le_bytes()).unwrap();
+        }
+        let before = writer.version(x).unwrap();
+        let new = owner.relocate(&new_path).unwrap();
+        let moved = new.service();
+        let (value, version) = moved.read(moved.lookup("x").unwrap()).unwrap();
+        assert_eq!((value, version), (104u64.to_le_bytes().to_vec(), before));
+        let y = moved.info_of(moved.lookup("y").unwrap()).unwrap();
+        assert!(y.persistent && y.type_tag == 3 && y.capacity == 8);
+        assert_eq!(writer.write(x, &[0; 8]), Err(AccessError::Moved));
+        assert_eq!(writer.read(x).unwrap().0, 104u64.to_le_bytes());
+        // The new file takes writes, and its versions carry on from the old ones.
+        assert_eq!(moved.write(moved.lookup("x").unwrap(), &[1; 8]).unwrap(), before + 1);
+    }
+}
