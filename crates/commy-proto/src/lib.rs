@@ -80,7 +80,7 @@ pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
     ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
-    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SubscriptionEnded, Tenant, TenantList, VariableChanged,
+    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, ServiceMoved, SubscriptionEnded, Tenant, TenantList, VariableChanged,
     VariableData, VariableInfo, VariableList,
 };
 pub use request::{

@@ -324,6 +324,7 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         }
         .into()),
         vec(audit_log_entry(), 0..4).prop_map(|entries| AuditLog { entries }.into()),
+        name().prop_map(|service_id| ServiceMoved { service_id }.into()),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! Relocating a service: copy every live variable (name, type, capacity, value and version) into a fresh file, and
+//! Relocating a service: copy every live variable (name, type, capacity, value and version) into a fresh file, at
+//! the same table entry and incarnation (so every [`VarHandle`](crate::VarHandle) stays valid in the new file), and
 //! retire the old one so that no write to it is ever acknowledged again.
 //!
 //! The server relocates a service when a process that has its file mapped must lose it (its credential was
@@ -12,8 +13,9 @@
 //! a live process holds for the whole wait bound (a stopped or hostile holder) is retired all the same: its holder
 //! publishes only while the word still names it, so its write fails with `LockLost`.
 
+use crate::allocator;
 use crate::error::CreateError;
-use crate::layout::{entry as e, header as h};
+use crate::layout::{self, entry as e, header as h};
 use crate::lock::{self, LockGuard, RETIRED};
 use crate::owner::{CreateOptions, ServiceOwner, VariableSpec};
 use crate::platform;
@@ -66,6 +68,24 @@ impl ServiceOwner {
         }
         let copied = (|| {
             let mut new = ServiceOwner::create(path, &options)?;
+            // Every entry keeps its incarnation, also a free one: a stale handle stays stale in the new file.
+            for index in 0..service.high_water() {
+                let (from, to) = (geo.entry(index), new.service().inner.geo.entry(index));
+                let incarnation = service
+                    .inner
+                    .map
+                    .u32_at(from + e::INCARNATION as u64)
+                    .load(Ordering::Relaxed);
+                if incarnation != 0 {
+                    allocator::reserve(new.service(), to, layout::ENTRY_SIZE as u64).map_err(|err| {
+                        RelocateError::Copy {
+                            variable: format!("#{index}"),
+                            reason: err.to_string(),
+                        }
+                    })?;
+                    (new.service().inner.map.u32_at(to + e::INCARNATION as u64)).store(incarnation, Ordering::Relaxed);
+                }
+            }
             for (name, handle, capacity) in &placements {
                 let fail = |reason: String| RelocateError::Copy {
                     variable: (*name).to_owned(),
@@ -80,7 +100,7 @@ impl ServiceOwner {
                     persistent: info.persistent,
                     initial: &value,
                 };
-                new.allocate_with_version(&spec, version)
+                new.allocate_as(&spec, *handle, version)
                     .map_err(|err| fail(err.to_string()))?;
             }
             Ok(new)
@@ -122,7 +142,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (old_path, new_path) = (dir.path().join("a.svc"), dir.path().join("b.svc"));
         let mut owner = ServiceOwner::create(&old_path, &CreateOptions::default()).unwrap();
-        for (name, value) in [("x", 1u64), ("y", 2)] {
+        for (name, value) in [("gone", 0u64), ("x", 1), ("y", 2)] {
             let spec = VariableSpec {
                 name,
                 capacity: 8,
@@ -132,6 +152,19 @@ mod tests {
             };
             owner.allocate(&spec).unwrap();
         }
+        // A freed entry below the live ones, and a live one past its first incarnation.
+        let gone = owner.lookup("gone").unwrap();
+        owner.free("gone").unwrap();
+        owner.free("y").unwrap();
+        let spec = VariableSpec {
+            name: "y",
+            capacity: 8,
+            type_tag: 3,
+            persistent: true,
+            initial: &2u64.to_le_bytes(),
+        };
+        owner.allocate(&spec).unwrap();
+        let y_handle = owner.lookup("y").unwrap();
         let writer = Service::open(&old_path, Access::ReadWrite).unwrap();
         let x = writer.lookup("x").unwrap();
         for n in 0..5u64 {
@@ -142,6 +175,11 @@ mod tests {
         let moved = new.service();
         let (value, version) = moved.read(moved.lookup("x").unwrap()).unwrap();
         assert_eq!((value, version), (104u64.to_le_bytes().to_vec(), before));
+        // Handles of the old file are valid in the new one.
+        assert_eq!(moved.lookup("x").unwrap(), x);
+        assert_eq!(moved.lookup("y").unwrap(), y_handle);
+        assert!(moved.lookup("gone").is_err());
+        assert_eq!(moved.read(gone), Err(AccessError::Stale), "a stale handle stays stale");
         let y = moved.info_of(moved.lookup("y").unwrap()).unwrap();
         assert!(y.persistent && y.type_tag == 3 && y.capacity == 8);
         assert_eq!(writer.write(x, &[0; 8]), Err(AccessError::Moved));

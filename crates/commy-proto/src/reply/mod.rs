@@ -1,6 +1,7 @@
 //! What the server sends: [`ServerMessage`] and one payload struct per reply or push.
 
 mod audit;
+mod moved;
 mod service;
 mod status;
 mod subscription;
@@ -8,6 +9,7 @@ mod tenant;
 mod variable;
 
 pub use audit::{AuditLog, AuditLogEntry};
+pub use moved::ServiceMoved;
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;
@@ -21,7 +23,7 @@ message_enum! {
     /// A reply or a push from the server. Each variant's name is its `type` on the wire, and its payload is the
     /// `data`.
     ///
-    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, `SubscriptionEnded`, and `Disconnected` when the
+    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, `SubscriptionEnded`, `ServiceMoved`, and `Disconnected` when the
     /// server closes on its own) carry none.
     pub enum ServerMessage {
         /// The reply to `Authenticate`.
@@ -57,6 +59,8 @@ message_enum! {
         Error(ErrorReply),
         /// The reply to `QueryAudit`.
         AuditLog(AuditLog),
+        /// A push on the local socket: the service moved to a new file; map it again.
+        ServiceMoved(ServiceMoved),
     }
 }
 

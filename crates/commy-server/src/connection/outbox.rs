@@ -11,7 +11,7 @@
 
 use crate::live::PushSink;
 use crate::metrics::Metrics;
-use commy_proto::{SubscriptionEnded, VariableChanged};
+use commy_proto::{ServerMessage, ServiceMoved, SubscriptionEnded, VariableChanged};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,8 +38,8 @@ struct Queue {
     in_flight: bool,
     /// How many entries are held.
     held: usize,
-    /// Subscriptions the server ended, to announce after the pending changes.
-    ended: Vec<SubscriptionEnded>,
+    /// Notices to send after the pending changes: subscriptions the server ended, services that moved.
+    ended: Vec<ServerMessage>,
 }
 
 struct Entry {
@@ -126,9 +126,9 @@ impl Outbox {
         }
     }
 
-    /// Moves the announcements of ended subscriptions into `out`, unless a request is being handled (they then wait
+    /// Moves the notices (ended subscriptions, moved services) into `out`, unless a request is being handled (they then wait
     /// for its reply, like changes do).
-    pub(crate) fn take_ended(&self, out: &mut Vec<SubscriptionEnded>) {
+    pub(crate) fn take_ended(&self, out: &mut Vec<ServerMessage>) {
         let mut queue = self.lock();
         if !queue.in_flight {
             out.append(&mut queue.ended);
@@ -143,6 +143,20 @@ impl Outbox {
         queue.entries.clear();
         queue.ended.clear();
         queue.held = 0;
+    }
+
+    /// Queues a notice for after the pending changes (and after the reply to the request being handled, if any).
+    fn notice(&self, notice: ServerMessage) {
+        if self.is_closed() {
+            return;
+        }
+        let mut queue = self.lock();
+        queue.ended.push(notice);
+        let held = queue.in_flight;
+        drop(queue);
+        if !held {
+            self.ready.notify_one();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -189,16 +203,11 @@ impl PushSink for Outbox {
     }
 
     fn end(&self, ended: SubscriptionEnded) {
-        if self.is_closed() {
-            return;
-        }
-        let mut queue = self.lock();
-        queue.ended.push(ended);
-        let held = queue.in_flight;
-        drop(queue);
-        if !held {
-            self.ready.notify_one();
-        }
+        self.notice(ServerMessage::SubscriptionEnded(ended));
+    }
+
+    fn moved(&self, moved: ServiceMoved) {
+        self.notice(ServerMessage::ServiceMoved(moved));
     }
 
     fn is_closed(&self) -> bool {

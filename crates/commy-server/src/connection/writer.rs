@@ -102,7 +102,7 @@ impl<S: MessageSink> Writer<'_, S> {
             self.outbox.take_ended(&mut ended);
             let count = pushes.len() as u64;
             let changes = pushes.drain(..).map(ServerMessage::VariableChanged);
-            for push in changes.chain(ended.drain(..).map(ServerMessage::SubscriptionEnded)) {
+            for push in changes.chain(ended.drain(..)) {
                 match self.sink.feed(&Reply::push(push), None).await {
                     Ok(()) => {}
                     Err(SinkError::Gone) => return,

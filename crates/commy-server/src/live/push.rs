@@ -1,6 +1,6 @@
 //! [`PushSink`]: how the live layer hands a connection the changes it subscribed to.
 
-use commy_proto::{SubscriptionEnded, VariableChanged};
+use commy_proto::{ServiceMoved, SubscriptionEnded, VariableChanged};
 
 /// Where a subscription's changes go: one connection's outbound pushes.
 ///
@@ -14,6 +14,10 @@ pub trait PushSink: Send + Sync {
     /// Queues the news that a subscription ended (its credential died, or its service or variable was deleted).
     /// Never blocks.
     fn end(&self, ended: SubscriptionEnded);
+
+    /// Queues the news that a service this connection has mapped moved to a new file (local connections only). Never
+    /// blocks. A sink that carries no local mappings ignores it.
+    fn moved(&self, _moved: ServiceMoved) {}
 
     /// True once the connection is gone; the live layer then drops the subscription.
     fn is_closed(&self) -> bool;
