@@ -74,7 +74,9 @@ impl Reply {
     /// ends.)
     pub fn is_push(&self) -> bool {
         match self.message {
-            ServerMessage::VariableChanged(_) | ServerMessage::SubscriptionEnded(_) | ServerMessage::ServiceMoved(_) => true,
+            ServerMessage::VariableChanged(_)
+            | ServerMessage::SubscriptionEnded(_)
+            | ServerMessage::ServiceMoved(_) => true,
             ServerMessage::Disconnected(_) => self.id.is_none(),
             _ => false,
         }

@@ -80,8 +80,8 @@ pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
     ApiKey, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply, HeartbeatReply, OperationResult,
-    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, ServiceMoved, SubscriptionEnded, Tenant, TenantList, VariableChanged,
-    VariableData, VariableInfo, VariableList,
+    ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, ServiceMoved, SubscriptionEnded, Tenant, TenantList,
+    VariableChanged, VariableData, VariableInfo, VariableList,
 };
 pub use request::{
     AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, Credential,

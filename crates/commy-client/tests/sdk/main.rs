@@ -4,6 +4,7 @@ mod blocking;
 mod coherence;
 mod conformance;
 mod examples;
+mod moved;
 mod reconnect;
 mod revocation;
 mod tls;

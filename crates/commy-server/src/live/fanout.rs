@@ -112,6 +112,13 @@ impl Fanout {
             .count()
     }
 
+    /// Takes every subscription out, for the fan-out of the service's new file to adopt (see `relocate.rs`).
+    pub(crate) fn take_subscriptions(&self) -> Vec<(u64, Option<String>, Arc<dyn PushSink>)> {
+        let mut state = locked(&self.state);
+        let taken = state.subscriptions.drain(..);
+        taken.map(|s| (s.connection, s.variable, s.sink)).collect()
+    }
+
     /// Stops the watcher for good (the service is being deleted or the server is stopping).
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::Release);

@@ -6,6 +6,7 @@
 mod error;
 mod fanout;
 mod push;
+mod relocate;
 mod service;
 mod startup;
 
@@ -170,6 +171,11 @@ impl Live {
             tracing::warn!(service = record.service_id, %err, "removing service file failed");
         }
         let _ = std::fs::remove_file(self.dir.join(&record.file_name));
+    }
+
+    /// Moves a loaded service to a fresh file (see `relocate.rs`); returns how long it was frozen.
+    pub(crate) fn relocate(&self, service_id: &str) -> Result<std::time::Duration, LiveError> {
+        self.get(service_id)?.relocate()
     }
 
     /// Drops every subscription of a closed connection.

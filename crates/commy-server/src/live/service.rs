@@ -7,7 +7,7 @@ use crate::store::ServiceRecord;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A variable's value as read.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +45,10 @@ pub struct LiveService {
     name: String,
     path: PathBuf,
     owner: Mutex<ServiceOwner>,
-    service: Service,
-    fanout: Fanout,
+    /// The current file's attachment. A move (see `relocate.rs`) replaces it under the write lock; reads, writes and
+    /// descriptor opens hold the read lock, so none of them straddles a move.
+    service: RwLock<Service>,
+    fanout: RwLock<Fanout>,
 }
 
 impl LiveService {
@@ -59,8 +61,8 @@ impl LiveService {
             name: record.service_name.clone(),
             path,
             owner: Mutex::new(owner),
-            service,
-            fanout,
+            service: RwLock::new(service),
+            fanout: RwLock::new(fanout),
         }
     }
 
@@ -96,8 +98,25 @@ impl LiveService {
         self.owner().variable_count()
     }
 
-    fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
+    pub(super) fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
         self.owner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current file's attachment, held so that no move replaces it meanwhile.
+    pub(super) fn file(&self) -> RwLockReadGuard<'_, Service> {
+        self.service.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn file_mut(&self) -> RwLockWriteGuard<'_, Service> {
+        self.service.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn fanout(&self) -> RwLockReadGuard<'_, Fanout> {
+        self.fanout.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn fanout_mut(&self) -> RwLockWriteGuard<'_, Fanout> {
+        self.fanout.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Allocates a variable with its initial value.
@@ -151,7 +170,7 @@ impl LiveService {
     pub fn target(&self, name: &str) -> Result<(VarHandle, ValueType, u32), LiveError> {
         let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
         Ok((
@@ -165,10 +184,10 @@ impl LiveService {
     pub fn meta(&self, name: &str) -> Result<(VarHandle, VariableMeta), LiveError> {
         let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.file().read(handle).map_err(|err| self.access_error(name, err))?;
         let meta = VariableMeta {
             name: info.name,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
@@ -188,10 +207,10 @@ impl LiveService {
 
     fn read_handle(&self, name: &str, handle: VarHandle) -> Result<StoredValue, LiveError> {
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.file().read(handle).map_err(|err| self.access_error(name, err))?;
         Ok(StoredValue {
             data,
             version,
@@ -201,7 +220,7 @@ impl LiveService {
 
     /// Writes bytes that the caller has checked against the variable's type; returns the new version.
     pub fn write(&self, name: &str, handle: VarHandle, data: &[u8]) -> Result<u64, LiveError> {
-        self.service
+        self.file()
             .write(handle, data)
             .map_err(|err| self.access_error(name, err))
     }
@@ -215,17 +234,18 @@ impl LiveService {
         expected: u64,
         data: &[u8],
     ) -> Result<u64, LiveError> {
-        self.service
+        self.file()
             .write_if_version(handle, expected, data)
             .map_err(|err| self.access_error(name, err))
     }
 
     /// Every variable, in table order.
     pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
-        let infos = self.service.list().map_err(|err| self.access_error("*", err))?;
+        let service = self.file();
+        let infos = service.list().map_err(|err| self.access_error("*", err))?;
         let mut out = Vec::with_capacity(infos.len());
         for info in infos {
-            let Ok((data, version)) = self.service.read(info.handle) else {
+            let Ok((data, version)) = service.read(info.handle) else {
                 continue;
             };
             out.push(VariableMeta {
@@ -242,25 +262,27 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        self.fanout.subscribe(&self.service, connection, variable, sink)
+        // The file first, then the fan-out: the order a move takes them in.
+        let service = self.file();
+        self.fanout().subscribe(&service, connection, variable, sink)
     }
 
     /// Ends a subscription; returns whether it existed.
     pub fn unsubscribe(&self, connection: u64, variable: Option<&str>) -> bool {
-        self.fanout.unsubscribe(connection, variable)
+        self.fanout().unsubscribe(connection, variable)
     }
 
     /// Number of subscriptions the connection holds on this service.
     pub fn subscriptions_of(&self, connection: u64) -> usize {
-        self.fanout.count_for(connection)
+        self.fanout().count_for(connection)
     }
 
     pub(crate) fn drop_connection(&self, connection: u64) {
-        self.fanout.drop_connection(connection)
+        self.fanout().drop_connection(connection)
     }
 
     pub(crate) fn stop(&self) {
-        self.fanout.stop()
+        self.fanout().stop()
     }
 
     /// Flushes the mapping's dirty pages to the file (on shutdown).

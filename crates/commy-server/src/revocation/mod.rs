@@ -10,6 +10,7 @@
 //! the clock with it.
 
 mod lifeline;
+mod mappings;
 mod session;
 
 pub(crate) use lifeline::{Ending, Lifeline, Source};
@@ -43,7 +44,7 @@ impl Revocations {
         lifelines.push(Arc::downgrade(lifeline));
     }
 
-    fn live_lifelines(&self) -> Vec<Arc<Lifeline>> {
+    pub(crate) fn live_lifelines(&self) -> Vec<Arc<Lifeline>> {
         let lifelines = self.lifelines.lock().unwrap_or_else(PoisonError::into_inner);
         lifelines.iter().filter_map(Weak::upgrade).collect()
     }
@@ -54,7 +55,7 @@ impl Revocations {
         let now = unix_now();
         for lifeline in self.live_lifelines() {
             if let Some(why) = recheck(&lifeline, store, now) {
-                end_grant(&lifeline, why, live);
+                end_grant(&lifeline, why, live, self);
             }
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -114,8 +115,9 @@ pub(crate) fn recheck(lifeline: &Lifeline, store: &Store, now: u64) -> Option<En
 }
 
 /// Marks the grant dead and ends its subscriptions at once: each is dropped from the fan-out (a local connection
-/// releases its own when it next asks for something) and announced with a `SubscriptionEnded` push.
-pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live) {
+/// releases its own when it next asks for something) and announced with a `SubscriptionEnded` push. Every service the
+/// grant handed a descriptor of moves to a fresh file (see `mappings.rs`), before this returns.
+pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live, revocations: &Revocations) {
     if !lifeline.end(why) {
         return;
     }
@@ -130,6 +132,7 @@ pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live) {
         }
         lifeline.announce(service_id, variable_name, why.to_string());
     }
+    revocations.relocate_mappings(lifeline, live);
 }
 
 /// A digest of everything in a tenant's JWT key record: a token stays good only while it is unchanged.
