@@ -6,10 +6,12 @@
 //! revoked): the new file is a new inode that process never received, and the old one, still mapped by that process,
 //! becomes a detached copy that nobody reads.
 //!
-//! No acknowledged write is lost. Each variable's lock is taken (a writer in the middle of a write finishes first)
-//! and held while every value is copied; then each lock word is set to [`RETIRED`], which no writer takes and nobody
-//! takes over. A write to the old file therefore either published before its variable was copied (and the new file
-//! has it), or fails with [`AccessError::Moved`](crate::AccessError::Moved) and was never acknowledged. A lock that
+//! Two passes. The first ([`ServiceOwner::prepare_relocation`]) builds the new file while writers go on. The second
+//! ([`Relocation::finish`]) is the freeze: every variable's lock is taken (a writer in the middle of a write finishes
+//! first) and held while each value written since the first pass is copied again with its version; then each lock
+//! word is set to [`RETIRED`], which no writer takes and nobody takes over. No acknowledged write is lost: a write to
+//! the old file either published before the freeze took its variable's lock (and the new file has it), or fails with
+//! [`AccessError::Moved`](crate::AccessError::Moved) and was never acknowledged. A lock that
 //! a live process holds for the whole wait bound (a stopped or hostile holder) is retired all the same: its holder
 //! publishes only while the word still names it, so its write fails with `LockLost`.
 
@@ -19,7 +21,8 @@ use crate::layout::{self, entry as e, header as h};
 use crate::lock::{self, LockGuard, RETIRED};
 use crate::owner::{CreateOptions, ServiceOwner, VariableSpec};
 use crate::platform;
-use std::path::Path;
+use crate::service::{Service, VarHandle};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 /// Relocating a service failed; the old file is untouched and still in use.
@@ -39,15 +42,31 @@ pub enum RelocateError {
     },
 }
 
+/// A relocation under way: the new file, filled with every variable as it was when copied, not yet frozen or
+/// retired. [`Relocation::finish`] completes it; dropping it abandons it (the new file is removed, the old one serves
+/// on unchanged).
+#[derive(Debug)]
+pub struct Relocation {
+    new: Option<ServiceOwner>,
+    path: PathBuf,
+    /// Each live variable's handle, capacity and the version copied.
+    copied: Vec<(VarHandle, u32, u64)>,
+}
+
 impl ServiceOwner {
-    /// Moves the service to a new file created at `path` and returns the new file's owner; `self` then owns a retired
-    /// file, whose every write fails with [`AccessError::Moved`](crate::AccessError::Moved). The caller makes the new
-    /// file the service's (for example by renaming it over the old path, which unlinks the old inode) and drops
-    /// `self`. On failure nothing changed: the old file serves on, and whatever was created at `path` is removed.
+    /// Moves the service to a new file created at `path` and returns the new file's owner: [`prepare_relocation`]
+    /// then [`Relocation::finish`]. See [`Relocation::finish`] for what happens to the old file.
     ///
-    /// Writers of the old file wait while the values are copied: one variable's lock is held from the moment it is
-    /// taken until the copy ends. The owner is `&mut`, so no layout change runs meanwhile.
+    /// [`prepare_relocation`]: ServiceOwner::prepare_relocation
     pub fn relocate(&mut self, path: &Path) -> Result<ServiceOwner, RelocateError> {
+        self.prepare_relocation(path)?.finish(self)
+    }
+
+    /// Creates the new file at `path` and copies every variable into it, at the same table entry and incarnation
+    /// (free entries keep their incarnation too), with its value and version. Writers of the old file are not held up
+    /// meanwhile: what they write after their variable's copy is caught up by [`Relocation::finish`]. Keep the owner
+    /// (`&mut`) until then, so that no layout change runs in between.
+    pub fn prepare_relocation(&mut self, path: &Path) -> Result<Relocation, RelocateError> {
         let service = self.service().clone();
         let geo = service.inner.geo;
         let options = CreateOptions {
@@ -55,63 +74,87 @@ impl ServiceOwner {
             initial_heap: service.capacity().saturating_sub(geo.heap),
             max_capacity: geo.max_capacity,
         };
-        let placements = self.placements();
-        // Freeze: hold every variable's lock. A lock held by a live process past the wait bound is retired below
-        // without being held; its holder cannot publish once the word no longer names it.
+        let _ = std::fs::remove_file(path);
+        let mut relocation = Relocation {
+            new: Some(ServiceOwner::create(path, &options)?),
+            path: path.to_owned(),
+            copied: Vec::new(),
+        };
+        let new = relocation.new.as_mut().expect("just created");
+        // Every entry keeps its incarnation, also a free one: a stale handle stays stale in the new file.
+        for index in 0..service.high_water() {
+            let (from, to) = (geo.entry(index), new.service().inner.geo.entry(index));
+            let incarnation = service
+                .inner
+                .map
+                .u32_at(from + e::INCARNATION as u64)
+                .load(Ordering::Relaxed);
+            if incarnation != 0 {
+                allocator::reserve(new.service(), to, layout::ENTRY_SIZE as u64).map_err(|err| {
+                    RelocateError::Copy {
+                        variable: format!("#{index}"),
+                        reason: err.to_string(),
+                    }
+                })?;
+                (new.service().inner.map.u32_at(to + e::INCARNATION as u64)).store(incarnation, Ordering::Relaxed);
+            }
+        }
+        for (name, handle, capacity) in self.placements() {
+            let fail = |reason: String| RelocateError::Copy {
+                variable: name.to_owned(),
+                reason,
+            };
+            let info = service.info_of(handle).map_err(|err| fail(err.to_string()))?;
+            let (value, version) = service.read(handle).map_err(|err| fail(err.to_string()))?;
+            let spec = VariableSpec {
+                name,
+                capacity,
+                type_tag: info.type_tag,
+                persistent: info.persistent,
+                initial: &value,
+            };
+            new.allocate_as(&spec, handle, version)
+                .map_err(|err| fail(err.to_string()))?;
+            relocation.copied.push((handle, capacity, version));
+        }
+        Ok(relocation)
+    }
+}
+
+impl Relocation {
+    /// Completes the move from `old` (the owner [`ServiceOwner::prepare_relocation`] was called on, unchanged since)
+    /// and returns the new file's owner; `old` then owns a retired file, whose every write fails with
+    /// [`AccessError::Moved`](crate::AccessError::Moved). The caller makes the new file the service's (for example
+    /// by renaming it over the old path, which unlinks the old inode) and drops `old`.
+    ///
+    /// The freeze: every variable's lock in the old file is taken (a writer in the middle of a write finishes first)
+    /// and held while each value written since its copy is copied again, with its version; then every lock word is
+    /// retired. Writers of the old file wait only for this catch-up pass.
+    pub fn finish(mut self, old: &mut ServiceOwner) -> Result<ServiceOwner, RelocateError> {
+        let service = old.service().clone();
+        let geo = service.inner.geo;
+        let new = self.new.take().expect("finished once");
         let me = platform::current_identity();
-        let mut held: Vec<LockGuard<'_>> = Vec::with_capacity(placements.len());
-        for (_, handle, _) in &placements {
+        let mut held: Vec<LockGuard<'_>> = Vec::with_capacity(self.copied.len());
+        for (handle, _, _) in &self.copied {
             let word = service.inner.map.u64_at(geo.entry(handle.index) + e::LOCK as u64);
+            // A lock a live process holds past the wait bound is retired below without being held: its holder
+            // publishes only while the word names it.
             if let Ok(guard) = lock::acquire(word, me, service.wait_bound()) {
                 held.push(guard);
             }
         }
-        let copied = (|| {
-            let mut new = ServiceOwner::create(path, &options)?;
-            // Every entry keeps its incarnation, also a free one: a stale handle stays stale in the new file.
-            for index in 0..service.high_water() {
-                let (from, to) = (geo.entry(index), new.service().inner.geo.entry(index));
-                let incarnation = service
-                    .inner
-                    .map
-                    .u32_at(from + e::INCARNATION as u64)
-                    .load(Ordering::Relaxed);
-                if incarnation != 0 {
-                    allocator::reserve(new.service(), to, layout::ENTRY_SIZE as u64).map_err(|err| {
-                        RelocateError::Copy {
-                            variable: format!("#{index}"),
-                            reason: err.to_string(),
-                        }
-                    })?;
-                    (new.service().inner.map.u32_at(to + e::INCARNATION as u64)).store(incarnation, Ordering::Relaxed);
-                }
+        for (handle, capacity, copied) in &self.copied {
+            let now = service.version_word(handle.index).load(Ordering::Acquire);
+            if now == *copied {
+                continue;
             }
-            for (name, handle, capacity) in &placements {
-                let fail = |reason: String| RelocateError::Copy {
-                    variable: (*name).to_owned(),
-                    reason,
-                };
-                let info = service.info_of(*handle).map_err(|err| fail(err.to_string()))?;
-                let (value, version) = service.read(*handle).map_err(|err| fail(err.to_string()))?;
-                let spec = VariableSpec {
-                    name,
-                    capacity: *capacity,
-                    type_tag: info.type_tag,
-                    persistent: info.persistent,
-                    initial: &value,
-                };
-                new.allocate_as(&spec, *handle, version)
-                    .map_err(|err| fail(err.to_string()))?;
-            }
-            Ok(new)
-        })();
-        let new = match copied {
-            Ok(new) => new,
-            Err(err) => {
-                let _ = std::fs::remove_file(path);
-                return Err(err);
-            }
-        };
+            let (value, version) = service.read(*handle).map_err(|err| RelocateError::Copy {
+                variable: format!("#{}", handle.index),
+                reason: err.to_string(),
+            })?;
+            publish_at(new.service(), *handle, *capacity, &value, version);
+        }
         // Retire every entry ever used, live or not, while the locks are still held: from here on a write to the old
         // file fails at once instead of waiting.
         for index in 0..service.high_water() {
@@ -131,6 +174,27 @@ impl ServiceOwner {
         service.signal_change();
         Ok(new)
     }
+}
+
+impl Drop for Relocation {
+    fn drop(&mut self) {
+        if self.new.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Publishes `value` as `version` of the variable at `handle` in a file nobody else writes yet (a relocation's new
+/// file): the slot that `version` selects, then its length, then the version.
+fn publish_at(new: &Service, handle: VarHandle, capacity: u32, value: &[u8], version: u64) {
+    let map = &new.inner.map;
+    let Ok(snap) = new.snapshot(handle.index) else {
+        return;
+    };
+    let slot = snap.block + (version & 1) * layout::slot_size(capacity);
+    map.copy_in(slot + layout::SLOT_HEADER, value);
+    map.u64_at(slot).store(value.len() as u64, Ordering::Relaxed);
+    new.version_word(handle.index).store(version, Ordering::Release);
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! landed before its copy or fails (`Moved`) and is never acknowledged. Here, around that copy:
 //!
 //! - the owner's lock is held, so no layout change (allocate, free) runs meanwhile;
-//! - the current-file lock is held for writing, so no server read or write, and no `GetServiceFilePath`, straddles
-//!   the move: each runs entirely on the old file or entirely on the new one;
+//! - the first copy runs beside the clients; for the freeze (the catch-up pass, the rename and the switch) the
+//!   current-file lock is held for writing, so no server read or write, and no `GetServiceFilePath`, straddles the
+//!   move: each runs entirely on the old file or entirely on the new one;
 //! - the fan-out moves to the new file before anyone can write there, and every subscriber is sent the current value
 //!   of what it watches (a repeat of a version it already has is harmless: clients drop it), so a change the old
 //!   file's watcher had not pushed yet is not lost.
@@ -30,7 +31,8 @@ impl LiveService {
         OpenOptions::new().read(true).write(writable).open(self.path())
     }
 
-    /// Moves the service to a fresh file at the same path (a new inode); returns how long the service was frozen.
+    /// Moves the service to a fresh file at the same path (a new inode); returns how long the service was frozen (the
+    /// catch-up pass, the rename and the switch; not the first copy, which runs beside the clients).
     pub(crate) fn relocate(&self) -> Result<Duration, LiveError> {
         let fail = |doing: &'static str, err: Box<dyn std::error::Error + Send + Sync>| LiveError::File {
             service: self.name().to_owned(),
@@ -38,13 +40,17 @@ impl LiveService {
             source: err,
         };
         let mut owner = self.owner();
+        let staging = staging_path(self.path());
+        // The first pass runs while clients go on reading and writing the old file; the owner's lock keeps the layout
+        // still. The freeze is the second pass only.
+        let prepared = owner
+            .prepare_relocation(&staging)
+            .map_err(|err| fail("copying the service into a new file", Box::new(err)))?;
         let mut current = self.file_mut();
         let started = Instant::now();
-        let staging = staging_path(self.path());
-        let _ = std::fs::remove_file(&staging);
-        let new_owner = owner
-            .relocate(&staging)
-            .map_err(|err| fail("copying the service into a new file", Box::new(err)))?;
+        let new_owner = prepared
+            .finish(&mut owner)
+            .map_err(|err| fail("catching the new service file up", Box::new(err)))?;
         // The old file's locks are retired: from here on it is the new file or nothing.
         if let Err(err) = std::fs::rename(&staging, self.path()) {
             tracing::error!(service = self.id(), %err, "the moved service file could not take its path");
