@@ -11,14 +11,15 @@
 
 use commy_shm::{Access, AccessError, CreateOptions, Service, ServiceOwner, VariableSpec};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SIZES: [u32; 3] = [1, 1_000, 100_000];
 
-/// One write's start and how long it took to be acknowledged.
-type Sample = (Instant, Duration);
+/// The writer's longest write (from its start to its acknowledgement) by the phase it started in: before the move,
+/// during it, in the 30 ms after it. Nanoseconds.
+type Longest = [AtomicU64; 3];
 
 fn main() {
     let runs: usize = std::env::var("COMMY_RELOCATE_RUNS")
@@ -116,12 +117,14 @@ fn one_move(variables: u32) -> Run {
     let copied = started.elapsed();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let samples = Arc::new(Mutex::new(Vec::<Sample>::with_capacity(1 << 20)));
+    let phase = Arc::new(AtomicUsize::new(0));
+    let longest: Arc<Longest> = Arc::default();
     let writer = {
-        let (path, stop, samples) = (path.clone(), stop.clone(), samples.clone());
-        std::thread::spawn(move || write_until(&path, &stop, &samples))
+        let (path, stop, phase, longest) = (path.clone(), stop.clone(), phase.clone(), longest.clone());
+        std::thread::spawn(move || write_until(&path, &stop, &phase, &longest))
     };
-    std::thread::sleep(Duration::from_millis(30));
+    std::thread::sleep(Duration::from_millis(200));
+    phase.store(1, Ordering::Release);
     let staging = dir.path().join("bench.svc.moving");
     let move_started = Instant::now();
     let prepared = owner.prepare_relocation(&staging).expect("relocate");
@@ -130,6 +133,7 @@ fn one_move(variables: u32) -> Run {
     std::fs::rename(&staging, &path).expect("rename");
     let frozen = freeze_started.elapsed();
     let moved = move_started.elapsed();
+    phase.store(2, Ordering::Release);
     drop(owner);
     // Second baseline: attaching to the new file, which a client following the move does (it checks the table).
     let started = Instant::now();
@@ -140,23 +144,14 @@ fn one_move(variables: u32) -> Run {
     writer.join().expect("the writer");
     drop(new);
 
-    let samples = samples.lock().expect("samples");
-    let window = moved + Duration::from_millis(10);
-    let before_start = move_started - window;
-    let max_in = |from: Instant, to: Instant| {
-        (samples.iter())
-            .filter(|(at, took)| *at + *took >= from && *at < to)
-            .map(|(_, took)| *took)
-            .max()
-            .unwrap_or_default()
-    };
+    let longest = |phase: usize| Duration::from_nanos(longest[phase].load(Ordering::Acquire));
     Run {
         moved,
         frozen,
         opened,
         copied,
-        stall: max_in(move_started, move_started + window),
-        before: max_in(before_start, move_started),
+        stall: longest(1).max(longest(2)),
+        before: longest(0),
         file_size,
     }
 }
@@ -166,21 +161,23 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Writes `v0` in a loop, recording each write's latency; on `Moved`, opens the file now at `path` and writes there.
-fn write_until(path: &Path, stop: &AtomicBool, samples: &Mutex<Vec<Sample>>) {
+/// Writes `v0` in a loop, keeping the longest write of each phase; on `Moved`, opens the file now at `path` and
+/// writes there.
+fn write_until(path: &Path, stop: &AtomicBool, phase: &AtomicUsize, longest: &Longest) {
     let mut service = Service::open(path, Access::ReadWrite).expect("the writer attaches");
-    let mut handle = service.lookup("v0").expect("v0");
-    let mut local = Vec::with_capacity(1 << 20);
+    let handle = service.lookup("v0").expect("v0");
     let mut n = 0u64;
     while !stop.load(Ordering::Acquire) {
         n += 1;
+        let at = phase.load(Ordering::Acquire);
         let started = Instant::now();
         loop {
             match service.write(handle, &n.to_le_bytes()) {
                 Ok(_) => break,
                 Err(AccessError::Moved) => {
+                    // The handle stays valid: a moved file keeps every entry and incarnation (the SDK keeps its
+                    // handles the same way).
                     service = Service::open(path, Access::ReadWrite).expect("the writer attaches to the new file");
-                    handle = service.lookup("v0").expect("v0");
                 }
                 // The move held the lock past the writer's wait bound: the write was refused (not acknowledged); the
                 // writer tries again, and the stall counts it.
@@ -188,7 +185,6 @@ fn write_until(path: &Path, stop: &AtomicBool, samples: &Mutex<Vec<Sample>>) {
                 Err(err) => panic!("write: {err}"),
             }
         }
-        local.push((started, started.elapsed()));
+        longest[at].fetch_max(started.elapsed().as_nanos() as u64, Ordering::AcqRel);
     }
-    samples.lock().expect("samples").extend(local);
 }

@@ -40,6 +40,8 @@ struct Queue {
     held: usize,
     /// Notices to send after the pending changes: subscriptions the server ended, services that moved.
     ended: Vec<ServerMessage>,
+    /// When to close the connection, and why: every grant it held died.
+    closing: Option<(std::time::Instant, String)>,
 }
 
 struct Entry {
@@ -135,6 +137,20 @@ impl Outbox {
         }
     }
 
+    /// When the connection is to be closed (see [`PushSink::close_at`]), if it is.
+    pub(crate) fn close_due(&self) -> Option<std::time::Instant> {
+        self.lock().closing.as_ref().map(|(at, _)| *at)
+    }
+
+    /// Why the connection is to be closed now, once its close is due and no request is being handled.
+    pub(crate) fn take_due_close(&self) -> Option<String> {
+        let mut queue = self.lock();
+        match &queue.closing {
+            Some((at, _)) if !queue.in_flight && *at <= std::time::Instant::now() => queue.closing.take().map(|c| c.1),
+            _ => None,
+        }
+    }
+
     /// Marks the connection gone and drops what is pending; later pushes are dropped.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -208,6 +224,15 @@ impl PushSink for Outbox {
 
     fn moved(&self, moved: ServiceMoved) {
         self.notice(ServerMessage::ServiceMoved(moved));
+    }
+
+    fn close_at(&self, at: std::time::Instant, reason: String) {
+        self.lock().closing = Some((at, reason));
+        self.ready.notify_one();
+    }
+
+    fn keep_open(&self) {
+        self.lock().closing = None;
     }
 
     fn is_closed(&self) -> bool {

@@ -11,7 +11,7 @@
 
 use super::Outbox;
 use crate::metrics::Metrics;
-use commy_proto::{EncodeError, ErrorCode, Reply, ServerMessage};
+use commy_proto::{Disconnected, EncodeError, ErrorCode, Reply, ServerMessage};
 use std::future::Future;
 use std::os::fd::OwnedFd;
 use tokio::sync::mpsc::{self, error::TryRecvError};
@@ -64,6 +64,9 @@ pub(crate) trait MessageSink: Send {
 
     /// Closes the connection.
     fn close(&mut self, close: Self::Close) -> impl Future<Output = ()> + Send;
+
+    /// The close for a connection the server ends by policy (every grant it held died), saying `reason`.
+    fn policy_close(reason: &str) -> Self::Close;
 }
 
 /// Whether the writer goes on.
@@ -113,9 +116,23 @@ impl<S: MessageSink> Writer<'_, S> {
                 return;
             }
             self.metrics.pushes_sent(count);
+            // Then, once every grant has died and the grace period passed, the close (after the announcements).
+            if let Some(reason) = self.outbox.take_due_close() {
+                tracing::info!(%reason, "closing a connection whose every grant died");
+                let last = Reply::push(Disconnected { reason: reason.clone() });
+                let close = S::policy_close(&reason);
+                self.write(Outgoing::Close {
+                    last: Some(last),
+                    close,
+                })
+                .await;
+                return;
+            }
+            let close_due = self.outbox.close_due();
             // Then wait for more.
             tokio::select! {
                 biased;
+                () = until(close_due) => {}
                 outgoing = replies.recv() => {
                     let flow = match outgoing {
                         Some(outgoing) => self.write(outgoing).await,
@@ -167,5 +184,13 @@ impl<S: MessageSink> Writer<'_, S> {
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`; for ever without one.
+async fn until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -19,6 +19,14 @@ pub trait PushSink: Send + Sync {
     /// blocks. A sink that carries no local mappings ignores it.
     fn moved(&self, _moved: ServiceMoved) {}
 
+    /// Closes the connection at `at`, saying `reason` (WebSocket close 1008; on the local socket a last
+    /// `Disconnected`), unless [`PushSink::keep_open`] comes first: every grant the connection held has died. Never
+    /// blocks.
+    fn close_at(&self, _at: std::time::Instant, _reason: String) {}
+
+    /// Cancels a pending [`PushSink::close_at`]: the connection holds a live grant again.
+    fn keep_open(&self) {}
+
     /// True once the connection is gone; the live layer then drops the subscription.
     fn is_closed(&self) -> bool;
 }

@@ -40,6 +40,9 @@ impl UnixSink {
 impl MessageSink for UnixSink {
     type Close = ();
 
+    /// The socket has no close reason: the `Disconnected` before it says why.
+    fn policy_close(_reason: &str) {}
+
     async fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Result<(), SinkError> {
         let encoded = encode_reply(reply, Encoding::Json).map_err(SinkError::Encode)?;
         let frame = encode_local_frame(encoded.as_bytes());

@@ -133,6 +133,26 @@ pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live, revocatio
         lifeline.announce(service_id, variable_name, why.to_string());
     }
     revocations.relocate_mappings(lifeline, live);
+    revocations.close_if_orphaned(lifeline, why);
+}
+
+/// How long a connection whose every grant died stays open: time to read the announcements, and to authenticate again
+/// (a refreshed token) on the same connection.
+pub(crate) const DEAD_CONNECTION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Revocations {
+    /// Has the connection of `dead` closed after [`DEAD_CONNECTION_GRACE`] if it holds no live grant any more, saying
+    /// why (WebSocket close 1008 with the reason; a last `Disconnected` on the local socket). Authenticating again
+    /// meanwhile keeps it open.
+    fn close_if_orphaned(&self, dead: &Lifeline, why: Ending) {
+        let others_alive =
+            (self.live_lifelines().iter()).any(|l| l.connection == dead.connection && l.ended().is_none());
+        if !others_alive {
+            let reason = format!("every credential of this connection ended ({why}): connect and authenticate again");
+            dead.sink
+                .close_at(std::time::Instant::now() + DEAD_CONNECTION_GRACE, reason);
+        }
+    }
 }
 
 /// A digest of everything in a tenant's JWT key record: a token stays good only while it is unchanged.

@@ -38,6 +38,8 @@ pub(crate) fn register_grant(
         },
     };
     let sink = session.sink.clone();
+    // A connection that had lost every grant lives on with this one.
+    sink.keep_open();
     let lifeline = Arc::new(Lifeline::new(
         session.connection,
         sink,

@@ -17,6 +17,11 @@ pub(crate) struct WsSink {
 impl MessageSink for WsSink {
     type Close = CloseFrame;
 
+    /// 1008 (policy violation), with the reason.
+    fn policy_close(reason: &str) -> CloseFrame {
+        super::close::frame(axum::extract::ws::close_code::POLICY, reason)
+    }
+
     /// A WebSocket cannot pass descriptors; no request answered on it has one.
     async fn feed(&mut self, reply: &Reply, _fd: Option<OwnedFd>) -> Result<(), SinkError> {
         let message = match encode_reply(reply, self.encoding).map_err(SinkError::Encode)? {
