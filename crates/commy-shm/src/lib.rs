@@ -64,6 +64,6 @@ mod watch;
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use mapping::Access;
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
-pub use relocate::{RelocateError, Relocation};
+pub use relocate::{RelocateError, Relocation, RelocationPlan};
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

@@ -62,12 +62,38 @@ impl ServiceOwner {
         self.prepare_relocation(path)?.finish(self)
     }
 
+    /// Creates the new file at `path` and copies every variable into it: [`ServiceOwner::relocation_plan`], then
+    /// [`RelocationPlan::prepare`], with the owner borrowed throughout, so that no layout change runs meanwhile.
+    pub fn prepare_relocation(&self, path: &Path) -> Result<Relocation, RelocateError> {
+        self.relocation_plan().prepare(path)
+    }
+
+    /// What a relocation copies: this owner's record of its variables, as it is now. The plan does not borrow the
+    /// owner; a layout change (allocate, free, resize) between the plan and [`Relocation::finish`] makes the copy
+    /// wrong, so a caller that lets one run meanwhile must notice it and plan again.
+    pub fn relocation_plan(&self) -> RelocationPlan {
+        RelocationPlan {
+            service: self.service().clone(),
+            placements: (self.placements().into_iter())
+                .map(|(name, handle, capacity)| (name.to_owned(), handle, capacity))
+                .collect(),
+        }
+    }
+}
+
+/// A service's variables as its owner recorded them at one moment (see [`ServiceOwner::relocation_plan`]).
+#[derive(Debug)]
+pub struct RelocationPlan {
+    service: Service,
+    placements: Vec<(String, VarHandle, u32)>,
+}
+
+impl RelocationPlan {
     /// Creates the new file at `path` and copies every variable into it, at the same table entry and incarnation
     /// (free entries keep their incarnation too), with its value and version. Writers of the old file are not held up
-    /// meanwhile: what they write after their variable's copy is caught up by [`Relocation::finish`]. Keep the owner
-    /// (`&mut`) until then, so that no layout change runs in between.
-    pub fn prepare_relocation(&mut self, path: &Path) -> Result<Relocation, RelocateError> {
-        let service = self.service().clone();
+    /// meanwhile: what they write after their variable's copy is caught up by [`Relocation::finish`].
+    pub fn prepare(self, path: &Path) -> Result<Relocation, RelocateError> {
+        let service = self.service;
         let geo = service.inner.geo;
         let options = CreateOptions {
             max_variables: geo.max_variables,
@@ -99,15 +125,15 @@ impl ServiceOwner {
                 (new.service().inner.map.u32_at(to + e::INCARNATION as u64)).store(incarnation, Ordering::Relaxed);
             }
         }
-        for (name, handle, capacity) in self.placements() {
+        for (name, handle, capacity) in self.placements {
             let fail = |reason: String| RelocateError::Copy {
-                variable: name.to_owned(),
+                variable: name.clone(),
                 reason,
             };
             let info = service.info_of(handle).map_err(|err| fail(err.to_string()))?;
             let (value, version) = service.read(handle).map_err(|err| fail(err.to_string()))?;
             let spec = VariableSpec {
-                name,
+                name: &name,
                 capacity,
                 type_tag: info.type_tag,
                 persistent: info.persistent,

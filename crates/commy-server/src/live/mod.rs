@@ -155,6 +155,7 @@ impl Live {
         drop(broken);
         let removed = self.write_map().remove(service_id);
         if let Some(live) = removed {
+            live.mark_deleted();
             live.stop();
             std::fs::remove_file(live.path()).map_err(|e| LiveError::File {
                 service: live.name().to_owned(),

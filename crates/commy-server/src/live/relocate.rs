@@ -6,8 +6,10 @@
 //! copies every variable under its lock and retires the old file's locks, so that a write to the old file either
 //! landed before its copy or fails (`Moved`) and is never acknowledged. Here, around that copy:
 //!
-//! - the owner's lock is held, so no layout change (allocate, free) runs meanwhile;
-//! - the first copy runs beside the clients; for the freeze (the catch-up pass, the rename and the switch) the
+//! - the first copy runs beside the clients and beside the server's own lookups; a layout change (allocate, free)
+//!   meanwhile is noticed and the copy made again (the third attempt holds the owner's lock throughout); from the
+//!   freeze on, the owner's lock is held, so no layout change runs;
+//! - for the freeze (the catch-up pass, the rename and the switch) the
 //!   current-file lock is held for writing, so no server read or write, and no `GetServiceFilePath`, straddles the
 //!   move: each runs entirely on the old file or entirely on the new one;
 //! - the fan-out moves to the new file before anyone can write there, and every subscriber is sent the current value
@@ -22,6 +24,9 @@ use commy_shm::Service;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Copies made beside the clients before the move copies with the owner locked (layout changes kept it moving).
+const PREPARE_ATTEMPTS: u32 = 3;
 
 impl LiveService {
     /// Opens the current file (read-write if `writable`) for a local client. Never an old file: a move waits for the
@@ -39,13 +44,33 @@ impl LiveService {
             doing,
             source: err,
         };
-        let mut owner = self.owner();
         let staging = staging_path(self.path());
-        // The first pass runs while clients go on reading and writing the old file; the owner's lock keeps the layout
-        // still. The freeze is the second pass only.
-        let prepared = owner
-            .prepare_relocation(&staging)
-            .map_err(|err| fail("copying the service into a new file", Box::new(err)))?;
+        // The first copy runs while clients go on reading and writing the old file, and while the server goes on
+        // serving them (it looks variables up through the owner, which stays unlocked). A layout change meanwhile is
+        // noticed and the copy made again; the last attempt holds the owner throughout.
+        let mut attempt = 1;
+        let (mut owner, prepared) = loop {
+            if attempt == PREPARE_ATTEMPTS {
+                let owner = self.owner();
+                let prepared = owner.prepare_relocation(&staging);
+                break (owner, prepared);
+            }
+            attempt += 1;
+            let (plan, before) = {
+                let owner = self.owner();
+                (owner.relocation_plan(), self.layout_changes())
+            };
+            let prepared = plan.prepare(&staging);
+            let owner = self.owner();
+            if self.layout_changes() == before {
+                break (owner, prepared);
+            }
+        };
+        let prepared = prepared.map_err(|err| fail("copying the service into a new file", Box::new(err)))?;
+        if self.is_deleted() {
+            // Deleted meanwhile: its file is gone, and the copy goes with `prepared`.
+            return Err(LiveError::ServiceNotFound(self.id().to_owned()));
+        }
         let mut current = self.file_mut();
         let started = Instant::now();
         let new_owner = prepared

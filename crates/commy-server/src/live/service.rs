@@ -7,6 +7,7 @@ use crate::store::ServiceRecord;
 use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A variable's value as read.
@@ -49,6 +50,11 @@ pub struct LiveService {
     /// descriptor opens hold the read lock, so none of them straddles a move.
     service: RwLock<Service>,
     fanout: RwLock<Fanout>,
+    /// Counts the owner's layout changes (allocate, free), each counted while the owner is still locked: a move
+    /// compares it around its first copy, which runs with the owner unlocked.
+    layout_changes: AtomicU64,
+    /// Set, under the owner's lock, when the service is deleted: a move in progress then leaves no file behind.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 impl LiveService {
@@ -63,6 +69,8 @@ impl LiveService {
             owner: Mutex::new(owner),
             service: RwLock::new(service),
             fanout: RwLock::new(fanout),
+            layout_changes: AtomicU64::new(0),
+            deleted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -103,6 +111,30 @@ impl LiveService {
     }
 
     /// The current file's attachment, held so that no move replaces it meanwhile.
+    /// Marks the service deleted, waiting for a move in progress to finish or to notice (see `relocate.rs`).
+    pub(super) fn mark_deleted(&self) {
+        let _owner = self.owner();
+        self.deleted.store(true, Ordering::Release);
+    }
+
+    /// Whether the service was deleted (checked under the owner's lock).
+    pub(super) fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    /// How many layout changes the owner has made (see `relocate.rs`).
+    pub(super) fn layout_changes(&self) -> u64 {
+        self.layout_changes.load(Ordering::Acquire)
+    }
+
+    /// The owner, for a layout change: counted before the lock is released.
+    fn owner_changing(&self) -> LayoutChange<'_> {
+        LayoutChange {
+            owner: self.owner(),
+            changes: &self.layout_changes,
+        }
+    }
+
     pub(super) fn file(&self) -> RwLockReadGuard<'_, Service> {
         self.service.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -136,7 +168,7 @@ impl LiveService {
             initial,
         };
         let handle = self
-            .owner()
+            .owner_changing()
             .allocate(&spec)
             .map_err(|err| self.layout_error(name, err))?;
         self.read_handle(name, handle)
@@ -155,7 +187,7 @@ impl LiveService {
             persistent: record.persistent,
             initial: &record.initial_data,
         };
-        self.owner()
+        self.owner_changing()
             .allocate_with_version(&spec, version)
             .map(drop)
             .map_err(|err| self.layout_error(&record.variable_name, err))
@@ -163,7 +195,9 @@ impl LiveService {
 
     /// Frees a variable.
     pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
-        self.owner().free(name).map_err(|err| self.layout_error(name, err))
+        self.owner_changing()
+            .free(name)
+            .map_err(|err| self.layout_error(name, err))
     }
 
     /// The handle, type and capacity of a variable: what a write needs, without reading the value.
@@ -354,5 +388,32 @@ impl LiveService {
             service: self.name.clone(),
             variable: variable.to_owned(),
         }
+    }
+}
+
+/// The owner, locked for a layout change; the change is counted when the lock is released.
+struct LayoutChange<'a> {
+    owner: MutexGuard<'a, ServiceOwner>,
+    changes: &'a AtomicU64,
+}
+
+impl std::ops::Deref for LayoutChange<'_> {
+    type Target = ServiceOwner;
+
+    fn deref(&self) -> &ServiceOwner {
+        &self.owner
+    }
+}
+
+impl std::ops::DerefMut for LayoutChange<'_> {
+    fn deref_mut(&mut self) -> &mut ServiceOwner {
+        &mut self.owner
+    }
+}
+
+impl Drop for LayoutChange<'_> {
+    fn drop(&mut self) {
+        // Runs before the guard's own drop: the count moves while the owner is still locked.
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 }
