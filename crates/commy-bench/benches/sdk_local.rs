@@ -51,7 +51,7 @@ impl Fixture {
 
 fn local(c: &mut Criterion) {
     let f = Fixture::new();
-    let raw = f.service.mapped_file().expect("mapped").clone();
+    let raw = f.service.mapped_file().expect("mapped");
     let handle = raw.lookup("v").unwrap();
     let svc = &f.service;
 

@@ -27,8 +27,7 @@ fn per_op(start: Instant) -> f64 {
 fn mapping(service: &Service) -> anyhow::Result<(commy_shm::Service, VarHandle)> {
     let raw = service
         .mapped_file()
-        .context("the scratch service is not mapped: the local transport is not in use")?
-        .clone();
+        .context("the scratch service is not mapped: the local transport is not in use")?;
     let handle = raw.lookup(VALUE)?;
     Ok((raw, handle))
 }

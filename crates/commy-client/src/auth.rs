@@ -7,6 +7,7 @@ use crate::credentials::Credentials;
 use crate::{Error, Result};
 use commy_proto::{Authenticate, AuthenticationResult, Credential, Permission, ServerMessage};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The client's name and version, as the server logs it.
 pub const CLIENT_VERSION: &str = concat!("commy-client/", env!("CARGO_PKG_VERSION"));
@@ -100,10 +101,27 @@ impl Client {
         }
     }
 
+    /// Has a task follow what `local` tells about mapped files (see `local/remap.rs`). The task holds the client
+    /// weakly, and ends with the connection.
+    fn follow_mapping_notices(&self, local: &Connection) {
+        let (listener, mut notices) = tokio::sync::mpsc::unbounded_channel();
+        local.listen_for_mapping_notices(listener);
+        let client = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(notice) = notices.recv().await {
+                let Some(inner) = client.upgrade() else {
+                    return;
+                };
+                Client { inner }.follow(notice).await;
+            }
+        });
+    }
+
     /// Connects to the local socket and authenticates there with every credential used so far.
     async fn open_local(&self, path: PathBuf) -> Result<Connection> {
         let settings = self.inner.options.settings.clone();
         let local = Connection::open(Endpoint::Unix { path }, settings).await?;
+        self.follow_mapping_notices(&local);
         for auth in self.conn().auths() {
             match local.request(auth).await?.message {
                 ServerMessage::AuthenticationResult(_) => {}

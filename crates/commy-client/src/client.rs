@@ -2,16 +2,14 @@
 
 use crate::builder::{ClientBuilder, Transport};
 use crate::conn::{Answer, Connection, Endpoint};
-use crate::local::Mapped;
+use crate::local::Mappings;
 use crate::service::Service;
 use crate::url::ServerUrl;
 use crate::{Error, Result};
 use commy_proto::{
-    ClientMessage, CreateService, DeleteService, GetService, GetServiceFilePath, Heartbeat, ListServices,
-    ServerMessage, ServiceList,
+    ClientMessage, CreateService, DeleteService, GetService, Heartbeat, ListServices, ServerMessage, ServiceList,
 };
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 pub use commy_proto::ServiceInfo;
 
@@ -40,7 +38,7 @@ pub(crate) struct Inner {
     conn: RwLock<Connection>,
     tenant: RwLock<Option<String>>,
     /// Mapped service files by service id, while some handle uses them (local transport).
-    mappings: Mutex<HashMap<String, Weak<Mapped>>>,
+    mappings: Mutex<Mappings>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -182,30 +180,8 @@ impl Client {
         Ok(Service::new(self.clone(), info, mapped))
     }
 
-    fn mappings(&self) -> MutexGuard<'_, HashMap<String, Weak<Mapped>>> {
+    pub(crate) fn mappings(&self) -> MutexGuard<'_, Mappings> {
         self.inner.mappings.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Maps a service's file, reusing a mapping that another handle still holds.
-    async fn map(&self, info: &ServiceInfo) -> Result<Arc<Mapped>> {
-        if let Some(mapped) = self.mappings().get(&info.service_id).and_then(Weak::upgrade) {
-            return Ok(mapped);
-        }
-        let request = GetServiceFilePath {
-            tenant_id: info.tenant_id.clone(),
-            service_name: info.service_name.clone(),
-        };
-        let answer = self.call_answer(request).await?;
-        let (ServerMessage::ServiceFilePath(file), Some(fd)) = (answer.message, answer.fd) else {
-            return Err(Error::Internal(
-                "the server answered GetServiceFilePath without a file descriptor".into(),
-            ));
-        };
-        let mapped = Arc::new(Mapped::new(fd, file.writable, &info.service_name)?);
-        let mut mappings = self.mappings();
-        mappings.retain(|_, weak| weak.strong_count() > 0);
-        mappings.insert(info.service_id.clone(), Arc::downgrade(&mapped));
-        Ok(mapped)
     }
 
     /// Closes the connection. Requests in flight fail, and every watch of this client ends. Dropping every clone of

@@ -69,7 +69,7 @@ impl Service {
     /// very mapping the SDK uses, so that a benchmark can time the SDK beside `commy-shm` on the same page. Only with
     /// the `mapped-file` feature; writes through it bypass the SDK's type checks.
     #[cfg(feature = "mapped-file")]
-    pub fn mapped_file(&self) -> Option<&commy_shm::Service> {
+    pub fn mapped_file(&self) -> Option<commy_shm::Service> {
         self.mapped.as_deref().map(Mapped::service)
     }
 
@@ -149,7 +149,7 @@ impl Service {
 
     async fn write_at(&self, name: &str, payload: Payload, expected_version: Option<u64>) -> Result<u64> {
         if let Some(mapped) = &self.mapped {
-            return mapped.write(name, payload, expected_version);
+            return self.client.write_mapped(mapped, name, payload, expected_version).await;
         }
         let (data, value) = payload.into_wire();
         let request = WriteVariable {
@@ -165,7 +165,8 @@ impl Service {
         }
     }
 
-    /// Watches every variable of the service.
+    /// Watches every variable of the service. On the local transport a watch follows the service to a new file if
+    /// the server moves it (see [`ServiceMoved`](commy_proto::ServiceMoved)), and misses no change on the way.
     pub async fn watch(&self) -> Result<Watch> {
         self.watch_key(None).await
     }

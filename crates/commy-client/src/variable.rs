@@ -10,7 +10,7 @@ use commy_proto::{ReadVariable, ServerMessage, ValueType, WriteVariable};
 use commy_shm::{AccessError, Resolved};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A handle to one variable of a [`Service`], made by [`Service::variable`]: `service.variable::<u64>("speed")`.
 ///
@@ -35,8 +35,19 @@ pub struct Variable<T: VariableValue> {
 #[derive(Clone)]
 struct Local {
     mapped: Arc<Mapped>,
-    resolved: Arc<Resolved>,
+    resolved: Arc<RwLock<Resolution>>,
 }
+
+/// The variable resolved in one file of the mapping: the server may move the service to a new file (see
+/// `local/remap.rs`), and the handle then resolves the name again in it.
+struct Resolution {
+    /// The mapping's generation (which file) this was resolved in.
+    generation: u64,
+    resolved: Resolved,
+}
+
+/// How long a write that met a moved file waits for the mapping to follow the move before it fails.
+const FOLLOW_MOVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<T: VariableValue> Clone for Variable<T> {
     fn clone(&self) -> Self {
@@ -68,11 +79,12 @@ impl Service {
     pub async fn variable<T: VariableValue>(&self, name: &str) -> Result<Variable<T>> {
         let (value_type, local) = match self.mapping() {
             Some(mapped) => {
+                let generation = mapped.generation();
                 let resolved = resolve::<T>(mapped, name)?;
                 let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
                 let local = Local {
                     mapped: mapped.clone(),
-                    resolved: Arc::new(resolved),
+                    resolved: Arc::new(RwLock::new(Resolution { generation, resolved })),
                 };
                 (value_type, Some(local))
             }
@@ -256,13 +268,13 @@ impl<T: VariableValue> Variable<T> {
     /// The write on the local transport (`None` on the remote one).
     pub(crate) fn write_local(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Option<Result<u64>> {
         let local = self.local.as_ref()?;
-        if !local.mapped.writable() {
+        if !local.mapped.is_writable() {
             return Some(Err(local.mapped.read_only()));
         }
         Some(T::with_bytes(value, |bytes| {
             if T::VALUE_TYPE.is_none() {
                 // Raw bytes must still be a value of the variable's type, as the server would check.
-                let capacity = local.resolved.capacity();
+                let capacity = self.with_resolved(local, |resolved| Ok(resolved.capacity()))?;
                 if let Err(e) = self.value_type.check_bytes(bytes, capacity) {
                     return Err(Error::InvalidRequest(format!("variable '{}': {e}", self.name)));
                 }
@@ -274,21 +286,46 @@ impl<T: VariableValue> Variable<T> {
         }))
     }
 
-    /// Runs `op` on the resolution; if the variable was freed (perhaps allocated again under the same name), resolves
-    /// the name again, checking its type, and retries once. (A service moved to a fresh file would be followed here
-    /// too: its old file's variables read as freed.)
+    /// Runs `op` on the resolution in the mapping's current file. If the variable was freed (perhaps allocated again
+    /// under the same name), resolves the name again, checking its type, and retries once. If the service moved to a
+    /// new file (a write met the old file's retired lock), waits for the mapping to follow the move, resolves in the
+    /// new file, and retries once.
     fn with_resolved<R>(
         &self,
         local: &Local,
         op: impl Fn(&Resolved) -> std::result::Result<R, AccessError>,
     ) -> Result<R> {
-        match op(&local.resolved) {
+        let failed = |e| local.mapped.failed(&self.name, e);
+        let resolution = self.current(local)?;
+        let generation = resolution.generation;
+        match op(&resolution.resolved) {
             Err(AccessError::Stale) => {
-                resolve_again::<T>(&local.mapped, &local.resolved, &self.name)?;
-                op(&local.resolved).map_err(|e| local.mapped.failed(&self.name, e))
+                resolve_again::<T>(&local.mapped, &resolution.resolved, &self.name)?;
+                op(&resolution.resolved).map_err(failed)
             }
-            other => other.map_err(|e| local.mapped.failed(&self.name, e)),
+            Err(AccessError::Moved) => {
+                drop(resolution);
+                let started = std::time::Instant::now();
+                while local.mapped.generation() == generation && started.elapsed() < FOLLOW_MOVE_WAIT {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                op(&self.current(local)?.resolved).map_err(failed)
+            }
+            other => other.map_err(failed),
         }
+    }
+
+    /// The resolution in the mapping's current file, resolving the name again if the file was replaced.
+    fn current<'a>(&self, local: &'a Local) -> Result<std::sync::RwLockReadGuard<'a, Resolution>> {
+        let generation = local.mapped.generation();
+        let resolution = local.resolved.read().unwrap_or_else(PoisonError::into_inner);
+        if resolution.generation == generation {
+            return Ok(resolution);
+        }
+        drop(resolution);
+        let resolved = resolve::<T>(&local.mapped, &self.name)?;
+        *local.resolved.write().unwrap_or_else(PoisonError::into_inner) = Resolution { generation, resolved };
+        Ok(local.resolved.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn not_of_type(&self, found: NotOfType) -> Error {

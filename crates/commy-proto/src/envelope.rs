@@ -69,12 +69,14 @@ impl Reply {
         }
     }
 
-    /// Whether this is a push rather than the reply to a request: a `VariableChanged`, a `SubscriptionEnded`, or a `Disconnected` without
+    /// Whether this is a push rather than the reply to a request: a `VariableChanged`, a `SubscriptionEnded`, a `ServiceMoved`, or a `Disconnected` without
     /// an `id`. (A `Disconnected` answering a `Disconnect` sent without an `id` counts too; either way the connection
     /// ends.)
     pub fn is_push(&self) -> bool {
         match self.message {
-            ServerMessage::VariableChanged(_) | ServerMessage::SubscriptionEnded(_) => true,
+            ServerMessage::VariableChanged(_)
+            | ServerMessage::SubscriptionEnded(_)
+            | ServerMessage::ServiceMoved(_) => true,
             ServerMessage::Disconnected(_) => self.id.is_none(),
             _ => false,
         }

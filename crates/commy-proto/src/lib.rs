@@ -80,9 +80,9 @@ pub use name::{validate_name, NameError, MAX_NAME_LEN};
 pub use permission::{Permission, UnknownPermission};
 pub use reply::{
     ApiKey, ApiKeyInfo, ApiKeyList, AuditLog, AuditLogEntry, AuthenticationResult, Disconnected, ErrorReply,
-    HeartbeatReply, OperationResult, ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, SessionInfo,
-    SessionList, SubscriptionEnded, Tenant, TenantLimits, TenantList, Token, VariableChanged, VariableData,
-    VariableInfo, VariableList,
+    HeartbeatReply, OperationResult, ServerMessage, ServiceFilePath, ServiceInfo, ServiceList, ServiceMoved,
+    SessionInfo, SessionList, SubscriptionEnded, Tenant, TenantLimits, TenantList, Token, VariableChanged,
+    VariableData, VariableInfo, VariableList,
 };
 pub use request::{
     AllocateVariable, Authenticate, ClientMessage, CreateApiKey, CreateService, CreateTenant, CreateToken, Credential,

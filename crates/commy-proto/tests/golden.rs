@@ -240,6 +240,11 @@ fn pushes_have_no_id() {
         ended,
         r#"{"type":"SubscriptionEnded","data":{"service_id":"svc_1","variable_name":"flag","reason":"the credential was revoked"}}"#,
     );
+    let moved = Reply::push(ServiceMoved {
+        service_id: "svc_1".into(),
+    });
+    assert!(moved.is_push());
+    golden_reply(moved, r#"{"type":"ServiceMoved","data":{"service_id":"svc_1"}}"#);
 }
 
 #[test]

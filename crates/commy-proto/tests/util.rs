@@ -435,6 +435,7 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             effective
         }
         .into()),
+        name().prop_map(|service_id| ServiceMoved { service_id }.into()),
     ]
 }
 

@@ -168,6 +168,11 @@ pub enum AccessError {
     /// The file is inconsistent.
     #[error("service file is corrupt: {0}")]
     Corrupt(#[from] Corruption),
+    /// The owner moved the service to a new file (see [`crate::ServiceOwner::relocate`]); this attachment is to the
+    /// old one, which nobody reads any more. Nothing was written: attach to the new file (ask the server for it) and
+    /// write there.
+    #[error("the service moved to a new file; nothing was written to this one")]
+    Moved,
 }
 
 /// Changing the layout (allocate, free, resize, grow) failed. Nothing was changed.

@@ -58,6 +58,7 @@ mod patience;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
+mod relocate;
 mod resolved;
 pub mod scan;
 mod service;
@@ -72,6 +73,7 @@ pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenEr
 pub use mapping::Access;
 pub use multi_wait::{wait_any, Doorbell, MAX_SIGNALS};
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use relocate::{RelocateError, Relocation, RelocationPlan};
 pub use resolved::Resolved;
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

@@ -23,6 +23,10 @@ const SPINS: u32 = 64;
 const LIVENESS_EVERY: u32 = 32;
 /// Set in the lock word by a waiter; the holder yields after releasing.
 pub(crate) const CONTENDED: u64 = 1 << 63;
+/// The lock word of a file the owner has moved away from (see `relocate.rs`): every bit but the contended flag set,
+/// a pid above any `pid_max`, so no identity is ever equal to it. [`acquire`] fails at once on it, and nobody takes
+/// it over: a write to a retired file reaches nobody, so it must fail rather than be acknowledged.
+pub(crate) const RETIRED: u64 = !CONTENDED;
 
 /// The lock stayed held by a live process (or by this one, under a forged word) for the whole bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,21 @@ pub(crate) struct LockTimeout {
     pub(crate) holder: u32,
     /// How long the caller waited.
     pub(crate) waited: Duration,
+    /// The word said [`RETIRED`]: the file was moved away from, and the caller did not wait.
+    pub(crate) retired: bool,
+}
+
+impl From<LockTimeout> for crate::AccessError {
+    /// A retired word is [`crate::AccessError::Moved`]; a live holder is a timeout.
+    fn from(t: LockTimeout) -> Self {
+        match t.retired {
+            true => crate::AccessError::Moved,
+            false => crate::AccessError::LockTimeout {
+                holder: t.holder,
+                waited_ms: t.waited.as_millis() as u64,
+            },
+        }
+    }
 }
 
 /// Holds a variable's lock; releases it on drop (also on unwind).
@@ -90,6 +109,14 @@ pub(crate) fn acquire(word: &AtomicU64, me: u64, bound: Duration) -> Result<Lock
             Ok(_) => return Ok(LockGuard { word, me }),
             Err(seen) => seen,
         };
+        if seen & !CONTENDED == RETIRED {
+            let waited = started.map_or(Duration::ZERO, |at| at.elapsed());
+            return Err(LockTimeout {
+                holder: 0,
+                waited,
+                retired: true,
+            });
+        }
         attempts = attempts.wrapping_add(1);
         if seen == 0 || attempts < SPINS {
             std::hint::spin_loop();
@@ -116,7 +143,11 @@ pub(crate) fn acquire(word: &AtomicU64, me: u64, bound: Duration) -> Result<Lock
             let waited = started.get_or_insert_with(Instant::now).elapsed();
             if waited >= bound {
                 let holder = platform::pid_of(holder);
-                return Err(LockTimeout { holder, waited });
+                return Err(LockTimeout {
+                    holder,
+                    waited,
+                    retired: false,
+                });
             }
         }
         std::thread::yield_now();
@@ -173,6 +204,16 @@ mod tests {
             acquire(&word, me, Duration::from_millis(20)).unwrap_err().holder,
             platform::pid_of(me)
         );
+    }
+
+    #[test]
+    fn a_retired_word_fails_at_once_and_is_never_taken_over() {
+        let word = AtomicU64::new(RETIRED);
+        let err = acquire(&word, platform::current_identity(), BOUND).unwrap_err();
+        assert!(err.retired);
+        assert_eq!(word.load(Ordering::Relaxed), RETIRED);
+        word.store(RETIRED | CONTENDED, Ordering::Relaxed);
+        assert!(acquire(&word, platform::current_identity(), BOUND).unwrap_err().retired);
     }
 
     #[test]

@@ -212,6 +212,21 @@ impl ServiceOwner {
         })
     }
 
+    /// Every live variable as the owner recorded it (its handle and capacity), in table order.
+    pub(crate) fn placements(&self) -> Vec<(&str, VarHandle, u32)> {
+        let mut out: Vec<_> = (self.names.iter())
+            .map(|(name, p)| {
+                let handle = VarHandle {
+                    index: p.index,
+                    incarnation: p.incarnation,
+                };
+                (name.as_str(), handle, p.capacity)
+            })
+            .collect();
+        out.sort_by_key(|(_, handle, _)| handle.index);
+        out
+    }
+
     /// The attachment through which the owner reads, writes and watches.
     pub fn service(&self) -> &Service {
         &self.service
@@ -243,17 +258,33 @@ impl ServiceOwner {
 
     /// Allocates a variable and publishes its initial value.
     pub fn allocate(&mut self, spec: &VariableSpec<'_>) -> Result<VarHandle, LayoutError> {
-        self.allocate_inner(spec, None)
+        self.allocate_inner(spec, None, None)
     }
 
     /// Allocates a variable and publishes its initial value as `version` (instead of one past the entry's last
     /// version). For a file recreated or migrated from an older one: versions must never go backwards in a
     /// variable's life, since clients compare them.
     pub fn allocate_with_version(&mut self, spec: &VariableSpec<'_>, version: u64) -> Result<VarHandle, LayoutError> {
-        self.allocate_inner(spec, Some(version))
+        self.allocate_inner(spec, Some(version), None)
     }
 
-    fn allocate_inner(&mut self, spec: &VariableSpec<'_>, version: Option<u64>) -> Result<VarHandle, LayoutError> {
+    /// Allocates a variable at the table entry and incarnation `handle` names, publishing its value as `version`: a
+    /// relocated file keeps every handle valid. The entry must be free and never used in this file.
+    pub(crate) fn allocate_as(
+        &mut self,
+        spec: &VariableSpec<'_>,
+        handle: VarHandle,
+        version: u64,
+    ) -> Result<VarHandle, LayoutError> {
+        self.allocate_inner(spec, Some(version), Some(handle))
+    }
+
+    fn allocate_inner(
+        &mut self,
+        spec: &VariableSpec<'_>,
+        version: Option<u64>,
+        at: Option<VarHandle>,
+    ) -> Result<VarHandle, LayoutError> {
         if spec.name.is_empty() || spec.name.len() > layout::MAX_NAME_LEN {
             return Err(LayoutError::BadName { len: spec.name.len() });
         }
@@ -266,7 +297,22 @@ impl ServiceOwner {
                 capacity: spec.capacity,
             });
         }
-        let index = self.free_index()?;
+        let index = match at {
+            Some(handle) if handle.index < self.service.inner.geo.max_variables => {
+                // Publishing adds one to the entry's incarnation.
+                let entry = self.service.inner.geo.entry(handle.index);
+                allocator::reserve(&self.service, entry, layout::ENTRY_SIZE as u64)?;
+                (self.service.inner.map.u32_at(entry + e::INCARNATION as u64))
+                    .store(handle.incarnation.wrapping_sub(1), Ordering::Relaxed);
+                handle.index
+            }
+            Some(_) => {
+                return Err(LayoutError::TableFull {
+                    max: self.service.inner.geo.max_variables,
+                })
+            }
+            None => self.free_index()?,
+        };
         let block = allocator::alloc(&self.service, layout::block_need(spec.capacity))?;
         let handle = match self.publish_entry(index, spec, block, version) {
             Ok(handle) => handle,

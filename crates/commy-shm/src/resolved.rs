@@ -421,11 +421,7 @@ impl Resolved {
             let r = self.cached_or_wait();
             let lock_word = self.word(r.lock);
             let guard = match wait {
-                Wait::Bounded => lock::acquire(lock_word, platform::current_identity(), self.service.wait_bound())
-                    .map_err(|t| AccessError::LockTimeout {
-                        holder: t.holder,
-                        waited_ms: t.waited.as_millis() as u64,
-                    })?,
+                Wait::Bounded => lock::acquire(lock_word, platform::current_identity(), self.service.wait_bound())?,
                 Wait::Never => lock::try_acquire(lock_word, platform::current_identity())
                     .map_err(|holder| AccessError::LockBusy { holder })?,
             };

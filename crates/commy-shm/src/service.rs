@@ -396,12 +396,7 @@ impl Service {
         let version = {
             let word = map.u64_at(entry + e::LOCK as u64);
             let guard = match wait {
-                Wait::Bounded => lock::acquire(word, platform::current_identity(), self.wait_bound()).map_err(|t| {
-                    AccessError::LockTimeout {
-                        holder: t.holder,
-                        waited_ms: t.waited.as_millis() as u64,
-                    }
-                })?,
+                Wait::Bounded => lock::acquire(word, platform::current_identity(), self.wait_bound())?,
                 Wait::Never => lock::try_acquire(word, platform::current_identity())
                     .map_err(|holder| AccessError::LockBusy { holder })?,
             };

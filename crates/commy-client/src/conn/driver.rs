@@ -5,6 +5,7 @@ use super::backoff::Backoff;
 use super::link::{Incoming, Link};
 use super::registry::Key;
 use super::{Answer, Command, Shared};
+use crate::local::MappingNotice;
 use crate::snapshot::Change;
 use crate::watch::ChangeQueue;
 use crate::Error;
@@ -130,6 +131,9 @@ impl Driver {
             match reply.message {
                 ServerMessage::VariableChanged(change) => self.shared.registry().deliver(change),
                 ServerMessage::SubscriptionEnded(ended) => self.shared.registry().end(ended),
+                ServerMessage::ServiceMoved(moved) => {
+                    self.shared.notify_mappings(MappingNotice::Moved(moved.service_id))
+                }
                 ServerMessage::Disconnected(d) => {
                     tracing::debug!(reason = %d.reason, "the server is closing the connection")
                 }
@@ -185,6 +189,7 @@ impl Driver {
             match setup.await {
                 Ok(Ok(())) => {
                     tracing::info!(endpoint = %self.shared.endpoint, "reconnected");
+                    self.shared.notify_mappings(MappingNotice::Reconnected);
                     return Some(link);
                 }
                 Ok(Err(SetupError::Fatal(err))) => {

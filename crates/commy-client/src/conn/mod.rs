@@ -14,6 +14,7 @@ mod ws;
 pub(crate) use link::Endpoint;
 pub(crate) use registry::Key;
 
+use crate::local::MappingNotice;
 use crate::watch::ChangeQueue;
 use crate::{Error, Result};
 use commy_proto::{Authenticate, ClientMessage, ServerMessage};
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     auths: Mutex<Vec<Authenticate>>,
     /// Why the connection ended for good, once it has.
     ended: Mutex<Option<Error>>,
+    /// Where news about mapped files goes (a local connection's client listens).
+    mapping_notices: Mutex<Option<mpsc::UnboundedSender<MappingNotice>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +89,13 @@ impl Shared {
     fn end(&self, why: Error) {
         lock(&self.ended).get_or_insert(why);
         self.registry().close_all();
+    }
+
+    /// Passes news about mapped files to the client, if it listens.
+    pub(crate) fn notify_mappings(&self, notice: MappingNotice) {
+        if let Some(listener) = lock(&self.mapping_notices).as_ref() {
+            let _ = listener.send(notice);
+        }
     }
 
     fn ended(&self) -> Error {
@@ -116,6 +126,7 @@ impl Connection {
             registry: Mutex::default(),
             auths: Mutex::default(),
             ended: Mutex::default(),
+            mapping_notices: Mutex::default(),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
         tokio::spawn(driver::run(link, receiver, shared.clone()));
@@ -175,6 +186,11 @@ impl Connection {
                     variable_name: key.1.clone(),
                 })));
         }
+    }
+
+    /// Sends the news about mapped files (`ServiceMoved` pushes, a renewed local session) to `listener`.
+    pub(crate) fn listen_for_mapping_notices(&self, listener: mpsc::UnboundedSender<MappingNotice>) {
+        *lock(&self.shared.mapping_notices) = Some(listener);
     }
 
     /// The authentications that succeeded on this connection.

@@ -6,11 +6,13 @@
 use crate::payload::Payload;
 use crate::snapshot::Snapshot;
 use crate::{Error, Result};
+use commy_proto::ServiceInfo;
 use commy_proto::{ValueType, WriteVariable};
 use commy_shm::{Access, AccessError, VarHandle};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 /// What a read or write needs to know about a variable.
 #[derive(Debug, Clone, Copy)]
@@ -20,39 +22,77 @@ struct Target {
     capacity: u32,
 }
 
-/// A mapped service file.
+/// A write met a file the server moved away from (see `remap.rs`): nothing was written; map the new file and write
+/// again.
+#[derive(Debug)]
+pub(crate) struct Moved;
+
+/// A mapped service file. The server may move the service to a new file (when another process that had it mapped lost
+/// its right to it); [`Mapped::replace`] then swaps the new mapping in, and everything that holds this `Mapped` (service
+/// handles, watches) goes on with it. Variable handles stay valid: a moved file keeps every table entry.
 #[derive(Debug)]
 pub(crate) struct Mapped {
-    service: commy_shm::Service,
-    /// The service's name, for messages.
+    file: RwLock<commy_shm::Service>,
+    /// How many times the file was replaced.
+    generation: AtomicU64,
+    /// The service, to ask for its file again, and its name for messages.
+    info: ServiceInfo,
     name: String,
     targets: Mutex<HashMap<String, Target>>,
+    /// Held while the file is being replaced, so that one move is followed once.
+    pub(crate) remapping: tokio::sync::Mutex<()>,
+}
+
+/// Maps the file behind `fd`: read-write if the server opened it so, read-only (`PROT_READ`) otherwise.
+fn map(fd: OwnedFd, writable: bool, name: &str) -> Result<commy_shm::Service> {
+    let access = if writable { Access::ReadWrite } else { Access::ReadOnly };
+    commy_shm::Service::from_fd(fd, access).map_err(|e| {
+        Error::io(
+            format!("mapping service '{name}'"),
+            std::io::Error::other(e.to_string()),
+        )
+    })
 }
 
 impl Mapped {
-    /// Maps the file behind `fd`: read-write if the server opened it so, read-only (`PROT_READ`) otherwise.
-    pub(crate) fn new(fd: OwnedFd, writable: bool, name: &str) -> Result<Mapped> {
-        let access = if writable { Access::ReadWrite } else { Access::ReadOnly };
-        let service = commy_shm::Service::from_fd(fd, access).map_err(|e| {
-            Error::io(
-                format!("mapping service '{name}'"),
-                std::io::Error::other(e.to_string()),
-            )
-        })?;
+    /// Maps the file behind `fd` for the service `info`.
+    pub(crate) fn new(fd: OwnedFd, writable: bool, info: &ServiceInfo) -> Result<Mapped> {
         Ok(Mapped {
-            service,
-            name: name.to_owned(),
+            file: RwLock::new(map(fd, writable, &info.service_name)?),
+            generation: AtomicU64::new(0),
+            info: info.clone(),
+            name: info.service_name.clone(),
             targets: Mutex::default(),
+            remapping: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Whether writes are allowed.
-    pub(crate) fn writable(&self) -> bool {
-        self.service.access() == Access::ReadWrite
+    /// Swaps in the service's new file, behind `fd`.
+    pub(crate) fn replace(&self, fd: OwnedFd, writable: bool) -> Result<()> {
+        let service = map(fd, writable, &self.name)?;
+        *self.file.write().unwrap_or_else(PoisonError::into_inner) = service;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
-    pub(crate) fn service(&self) -> &commy_shm::Service {
-        &self.service
+    /// How many times the file was replaced; a watcher compares it to follow a move.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The service this maps.
+    pub(crate) fn info(&self) -> &ServiceInfo {
+        &self.info
+    }
+
+    /// The current file's attachment.
+    pub(crate) fn service(&self) -> commy_shm::Service {
+        self.file.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Whether the file is mapped read-write.
+    pub(crate) fn is_writable(&self) -> bool {
+        self.file.read().unwrap_or_else(PoisonError::into_inner).access() == Access::ReadWrite
     }
 
     /// The service's name.
@@ -102,8 +142,9 @@ impl Mapped {
 
     /// Looks a variable up in the table (not the cache).
     fn look_up(&self, variable: &str) -> Result<Target> {
-        let handle = self.service.lookup(variable).map_err(|e| self.failed(variable, e))?;
-        let info = self.service.info_of(handle).map_err(|e| self.failed(variable, e))?;
+        let service = self.service();
+        let handle = service.lookup(variable).map_err(|e| self.failed(variable, e))?;
+        let info = service.info_of(handle).map_err(|e| self.failed(variable, e))?;
         let target = Target {
             handle,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
@@ -131,8 +172,9 @@ impl Mapped {
 
     /// Reads a variable: its bytes, version and JSON value.
     pub(crate) fn read(&self, variable: &str) -> Result<Snapshot> {
+        let service = self.service();
         let (bytes, version, value_type) = self.with_target(variable, |t| {
-            let (bytes, version) = self.service.read(t.handle)?;
+            let (bytes, version) = service.read(t.handle)?;
             Ok((bytes, version, t.value_type))
         })?;
         Ok(snapshot(variable, bytes, version, value_type))
@@ -140,20 +182,27 @@ impl Mapped {
 
     /// Reads the variable at table `index`, as a watcher reports it.
     pub(crate) fn read_at(&self, index: u32) -> Option<Snapshot> {
-        let info = self.service.variable_at(index).ok()?;
-        let (bytes, version) = self.service.read(info.handle).ok()?;
+        let service = self.service();
+        let info = service.variable_at(index).ok()?;
+        let (bytes, version) = service.read(info.handle).ok()?;
         let value_type = ValueType::from_tag(info.type_tag).unwrap_or_default();
         Some(snapshot(&info.name, bytes, version, value_type))
     }
 
-    /// Writes a variable after checking the value against its type and capacity; returns the new version. With
-    /// `expected_version`, a compare-and-set under the variable's lock in the file (see
-    /// [`commy_shm::Service::write_if_version`]).
-    pub(crate) fn write(&self, variable: &str, payload: Payload, expected_version: Option<u64>) -> Result<u64> {
-        if !self.writable() {
+    /// Writes a variable after checking the value against its type and capacity; returns the new version, or
+    /// [`Moved`] if the file was moved away from (nothing was written). With `expected_version`, a compare-and-set
+    /// under the variable's lock in the file (see [`commy_shm::Service::write_if_version`]).
+    pub(crate) fn write(
+        &self,
+        variable: &str,
+        payload: &Payload,
+        expected_version: Option<u64>,
+    ) -> Result<std::result::Result<u64, Moved>> {
+        let service = self.service();
+        if service.access() != Access::ReadWrite {
             return Err(self.read_only());
         }
-        let (data, value) = payload.into_wire();
+        let (data, value) = payload.clone().into_wire();
         let request = WriteVariable {
             service_id: String::new(),
             variable_name: variable.to_owned(),
@@ -161,17 +210,21 @@ impl Mapped {
             value,
             expected_version,
         };
-        self.with_target(variable, |t| {
+        let written = self.with_target(variable, |t| {
             let bytes = match request.new_bytes(t.value_type, t.capacity) {
                 Ok(bytes) => bytes,
                 Err(e) => return Ok(Err(e)),
             };
-            match expected_version {
-                Some(expected) => self.service.write_if_version(t.handle, expected, &bytes).map(Ok),
-                None => self.service.write(t.handle, &bytes).map(Ok),
+            let written = match expected_version {
+                Some(expected) => service.write_if_version(t.handle, expected, &bytes),
+                None => service.write(t.handle, &bytes),
+            };
+            match written {
+                Err(AccessError::Moved) => Ok(Ok(Err(Moved))),
+                other => other.map(|version| Ok(Ok(version))),
             }
-        })?
-        .map_err(|e| Error::InvalidRequest(format!("variable '{variable}': {e}")))
+        })?;
+        written.map_err(|e| Error::InvalidRequest(format!("variable '{variable}': {e}")))
     }
 }
 

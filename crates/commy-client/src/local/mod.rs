@@ -2,7 +2,9 @@
 //! memory speed, and watched through the file's change signal.
 
 mod mapped;
+mod remap;
 mod watcher;
 
 pub(crate) use mapped::Mapped;
+pub(crate) use remap::{MappingNotice, Mappings};
 pub(crate) use watcher::spawn_watcher;

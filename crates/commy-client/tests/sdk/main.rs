@@ -7,6 +7,7 @@ mod conformance;
 mod examples;
 mod handles;
 mod limits;
+mod moved;
 mod reconnect;
 mod revocation;
 mod tls;

@@ -3,6 +3,7 @@
 mod audit;
 mod credentials;
 mod limits;
+mod moved;
 mod service;
 mod status;
 mod subscription;
@@ -12,6 +13,7 @@ mod variable;
 pub use audit::{AuditLog, AuditLogEntry};
 pub use credentials::{ApiKeyInfo, ApiKeyList, SessionInfo, SessionList, Token};
 pub use limits::TenantLimits;
+pub use moved::ServiceMoved;
 pub use service::{ServiceFilePath, ServiceInfo, ServiceList};
 pub use status::{Disconnected, ErrorReply, HeartbeatReply, OperationResult};
 pub use subscription::SubscriptionEnded;
@@ -25,7 +27,7 @@ message_enum! {
     /// A reply or a push from the server. Each variant's name is its `type` on the wire, and its payload is the
     /// `data`.
     ///
-    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, `SubscriptionEnded`, and `Disconnected` when the
+    /// Replies carry the `id` of the request they answer; pushes (`VariableChanged`, `SubscriptionEnded`, `ServiceMoved`, and `Disconnected` when the
     /// server closes on its own) carry none.
     pub enum ServerMessage {
         /// The reply to `Authenticate`.
@@ -71,6 +73,8 @@ message_enum! {
         ApiKeyInfo(ApiKeyInfo),
         /// The reply to `ListSessions`.
         SessionList(SessionList),
+        /// A push on the local socket: the service moved to a new file; map it again.
+        ServiceMoved(ServiceMoved),
     }
 }
 

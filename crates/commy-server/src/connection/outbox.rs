@@ -17,7 +17,7 @@
 
 use crate::live::{Change, ChangeKey, PushSink};
 use crate::metrics::Metrics;
-use commy_proto::{Encoding, SubscriptionEnded};
+use commy_proto::{Encoding, ServerMessage, ServiceMoved, SubscriptionEnded};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,10 +54,12 @@ struct Queue {
     in_flight: bool,
     /// How many entries are held.
     held: usize,
-    /// Subscriptions the server ended, to announce after the pending changes.
-    ended: Vec<SubscriptionEnded>,
+    /// Notices to send after the pending changes: subscriptions the server ended, services that moved.
+    ended: Vec<ServerMessage>,
     /// Why the connection is being closed as a slow consumer, once it is.
     slow: Option<String>,
+    /// When to close the connection, and why: every grant it held died.
+    closing: Option<(std::time::Instant, String)>,
 }
 
 struct Entry {
@@ -174,12 +176,27 @@ impl Outbox {
         self.writing.store(0, Ordering::SeqCst);
     }
 
-    /// Moves the announcements of ended subscriptions into `out`, unless a request is being handled (they then wait
+    /// Moves the notices (ended subscriptions, moved services) into `out`, unless a request is being handled (they
+    /// then wait
     /// for its reply, like changes do).
-    pub(crate) fn take_ended(&self, out: &mut Vec<SubscriptionEnded>) {
+    pub(crate) fn take_ended(&self, out: &mut Vec<ServerMessage>) {
         let mut queue = self.lock();
         if !queue.in_flight {
             out.append(&mut queue.ended);
+        }
+    }
+
+    /// When the connection is to be closed (see [`PushSink::close_at`]), if it is.
+    pub(crate) fn close_due(&self) -> Option<std::time::Instant> {
+        self.lock().closing.as_ref().map(|(at, _)| *at)
+    }
+
+    /// Why the connection is to be closed now, once its close is due and no request is being handled.
+    pub(crate) fn take_due_close(&self) -> Option<String> {
+        let mut queue = self.lock();
+        match &queue.closing {
+            Some((at, _)) if !queue.in_flight && *at <= std::time::Instant::now() => queue.closing.take().map(|c| c.1),
+            _ => None,
         }
     }
 
@@ -211,6 +228,20 @@ impl Outbox {
         drop(queue);
         self.metrics.slow_consumer();
         self.overflow.notify_one();
+    }
+
+    /// Queues a notice for after the pending changes (and after the reply to the request being handled, if any).
+    fn notice(&self, notice: ServerMessage) {
+        if self.is_closed() {
+            return;
+        }
+        let mut queue = self.lock();
+        queue.ended.push(notice);
+        let held = queue.in_flight;
+        drop(queue);
+        if !held {
+            self.ready.notify_one();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -269,16 +300,20 @@ impl PushSink for Outbox {
     }
 
     fn end(&self, ended: SubscriptionEnded) {
-        if self.is_closed() {
-            return;
-        }
-        let mut queue = self.lock();
-        queue.ended.push(ended);
-        let held = queue.in_flight;
-        drop(queue);
-        if !held {
-            self.ready.notify_one();
-        }
+        self.notice(ServerMessage::SubscriptionEnded(ended));
+    }
+
+    fn moved(&self, moved: ServiceMoved) {
+        self.notice(ServerMessage::ServiceMoved(moved));
+    }
+
+    fn close_at(&self, at: std::time::Instant, reason: String) {
+        self.lock().closing = Some((at, reason));
+        self.ready.notify_one();
+    }
+
+    fn keep_open(&self) {
+        self.lock().closing = None;
     }
 
     fn is_closed(&self) -> bool {

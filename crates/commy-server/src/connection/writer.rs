@@ -15,7 +15,7 @@
 
 use super::{EncodedFrame, Outbox};
 use crate::metrics::Metrics;
-use commy_proto::{Disconnected, EncodeError, ErrorCode, Reply, ServerMessage};
+use commy_proto::{Disconnected, EncodeError, ErrorCode, Reply};
 use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
@@ -85,8 +85,9 @@ pub(crate) trait MessageSink: Send {
         async { Ok(()) }
     }
 
-    /// How the transport closes a slow consumer's connection (`reason` says why).
-    fn slow_consumer_close(reason: &str) -> Self::Close;
+    /// The close for a connection the server ends by policy (a slow consumer, or every grant it held died), saying
+    /// `reason`.
+    fn policy_close(reason: &str) -> Self::Close;
 }
 
 /// Whether the writer goes on.
@@ -116,7 +117,7 @@ impl<S: MessageSink> Writer<'_, S> {
         };
         if let Some(reason) = slow {
             let last = Reply::push(Disconnected { reason: reason.clone() });
-            let close = S::slow_consumer_close(&reason);
+            let close = S::policy_close(&reason);
             let goodbye = async {
                 if self.sink.feed(&last, None).await.is_ok() && self.sink.flush().await.is_ok() {
                     self.sink.close(close).await;
@@ -156,11 +157,7 @@ impl<S: MessageSink> Writer<'_, S> {
                 }
             }
             for end in ended.drain(..) {
-                match self
-                    .sink
-                    .feed(&Reply::push(ServerMessage::SubscriptionEnded(end)), None)
-                    .await
-                {
+                match self.sink.feed(&Reply::push(end), None).await {
                     Ok(_) => {}
                     Err(SinkError::Gone) => return,
                     Err(SinkError::Encode(err)) => tracing::error!(%err, "dropping a push that cannot be encoded"),
@@ -171,9 +168,23 @@ impl<S: MessageSink> Writer<'_, S> {
             }
             self.outbox.written();
             self.metrics.pushes_sent(count);
+            // Then, once every grant has died and the grace period passed, the close (after the announcements).
+            if let Some(reason) = self.outbox.take_due_close() {
+                tracing::info!(%reason, "closing a connection whose every grant died");
+                let last = Reply::push(Disconnected { reason: reason.clone() });
+                let close = S::policy_close(&reason);
+                self.write(Outgoing::Close {
+                    last: Some(Box::new(last)),
+                    close,
+                })
+                .await;
+                return;
+            }
+            let close_due = self.outbox.close_due();
             // Then wait for more.
             tokio::select! {
                 biased;
+                () = until(close_due) => {}
                 outgoing = replies.recv() => {
                     let flow = match outgoing {
                         Some(outgoing) => self.write(outgoing).await,
@@ -232,5 +243,13 @@ impl<S: MessageSink> Writer<'_, S> {
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`; for ever without one.
+async fn until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -4,8 +4,8 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use crate::connection::Answer;
+use crate::revocation::lifeline_for;
 use commy_proto::{ErrorCode, GetServiceFilePath, Permission, ServiceFilePath};
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
@@ -25,10 +25,12 @@ pub(super) async fn open(app: &Arc<App>, session: &Session, req: GetServiceFileP
         .blocking(move |app| Ok(app.store.get_service(&tenant, &name)?))
         .await?;
     let live = app.service(&record.service_id)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(writable)
-        .open(live.path())
+    // Recorded before the file is opened: a move that starts meanwhile then tells this connection too.
+    if let Some(lifeline) = lifeline_for(session, &record.tenant_id) {
+        lifeline.record_mapping(&record.service_id, writable);
+    }
+    let file = live
+        .open_file(writable)
         .map_err(|e| HandlerError::internal("opening the service file", e))?;
     let file_size = file
         .metadata()

@@ -67,7 +67,7 @@ pub(super) async fn end(app: &Arc<App>, s: &Session, req: EndSession) -> Result<
             ));
         }
         for lifeline in &doomed {
-            end_grant(lifeline, Ending::EndedByAdmin, &app.live);
+            end_grant(lifeline, Ending::EndedByAdmin, &app.live, &app.revocations);
         }
         let target = format!("session {session_id}");
         let record = crate::store::AuditRecord::new(&actor, "end_session", tenant_id.as_deref(), &target, "ok");

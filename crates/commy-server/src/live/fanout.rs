@@ -247,6 +247,15 @@ impl Fanout {
             .count()
     }
 
+    /// Takes every subscription out, for the fan-out of the service's new file to adopt (see `relocate.rs`).
+    pub(crate) fn take_subscriptions(&self) -> Vec<(u64, Option<String>, Arc<dyn PushSink>)> {
+        let mut state = self.core.locked();
+        let taken = state.subscriptions.drain(..);
+        let taken = taken.map(|s| (s.connection, s.variable, s.sink)).collect();
+        self.unwatch_if_unwanted(state);
+        taken
+    }
+
     /// Stops the fan-out for good (the service is being deleted or the server is stopping).
     pub(crate) fn stop(&self) {
         let mut state = self.core.locked();

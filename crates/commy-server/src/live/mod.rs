@@ -6,6 +6,7 @@
 mod error;
 mod fanout;
 mod push;
+mod relocate;
 mod service;
 mod startup;
 mod watch_pool;
@@ -175,6 +176,7 @@ impl Live {
         drop(broken);
         let removed = self.write_map().remove(service_id);
         if let Some(live) = removed {
+            live.mark_deleted();
             live.stop();
             std::fs::remove_file(live.path()).map_err(|e| LiveError::File {
                 service: live.name().to_owned(),
@@ -191,6 +193,11 @@ impl Live {
             tracing::warn!(service = record.service_id, %err, "removing service file failed");
         }
         let _ = std::fs::remove_file(self.dir.join(&record.file_name));
+    }
+
+    /// Moves a loaded service to a fresh file (see `relocate.rs`); returns how long it was frozen.
+    pub(crate) fn relocate(&self, service_id: &str) -> Result<std::time::Duration, LiveError> {
+        self.get(service_id)?.relocate()
     }
 
     /// Drops every subscription of a closed connection.

@@ -2,7 +2,7 @@
 //! every subscriber gets it.
 
 use crate::connection::EncodedFrame;
-use commy_proto::{EncodeError, Encoding, Reply, ServerMessage, SubscriptionEnded, VariableChanged};
+use commy_proto::{EncodeError, Encoding, Reply, ServerMessage, ServiceMoved, SubscriptionEnded, VariableChanged};
 use std::sync::{Arc, OnceLock};
 
 /// Which variable a change is of: the service's key (unique in this server process, never reused) and the variable's
@@ -71,6 +71,18 @@ pub trait PushSink: Send + Sync {
     /// Queues the news that a subscription ended (its credential died, or its service or variable was deleted).
     /// Never blocks.
     fn end(&self, ended: SubscriptionEnded);
+
+    /// Queues the news that a service this connection has mapped moved to a new file (local connections only). Never
+    /// blocks. A sink that carries no local mappings ignores it.
+    fn moved(&self, _moved: ServiceMoved) {}
+
+    /// Closes the connection at `at`, saying `reason` (WebSocket close 1008; on the local socket a last
+    /// `Disconnected`), unless [`PushSink::keep_open`] comes first: every grant the connection held has died. Never
+    /// blocks.
+    fn close_at(&self, _at: std::time::Instant, _reason: String) {}
+
+    /// Cancels a pending [`PushSink::close_at`]: the connection holds a live grant again.
+    fn keep_open(&self) {}
 
     /// True once the connection is gone; the live layer then drops the subscription.
     fn is_closed(&self) -> bool;

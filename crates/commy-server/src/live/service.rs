@@ -9,7 +9,7 @@ use commy_proto::ValueType;
 use commy_shm::{AccessError, LayoutError, Service, ServiceOwner, VarHandle, VariableSpec};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The next service key: unique among the services this process ever loads, never reused.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
@@ -50,23 +50,39 @@ pub struct LiveService {
     name: String,
     path: PathBuf,
     owner: Mutex<ServiceOwner>,
-    service: Service,
-    fanout: Fanout,
+    /// The current file's attachment. A move (see `relocate.rs`) replaces it under the write lock; reads, writes and
+    /// descriptor opens hold the read lock, so none of them straddles a move.
+    service: RwLock<Service>,
+    fanout: RwLock<Fanout>,
+    /// The key of the service's changes in outboxes (unique in this process; kept across a move, whose table indexes
+    /// are the same).
+    key: u64,
+    /// The watcher threads, for the fan-out of a new file after a move.
+    pool: Arc<WatchPool>,
+    /// Counts the owner's layout changes (allocate, free), each counted while the owner is still locked: a move
+    /// compares it around its first copy, which runs with the owner unlocked.
+    layout_changes: AtomicU64,
+    /// Set, under the owner's lock, when the service is deleted: a move in progress then leaves no file behind.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 impl LiveService {
     pub(crate) fn new(record: &ServiceRecord, path: PathBuf, owner: ServiceOwner, pool: Arc<WatchPool>) -> Self {
         let service = owner.service().clone();
         let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-        let fanout = Fanout::new(key, record.service_id.clone(), service.clone(), pool);
+        let fanout = Fanout::new(key, record.service_id.clone(), service.clone(), pool.clone());
         LiveService {
             service_id: record.service_id.clone(),
             tenant_id: record.tenant_id.clone(),
             name: record.service_name.clone(),
             path,
             owner: Mutex::new(owner),
-            service,
-            fanout,
+            service: RwLock::new(service),
+            fanout: RwLock::new(fanout),
+            key,
+            pool,
+            layout_changes: AtomicU64::new(0),
+            deleted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -102,13 +118,64 @@ impl LiveService {
         self.owner().service().max_variables()
     }
 
+    /// The key of the service's changes in outboxes.
+    pub(super) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// A fan-out for `service`, the service's new file after a move, with the same change key.
+    pub(super) fn new_fanout(&self, service: Service) -> Fanout {
+        Fanout::new(self.key, self.service_id.clone(), service, self.pool.clone())
+    }
+
     /// Number of variables, from the owner's index (no table scan).
     pub fn variable_count(&self) -> usize {
         self.owner().variable_count()
     }
 
-    fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
+    pub(super) fn owner(&self) -> MutexGuard<'_, ServiceOwner> {
         self.owner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current file's attachment, held so that no move replaces it meanwhile.
+    /// Marks the service deleted, waiting for a move in progress to finish or to notice (see `relocate.rs`).
+    pub(super) fn mark_deleted(&self) {
+        let _owner = self.owner();
+        self.deleted.store(true, Ordering::Release);
+    }
+
+    /// Whether the service was deleted (checked under the owner's lock).
+    pub(super) fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    /// How many layout changes the owner has made (see `relocate.rs`).
+    pub(super) fn layout_changes(&self) -> u64 {
+        self.layout_changes.load(Ordering::Acquire)
+    }
+
+    /// The owner, for a layout change: counted before the lock is released.
+    fn owner_changing(&self) -> LayoutChange<'_> {
+        LayoutChange {
+            owner: self.owner(),
+            changes: &self.layout_changes,
+        }
+    }
+
+    pub(super) fn file(&self) -> RwLockReadGuard<'_, Service> {
+        self.service.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn file_mut(&self) -> RwLockWriteGuard<'_, Service> {
+        self.service.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn fanout(&self) -> RwLockReadGuard<'_, Fanout> {
+        self.fanout.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn fanout_mut(&self) -> RwLockWriteGuard<'_, Fanout> {
+        self.fanout.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Allocates a variable with its initial value.
@@ -128,7 +195,7 @@ impl LiveService {
             initial,
         };
         let handle = self
-            .owner()
+            .owner_changing()
             .allocate(&spec)
             .map_err(|err| self.layout_error(name, err))?;
         self.read_handle(name, handle)
@@ -147,7 +214,7 @@ impl LiveService {
             persistent: record.persistent,
             initial: &record.initial_data,
         };
-        self.owner()
+        self.owner_changing()
             .allocate_with_version(&spec, version)
             .map(drop)
             .map_err(|err| self.layout_error(&record.variable_name, err))
@@ -155,14 +222,16 @@ impl LiveService {
 
     /// Frees a variable.
     pub fn deallocate(&self, name: &str) -> Result<(), LiveError> {
-        self.owner().free(name).map_err(|err| self.layout_error(name, err))
+        self.owner_changing()
+            .free(name)
+            .map_err(|err| self.layout_error(name, err))
     }
 
     /// The handle, type and capacity of a variable: what a write needs, without reading the value.
     pub fn target(&self, name: &str) -> Result<(VarHandle, ValueType, u32), LiveError> {
         let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
         Ok((
@@ -176,10 +245,10 @@ impl LiveService {
     pub fn meta(&self, name: &str) -> Result<(VarHandle, VariableMeta), LiveError> {
         let handle = self.owner().lookup(name).map_err(|err| self.access_error(name, err))?;
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.file().read(handle).map_err(|err| self.access_error(name, err))?;
         let meta = VariableMeta {
             name: info.name,
             value_type: ValueType::from_tag(info.type_tag).unwrap_or_default(),
@@ -199,10 +268,10 @@ impl LiveService {
 
     fn read_handle(&self, name: &str, handle: VarHandle) -> Result<StoredValue, LiveError> {
         let info = self
-            .service
+            .file()
             .info_of(handle)
             .map_err(|err| self.access_error(name, err))?;
-        let (data, version) = self.service.read(handle).map_err(|err| self.access_error(name, err))?;
+        let (data, version) = self.file().read(handle).map_err(|err| self.access_error(name, err))?;
         Ok(StoredValue {
             data,
             version,
@@ -213,21 +282,21 @@ impl LiveService {
     /// Writes bytes that the caller has checked against the variable's type and pushes the change to its subscribers;
     /// returns the new version.
     pub fn write(&self, name: &str, handle: VarHandle, data: &[u8]) -> Result<u64, LiveError> {
-        let version = self
-            .service
+        let service = self.file();
+        let version = service
             .write(handle, data)
             .map_err(|err| self.access_error(name, err))?;
-        self.wrote(name, handle, data, version);
+        self.wrote(&service, name, handle, data, version);
         Ok(version)
     }
 
-    /// Pushes a write made through this server (see `fanout`).
-    fn wrote(&self, name: &str, handle: VarHandle, data: &[u8], version: u64) {
+    /// Pushes a write made through this server (see `fanout`), while the file it went to is still the current one.
+    fn wrote(&self, service: &Service, name: &str, handle: VarHandle, data: &[u8], version: u64) {
         let value_type = || {
-            let info = self.service.info_of(handle).ok()?;
+            let info = service.info_of(handle).ok()?;
             ValueType::from_tag(info.type_tag)
         };
-        self.fanout.wrote(handle, name, data, version, value_type);
+        self.fanout().wrote(handle, name, data, version, value_type);
     }
 
     /// [`LiveService::write`] (or, with `expected`, [`LiveService::write_if_version`]) without waiting: `None` if
@@ -239,8 +308,12 @@ impl LiveService {
         expected: Option<u64>,
         data: &[u8],
     ) -> Result<Option<u64>, LiveError> {
-        match self.service.try_write(handle, expected, data) {
-            Ok(version) => Ok(Some(version)),
+        let service = self.file();
+        match service.try_write(handle, expected, data) {
+            Ok(version) => {
+                self.wrote(&service, name, handle, data, version);
+                Ok(Some(version))
+            }
             Err(AccessError::LockBusy { .. }) => Ok(None),
             Err(err) => Err(self.access_error(name, err)),
         }
@@ -255,20 +328,21 @@ impl LiveService {
         expected: u64,
         data: &[u8],
     ) -> Result<u64, LiveError> {
-        let version = self
-            .service
+        let service = self.file();
+        let version = service
             .write_if_version(handle, expected, data)
             .map_err(|err| self.access_error(name, err))?;
-        self.wrote(name, handle, data, version);
+        self.wrote(&service, name, handle, data, version);
         Ok(version)
     }
 
     /// Every variable, in table order.
     pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
-        let infos = self.service.list().map_err(|err| self.access_error("*", err))?;
+        let service = self.file();
+        let infos = service.list().map_err(|err| self.access_error("*", err))?;
         let mut out = Vec::with_capacity(infos.len());
         for info in infos {
-            let Ok((data, version)) = self.service.read(info.handle) else {
+            let Ok((data, version)) = service.read(info.handle) else {
                 continue;
             };
             out.push(VariableMeta {
@@ -285,25 +359,28 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        self.fanout.subscribe(connection, variable, sink, || self.hold_waiter())
+        // The file first, then the fan-out: the order a move takes them in.
+        let _service = self.file();
+        self.fanout()
+            .subscribe(connection, variable, sink, || self.hold_waiter())
     }
 
     /// Ends a subscription; returns whether it existed.
     pub fn unsubscribe(&self, connection: u64, variable: Option<&str>) -> bool {
-        self.fanout.unsubscribe(connection, variable)
+        self.fanout().unsubscribe(connection, variable)
     }
 
     /// Number of subscriptions the connection holds on this service.
     pub fn subscriptions_of(&self, connection: u64) -> usize {
-        self.fanout.count_for(connection)
+        self.fanout().count_for(connection)
     }
 
     pub(crate) fn drop_connection(&self, connection: u64) {
-        self.fanout.drop_connection(connection)
+        self.fanout().drop_connection(connection)
     }
 
     pub(crate) fn stop(&self) {
-        self.fanout.stop()
+        self.fanout().stop()
     }
 
     /// Flushes the mapping's dirty pages to the file (on shutdown).
@@ -375,5 +452,32 @@ impl LiveService {
             service: self.name.clone(),
             variable: variable.to_owned(),
         }
+    }
+}
+
+/// The owner, locked for a layout change; the change is counted when the lock is released.
+struct LayoutChange<'a> {
+    owner: MutexGuard<'a, ServiceOwner>,
+    changes: &'a AtomicU64,
+}
+
+impl std::ops::Deref for LayoutChange<'_> {
+    type Target = ServiceOwner;
+
+    fn deref(&self) -> &ServiceOwner {
+        &self.owner
+    }
+}
+
+impl std::ops::DerefMut for LayoutChange<'_> {
+    fn deref_mut(&mut self) -> &mut ServiceOwner {
+        &mut self.owner
+    }
+}
+
+impl Drop for LayoutChange<'_> {
+    fn drop(&mut self) {
+        // Runs before the guard's own drop: the count moves while the owner is still locked.
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 }

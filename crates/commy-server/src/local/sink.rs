@@ -54,6 +54,9 @@ impl UnixSink {
 impl MessageSink for UnixSink {
     type Close = ();
 
+    /// The socket has no close reason: the `Disconnected` before it says why.
+    fn policy_close(_reason: &str) {}
+
     async fn feed(&mut self, reply: &Reply, fd: Option<OwnedFd>) -> Result<usize, SinkError> {
         let encoded = encode_reply(reply, Encoding::Json).map_err(SinkError::Encode)?;
         let frame = encode_local_frame(encoded.as_bytes());
@@ -80,9 +83,6 @@ impl MessageSink for UnixSink {
     async fn close(&mut self, (): ()) {
         let _ = self.stream.shutdown().await;
     }
-
-    /// The local socket has no close reason: the `Disconnected` before the close carries it.
-    fn slow_consumer_close(_reason: &str) {}
 }
 
 /// Writes `bytes` with `fd` attached to the first of them.

@@ -3,7 +3,7 @@
 
 use crate::live::PushSink;
 use commy_proto::SubscriptionEnded;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -75,6 +75,8 @@ pub(crate) struct Lifeline {
     pub(crate) expires_at: Option<u64>,
     ended: OnceLock<Ending>,
     subscriptions: Mutex<BTreeSet<(String, String)>>,
+    /// The services this grant handed the connection a descriptor of, and whether it was read-write.
+    mappings: Mutex<BTreeMap<String, bool>>,
     /// For `ListSessions`: who holds the grant, and since when.
     pub(crate) about: About,
 }
@@ -119,6 +121,7 @@ impl Lifeline {
             ended: OnceLock::new(),
             subscriptions: Mutex::default(),
             about: About::default(),
+            mappings: Mutex::default(),
         }
     }
 
@@ -186,6 +189,26 @@ impl Lifeline {
             held.remove(key);
         }
         taken
+    }
+
+    fn mappings(&self) -> MutexGuard<'_, BTreeMap<String, bool>> {
+        self.mappings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the connection received a descriptor of `service_id` (`writable` if read-write) under this grant.
+    /// A read-write descriptor is never downgraded by a later read-only one: the process still holds the first.
+    pub(crate) fn record_mapping(&self, service_id: &str, writable: bool) {
+        *self.mappings().entry(service_id.to_owned()).or_default() |= writable;
+    }
+
+    /// Whether the connection holds a descriptor of `service_id` received under this grant.
+    pub(crate) fn maps(&self, service_id: &str) -> bool {
+        self.mappings().contains_key(service_id)
+    }
+
+    /// Takes the services this grant handed descriptors of, each with whether it was read-write.
+    pub(crate) fn take_mappings(&self) -> Vec<(String, bool)> {
+        std::mem::take(&mut *self.mappings()).into_iter().collect()
     }
 
     /// Tells the client that a subscription ended, and why.

@@ -10,6 +10,7 @@
 //! the clock with it.
 
 mod lifeline;
+mod mappings;
 mod session;
 
 pub(crate) use lifeline::{About, Ending, Lifeline, Source};
@@ -55,7 +56,7 @@ impl Revocations {
         let now = unix_now();
         for lifeline in self.live_lifelines() {
             if let Some(why) = recheck(&lifeline, store, now) {
-                end_grant(&lifeline, why, live);
+                end_grant(&lifeline, why, live, self);
             }
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -117,8 +118,9 @@ pub(crate) fn recheck(lifeline: &Lifeline, store: &Store, now: u64) -> Option<En
 }
 
 /// Marks the grant dead and ends its subscriptions at once: each is dropped from the fan-out (a local connection
-/// releases its own when it next asks for something) and announced with a `SubscriptionEnded` push.
-pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live) {
+/// releases its own when it next asks for something) and announced with a `SubscriptionEnded` push. Every service the
+/// grant handed a descriptor of moves to a fresh file (see `mappings.rs`), before this returns.
+pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live, revocations: &Revocations) {
     if !lifeline.end(why) {
         return;
     }
@@ -132,6 +134,27 @@ pub(crate) fn end_grant(lifeline: &Lifeline, why: Ending, live: &Live) {
             }
         }
         lifeline.announce(service_id, variable_name, why.to_string());
+    }
+    revocations.relocate_mappings(lifeline, live);
+    revocations.close_if_orphaned(lifeline, why);
+}
+
+/// How long a connection whose every grant died stays open: time to read the announcements, and to authenticate again
+/// (a refreshed token) on the same connection.
+pub(crate) const DEAD_CONNECTION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Revocations {
+    /// Has the connection of `dead` closed after [`DEAD_CONNECTION_GRACE`] if it holds no live grant any more, saying
+    /// why (WebSocket close 1008 with the reason; a last `Disconnected` on the local socket). Authenticating again
+    /// meanwhile keeps it open.
+    fn close_if_orphaned(&self, dead: &Lifeline, why: Ending) {
+        let others_alive =
+            (self.live_lifelines().iter()).any(|l| l.connection == dead.connection && l.ended().is_none());
+        if !others_alive {
+            let reason = format!("every credential of this connection ended ({why}): connect and authenticate again");
+            dead.sink
+                .close_at(std::time::Instant::now() + DEAD_CONNECTION_GRACE, reason);
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) fn register_grant(
         authenticated_at_ms: crate::store::now_ms(),
     };
     let sink = session.sink.clone();
+    // A connection that had lost every grant lives on with this one.
+    sink.keep_open();
     let lifeline = Arc::new(
         Lifeline::new(
             session.connection,
@@ -85,13 +87,25 @@ fn derived_source(
 /// Moves the subscriptions of a replaced grant to its successor where the new grant may still read the service; ends
 /// the rest.
 fn carry_over(app: &App, old: &Lifeline, new: &Lifeline, grant: &Grant) {
-    for (service_id, variable_name) in old.take(|_, _| true) {
-        let covered = app.live.get(&service_id).is_ok_and(|service| match grant {
-            Grant::Tenant(tenant) => tenant
-                .allows(service.tenant_id(), Permission::Read, Some(service.name()))
-                .is_ok(),
+    let allows = |service_id: &str, right: Permission| {
+        app.live.get(service_id).is_ok_and(|service| match grant {
+            Grant::Tenant(tenant) => tenant.allows(service.tenant_id(), right, Some(service.name())).is_ok(),
             _ => true,
-        });
+        })
+    };
+    // A descriptor the new grant would not hand out any more moves its service away; the connection is told like any
+    // other that may still read it, and maps the file again with what the new grant gives.
+    for (service_id, writable) in old.take_mappings() {
+        let kept = allows(&service_id, if writable { Permission::Write } else { Permission::Read });
+        if allows(&service_id, Permission::Read) {
+            new.record_mapping(&service_id, writable && kept);
+        }
+        if !kept {
+            app.revocations.relocate(&service_id, &app.live);
+        }
+    }
+    for (service_id, variable_name) in old.take(|_, _| true) {
+        let covered = allows(&service_id, Permission::Read);
         if covered {
             new.track(&service_id, &variable_name);
         } else {
@@ -117,7 +131,10 @@ fn expire_at(app: &Arc<App>, lifeline: &Arc<Lifeline>, at: u64) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if let (Some(lifeline), Some(app)) = (weak.upgrade(), app.upgrade()) {
-            end_grant(&lifeline, lifeline.expiry_ending(), &app.live);
+            // Moving the services it mapped copies files: not on the runtime's threads.
+            let ending = lifeline.expiry_ending();
+            let _ =
+                tokio::task::spawn_blocking(move || end_grant(&lifeline, ending, &app.live, &app.revocations)).await;
         }
     });
 }
@@ -158,7 +175,7 @@ pub(crate) fn refresh(app: &App, session: &mut Session) {
         .collect();
     for (tenant, why) in dead {
         if let Some(lifeline) = session.lifelines.remove(&tenant) {
-            end_grant(&lifeline, why, &app.live);
+            end_grant(&lifeline, why, &app.live, &app.revocations);
         }
         session.grants.end(tenant.as_deref(), why.to_string());
     }

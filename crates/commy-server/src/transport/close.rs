@@ -8,6 +8,7 @@
 //! | the server is shutting down | 1001 going away |
 //! | a framing error: unmasked frame, bad opcode, fragmented control frame, ... | 1002 protocol error |
 //! | a text frame that is not UTF-8 | 1007 invalid data |
+//! | every grant the connection held died (10 s after, unless it authenticated again) | 1008 policy violation |
 //! | a message or frame over the size limit | 1009 message too big |
 
 use axum::extract::ws::{close_code, CloseFrame, Utf8Bytes};

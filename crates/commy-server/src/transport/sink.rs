@@ -1,9 +1,8 @@
 //! [`WsSink`]: the WebSocket's [`MessageSink`]: text frames for JSON, binary frames for MessagePack, and close frames.
 
-use super::close;
 use crate::connection::{EncodedFrame, MessageSink, SinkError};
 use axum::body::Bytes;
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use commy_proto::{Encoding, Reply};
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
@@ -17,6 +16,11 @@ pub(crate) struct WsSink {
 
 impl MessageSink for WsSink {
     type Close = CloseFrame;
+
+    /// 1008 (policy violation), with the reason.
+    fn policy_close(reason: &str) -> CloseFrame {
+        super::close::frame(axum::extract::ws::close_code::POLICY, reason)
+    }
 
     /// A WebSocket cannot pass descriptors; no request answered on it has one.
     async fn feed(&mut self, reply: &Reply, _fd: Option<OwnedFd>) -> Result<usize, SinkError> {
@@ -48,10 +52,5 @@ impl MessageSink for WsSink {
             .feed(Message::Ping(Bytes::new()))
             .await
             .map_err(|_| SinkError::Gone)
-    }
-
-    /// Close code 1008 (policy violation) with the reason.
-    fn slow_consumer_close(reason: &str) -> CloseFrame {
-        close::frame(close_code::POLICY, reason)
     }
 }

@@ -4,6 +4,7 @@
 
 use commy_testkit as util;
 
+mod closing;
 mod conn;
 mod credentials;
 mod deletion;
