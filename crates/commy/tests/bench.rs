@@ -77,7 +77,7 @@ fn a_tiny_bench_runs_every_case_and_cleans_up() {
     let out = server.run(&["bench", "--only", "login", "--iterations", "20", "--json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cases: Vec<&Value> = rows.as_array().unwrap().iter().map(|row| &row["case"]).collect();
-    assert_eq!(cases, [CASES[5]], "{rows}");
+    assert_eq!(cases, [CASES[8]], "{rows}");
     assert_eq!(rows[0]["aim"], 2.0);
 
     // The scratch services are gone.
