@@ -5,7 +5,7 @@ use commy_proto::{AllocateVariable, Encoding, Permission, ServerMessage, ValueTy
 use commy_testkit::{guard, variable, write_data, Client, Fixture, TestServer};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// Variables times value size is more than the budget: coalescing alone does not keep the outbox within it.
@@ -22,8 +22,13 @@ fn large(service_id: &str, name: &str) -> AllocateVariable {
     }
 }
 
-/// Reads pushes until, for every variable, one at the final version the writer sends (or later) has arrived.
-async fn read_to_the_end(mut client: Client, finals: oneshot::Receiver<HashMap<String, u64>>) -> Client {
+/// Reads pushes until, for every variable, one at the final version the writer sends (or later) has arrived; tells
+/// `progress` the last version seen of each variable as it goes.
+async fn read_to_the_end(
+    mut client: Client,
+    finals: oneshot::Receiver<HashMap<String, u64>>,
+    progress: watch::Sender<HashMap<String, u64>>,
+) -> Client {
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut finals = finals;
     let mut wanted: Option<HashMap<String, u64>> = None;
@@ -39,6 +44,7 @@ async fn read_to_the_end(mut client: Client, finals: oneshot::Receiver<HashMap<S
                 assert!(change.version > *last, "{} went from {last} to {}", change.variable_name, change.version);
                 assert_eq!(change.data.len(), VALUE);
                 *last = change.version;
+                progress.send_replace(seen.clone());
             }
             sent = &mut finals, if wanted.is_none() => wanted = Some(sent.expect("the final versions")),
         }
@@ -64,7 +70,8 @@ async fn a_subscriber_that_never_reads_is_closed_at_its_budget_and_nobody_else_n
     let mut normal = fixture.client(&server, Encoding::MsgPack).await;
     normal.subscribe(&service_id, "*").await;
     let (send_finals, finals) = oneshot::channel();
-    let normal = tokio::spawn(read_to_the_end(normal, finals));
+    let (progress, mut seen) = watch::channel(HashMap::new());
+    let normal = tokio::spawn(read_to_the_end(normal, finals, progress));
 
     // The writer writes every variable, round after round, until the slow subscriber is closed (and a few rounds
     // more); every write is answered.
@@ -80,6 +87,12 @@ async fn a_subscriber_that_never_reads_is_closed_at_its_budget_and_nobody_else_n
                 panic!("a write is answered with VariableData");
             };
             finals.insert(name.clone(), written.version);
+            // The reading subscriber keeps up (its outbox holds one value at most), so only the one that reads
+            // nothing can pass the budget, however slow this machine.
+            let caught_up = seen.wait_for(|seen| seen.get(name) >= Some(&written.version));
+            guard("the reading subscriber to get the write", caught_up)
+                .await
+                .expect("the reading subscriber is running");
         }
         if rounds_after.is_none() && server.metric("commy_slow_consumers_total").await >= 1.0 {
             rounds_after = Some(round + 3);

@@ -359,10 +359,12 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        // The file first, then the fan-out: the order a move takes them in.
+        // The owner, the file, then the fan-out: the order a move takes them in (the owner also pins the waiter
+        // count for a new watch).
+        let owner = self.owner();
         let _service = self.file();
         self.fanout()
-            .subscribe(connection, variable, sink, || self.hold_waiter())
+            .subscribe(connection, variable, sink, || owner.hold_waiter())
     }
 
     /// Ends a subscription; returns whether it existed.
