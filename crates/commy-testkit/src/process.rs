@@ -4,6 +4,7 @@ use crate::{guard, GUARD};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -192,6 +193,29 @@ impl ServeProcess {
         self.process.child.kill().expect("SIGKILL");
         self.process.wait_async().await;
     }
+}
+
+/// A `commy serve` line for the data directory `dir`, with `commy` the binary (`env!("CARGO_BIN_EXE_commy")`):
+/// listening on a port the system picks, logging Commy's info lines without colour, and with no `COMMY_ADMIN_KEY`
+/// from the test's environment (the server makes `dir/admin.key` on its first start: [`written_admin_key`]). Add
+/// flags and variables to it, then [`ServeProcess::start`] it.
+pub fn serve_command(commy: impl AsRef<OsStr>, dir: &Path) -> Command {
+    let mut command = Command::new(commy);
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("COMMY_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("COMMY_ADMIN_KEY");
+    command
+}
+
+/// The admin key `commy serve` wrote in `dir/admin.key` on its first start.
+pub fn written_admin_key(dir: &Path) -> String {
+    let key = std::fs::read_to_string(dir.join("admin.key")).expect("admin.key written on first start");
+    key.trim().to_owned()
 }
 
 /// The address in the line `... commy serving addr=127.0.0.1:PORT data_dir=...`.

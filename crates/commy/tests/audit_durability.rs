@@ -3,32 +3,17 @@
 //! log's order is kept.
 
 use commy_proto::{AuditLog, CreateApiKey, CreateTenant, Encoding, ErrorCode, Permission, QueryAudit, ServerMessage};
-use commy_testkit::process::ServeProcess;
+use commy_testkit::process::{serve_command, written_admin_key, ServeProcess};
 use commy_testkit::{authenticate, Client};
 use std::path::Path;
-use std::process::Command;
 
 fn start_commy(dir: &Path) -> ServeProcess {
-    ServeProcess::start(
-        Command::new(env!("CARGO_BIN_EXE_commy"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("COMMY_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("COMMY_ADMIN_KEY"),
-    )
-}
-
-fn admin_key(dir: &Path) -> String {
-    let key = std::fs::read_to_string(dir.join("admin.key")).expect("admin.key written on first start");
-    key.trim().to_owned()
+    ServeProcess::start(&mut serve_command(env!("CARGO_BIN_EXE_commy"), dir))
 }
 
 async fn admin(server: &ServeProcess, dir: &Path) -> Client {
     let mut admin = Client::connect(server.addr, Encoding::Json).await;
-    admin.authenticate(None, &admin_key(dir)).await;
+    admin.authenticate(None, &written_admin_key(dir)).await;
     admin
 }
 

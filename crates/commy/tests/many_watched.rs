@@ -4,12 +4,11 @@
 
 use commy_proto::{Encoding, Permission, ServerMessage, ValueType};
 use commy_shm::Access;
-use commy_testkit::process::ServeProcess;
+use commy_testkit::process::{serve_command, ServeProcess};
 use commy_testkit::{guard, variable, write_value, Client, ADMIN_KEY};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Watched services: far more than the watcher threads' limit (8) times what one sleeps on (127) would allow with a
 /// thread each, and enough that a thread per service would show.
@@ -25,16 +24,9 @@ fn threads_of(pid: u32) -> usize {
 }
 
 fn start_commy(dir: &Path) -> ServeProcess {
-    ServeProcess::start(
-        Command::new(env!("CARGO_BIN_EXE_commy"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--max-variables", "4"])
-            .env("COMMY_ADMIN_KEY", ADMIN_KEY)
-            .env("COMMY_LOG", "info")
-            .env("NO_COLOR", "1"),
-    )
+    let mut command = serve_command(env!("CARGO_BIN_EXE_commy"), dir);
+    command.args(["--max-variables", "4"]).env("COMMY_ADMIN_KEY", ADMIN_KEY);
+    ServeProcess::start(&mut command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

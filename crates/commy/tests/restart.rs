@@ -6,7 +6,7 @@ use commy_proto::{
     Permission, Request, ServerMessage, ServiceInfo, Subscribe, ValueType,
 };
 use commy_shm::test_hooks::DIE_MID_WRITE;
-use commy_testkit::process::ServeProcess;
+use commy_testkit::process::{self, written_admin_key, ServeProcess};
 use commy_testkit::{guard, write_value, Client};
 use serde_json::json;
 use std::collections::VecDeque;
@@ -23,16 +23,8 @@ fn start_commy(dir: &Path) -> ServeProcess {
 }
 
 fn serve_command(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
-    command
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("COMMY_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env_remove("COMMY_ADMIN_KEY")
-        .env_remove(DIE_MID_WRITE);
+    let mut command = process::serve_command(env!("CARGO_BIN_EXE_commy"), dir);
+    command.env_remove(DIE_MID_WRITE);
     command
 }
 
@@ -53,13 +45,6 @@ fn u64_variable(service_id: &str, name: &str, initial: u64, persistent: bool) ->
         value_type: Some(ValueType::U64),
         persistent: Some(persistent),
     }
-}
-
-fn read_admin_key(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("admin.key"))
-        .expect("admin.key written on first start")
-        .trim()
-        .to_owned()
 }
 
 /// Creates tenant `acme`, a key of it and its service `plant`; returns the key and the service.
@@ -101,7 +86,7 @@ async fn set_up(addr: SocketAddr, admin_key: &str) -> (String, ServiceInfo) {
 async fn a_graceful_restart_keeps_everything_and_tells_clients() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_commy(dir.path());
-    let admin_key = read_admin_key(dir.path());
+    let admin_key = written_admin_key(dir.path());
     let (key, service) = set_up(server.addr, &admin_key).await;
     let sid = service.service_id.clone();
     let mut client = login(server.addr, Some("acme"), &key).await;
@@ -132,7 +117,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
 
     // The same data directory again.
     let server = start_commy(dir.path());
-    assert_eq!(read_admin_key(dir.path()), admin_key, "the admin key is kept");
+    assert_eq!(written_admin_key(dir.path()), admin_key, "the admin key is kept");
     let mut admin = login(server.addr, None, &admin_key).await;
     let ServerMessage::TenantList(tenants) = admin.ok(ListTenants {}).await else {
         panic!("expected TenantList")
@@ -233,7 +218,7 @@ async fn sigkill_during_acknowledged_writes_loses_none_of_them() {
     const ROUNDS: u64 = 5;
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_commy(dir.path());
-    let admin_key = read_admin_key(dir.path());
+    let admin_key = written_admin_key(dir.path());
     let (key, service) = set_up(server.addr, &admin_key).await;
     let sid = service.service_id;
     let mut client = login(server.addr, Some("acme"), &key).await;
@@ -301,7 +286,7 @@ async fn a_server_killed_inside_a_write_restarts_with_the_variable_writable() {
     let dir = tempfile::tempdir().unwrap();
     let fatal_hex: String = FATAL.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
     let mut server = ServeProcess::start(serve_command(dir.path()).env(DIE_MID_WRITE, fatal_hex));
-    let admin_key = read_admin_key(dir.path());
+    let admin_key = written_admin_key(dir.path());
     let (key, service) = set_up(server.addr, &admin_key).await;
     let sid = service.service_id.clone();
     let mut client = login(server.addr, Some("acme"), &key).await;
