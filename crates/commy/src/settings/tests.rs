@@ -231,3 +231,26 @@ fn tls_settings_come_in_working_sets() {
     assert!(err.contains("client_ca (--client-ca) needs TLS"), "{err}");
     assert!(resolve_flags(&[]).unwrap().server.tls.is_none());
 }
+
+#[test]
+fn limits_that_cannot_work_are_refused_with_their_key() {
+    let err = resolve_flags(&["--ws-read-buffer-size", "100"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ws_read_buffer_size (--ws-read-buffer-size) must be at least 256 bytes, not 100"),
+        "{err}"
+    );
+    assert!(resolve_flags(&["--ws-read-buffer-size", "256"]).is_ok());
+    for zero in [
+        "--auth-timeout",
+        "--idle-timeout",
+        "--max-pending-bytes",
+        "--watch-threads",
+        "--max-token-ttl",
+    ] {
+        assert!(flags(&[zero, "0"]).is_err(), "{zero} 0 is accepted");
+    }
+    let err = resolve_file("request_timeout = 0").unwrap_err();
+    assert!(err.contains("line 1") && err.contains("request_timeout"), "{err}");
+}
