@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub audit_retention: AuditRetention,
     /// The longest life a token minted by `CreateToken` may ask for, in seconds. Default: 3600.
     pub max_token_ttl_secs: u64,
+    /// Join a cluster of Commy servers over NATS JetStream: `None` (the default) runs a single server that needs no
+    /// NATS. See docs/cluster.md.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,62 @@ impl Default for ServerConfig {
             jwt_clock_leeway_secs: 30,
             audit_retention: AuditRetention::default(),
             max_token_ttl_secs: 3600,
+            cluster: None,
+        }
+    }
+}
+
+/// How a server joins a cluster: the NATS servers, how it proves itself to them, and the cluster key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// NATS URLs (`nats://host:port`); the server connects to any of them and moves to another when one fails.
+    pub urls: Vec<String>,
+    /// A file holding the cluster key: 32 random bytes, the same on every server of the cluster, that seals the
+    /// secrets kept in NATS (tenants' JWT keys). Mode 0600, like `admin.key`.
+    pub key_file: PathBuf,
+    /// How the server proves itself to NATS.
+    pub credentials: NatsCredentials,
+    /// Copies JetStream keeps of each bucket: 1 for one nats-server, 3 for a 3-node JetStream cluster. Default: 1.
+    pub replicas: usize,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("urls", &self.urls)
+            .field("key_file", &self.key_file)
+            .field("credentials", &self.credentials)
+            .field("replicas", &self.replicas)
+            .finish()
+    }
+}
+
+/// How a server proves itself to NATS.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum NatsCredentials {
+    /// None: a NATS without authorization.
+    #[default]
+    None,
+    /// A user and password.
+    UserPassword {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// A token.
+    Token(String),
+    /// A `.creds` file (a user JWT and its NKey seed), as `nsc` writes it.
+    CredsFile(PathBuf),
+}
+
+impl std::fmt::Debug for NatsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NatsCredentials::None => f.write_str("None"),
+            NatsCredentials::UserPassword { user, .. } => write!(f, "UserPassword {{ user: {user:?}, password: .. }}"),
+            NatsCredentials::Token(_) => f.write_str("Token(..)"),
+            NatsCredentials::CredsFile(path) => write!(f, "CredsFile({path:?})"),
         }
     }
 }

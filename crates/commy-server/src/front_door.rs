@@ -80,6 +80,12 @@ fn changes_layout(request: &ClientMessage) -> bool {
 impl Dispatch for FrontDoor {
     type Session = Session;
 
+    fn health_note(&self) -> Option<String> {
+        let cluster = self.app.cluster.as_ref()?;
+        (!cluster.is_connected())
+            .then(|| "cluster: NATS unreachable; serving this server's clients, converging when it returns".to_owned())
+    }
+
     fn open(&self, conn: &ConnectionContext) -> Session {
         let mut session = Session::new(conn.id(), conn.peer(), conn.push_sink());
         session.client_identity = conn.client_identity().cloned();

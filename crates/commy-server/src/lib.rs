@@ -1,7 +1,8 @@
 //! The Commy server: tenants, credentials, service files and the endpoints that serve them.
 //!
 //! An embedder needs two things: a [`config::ServerConfig`], and [`Server`]. [`Server::open`] opens (or initialises)
-//! a data directory, [`Server::bind`] binds the configured address, and [`Server::run`] serves the WebSocket port and
+//! a data directory ([`Server::start`] does the same and joins the cluster when the configuration names one),
+//! [`Server::bind`] binds the configured address, and [`Server::run`] serves the WebSocket port and
 //! the local socket until a shutdown future completes. [`StartError`] says why a server could not start.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@
 pub mod config;
 
 mod auth;
+mod cluster;
 mod connection;
 mod data_dir;
 mod front_door;

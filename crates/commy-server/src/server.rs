@@ -1,6 +1,7 @@
 //! [`Server`]: opens the data directory, reconciles the service files with the metadata, and serves until shut down.
 
 use crate::auth::{ensure_admin_key, AdminKeySource, AuthRateLimiter};
+use crate::cluster::Cluster;
 use crate::config::{ServerConfig, TlsCertificate};
 use crate::front_door::FrontDoor;
 use crate::handlers::{App, HandlerLimits};
@@ -31,7 +32,8 @@ macro_rules! start_error_from {
 start_error_from!(
     crate::store::StoreError => Store,
     crate::auth::AdminKeyError => AdminKey,
-    crate::tls::TlsError => Tls
+    crate::tls::TlsError => Tls,
+    crate::cluster::JoinError => Cluster
 );
 
 /// The server could not start.
@@ -55,6 +57,12 @@ pub enum StartError {
     /// The TLS certificate, key or client CAs could not be loaded.
     #[error("TLS: {0}")]
     Tls(#[source] Cause),
+    /// The cluster could not be joined: the cluster key file, or NATS.
+    #[error("cluster: {0}")]
+    Cluster(#[source] Cause),
+    /// A configuration that names a cluster was given to [`Server::open`], which cannot join one.
+    #[error("the configuration names a cluster: start the server with Server::start, which joins it")]
+    ClusterNeedsStart,
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -80,7 +88,31 @@ pub struct Server {
 impl Server {
     /// Opens (or initialises) the data directory: the metadata database, the admin key, and every service file.
     /// `admin_key` overrides the key in `<data-dir>/admin.key` (from `COMMY_ADMIN_KEY`).
+    ///
+    /// It cannot join a cluster: with [`ServerConfig::cluster`] set it refuses ([`StartError::ClusterNeedsStart`]);
+    /// use [`Server::start`].
     pub fn open(config: ServerConfig, admin_key: Option<String>) -> Result<Server, StartError> {
+        if config.cluster.is_some() {
+            return Err(StartError::ClusterNeedsStart);
+        }
+        Self::open_with(config, admin_key, None)
+    }
+
+    /// [`Server::open`], and when the configuration names a cluster, joins it first: reads the cluster key and
+    /// connects to NATS, bounded; NATS that cannot be reached is an error naming its URLs.
+    pub async fn start(config: ServerConfig, admin_key: Option<String>) -> Result<Server, StartError> {
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(Arc::new(Cluster::join(cluster).await?)),
+            None => None,
+        };
+        Self::open_with(config, admin_key, cluster)
+    }
+
+    fn open_with(
+        config: ServerConfig,
+        admin_key: Option<String>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Result<Server, StartError> {
         crate::open_files::raise_limit(&config.limits);
         let dir = &config.data_dir;
         let dir_err = |source| StartError::DataDir {
@@ -141,6 +173,7 @@ impl Server {
             revocations: Default::default(),
             jwt_leeway_secs: config.jwt_clock_leeway_secs,
             max_token_ttl_secs: config.max_token_ttl_secs,
+            cluster,
         });
         let metrics = Arc::new(Metrics::new());
         let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));

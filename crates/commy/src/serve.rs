@@ -39,7 +39,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admin_key = std::env::var("COMMY_ADMIN_KEY").ok().filter(|k| !k.is_empty());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let server = commy_server::Server::open(resolved.server, admin_key)?;
+        let server = commy_server::Server::start(resolved.server, admin_key).await?;
         let listener = server.bind().await?;
         server.run(listener, shutdown_signal()).await?;
         Ok(())

@@ -13,7 +13,7 @@
 use crate::logging::{LogFormat, LogSettings};
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use commy_server::config::{AuthRateLimit, ServerConfig, TlsCertificate, TlsConfig};
+use commy_server::config::{AuthRateLimit, ClusterConfig, NatsCredentials, ServerConfig, TlsCertificate, TlsConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
@@ -138,6 +138,30 @@ pub struct Settings {
     /// credential's own remaining life). Default: 3600.
     #[arg(long, env = "COMMY_MAX_TOKEN_TTL", value_name = "SECONDS")]
     pub max_token_ttl: Option<NonZeroU64>,
+    /// Join a cluster of Commy servers over NATS JetStream at these NATS URLs (comma-separated, such as
+    /// nats://10.0.0.5:4222,nats://10.0.0.6:4222). Needs --cluster-key-file. Default: no cluster, no NATS.
+    #[arg(long, env = "COMMY_CLUSTER", value_name = "URLS", value_delimiter = ',')]
+    pub cluster: Option<Vec<String>>,
+    /// The cluster key: a file of 64 hexadecimal digits, the same on every server of the cluster, mode 0600
+    /// (`openssl rand -hex 32 > cluster.key`). It seals the secrets kept in NATS.
+    #[arg(long, env = "COMMY_CLUSTER_KEY_FILE", value_name = "FILE")]
+    pub cluster_key_file: Option<PathBuf>,
+    /// Copies JetStream keeps of the cluster's buckets: 1 for one nats-server, 3 for a 3-node JetStream cluster.
+    /// Used when the buckets are created. Default: 1.
+    #[arg(long, env = "COMMY_CLUSTER_REPLICAS", value_name = "N")]
+    pub cluster_replicas: Option<NonZeroUsize>,
+    /// A NATS `.creds` file (user JWT and NKey seed) the server authenticates to NATS with.
+    #[arg(long, env = "COMMY_NATS_CREDS", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+    /// A NATS user; needs --nats-password.
+    #[arg(long, env = "COMMY_NATS_USER", value_name = "USER")]
+    pub nats_user: Option<String>,
+    /// The password of --nats-user (prefer COMMY_NATS_PASSWORD or the file: a flag shows in `ps`).
+    #[arg(long, env = "COMMY_NATS_PASSWORD", value_name = "PASSWORD")]
+    pub nats_password: Option<String>,
+    /// A NATS token (prefer COMMY_NATS_TOKEN or the file: a flag shows in `ps`).
+    #[arg(long, env = "COMMY_NATS_TOKEN", value_name = "TOKEN")]
+    pub nats_token: Option<String>,
     /// Log filter in `tracing` syntax (such as `info` or `warn,commy_server=debug`); `RUST_LOG` is read when neither
     /// this flag nor COMMY_LOG is given. Default: Commy's own info lines, only warnings from libraries.
     #[arg(long, env = "COMMY_LOG", value_name = "FILTER")]
@@ -179,6 +203,7 @@ impl Settings {
         let mut server = ServerConfig::default();
         set(&mut server.listen, self.listen);
         server.tls = self.tls(server.listen)?;
+        server.cluster = self.cluster()?;
         set(&mut server.data_dir, self.data_dir);
         let limits = &mut server.limits;
         set(&mut limits.max_connections, self.max_connections);
@@ -230,6 +255,54 @@ impl Settings {
         set(&mut server.max_token_ttl_secs, self.max_token_ttl.map(NonZeroU64::get));
         let log = LogSettings::new(self.log, self.log_format.unwrap_or_default())?;
         Ok(Resolved { server, log })
+    }
+
+    /// The cluster configuration, if any, after checking that the cluster settings come in a working set.
+    fn cluster(&self) -> anyhow::Result<Option<ClusterConfig>> {
+        let credentials = match (&self.nats_creds, &self.nats_user, &self.nats_password, &self.nats_token) {
+            (None, None, None, None) => NatsCredentials::None,
+            (Some(file), None, None, None) => NatsCredentials::CredsFile(file.clone()),
+            (None, Some(user), Some(password), None) => NatsCredentials::UserPassword {
+                user: user.clone(),
+                password: password.clone(),
+            },
+            (None, None, None, Some(token)) => NatsCredentials::Token(token.clone()),
+            (None, Some(_), None, None) => bail!("nats_user (--nats-user) needs nats_password (--nats-password)"),
+            (None, None, Some(_), None) => bail!("nats_password (--nats-password) needs nats_user (--nats-user)"),
+            _ => bail!(
+                "nats_creds, nats_user with nats_password, and nats_token (--nats-creds, --nats-user, --nats-token) \
+                 exclude each other: choose one way to authenticate to NATS"
+            ),
+        };
+        let urls = self.cluster.clone().unwrap_or_default();
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty())
+            .collect();
+        if urls.is_empty() {
+            let cluster_only = [
+                ("cluster_key_file", self.cluster_key_file.is_some()),
+                ("cluster_replicas", self.cluster_replicas.is_some()),
+                ("nats credentials", credentials != NatsCredentials::None),
+            ];
+            if let Some((key, _)) = cluster_only.iter().find(|(_, given)| *given) {
+                bail!("{key} is a cluster setting: it needs cluster (--cluster nats://host:port)");
+            }
+            return Ok(None);
+        }
+        let Some(key_file) = self.cluster_key_file.clone() else {
+            bail!(
+                "cluster (--cluster) needs cluster_key_file (--cluster-key-file): the same key file on every server \
+                 (make one with `openssl rand -hex 32 > cluster.key && chmod 600 cluster.key`)"
+            );
+        };
+        Ok(Some(ClusterConfig {
+            urls,
+            key_file,
+            credentials,
+            replicas: self.cluster_replicas.map_or(1, NonZeroUsize::get),
+        }))
     }
 
     /// The TLS configuration, if any, after checking that the TLS settings come in a working set.

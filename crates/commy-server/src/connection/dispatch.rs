@@ -29,6 +29,12 @@ pub trait Dispatch: Send + Sync + 'static {
         request: ClientMessage,
     ) -> impl Future<Output = Answer> + Send;
 
+    /// What `/healthz` adds to `ok` while the server serves but something it depends on is not well (a cluster's
+    /// NATS unreachable, say); `None` when all is well.
+    fn health_note(&self) -> Option<String> {
+        None
+    }
+
     /// Whether the session has authenticated: a connection that has not is held to the authentication deadline and
     /// counts as a stranger (see `transport/lobby.rs`). A dispatcher without authentication keeps the default: every
     /// session counts as authenticated.

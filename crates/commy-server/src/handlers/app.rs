@@ -3,6 +3,7 @@
 use super::error::HandlerError;
 use super::LocalSubscriptions;
 use crate::auth::{AuthRateLimiter, Grants};
+use crate::cluster::Cluster;
 use crate::connection::Peer;
 use crate::live::{Live, LiveService, PushSink};
 use crate::quotas::{SessionSlot, TenantQuotas};
@@ -50,6 +51,8 @@ pub struct App {
     pub jwt_leeway_secs: u64,
     /// The longest life a minted token may ask for, in seconds.
     pub max_token_ttl_secs: u64,
+    /// This server's cluster membership; `None` for a single server.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// What one connection has established: its credentials, and who it is.

@@ -70,6 +70,7 @@ impl Fixture {
             revocations: Default::default(),
             jwt_leeway_secs: crate::auth::CLOCK_LEEWAY_SECS,
             max_token_ttl_secs: 3600,
+            cluster: None,
         });
         Fixture {
             _dir: dir,

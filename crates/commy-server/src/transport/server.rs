@@ -112,12 +112,15 @@ fn router<D: Dispatch>(shared: Arc<Shared<D>>) -> Router {
         .with_state(shared)
 }
 
-/// `GET /healthz`: `200 ok` while serving, `503 shutting down` once a shutdown has begun.
+/// `GET /healthz`: `200 ok` while serving (followed by a note, such as a cluster's NATS being unreachable, when
+/// something the server depends on is not well but it still serves), `503 shutting down` once a shutdown has begun.
 async fn healthz<D: Dispatch>(State(shared): State<Arc<Shared<D>>>) -> impl IntoResponse {
     if shared.shutdown.is_triggered() {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-    } else {
-        (StatusCode::OK, "ok")
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".to_owned());
+    }
+    match shared.dispatch.health_note() {
+        Some(note) => (StatusCode::OK, format!("ok; {note}")),
+        None => (StatusCode::OK, "ok".to_owned()),
     }
 }
 

@@ -35,6 +35,13 @@ const EVERY_KEY: &[(&str, &str)] = &[
     ("tenant_auth_failures", "tenant_auth_failures = 3"),
     ("jwt_leeway", "jwt_leeway = 0"),
     ("max_token_ttl", "max_token_ttl = 60"),
+    ("cluster", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'"),
+    ("cluster_key_file", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'"),
+    ("cluster_replicas", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'\ncluster_replicas = 3"),
+    ("nats_creds", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'\nnats_creds = 'commy.creds'"),
+    ("nats_user", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'\nnats_user = 'commy'\nnats_password = 'pw'"),
+    ("nats_password", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'\nnats_user = 'commy'\nnats_password = 'pw'"),
+    ("nats_token", "cluster = ['nats://127.0.0.1:4222']\ncluster_key_file = 'cluster.key'\nnats_token = 't0ken'"),
     ("log", "log = 'debug'"),
     ("log_format", "log_format = 'json'"),
 ];

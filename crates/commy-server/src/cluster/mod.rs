@@ -1,0 +1,71 @@
+//! Membership of a cluster of Commy servers over NATS JetStream (docs/cluster.md): the link to NATS and the cluster
+//! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
+
+mod key_file;
+
+use crate::config::{ClusterConfig, NatsCredentials};
+use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
+
+pub(crate) use key_file::{read_cluster_key, KeyFileError};
+
+/// Why a server could not join its cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The cluster key file is missing, unreadable or malformed.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// NATS could not be reached, or its buckets could not be opened.
+    #[error(transparent)]
+    Link(#[from] ClusterError),
+}
+
+/// This server's membership of the cluster: its link to NATS and the key that seals the secrets kept there.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    link: ClusterLink,
+    key: ClusterKey,
+}
+
+impl Cluster {
+    /// Reads the cluster key and connects to NATS (bounded: a NATS that cannot be reached within the link's call
+    /// timeout is an error naming the URLs).
+    pub(crate) async fn join(config: &ClusterConfig) -> Result<Cluster, JoinError> {
+        let key = read_cluster_key(&config.key_file)?;
+        let options = LinkOptions {
+            replicas: config.replicas.max(1),
+            ..LinkOptions::default()
+        };
+        let link = ClusterLink::connect_with(&config.urls, credentials(&config.credentials), options).await?;
+        tracing::info!(urls = %config.urls.join(","), "joined the cluster over NATS JetStream");
+        Ok(Cluster { link, key })
+    }
+
+    /// The link to NATS and the cluster's buckets.
+    #[expect(dead_code, reason = "the metadata and variable replication use it")]
+    pub(crate) fn link(&self) -> &ClusterLink {
+        &self.link
+    }
+
+    /// The key that seals secrets before they go to NATS.
+    #[expect(dead_code, reason = "the metadata replication uses it")]
+    pub(crate) fn key(&self) -> &ClusterKey {
+        &self.key
+    }
+
+    /// Whether the NATS connection is up right now.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.link.is_connected()
+    }
+}
+
+fn credentials(given: &NatsCredentials) -> Credentials {
+    match given {
+        NatsCredentials::None => Credentials::None,
+        NatsCredentials::UserPassword { user, password } => Credentials::UserPassword {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        NatsCredentials::Token(token) => Credentials::Token(token.clone()),
+        NatsCredentials::CredsFile(path) => Credentials::CredsFile(path.clone()),
+    }
+}
