@@ -7,7 +7,8 @@
 //!   ...) and a [`Fixture`] (a tenant, a service and a key); [`LocalClient`]: the local Unix socket's client.
 //! - [`guard`] and [`both_encodings!`]: bounded waits, and one test per encoding.
 //! - [`process`]: child processes with a deadline.
-//! - [`NatsServer`]: a real `nats-server -js` for the cluster tests (the binary from `COMMY_NATS_SERVER`).
+//! - [`NatsServer`]: a real `nats-server -js` for the cluster tests (the binary from `COMMY_NATS_SERVER`);
+//!   [`NatsCluster`]: three of them routed into one JetStream cluster.
 //! - With the `sdk` feature: SDK helpers on [`TestServer`] (an admin client, a tenant key, a client over a transport).
 //!
 //! Waits are bounded by [`GUARD`] so that a broken server fails a test instead of hanging it; no test asserts a time.
@@ -15,6 +16,7 @@
 mod http;
 mod local;
 pub mod nats;
+pub mod nats_cluster;
 pub mod process;
 #[cfg(feature = "sdk")]
 mod sdk;
@@ -24,6 +26,7 @@ mod ws;
 pub use http::http_get;
 pub use local::LocalClient;
 pub use nats::NatsServer;
+pub use nats_cluster::NatsCluster;
 #[cfg(feature = "sdk")]
 pub use sdk::{ALL, READ_ONLY};
 pub use server::{BlockingServer, TestServer};

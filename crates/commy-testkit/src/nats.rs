@@ -22,26 +22,28 @@ pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     dir: TempDir,
+    /// Further arguments (a node's name and cluster routes, see [`crate::NatsCluster`]).
+    extra_args: Vec<String>,
     process: Option<ChildProcess>,
 }
 
 impl NatsServer {
     /// Starts one and waits until it accepts connections.
     pub async fn start() -> NatsServer {
-        let binary = nats_server_binary();
-        let dir = tempfile::tempdir().expect("a temporary directory for nats-server");
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port for nats-server")
-            .port();
-        let mut server = NatsServer {
-            binary,
-            port,
-            dir,
-            process: None,
-        };
+        let mut server = NatsServer::prepare(free_port(), Vec::new());
         server.restart().await;
         server
+    }
+
+    /// One not started yet, on `port`, with `extra_args` after the usual ones.
+    pub(crate) fn prepare(port: u16, extra_args: Vec<String>) -> NatsServer {
+        NatsServer {
+            binary: nats_server_binary(),
+            port,
+            dir: tempfile::tempdir().expect("a temporary directory for nats-server"),
+            extra_args,
+            process: None,
+        }
     }
 
     /// Its client URL, `nats://127.0.0.1:<port>`.
@@ -69,6 +71,7 @@ impl NatsServer {
                 .arg(&store)
                 .arg("-l")
                 .arg(&log)
+                .args(&self.extra_args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
@@ -92,6 +95,14 @@ impl NatsServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default()
     }
+}
+
+/// A loopback port free right now.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port for nats-server")
+        .port()
 }
 
 /// The binary [`NATS_SERVER_ENV`] names; fails the test, saying how to get one, if it is unset or not a file.

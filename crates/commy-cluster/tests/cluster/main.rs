@@ -1,6 +1,7 @@
 //! commy-cluster against a real nats-server (`COMMY_NATS_SERVER`, which scripts/test.sh sets from
 //! scripts/nats-server.sh; without it every test here fails, saying how to get one).
 
+mod jetstream_cluster;
 mod link;
 mod versions;
 

@@ -6,7 +6,7 @@
 //!   header's `alg` is exactly the tenant's configured algorithm, so
 //!   `none`, and an HS256 token "signed" with an RS256 tenant's public key, are refused before any signature check;
 //! - its signature verifies with the tenant's key;
-//! - it has `exp`, which has not passed, and `nbf`, if present, has come (both with [`CLOCK_LEEWAY_SECS`] of slack);
+//! - it has `exp`, which has not passed, and `nbf`, if present, has come (both with the server's `jwt_clock_leeway_secs` of slack);
 //! - it carries the tenant's `iss` and `aud` when the tenant has configured them;
 //! - its `tenant` claim names the tenant being authenticated to, its `sub` names who it is for, and its
 //!   `permissions` list the rights it grants.
@@ -38,7 +38,9 @@ use std::{collections::BTreeSet, fmt};
 
 /// The longest token accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-/// Slack allowed on `exp` and `nbf` for clocks that disagree, in seconds.
+/// Slack allowed on `exp` and `nbf` for clocks that disagree, in seconds, in the tests (the server takes it from its
+/// configuration).
+#[cfg(any(test, feature = "testing"))]
 pub const CLOCK_LEEWAY_SECS: u64 = 30;
 /// The longest `sub` accepted, in bytes.
 pub const MAX_SUBJECT_LEN: usize = 256;
@@ -236,7 +238,9 @@ impl Claims {
 }
 
 impl JwtKey {
-    /// Verifies `token` for `tenant_id` (see the module documentation for every check) and returns what it grants.
+    /// Verifies `token` for `tenant_id` (see the module documentation for every check) and returns what it grants,
+    /// with the tests' leeway.
+    #[cfg(any(test, feature = "testing"))]
     pub fn verify(&self, token: &str, tenant_id: &str) -> Result<Grant, JwtRejection> {
         self.verify_with_leeway(token, tenant_id, CLOCK_LEEWAY_SECS)
             .map(|(grant, _)| grant)
