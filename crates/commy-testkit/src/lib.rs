@@ -19,7 +19,7 @@ pub mod nats;
 pub mod nats_cluster;
 pub mod process;
 #[cfg(feature = "sdk")]
-mod sdk;
+pub mod sdk;
 mod server;
 mod ws;
 

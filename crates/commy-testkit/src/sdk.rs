@@ -3,6 +3,7 @@
 
 use crate::server::TestServer;
 use commy_client::{Client, Credentials, Permission, Transport};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Every permission a tenant key can have.
@@ -34,16 +35,7 @@ impl TestServer {
 
     /// Creates `tenant` (unless it exists) and a key in it with `permissions`; returns the key.
     pub async fn tenant_key(&self, tenant: &str, permissions: &[Permission]) -> String {
-        let admin = self.sdk_admin().await;
-        match admin.create_tenant(tenant, tenant).await {
-            Ok(_) | Err(commy_client::Error::AlreadyExists(_)) => {}
-            Err(err) => panic!("create tenant: {err}"),
-        }
-        admin
-            .create_api_key(tenant, "test", permissions, None)
-            .await
-            .expect("create key")
-            .key
+        tenant_key_at(self.addr, self.admin_key(), tenant, permissions).await
     }
 
     /// An SDK client of `tenant` over `transport`, authenticated with `key`.
@@ -61,4 +53,32 @@ impl TestServer {
         assert_eq!(client.transport(), transport);
         client
     }
+}
+
+/// An SDK client of the server at `addr` (a `commy serve` process, say) over the remote transport, not authenticated.
+pub async fn remote_client(addr: SocketAddr) -> Client {
+    Client::builder(&format!("ws://{addr}"))
+        .transport(Transport::Remote)
+        .connect()
+        .await
+        .unwrap_or_else(|err| panic!("connect to {addr}: {err}"))
+}
+
+/// With the server admin key `admin_key`, creates `tenant` at `addr` (unless it exists, made there or, in a cluster,
+/// on another server) and a key in it with `permissions`; returns the key.
+pub async fn tenant_key_at(addr: SocketAddr, admin_key: &str, tenant: &str, permissions: &[Permission]) -> String {
+    let admin = remote_client(addr).await;
+    admin
+        .authenticate(None, Credentials::api_key(admin_key))
+        .await
+        .expect("the admin key");
+    match admin.create_tenant(tenant, tenant).await {
+        Ok(_) | Err(commy_client::Error::AlreadyExists(_)) => {}
+        Err(err) => panic!("create tenant {tenant} at {addr}: {err}"),
+    }
+    admin
+        .create_api_key(tenant, "test", permissions, None)
+        .await
+        .expect("create key")
+        .key
 }

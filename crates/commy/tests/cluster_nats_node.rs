@@ -1,22 +1,18 @@
 //! Two `commy serve --cluster` processes over a 3-node JetStream cluster (`--cluster-replicas 3`): one NATS node is
 //! killed with SIGKILL, and a write on one Commy server still reaches a subscriber of the other; both still say `ok`.
 
-use commy_client::{Allocation, Client, Credentials, Service, Transport, Watch};
+use commy_client::{Allocation, Credentials, Service, Watch};
 use commy_proto::Permission;
+use commy_testkit::nats::write_cluster_key_file;
 use commy_testkit::process::{self, ServeProcess};
+use commy_testkit::sdk::{remote_client, tenant_key_at};
 use commy_testkit::{guard, http_get, NatsCluster, GUARD};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 const ADMIN_KEY: &str = "cluster-test-admin-key-0123456789abcdef0123456789";
-
-fn write_key_file(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let digits: String = (0..32).map(|i| format!("{:02x}", 255 - i)).collect();
-    std::fs::write(path, digits).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
+const RIGHTS: &[Permission] = &[Permission::Read, Permission::Write, Permission::CreateService];
 
 fn start_commy(dir: &Path, key_file: &Path, urls: &[String]) -> ServeProcess {
     let mut command = process::serve_command(env!("CARGO_BIN_EXE_commy"), dir);
@@ -30,26 +26,9 @@ fn start_commy(dir: &Path, key_file: &Path, urls: &[String]) -> ServeProcess {
     ServeProcess::start(&mut command)
 }
 
-async fn remote(addr: SocketAddr) -> Client {
-    Client::builder(&format!("ws://{addr}"))
-        .transport(Transport::Remote)
-        .connect()
-        .await
-        .expect("a connection")
-}
-
-/// Tenant `acme` and a key on `addr` (either may have come from the other server already); returns the key.
-async fn tenant_and_key(addr: SocketAddr) -> String {
-    let admin = remote(addr).await;
-    admin.authenticate(None, Credentials::api_key(ADMIN_KEY)).await.unwrap();
-    let _ = admin.create_tenant("acme", "Acme").await;
-    let rights = [Permission::Read, Permission::Write, Permission::CreateService];
-    admin.create_api_key("acme", "app", &rights, None).await.unwrap().key
-}
-
 /// Service `plant` with u64 `level` on `addr`, made if it is not there yet.
 async fn plant(addr: SocketAddr, key: &str) -> Service {
-    let client = remote(addr).await;
+    let client = remote_client(addr).await;
     client
         .authenticate(Some("acme"), Credentials::api_key(key))
         .await
@@ -96,21 +75,21 @@ async fn two_commy_servers_keep_replicating_when_one_of_three_nats_nodes_dies() 
     let urls = nats.urls();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("cluster.key");
-    write_key_file(&key_file);
+    write_cluster_key_file(&key_file);
     // JetStream elects its leaders a moment after the nodes meet: a server that cannot open its buckets yet exits,
     // so start each until one stays up.
     let a = start_until_up(&dir.path().join("a"), &key_file, &urls, &nats);
     let b = start_until_up(&dir.path().join("b"), &key_file, &urls, &nats);
 
-    let key = tenant_and_key(a.addr).await;
+    let key = tenant_key_at(a.addr, ADMIN_KEY, "acme", RIGHTS).await;
     let on_a = plant(a.addr, &key).await;
-    let key_b = match remote(b.addr)
+    let key_b = match remote_client(b.addr)
         .await
         .authenticate(Some("acme"), Credentials::api_key(&key))
         .await
     {
         Ok(_) => key.clone(),
-        Err(_) => tenant_and_key(b.addr).await,
+        Err(_) => tenant_key_at(b.addr, ADMIN_KEY, "acme", RIGHTS).await,
     };
     let on_b = plant(b.addr, &key_b).await;
     let mut watch = on_b.watch_variable("level").await.unwrap();

@@ -2,9 +2,11 @@
 //! baseline), the clients, and a KV bucket of the bench's own for the NATS baseline.
 
 use async_nats::jetstream::kv;
-use commy_client::{Allocation, Client, Credentials, Error, Service, Transport, Watch};
+use commy_client::{Allocation, Client, Credentials, Error, Service, Watch};
 use commy_proto::Permission;
 use commy_server::config::{ClusterConfig, NatsCredentials, ServerConfig};
+use commy_testkit::nats::write_cluster_key_file;
+use commy_testkit::sdk::{remote_client, tenant_key_at};
 use commy_testkit::{NatsServer, ADMIN_KEY};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +15,8 @@ use tempfile::TempDir;
 /// The tenant, service and variables every server holds.
 pub const TENANT: &str = "bench";
 pub const SERVICE: &str = "push";
+/// What the bench's key may do.
+const RIGHTS: &[Permission] = &[Permission::Read, Permission::Write, Permission::CreateService];
 /// The variable of the latency rows.
 pub const LATENCY: &str = "x";
 /// The variable of the fan-out rows.
@@ -43,7 +47,7 @@ impl Cluster {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let key_file = dir.path().join("cluster.key");
-        write_key_file(&key_file);
+        write_cluster_key_file(&key_file);
         let cluster = ClusterConfig {
             urls: vec![nats.url()],
             key_file,
@@ -61,13 +65,13 @@ impl Cluster {
         let b = node(Some(cluster));
         let single = node(None);
 
-        let key_a = tenant_and_key(a).await;
+        let key_a = tenant_key_at(a, ADMIN_KEY, TENANT, RIGHTS).await;
         let writer_a = service(a, &key_a).await;
         let key_b = match authenticated(b, &key_a).await {
             Ok(_) => key_a.clone(),
-            Err(_) => tenant_and_key(b).await,
+            Err(_) => tenant_key_at(b, ADMIN_KEY, TENANT, RIGHTS).await,
         };
-        let key_single = tenant_and_key(single).await;
+        let key_single = tenant_key_at(single, ADMIN_KEY, TENANT, RIGHTS).await;
         let mut on_b = Vec::with_capacity(subscribers);
         for _ in 0..subscribers.max(1) {
             on_b.push(service(b, &key_b).await);
@@ -110,13 +114,6 @@ async fn baseline_bucket(nats: &NatsServer) -> kv::Store {
         .expect("the baseline's KV bucket")
 }
 
-fn write_key_file(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let digits: String = (0..32).map(|i| format!("{:02x}", i * 7 + 3)).collect();
-    std::fs::write(path, digits).expect("the cluster key file");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("mode 0600");
-}
-
 /// Starts a server on its own thread and runtime (one worker); returns its address once it listens.
 fn start_server(data_dir: &Path, cluster: Option<ClusterConfig>) -> SocketAddr {
     let config = ServerConfig {
@@ -147,35 +144,10 @@ fn start_server(data_dir: &Path, cluster: Option<ClusterConfig>) -> SocketAddr {
     receiver.recv().expect("the server started")
 }
 
-async fn remote(addr: SocketAddr) -> Client {
-    Client::builder(&format!("ws://{addr}"))
-        .transport(Transport::Remote)
-        .connect()
-        .await
-        .expect("a connection")
-}
-
 async fn authenticated(addr: SocketAddr, key: &str) -> Result<Client, Error> {
-    let client = remote(addr).await;
+    let client = remote_client(addr).await;
     client.authenticate(Some(TENANT), Credentials::api_key(key)).await?;
     Ok(client)
-}
-
-/// Creates the tenant and a key on the server at `addr` (both may exist already, made on another server of the
-/// cluster and replicated); returns a key that works there.
-async fn tenant_and_key(addr: SocketAddr) -> String {
-    let admin = remote(addr).await;
-    admin
-        .authenticate(None, Credentials::api_key(ADMIN_KEY))
-        .await
-        .expect("the admin key");
-    let _ = admin.create_tenant(TENANT, "Bench").await;
-    let permissions = [Permission::Read, Permission::Write, Permission::CreateService];
-    let key = admin
-        .create_api_key(TENANT, "bench", &permissions, None)
-        .await
-        .expect("a key");
-    key.key
 }
 
 /// The service on the server at `addr` through a new connection, made with its variables if it is not there yet.
