@@ -15,6 +15,8 @@
 mod error;
 pub mod key;
 mod link;
+mod meta;
+mod meta_key;
 mod seal;
 mod versioned;
 mod watch;
@@ -22,6 +24,7 @@ mod watch;
 pub use error::ClusterError;
 pub use key::{MetaKey, VariableKey};
 pub use link::{ClusterLink, Credentials, LinkOptions, StoredVariable};
+pub use meta::{MetaChange, MetaWatch};
 pub use seal::{ClusterKey, CLUSTER_KEY_LEN};
 pub use versioned::{VersionedValue, Written};
 pub use watch::{VariableChange, VariableWatch, MAX_PAUSE};

@@ -2,11 +2,18 @@
 //! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
 
 mod key_file;
+mod meta_apply;
+mod meta_records;
+mod meta_watch;
+pub(crate) mod metadata;
+pub(crate) mod publish;
 
 use crate::config::{ClusterConfig, NatsCredentials};
 use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
 
 pub(crate) use key_file::{read_cluster_key, KeyFileError};
+pub(crate) use meta_records::{JwtMeta, TenantMeta};
+pub(crate) use meta_watch::start as start_metadata;
 
 /// Why a server could not join its cluster.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,8 @@ pub enum JoinError {
 pub(crate) struct Cluster {
     link: ClusterLink,
     key: ClusterKey,
+    /// This server's progress through the cluster's metadata.
+    pub(crate) meta: metadata::MetaState,
 }
 
 impl Cluster {
@@ -37,17 +46,19 @@ impl Cluster {
         };
         let link = ClusterLink::connect_with(&config.urls, credentials(&config.credentials), options).await?;
         tracing::info!(urls = %config.urls.join(","), "joined the cluster over NATS JetStream");
-        Ok(Cluster { link, key })
+        Ok(Cluster {
+            link,
+            key,
+            meta: Default::default(),
+        })
     }
 
     /// The link to NATS and the cluster's buckets.
-    #[expect(dead_code, reason = "the metadata and variable replication use it")]
     pub(crate) fn link(&self) -> &ClusterLink {
         &self.link
     }
 
     /// The key that seals secrets before they go to NATS.
-    #[expect(dead_code, reason = "the metadata replication uses it")]
     pub(crate) fn key(&self) -> &ClusterKey {
         &self.key
     }

@@ -52,6 +52,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
     let actor = s.actor(Some(&req.tenant_id));
     let record = app
         .blocking(move |app| {
+            let _turn = crate::cluster::metadata::turn(app);
             let read = req.read_patterns().map(<[String]>::to_vec);
             let write = req.write_patterns().map(<[String]>::to_vec);
             let record = app
@@ -73,6 +74,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
                     }
                 })?;
             app.revocations.sweep(&app.store, &app.live);
+            crate::cluster::publish::credential_changed(app, &record)?;
             let uses = app.store.key_uses()?;
             Ok(info(record, &uses))
         })
