@@ -6,7 +6,7 @@ use super::meta_apply::apply;
 use super::Cluster;
 use crate::handlers::App;
 use commy_cluster::{ClusterError, MetaChange, MetaWatch};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Why the server could not catch up with the cluster's metadata.
@@ -39,7 +39,7 @@ pub(crate) async fn start(app: &Arc<App>) -> Result<(), CatchUpError> {
     cluster.meta.set_applied(applied);
     let target = cluster.link().metadata_revision().await?;
     let watch = cluster.link().watch_metadata(applied + 1).await?;
-    tokio::spawn(run(app.clone(), cluster.clone(), watch));
+    tokio::spawn(run(Arc::downgrade(app), cluster.clone(), watch));
     // Generous: thousands of records, each one redb commit.
     let bound = cluster.link().call_timeout() * 12;
     if !cluster.meta.wait_applied(target, bound).await {
@@ -53,8 +53,9 @@ pub(crate) async fn start(app: &Arc<App>) -> Result<(), CatchUpError> {
     Ok(())
 }
 
-/// Applies every change, for as long as the server runs.
-async fn run(app: Arc<App>, cluster: Arc<Cluster>, mut watch: MetaWatch) {
+/// Applies every change, for as long as the server runs (it holds the server's state weakly: once the server is
+/// gone, its database closed, the next change ends the watch).
+async fn run(app: Weak<App>, cluster: Arc<Cluster>, mut watch: MetaWatch) {
     loop {
         let change = match watch.next().await {
             Ok(change) => change,
@@ -63,7 +64,10 @@ async fn run(app: Arc<App>, cluster: Arc<Cluster>, mut watch: MetaWatch) {
                 continue;
             }
         };
-        let (app, task_cluster) = (app.clone(), cluster.clone());
+        let Some(app) = app.upgrade() else {
+            return;
+        };
+        let task_cluster = cluster.clone();
         let applied = tokio::task::spawn_blocking(move || apply_one(&app, &task_cluster, &change)).await;
         if let Err(error) = applied {
             tracing::error!(%error, "applying a metadata record of the cluster failed");

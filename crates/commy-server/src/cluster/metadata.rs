@@ -176,14 +176,24 @@ fn encoded(key: &MetaKey, record: &impl Serialize) -> Result<Bytes, HandlerError
     encode(record).map_err(|error| HandlerError::internal(&format!("encoding the cluster record {key:?}"), error))
 }
 
+/// A change made here that the cluster does not have: the client learns that it is not cluster-wide yet.
 fn unpublished(key: &MetaKey, error: ClusterError) -> HandlerError {
-    let code = match error {
-        ClusterError::Timeout { .. } => ErrorCode::Timeout,
-        _ => ErrorCode::InternalError,
-    };
     let message =
         format!("the change was made on this server but could not be published to the cluster ({key:?}): {error}");
-    HandlerError::new(code, message)
+    HandlerError::new(code_of(&error), message)
+}
+
+/// A creation the cluster could not confirm: taken back here, nothing made.
+fn unclaimed(key: &MetaKey, error: ClusterError) -> HandlerError {
+    let message = format!("nothing was created: the cluster could not confirm {key:?} ({error})");
+    HandlerError::new(code_of(&error), message)
+}
+
+fn code_of(error: &ClusterError) -> ErrorCode {
+    match error {
+        ClusterError::Timeout { .. } => ErrorCode::Timeout,
+        _ => ErrorCode::InternalError,
+    }
 }
 
 /// Runs a NATS call from a blocking thread of the server's runtime.

@@ -1,0 +1,70 @@
+//! A revocation on one server ends the sessions of that key on every server, through the same sweep a local revoke
+//! runs; the time it takes is printed beside a revoke on the session's own server, measured in the same run.
+
+use crate::{tenant_client, tenant_with_key, Nats, ALL};
+use commy_client::{Allocation, Error};
+use commy_testkit::TestServer;
+use std::time::{Duration, Instant};
+
+/// Opens a session with a fresh key on `session_on` (a watch on a variable), revokes the key on `revoke_on`, and
+/// returns how long after the revoke was sent the watch ended; checks that the session is refused afterwards.
+async fn revoke_and_time(revoke_on: &TestServer, session_on: &TestServer, round: usize) -> Duration {
+    let admin = revoke_on.sdk_admin().await;
+    let key = admin
+        .create_api_key("acme", &format!("k{round}"), ALL, None)
+        .await
+        .unwrap();
+    let client = tenant_client(session_on, "acme", &key.key)
+        .await
+        .expect("the new key works on the session's server");
+    let service = client.get_service("sensors").await.unwrap();
+    let mut watch = service.watch_variable("temp").await.unwrap();
+    let revoked = Instant::now();
+    admin.revoke_api_key("acme", &key.key_id).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while watch.next_change().await.is_some() {}
+    })
+    .await;
+    let took = revoked.elapsed();
+    assert!(
+        ended.is_ok(),
+        "the session's watch did not end within 20 s of the revoke"
+    );
+    assert_eq!(watch.end_reason().as_deref(), Some("the credential was revoked"));
+    let refused = service.read("temp").await.unwrap_err();
+    assert!(matches!(refused, Error::Unauthorized(_)), "{refused:?}");
+    took
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_on_one_server_ends_the_session_on_another() {
+    let nats = Nats::start().await;
+    let (a, b) = (nats.server().await, nats.server().await);
+    let (_, key) = tenant_with_key(&a, "acme").await;
+    let owner = tenant_client(&a, "acme", &key).await.unwrap();
+    owner
+        .create_service("sensors")
+        .await
+        .unwrap()
+        .allocate("temp", Allocation::u64(0))
+        .await
+        .unwrap();
+
+    let rounds = 5;
+    let mut same_server = Vec::new();
+    let mut other_server = Vec::new();
+    for round in 0..rounds {
+        same_server.push(revoke_and_time(&b, &b, 2 * round).await);
+        other_server.push(revoke_and_time(&a, &b, 2 * round + 1).await);
+    }
+    println!(
+        "revoke -> session's watch ended (median of {rounds}): on the same server {:?}; revoked on another server {:?}",
+        median(same_server),
+        median(other_server)
+    );
+}
