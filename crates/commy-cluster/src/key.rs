@@ -147,6 +147,11 @@ pub enum MetaKey {
         /// The service's name.
         service: String,
     },
+    /// A tenant's token-minting secret, sealed (see [`crate::ClusterKey`]): `minting-key.<tenant>`.
+    MintingKey {
+        /// The tenant's name.
+        tenant: String,
+    },
     /// One variable's metadata (type, capacity, persistence, initial value): `variable.<tenant>.<service>.<variable>`.
     Variable {
         /// The tenant's name.
@@ -174,6 +179,7 @@ impl MetaKey {
             MetaKey::Service { tenant, service } => {
                 format!("service.{}.{}", escape("tenant", tenant)?, escape("service", service)?)
             }
+            MetaKey::MintingKey { tenant } => format!("minting-key.{}", escape("tenant", tenant)?),
             MetaKey::Variable {
                 tenant,
                 service,

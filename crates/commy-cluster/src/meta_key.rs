@@ -24,6 +24,7 @@ impl MetaKey {
                 id: id.clone(),
             },
             ("jwt-key", [tenant]) => MetaKey::JwtKey { tenant: tenant.clone() },
+            ("minting-key", [tenant]) => MetaKey::MintingKey { tenant: tenant.clone() },
             ("service", [tenant, service]) => MetaKey::Service {
                 tenant: tenant.clone(),
                 service: service.clone(),
@@ -44,6 +45,7 @@ impl MetaKey {
             MetaKey::Tenant { tenant }
             | MetaKey::Credential { tenant, .. }
             | MetaKey::JwtKey { tenant }
+            | MetaKey::MintingKey { tenant }
             | MetaKey::Service { tenant, .. }
             | MetaKey::Variable { tenant, .. } => tenant,
         }
@@ -63,6 +65,7 @@ mod tests {
                 id: "k 1".into(),
             },
             MetaKey::JwtKey { tenant: "acme".into() },
+            MetaKey::MintingKey { tenant: "acme".into() },
             MetaKey::Service {
                 tenant: "acme".into(),
                 service: "plant/line 1".into(),

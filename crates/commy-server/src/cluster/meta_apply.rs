@@ -3,7 +3,7 @@
 //! through the same revocation path a local revoke takes (`Revocations::sweep`). Every apply is idempotent: a record
 //! already here as the cluster has it changes nothing, so a server applies its own publications harmlessly.
 
-use super::meta_records::{decode, JwtMeta, TenantMeta};
+use super::meta_records::{decode, JwtMeta, SealedSecret, TenantMeta};
 use super::Cluster;
 use crate::handlers::App;
 use crate::store::{Actor, ApiKeyRecord, ServiceRecord, StoreError, VariableRecord};
@@ -54,6 +54,17 @@ pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result
                 app.revocations.sweep(&app.store, &app.live);
             }
         }
+        MetaKey::MintingKey { tenant } => {
+            let sealed: SealedSecret = decode(key, value)?;
+            let secret = sealed.open(cluster.key(), key).map_err(|error| error.to_string())?;
+            if app
+                .store
+                .put_replica_minting_key(&actor(), tenant, &secret)
+                .map_err(&failed)?
+            {
+                app.revocations.sweep(&app.store, &app.live);
+            }
+        }
         MetaKey::Service { .. } => {
             let record: ServiceRecord = decode(key, value)?;
             let Some(replaced) = app.store.put_replica_service(&actor(), &record).map_err(&failed)? else {
@@ -101,6 +112,8 @@ fn remove(app: &App, key: &MetaKey) -> Result<(), StoreError> {
         }))?,
         MetaKey::Credential { tenant, id } => absent(app.store.revoke_api_key(&actor(), Some(tenant), id).map(drop))?,
         MetaKey::JwtKey { tenant } => absent(app.store.remove_replica_jwt_key(&actor(), tenant))?,
+        // A tenant's minting secret goes with the tenant, and only then.
+        MetaKey::MintingKey { .. } => {}
         MetaKey::Service { tenant, service } => {
             absent(app.store.delete_service(&actor(), tenant, service).map(|record| {
                 service_gone(app, &record, "the service was deleted");

@@ -5,6 +5,7 @@
 //! | `tenant.<t>` | [`TenantMeta`]: the tenant and its quota overrides |
 //! | `credential.<t>.<key id>` | the API key's [`ApiKeyRecord`] (its SHA-256, never the key; grant, expiry) |
 //! | `jwt-key.<t>` | [`JwtMeta`]: algorithm, issuer, audience, and the key sealed with the cluster key |
+//! | `minting-key.<t>` | [`SealedSecret`]: the tenant's token-minting secret, sealed |
 //! | `service.<t>.<s>` | the [`ServiceRecord`], with the id every server's file is named after |
 //! | `variable.<t>.<s>.<v>` | the [`VariableRecord`]: type, capacity, persistence, initial value |
 
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use commy_cluster::{ClusterError, ClusterKey, MetaKey};
 use commy_proto::Quotas;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// A tenant and its quota overrides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,24 @@ impl JwtMeta {
         let secret = key.open(&meta_key.to_kv_key()?, &self.sealed_key)?;
         Ok(JwtKeyRecord::new(self.alg.clone(), secret.to_vec())
             .with_issuer_audience(self.issuer.clone(), self.audience.clone()))
+    }
+}
+
+/// A secret alone (a tenant's token-minting secret), sealed with the cluster key, the record's KV key as context.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SealedSecret {
+    sealed: Vec<u8>,
+}
+
+impl SealedSecret {
+    pub(crate) fn seal(key: &ClusterKey, meta_key: &MetaKey, secret: &[u8]) -> Result<Self, ClusterError> {
+        Ok(SealedSecret {
+            sealed: key.seal(&meta_key.to_kv_key()?, secret)?,
+        })
+    }
+
+    pub(crate) fn open(&self, key: &ClusterKey, meta_key: &MetaKey) -> Result<Zeroizing<Vec<u8>>, ClusterError> {
+        key.open(&meta_key.to_kv_key()?, &self.sealed)
     }
 }
 

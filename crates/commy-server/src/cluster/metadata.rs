@@ -152,8 +152,8 @@ pub(crate) fn retract(app: &App, keys: impl IntoIterator<Item = MetaKey>) -> Res
     Ok(())
 }
 
-/// After a local miss: if the cluster has metadata changes this server has not applied yet, waits (at most the link's
-/// call timeout) until it has. `true` if it waited and the request is worth trying again.
+/// After a local miss: asks NATS for the metadata's last revision and waits (at most the link's call timeout) until
+/// this server has applied it. `true` once it has: the request is worth trying again (once).
 pub(crate) async fn caught_up_after_miss(app: &App) -> bool {
     let Some(cluster) = app.cluster.as_deref() else {
         return false;
@@ -166,9 +166,7 @@ pub(crate) async fn caught_up_after_miss(app: &App) -> bool {
             return false;
         }
     };
-    if cluster.meta.applied() >= latest {
-        return false;
-    }
+    // Even when `latest` is applied already, it may have been applied after the miss: the caller tries again.
     cluster.meta.wait_applied(latest, bound).await
 }
 

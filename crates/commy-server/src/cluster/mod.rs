@@ -12,7 +12,7 @@ use crate::config::{ClusterConfig, NatsCredentials};
 use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
 
 pub(crate) use key_file::{read_cluster_key, KeyFileError};
-pub(crate) use meta_records::{JwtMeta, TenantMeta};
+pub(crate) use meta_records::{JwtMeta, SealedSecret, TenantMeta};
 pub(crate) use meta_watch::start as start_metadata;
 
 /// Why a server could not join its cluster.

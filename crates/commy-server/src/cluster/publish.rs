@@ -78,6 +78,9 @@ pub(crate) fn tenant_records(app: &App, tenant: &str) -> Vec<MetaKey> {
     keys.push(MetaKey::JwtKey {
         tenant: tenant.to_owned(),
     });
+    keys.push(MetaKey::MintingKey {
+        tenant: tenant.to_owned(),
+    });
     keys.push(tenant_key(tenant));
     keys
 }
@@ -183,4 +186,48 @@ pub(crate) fn variable_created(
 /// A variable deallocated here.
 pub(crate) fn variable_removed(app: &App, tenant: &str, service: &str, variable: &str) -> Result<(), HandlerError> {
     retract(app, [variable_key(tenant, service, variable)])
+}
+
+/// Before this server mints a token for `tenant`: the tenant's minting secret is the cluster's, so that every server
+/// verifies the token. The first server to mint makes it and claims it (sealed); the others take it from NATS.
+pub(crate) fn minting_key_shared(app: &App, tenant: &str) -> Result<(), HandlerError> {
+    let Some(cluster) = app.cluster.as_deref() else {
+        return Ok(());
+    };
+    if app.store.existing_minting_key(tenant)?.is_some() {
+        return Ok(());
+    }
+    let _turn = cluster.meta.turn();
+    let key = MetaKey::MintingKey {
+        tenant: tenant.to_owned(),
+    };
+    let failed = |error: commy_cluster::ClusterError| {
+        HandlerError::new(
+            commy_proto::ErrorCode::Timeout,
+            format!("tenant '{tenant}': its token-minting secret could not be shared with the cluster: {error}"),
+        )
+    };
+    let runtime = tokio::runtime::Handle::current();
+    for _ in 0..2 {
+        if let Some((bytes, _)) = runtime.block_on(cluster.link().get_metadata(&key)).map_err(failed)? {
+            let sealed: super::SealedSecret = super::meta_records::decode(&key, &bytes)
+                .map_err(|error| HandlerError::internal("reading the cluster's minting secret", error))?;
+            let secret = sealed.open(cluster.key(), &key).map_err(failed)?;
+            app.store.put_replica_minting_key(&Actor::server(), tenant, &secret)?;
+            return Ok(());
+        }
+        let secret = app.store.minting_key(tenant)?;
+        let sealed = super::SealedSecret::seal(cluster.key(), &key, &secret).map_err(failed)?;
+        let value = super::meta_records::encode(&sealed)
+            .map_err(|error| HandlerError::internal("encoding the minting secret", error))?;
+        if runtime
+            .block_on(cluster.link().create_metadata(&key, value))
+            .map_err(failed)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // Another server claimed one first: take it (the loop's second round reads it).
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use super::error::Entity;
 use super::{
     audit, jwt_keys, services,
-    tables::{encode, SERVICES, SERVICE_IDS, TENANTS, VARIABLES},
+    tables::{encode, MINTING_KEYS, SERVICES, SERVICE_IDS, TENANTS, VARIABLES},
     tenants, variables, Actor, ServiceRecord, Store, StoreError, TenantRecord, VariableRecord,
 };
 use redb::{ReadableTable, TableDefinition, TableError};
@@ -80,6 +80,23 @@ impl Store {
             jwt_keys::remove_in(txn, tenant_id)?;
             audit::record_change(txn, actor, "replicate_jwt_key_removal", Some(tenant_id), tenant_id)?;
             Ok(())
+        })
+    }
+
+    /// Sets a tenant's token-minting secret to the cluster's; `false` if it already is (nothing written). Tokens this
+    /// server minted with another secret stop verifying.
+    pub fn put_replica_minting_key(&self, actor: &Actor, tenant_id: &str, key: &[u8]) -> Result<bool, StoreError> {
+        if self
+            .existing_minting_key(tenant_id)?
+            .is_some_and(|mine| mine.as_slice() == key)
+        {
+            return Ok(false);
+        }
+        self.write(|txn| {
+            tenants::require_in(txn, tenant_id)?;
+            txn.open_table(MINTING_KEYS)?.insert(tenant_id, key)?;
+            audit::record_change(txn, actor, "replicate_minting_key", Some(tenant_id), tenant_id)?;
+            Ok(true)
         })
     }
 
