@@ -1,8 +1,9 @@
 //! A revocation on one server ends the sessions of that key on every server, through the same sweep a local revoke
-//! runs; the time it takes is printed beside a revoke on the session's own server, measured in the same run.
+//! runs (a file mapped under the key moves to a fresh one); the time it takes is printed beside a revoke on the
+//! session's own server, measured in the same run.
 
 use crate::{tenant_client, tenant_with_key, Nats, ALL};
-use commy_client::{Allocation, Error};
+use commy_client::{Allocation, Client, Credentials, Error, Transport};
 use commy_testkit::TestServer;
 use std::time::{Duration, Instant};
 
@@ -67,4 +68,40 @@ async fn a_revoke_on_one_server_ends_the_session_on_another() {
         median(same_server),
         median(other_server)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_on_one_server_moves_the_file_a_process_on_another_maps() {
+    use std::os::unix::fs::MetadataExt;
+    let nats = Nats::start().await;
+    let (a, b) = (nats.server().await, nats.server().await);
+    let (key_id, key) = tenant_with_key(&a, "acme").await;
+    let owner = tenant_client(&a, "acme", &key).await.unwrap();
+    let service = owner.create_service("sensors").await.unwrap();
+    service.allocate("temp", Allocation::u64(3)).await.unwrap();
+
+    // A process on B's machine maps B's file of the service with the key.
+    let local = Client::builder(&b.url())
+        .transport(Transport::Local)
+        .connect()
+        .await
+        .unwrap();
+    local
+        .authenticate(Some("acme"), Credentials::api_key(&key))
+        .await
+        .unwrap();
+    let mapped = local.get_service("sensors").await.unwrap();
+    assert_eq!(mapped.transport(), Transport::Local, "the service is mapped on B");
+    let file = b.service_file(service.id());
+    let inode = std::fs::metadata(&file).unwrap().ino();
+
+    a.sdk_admin().await.revoke_api_key("acme", &key_id).await.unwrap();
+    crate::eventually("B moves the service to a fresh file", || async {
+        std::fs::metadata(&file).is_ok_and(|now| now.ino() != inode)
+    })
+    .await;
+    // The old mapping is a detached copy nobody else reads; the server refuses the session.
+    let refused = local.list_services().await.unwrap_err();
+    assert!(matches!(refused, Error::Unauthorized(_)), "{refused:?}");
+    drop(mapped);
 }
