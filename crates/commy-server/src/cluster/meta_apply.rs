@@ -21,12 +21,13 @@ fn store_error(key: &MetaKey) -> impl Fn(StoreError) -> ApplyError + '_ {
     move |error| format!("applying the cluster's record {key:?}: {error}")
 }
 
-/// Applies `change` here.
-pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result<(), ApplyError> {
+/// Applies `change` here. Returns when (ms since the epoch) the grants must be checked again: a credential's new
+/// expiry, for the caller to set a timer, as a local change does.
+pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result<Option<u64>, ApplyError> {
     let key = &change.key;
     let failed = store_error(key);
     let Some(value) = &change.value else {
-        return remove(app, key).map_err(failed);
+        return remove(app, key).map(|()| None).map_err(failed);
     };
     match key {
         MetaKey::Tenant { tenant } => {
@@ -44,6 +45,7 @@ pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result
             if app.store.get_api_key(&record.key_id).ok().as_ref() != Some(&record) {
                 app.store.put_api_key(&actor(), &record).map_err(&failed)?;
                 app.revocations.sweep(&app.store, &app.live);
+                return Ok(record.expires_at);
             }
         }
         MetaKey::JwtKey { tenant } => {
@@ -68,7 +70,7 @@ pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result
         MetaKey::Service { .. } => {
             let record: ServiceRecord = decode(key, value)?;
             let Some(replaced) = app.store.put_replica_service(&actor(), &record).map_err(&failed)? else {
-                return Ok(());
+                return Ok(None);
             };
             if let Some(old) = replaced {
                 service_gone(app, &old, "the cluster has another service of that name");
@@ -94,7 +96,7 @@ pub(crate) fn apply(app: &App, cluster: &Cluster, change: &MetaChange) -> Result
             }
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Applies a deletion: whatever of it is still here goes, and the sessions and subscriptions that stood on it end.

@@ -68,15 +68,18 @@ async fn run(app: Weak<App>, cluster: Arc<Cluster>, mut watch: MetaWatch) {
             return;
         };
         let task_cluster = cluster.clone();
-        let applied = tokio::task::spawn_blocking(move || apply_one(&app, &task_cluster, &change)).await;
-        if let Err(error) = applied {
-            tracing::error!(%error, "applying a metadata record of the cluster failed");
+        let task_app = app.clone();
+        match tokio::task::spawn_blocking(move || apply_one(&task_app, &task_cluster, &change)).await {
+            Ok(Some(at_ms)) => crate::handlers::sweep_at(&app, at_ms),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "applying a metadata record of the cluster failed"),
         }
     }
 }
 
-/// Applies one change in the server's turn and remembers its revision.
-fn apply_one(app: &App, cluster: &Cluster, change: &MetaChange) {
+/// Applies one change in the server's turn and remembers its revision; when grants must be checked again, if ever.
+fn apply_one(app: &App, cluster: &Cluster, change: &MetaChange) -> Option<u64> {
+    let mut sweep_at = None;
     {
         let _turn = cluster.meta.turn();
         let superseded = change
@@ -84,8 +87,11 @@ fn apply_one(app: &App, cluster: &Cluster, change: &MetaChange) {
             .to_kv_key()
             .is_ok_and(|kv_key| cluster.meta.superseded(&kv_key, change.revision));
         if !superseded {
-            if let Err(error) = apply(app, cluster, change) {
-                tracing::warn!(%error, revision = change.revision, "a metadata record of the cluster was not applied");
+            match apply(app, cluster, change) {
+                Ok(at) => sweep_at = at,
+                Err(error) => {
+                    tracing::warn!(%error, revision = change.revision, "a metadata record of the cluster was not applied")
+                }
             }
         }
         if let Err(error) = app.store.set_applied_meta_revision(change.revision) {
@@ -93,4 +99,5 @@ fn apply_one(app: &App, cluster: &Cluster, change: &MetaChange) {
         }
     }
     cluster.meta.set_applied(change.revision);
+    sweep_at
 }

@@ -87,7 +87,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
 
 /// Re-checks every grant when a key's new expiry passes, which ends the key's live grants (and the tokens it minted)
 /// then. Grants made after the change carry the expiry themselves.
-fn sweep_at(app: &Arc<App>, at_ms: u64) {
+pub(crate) fn sweep_at(app: &Arc<App>, at_ms: u64) {
     // A weak reference: a pending timer must not keep a stopped server's state open.
     let app = Arc::downgrade(app);
     let wait = Duration::from_millis(at_ms.saturating_sub(now_ms()));

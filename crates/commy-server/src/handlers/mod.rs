@@ -20,6 +20,7 @@ mod variables;
 #[cfg(test)]
 mod security_tests;
 
+pub(crate) use api_key_admin::sweep_at;
 pub use app::{App, HandlerLimits, Session};
 pub use error::HandlerError;
 pub use local_subscriptions::LocalSubscriptions;

@@ -117,3 +117,75 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_util::{actor, temp_store};
+    use crate::store::{ServiceRecord, Store, VariableRecord};
+
+    #[test]
+    fn applying_the_same_record_twice_writes_once() {
+        let (_dir, store) = temp_store();
+        let tenant = store.create_tenant(&actor(), "acme", "Acme").unwrap();
+        assert!(!store.put_replica_tenant(&actor(), &tenant).unwrap(), "already here");
+        let mut other = tenant.clone();
+        other.tenant_id = "beta".into();
+        assert!(store.put_replica_tenant(&actor(), &other).unwrap());
+        assert_eq!(store.get_tenant("beta").unwrap(), other);
+
+        let service = ServiceRecord {
+            service_id: "00000000000000aa".into(),
+            tenant_id: "acme".into(),
+            service_name: "s".into(),
+            file_name: "00000000000000aa.svc".into(),
+            created_at: 1,
+        };
+        assert_eq!(store.put_replica_service(&actor(), &service).unwrap(), Some(None));
+        assert_eq!(store.put_replica_service(&actor(), &service).unwrap(), None);
+        let variable = VariableRecord::new("v", 0, 8, false, vec![]);
+        assert!(store
+            .put_replica_variable(&actor(), &service.service_id, &variable)
+            .unwrap());
+        assert!(!store
+            .put_replica_variable(&actor(), &service.service_id, &variable)
+            .unwrap());
+        assert!(store.put_replica_minting_key(&actor(), "acme", &[7; 32]).unwrap());
+        assert!(!store.put_replica_minting_key(&actor(), "acme", &[7; 32]).unwrap());
+    }
+
+    #[test]
+    fn the_cluster_s_service_replaces_one_only_this_server_had_under_that_name() {
+        let (_dir, store) = temp_store();
+        store.create_tenant(&actor(), "acme", "Acme").unwrap();
+        let mine = store.create_service(&actor(), "acme", "s").unwrap();
+        let theirs = ServiceRecord {
+            service_id: "00000000000000bb".into(),
+            file_name: "00000000000000bb.svc".into(),
+            ..mine.clone()
+        };
+        assert_eq!(
+            store.put_replica_service(&actor(), &theirs).unwrap(),
+            Some(Some(mine.clone()))
+        );
+        assert_eq!(store.get_service("acme", "s").unwrap(), theirs);
+        assert!(store.get_service_by_id(&mine.service_id).unwrap_err().is_not_found());
+        let missing = ServiceRecord {
+            tenant_id: "nobody".into(),
+            ..theirs
+        };
+        assert!(store
+            .put_replica_service(&actor(), &missing)
+            .unwrap_err()
+            .is_not_found());
+    }
+
+    #[test]
+    fn the_applied_revision_survives_reopening() {
+        let (dir, store) = temp_store();
+        assert_eq!(store.applied_meta_revision().unwrap(), 0);
+        store.set_applied_meta_revision(42).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_meta_revision().unwrap(), 42);
+    }
+}
