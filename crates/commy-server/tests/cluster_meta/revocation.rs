@@ -56,15 +56,29 @@ async fn a_revoke_on_one_server_ends_the_session_on_another() {
         .await
         .unwrap();
 
-    let rounds = 5;
-    let mut same_server = Vec::new();
-    let mut other_server = Vec::new();
+    // The baseline: one server without a cluster, the same world.
+    let single = TestServer::start().await;
+    let (_, key) = tenant_with_key(&single, "acme").await;
+    let owner = tenant_client(&single, "acme", &key).await.unwrap();
+    owner
+        .create_service("sensors")
+        .await
+        .unwrap()
+        .allocate("temp", Allocation::u64(0))
+        .await
+        .unwrap();
+
+    let rounds = 9;
+    let (mut alone, mut same_server, mut other_server) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        same_server.push(revoke_and_time(&b, &b, 2 * round).await);
-        other_server.push(revoke_and_time(&a, &b, 2 * round + 1).await);
+        alone.push(revoke_and_time(&single, &single, 3 * round).await);
+        same_server.push(revoke_and_time(&b, &b, 3 * round + 1).await);
+        other_server.push(revoke_and_time(&a, &b, 3 * round + 2).await);
     }
     println!(
-        "revoke -> session's watch ended (median of {rounds}): on the same server {:?}; revoked on another server {:?}",
+        "revoke sent -> the session's watch ended (median of {rounds}): single server without a cluster {:?}; \
+         cluster, revoked on the session's server {:?}; cluster, revoked on another server {:?}",
+        median(alone),
         median(same_server),
         median(other_server)
     );
