@@ -2,6 +2,7 @@
 //! scripts/nats-server.sh; without it every test here fails, saying how to get one).
 
 mod link;
+mod metadata;
 mod versions;
 
 use bytes::Bytes;
