@@ -2,6 +2,7 @@
 //! change of `commy-meta` from the revision this server last applied (remembered in redb), and the server serves only
 //! once it has caught up with the revision NATS had when it started.
 
+use super::join_publish::{share_local_only, ShareError};
 use super::meta_apply::apply;
 use super::Cluster;
 use crate::handlers::App;
@@ -18,6 +19,9 @@ pub enum CatchUpError {
     /// The metadata database could not be read.
     #[error("reading the revision of the cluster's metadata applied here: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// This server's own metadata could not be shared with the cluster.
+    #[error("sharing this server's metadata with the cluster: {0}")]
+    Share(#[from] ShareError),
     /// Catching up took longer than its bound.
     #[error("catching up with the cluster's metadata (revision {target}) took longer than {after:?}; applied up to {applied}")]
     Slow {
@@ -50,6 +54,10 @@ pub(crate) async fn start(app: &Arc<App>) -> Result<(), CatchUpError> {
         });
     }
     tracing::info!(revision = target, "caught up with the cluster's metadata");
+    let shared = share_local_only(&app.store, &cluster).await?;
+    if shared > 0 {
+        tracing::info!(records = shared, "shared this server's own metadata with the cluster");
+    }
     Ok(())
 }
 

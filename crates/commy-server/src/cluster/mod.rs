@@ -1,6 +1,7 @@
 //! Membership of a cluster of Commy servers over NATS JetStream (docs/cluster.md): the link to NATS and the cluster
 //! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
 
+mod join_publish;
 mod key_file;
 mod meta_apply;
 mod meta_records;

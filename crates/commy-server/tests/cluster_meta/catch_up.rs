@@ -39,3 +39,38 @@ async fn a_server_started_later_serves_everything_made_before() {
     let seen = on_c.get_service("sensors").await.unwrap();
     assert_eq!(seen.read("pressure").await.unwrap().as_u64().unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_server_that_joins_a_cluster_shares_what_it_had() {
+    let nats = Nats::start().await;
+    let single = commy_testkit::TestServer::start().await;
+    let (_, key) = tenant_with_key(&single, "old").await;
+    let client = tenant_client(&single, "old", &key).await.unwrap();
+    let service = client.create_service("sensors").await.unwrap();
+    service.allocate("temp", Allocation::u64(5)).await.unwrap();
+    client.close();
+    let data = single.stop().await;
+
+    let a = nats.server().await;
+    tenant_with_key(&a, "new").await;
+    let joined = commy_testkit::TestServer::start_in(data, |config| config.cluster = Some(nats.cluster_config())).await;
+    let on_a = tenant_client(&a, "old", &key)
+        .await
+        .expect("the joining server's key works on the others");
+    let seen = on_a.get_service("sensors").await.unwrap();
+    assert_eq!(seen.id(), service.id());
+    assert_eq!(seen.read("temp").await.unwrap().as_u64().unwrap(), 5);
+    let admin = joined.sdk_admin().await;
+    let tenants: Vec<_> = admin
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tenant_id)
+        .collect();
+    assert_eq!(
+        tenants,
+        ["new", "old"],
+        "the joining server has the cluster's tenants too"
+    );
+}
