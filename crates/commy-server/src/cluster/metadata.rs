@@ -6,9 +6,11 @@
 //! create is local first, then claimed in NATS with create-if-absent ([`claim`]): if another server's record was
 //! there first, the local change is undone and the request answers `ALREADY_EXISTS`, so of two servers racing to
 //! create the same tenant, service, key or variable exactly one wins. Updates are [`publish`]ed (put), deletions
-//! [`retract`]ed (KV delete). Without a cluster each of these does nothing.
+//! [`retract`]ed (KV delete), through the outbox that holds them while NATS does not answer (`outbox`). Without a
+//! cluster each of these does nothing.
 
 use super::meta_records::encode;
+use super::outbox::{self, Outbox};
 use super::Cluster;
 use crate::handlers::{App, HandlerError};
 use bytes::Bytes;
@@ -29,6 +31,8 @@ pub(crate) struct MetaState {
     /// The revision of this server's own last publication of each record: an older change of that record seen later
     /// on the watch is already superseded here and is not applied again.
     own: Mutex<HashMap<String, u64>>,
+    /// Changes made here that wait for NATS.
+    pub(crate) outbox: Outbox,
 }
 
 impl Default for MetaState {
@@ -37,6 +41,7 @@ impl Default for MetaState {
             turn: Mutex::new(()),
             applied: tokio::sync::watch::Sender::new(0),
             own: Mutex::default(),
+            outbox: Outbox::default(),
         }
     }
 }
@@ -67,7 +72,7 @@ impl MetaState {
         own.get(kv_key).is_some_and(|&mine| revision < mine)
     }
 
-    fn note_own(&self, key: &MetaKey, revision: u64) {
+    pub(crate) fn note_own(&self, key: &MetaKey, revision: u64) {
         if let Ok(kv_key) = key.to_kv_key() {
             let mut own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
             own.insert(kv_key, revision);
@@ -99,6 +104,11 @@ pub(crate) fn claim(
     let Some(cluster) = app.cluster.as_deref() else {
         return Ok(());
     };
+    if !cluster.is_connected() {
+        undo();
+        let message = format!("nothing was created: NATS is unreachable, and a creation needs it ({key:?})");
+        return Err(HandlerError::new(ErrorCode::Timeout, message));
+    }
     let value = encoded(&key, record)?;
     let created = block_on(cluster.link().create_metadata(&key, value));
     match created {
@@ -117,14 +127,14 @@ pub(crate) fn claim(
     }
 }
 
-/// Publishes a changed record (a put). Call from a blocking thread, in the server's turn.
+/// Publishes a changed record (a put), or queues it while NATS does not answer (see `outbox`). Call from a blocking
+/// thread, in the server's turn.
 pub(crate) fn publish(app: &App, key: MetaKey, record: &impl Serialize) -> Result<(), HandlerError> {
-    let Some(cluster) = app.cluster.as_deref() else {
+    let Some(cluster) = app.cluster.as_ref() else {
         return Ok(());
     };
     let value = encoded(&key, record)?;
-    let revision = block_on(cluster.link().put_metadata(&key, value)).map_err(|error| unpublished(&key, error))?;
-    cluster.meta.note_own(&key, revision);
+    outbox::send(cluster, key, Some(value));
     Ok(())
 }
 
@@ -141,13 +151,14 @@ pub(crate) fn publish_with<T: Serialize>(
     publish(app, key, &record)
 }
 
-/// Deletes records from the cluster (a delete marker each). Call from a blocking thread, in the server's turn.
+/// Deletes records from the cluster (a delete marker each), or queues the deletions while NATS does not answer (see
+/// `outbox`). Call from a blocking thread, in the server's turn.
 pub(crate) fn retract(app: &App, keys: impl IntoIterator<Item = MetaKey>) -> Result<(), HandlerError> {
-    let Some(cluster) = app.cluster.as_deref() else {
+    let Some(cluster) = app.cluster.as_ref() else {
         return Ok(());
     };
     for key in keys {
-        block_on(cluster.link().delete_metadata(&key)).map_err(|error| unpublished(&key, error))?;
+        outbox::send(cluster, key, None);
     }
     Ok(())
 }
@@ -174,7 +185,7 @@ fn encoded(key: &MetaKey, record: &impl Serialize) -> Result<Bytes, HandlerError
     encode(record).map_err(|error| HandlerError::internal(&format!("encoding the cluster record {key:?}"), error))
 }
 
-/// A change made here that the cluster does not have: the client learns that it is not cluster-wide yet.
+/// A change made here whose record could not be made for the cluster (its secret not sealed).
 fn unpublished(key: &MetaKey, error: ClusterError) -> HandlerError {
     let message =
         format!("the change was made on this server but could not be published to the cluster ({key:?}): {error}");

@@ -7,6 +7,7 @@ mod meta_apply;
 mod meta_records;
 mod meta_watch;
 pub(crate) mod metadata;
+mod outbox;
 pub(crate) mod publish;
 
 use crate::config::{ClusterConfig, NatsCredentials};

@@ -37,6 +37,16 @@ async fn revoke_and_time(revoke_on: &TestServer, session_on: &TestServer, round:
     took
 }
 
+/// Tenant `acme` on `server` with a key of every permission (id, key) and a client of it, which made service `sensors`
+/// with a `u64` variable `temp`.
+async fn acme_with_sensors(server: &TestServer) -> (String, String, Client) {
+    let (key_id, key) = tenant_with_key(server, "acme").await;
+    let owner = tenant_client(server, "acme", &key).await.unwrap();
+    let service = owner.create_service("sensors").await.unwrap();
+    service.allocate("temp", Allocation::u64(0)).await.unwrap();
+    (key_id, key, owner)
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -46,27 +56,11 @@ fn median(mut times: Vec<Duration>) -> Duration {
 async fn a_revoke_on_one_server_ends_the_session_on_another() {
     let nats = Nats::start().await;
     let (a, b) = (nats.server().await, nats.server().await);
-    let (_, key) = tenant_with_key(&a, "acme").await;
-    let owner = tenant_client(&a, "acme", &key).await.unwrap();
-    owner
-        .create_service("sensors")
-        .await
-        .unwrap()
-        .allocate("temp", Allocation::u64(0))
-        .await
-        .unwrap();
+    acme_with_sensors(&a).await;
 
     // The baseline: one server without a cluster, the same world.
     let single = TestServer::start().await;
-    let (_, key) = tenant_with_key(&single, "acme").await;
-    let owner = tenant_client(&single, "acme", &key).await.unwrap();
-    owner
-        .create_service("sensors")
-        .await
-        .unwrap()
-        .allocate("temp", Allocation::u64(0))
-        .await
-        .unwrap();
+    acme_with_sensors(&single).await;
 
     let rounds = 9;
     let (mut alone, mut same_server, mut other_server) = (Vec::new(), Vec::new(), Vec::new());
@@ -89,10 +83,8 @@ async fn a_revoke_on_one_server_moves_the_file_a_process_on_another_maps() {
     use std::os::unix::fs::MetadataExt;
     let nats = Nats::start().await;
     let (a, b) = (nats.server().await, nats.server().await);
-    let (key_id, key) = tenant_with_key(&a, "acme").await;
-    let owner = tenant_client(&a, "acme", &key).await.unwrap();
-    let service = owner.create_service("sensors").await.unwrap();
-    service.allocate("temp", Allocation::u64(3)).await.unwrap();
+    let (key_id, key, owner) = acme_with_sensors(&a).await;
+    let service = owner.get_service("sensors").await.unwrap();
 
     // A process on B's machine maps B's file of the service with the key.
     let local = Client::builder(&b.url())
@@ -118,4 +110,35 @@ async fn a_revoke_on_one_server_moves_the_file_a_process_on_another_maps() {
     let refused = local.list_services().await.unwrap_err();
     assert!(matches!(refused, Error::Unauthorized(_)), "{refused:?}");
     drop(mapped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_made_while_nats_is_down_reaches_the_other_server_when_nats_returns() {
+    let mut nats = Nats::start().await;
+    let (a, b) = (nats.server().await, nats.server().await);
+    let (key_id, key, owner) = acme_with_sensors(&a).await;
+    let on_b = tenant_client(&b, "acme", &key).await.unwrap();
+    let mut watch = on_b
+        .get_service("sensors")
+        .await
+        .unwrap()
+        .watch_variable("temp")
+        .await
+        .unwrap();
+
+    nats.nats.kill();
+    // A revokes at once on its own sessions, and queues the deletion for the cluster.
+    a.sdk_admin()
+        .await
+        .revoke_api_key("acme", &key_id)
+        .await
+        .expect("the revoke answers while NATS is down");
+    assert!(matches!(owner.list_services().await, Err(Error::Unauthorized(_))));
+    nats.nats.restart().await;
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while watch.next_change().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "B's session did not end within 30 s of NATS returning");
+    assert_eq!(watch.end_reason().as_deref(), Some("the credential was revoked"));
 }
