@@ -39,6 +39,14 @@ impl Outbox {
     }
 }
 
+impl Cluster {
+    /// For `/healthz`: how many metadata changes made here wait for NATS, if any do.
+    pub(crate) fn metadata_note(&self) -> Option<String> {
+        let pending = self.meta.outbox.pending();
+        (pending > 0).then(|| format!("cluster: {pending} metadata change(s) made here wait for NATS"))
+    }
+}
+
 /// Publishes `value` under `key` (`None`: deletes it): at once when NATS is up and nothing is queued before it, else
 /// queued behind what is. Call from a blocking thread of the server's runtime.
 pub(crate) fn send(cluster: &Arc<Cluster>, key: MetaKey, value: Option<Bytes>) {

@@ -134,6 +134,11 @@ async fn a_revoke_made_while_nats_is_down_reaches_the_other_server_when_nats_ret
         .await
         .expect("the revoke answers while NATS is down");
     assert!(matches!(owner.list_services().await, Err(Error::Unauthorized(_))));
+    let (_, health) = a.http_get("/healthz").await;
+    assert!(
+        health.contains("1 metadata change(s) made here wait for NATS"),
+        "{health}"
+    );
     nats.nats.restart().await;
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
         while watch.next_change().await.is_some() {}
