@@ -140,12 +140,26 @@ pub enum MetaKey {
         /// The tenant's name.
         tenant: String,
     },
-    /// A service and its variables' metadata: `service.<tenant>.<service>`.
+    /// A service (its id, name and tenant): `service.<tenant>.<service>`.
     Service {
         /// The tenant's name.
         tenant: String,
         /// The service's name.
         service: String,
+    },
+    /// A tenant's token-minting secret, sealed (see [`crate::ClusterKey`]): `minting-key.<tenant>`.
+    MintingKey {
+        /// The tenant's name.
+        tenant: String,
+    },
+    /// One variable's metadata (type, capacity, persistence, initial value): `variable.<tenant>.<service>.<variable>`.
+    Variable {
+        /// The tenant's name.
+        tenant: String,
+        /// The service's name.
+        service: String,
+        /// The variable's name.
+        variable: String,
     },
 }
 
@@ -165,6 +179,17 @@ impl MetaKey {
             MetaKey::Service { tenant, service } => {
                 format!("service.{}.{}", escape("tenant", tenant)?, escape("service", service)?)
             }
+            MetaKey::MintingKey { tenant } => format!("minting-key.{}", escape("tenant", tenant)?),
+            MetaKey::Variable {
+                tenant,
+                service,
+                variable,
+            } => format!(
+                "variable.{}.{}.{}",
+                escape("tenant", tenant)?,
+                escape("service", service)?,
+                escape("variable", variable)?
+            ),
         })
     }
 }

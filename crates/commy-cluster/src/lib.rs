@@ -1,10 +1,12 @@
-//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15). Standalone so far: the server does not
-//! use it yet (see `docs/cluster.md`).
+//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15; `docs/cluster.md`). The server shares its
+//! metadata through it (`commy-server`'s `cluster` module).
 //!
 //! - [`ClusterLink`]: a NATS connection and two KV buckets, [`METADATA_BUCKET`] and [`VARIABLES_BUCKET`], created
 //!   if missing. Variables: [`ClusterLink::put_variable`] (compare-and-set on the JetStream revision),
 //!   [`ClusterLink::get_variable`], [`ClusterLink::watch_variables`] (a [`VariableWatch`] that resumes after NATS
-//!   restarts). Metadata: [`ClusterLink::put_metadata`], [`ClusterLink::get_metadata`].
+//!   restarts). Metadata: [`ClusterLink::create_metadata`] (create-if-absent), [`ClusterLink::put_metadata`],
+//!   [`ClusterLink::get_metadata`], [`ClusterLink::delete_metadata`], [`ClusterLink::metadata_revision`],
+//!   [`ClusterLink::watch_metadata`] (a [`MetaWatch`] that resumes after NATS restarts).
 //! - Commy versions over revisions: [`ClusterLink::write_versioned`] and [`ClusterLink::read_versioned`] keep the
 //!   version inside the value ([`VersionedValue`]), so every server reports the same version for the same write.
 //! - [`VariableKey`], [`MetaKey`]: the key scheme, names escaped into the characters KV keys allow ([`key`]).
@@ -15,6 +17,8 @@
 mod error;
 pub mod key;
 mod link;
+mod meta;
+mod meta_key;
 mod seal;
 mod versioned;
 mod watch;
@@ -22,6 +26,7 @@ mod watch;
 pub use error::ClusterError;
 pub use key::{MetaKey, VariableKey};
 pub use link::{ClusterLink, Credentials, LinkOptions, StoredVariable};
+pub use meta::{MetaChange, MetaWatch};
 pub use seal::{ClusterKey, CLUSTER_KEY_LEN};
 pub use versioned::{VersionedValue, Written};
 pub use watch::{VariableChange, VariableWatch, MAX_PAUSE};

@@ -211,6 +211,11 @@ impl ClusterLink {
             .map(|entry| (entry.value, entry.revision)))
     }
 
+    /// The metadata bucket, for the calls of the `meta` module.
+    pub(crate) fn metadata_store(&self) -> &Store {
+        &self.metadata
+    }
+
     /// The bound on every NATS call.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout

@@ -82,8 +82,10 @@ impl Dispatch for FrontDoor {
 
     fn health_note(&self) -> Option<String> {
         let cluster = self.app.cluster.as_ref()?;
-        (!cluster.is_connected())
-            .then(|| "cluster: NATS unreachable; serving this server's clients, converging when it returns".to_owned())
+        let unreachable = (!cluster.is_connected())
+            .then(|| "cluster: NATS unreachable; serving this server's clients, converging when it returns".to_owned());
+        let notes: Vec<String> = unreachable.into_iter().chain(cluster.metadata_note()).collect();
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
 
     fn open(&self, conn: &ConnectionContext) -> Session {

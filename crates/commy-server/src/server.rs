@@ -105,7 +105,11 @@ impl Server {
             Some(cluster) => Some(Arc::new(Cluster::join(cluster).await?)),
             None => None,
         };
-        Self::open_with(config, admin_key, cluster)
+        let server = Self::open_with(config, admin_key, cluster)?;
+        crate::cluster::start_metadata(&server.app)
+            .await
+            .map_err(|error| StartError::Cluster(Box::new(error)))?;
+        Ok(server)
     }
 
     fn open_with(

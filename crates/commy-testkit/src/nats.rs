@@ -46,6 +46,23 @@ impl NatsServer {
         }
     }
 
+    /// Every file under its JetStream store directory, to check what NATS keeps on disk.
+    pub fn store_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut pending = vec![self.store_dir()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files
+    }
+
     /// Its client URL, `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)

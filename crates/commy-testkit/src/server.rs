@@ -54,7 +54,8 @@ impl TestServer {
     }
 
     async fn launch(dir: TempDir, config: ServerConfig) -> TestServer {
-        let server = Server::open(config.clone(), Some(ADMIN_KEY.to_owned())).expect("the server opens");
+        // `start` joins the cluster (and catches up with its metadata) when the configuration names one.
+        let server = (Server::start(config.clone(), Some(ADMIN_KEY.to_owned())).await).expect("the server starts");
         let listener = server.bind().await.expect("the server binds");
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -189,7 +189,7 @@ async fn a_sealed_secret_is_stored_in_metadata_and_only_the_cluster_key_opens_it
     let (other_key, _) = ClusterKey::generate().unwrap();
     assert!(other_key.open(&context, &stored).is_err());
 
-    let store_files = walk(nats.store_dir());
+    let store_files = nats.store_files();
     assert!(!store_files.is_empty(), "JetStream wrote no files");
     for file in store_files {
         let bytes = std::fs::read(&file).unwrap_or_default();
@@ -238,20 +238,4 @@ async fn connection_errors_name_what_is_wrong_and_end_within_the_bound() {
     .await
     .unwrap_err();
     assert!(error.to_string().contains(&url), "{error}");
-}
-
-fn walk(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

@@ -3,6 +3,7 @@
 
 mod jetstream_cluster;
 mod link;
+mod metadata;
 mod versions;
 
 use bytes::Bytes;

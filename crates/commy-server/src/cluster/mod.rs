@@ -1,12 +1,21 @@
 //! Membership of a cluster of Commy servers over NATS JetStream (docs/cluster.md): the link to NATS and the cluster
 //! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
 
+mod join_publish;
 mod key_file;
+mod meta_apply;
+mod meta_records;
+mod meta_watch;
+pub(crate) mod metadata;
+mod outbox;
+pub(crate) mod publish;
 
 use crate::config::{ClusterConfig, NatsCredentials};
 use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
 
 pub(crate) use key_file::{read_cluster_key, KeyFileError};
+pub(crate) use meta_records::{JwtMeta, SealedSecret, TenantMeta};
+pub(crate) use meta_watch::start as start_metadata;
 
 /// Why a server could not join its cluster.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +33,8 @@ pub enum JoinError {
 pub(crate) struct Cluster {
     link: ClusterLink,
     key: ClusterKey,
+    /// This server's progress through the cluster's metadata.
+    pub(crate) meta: metadata::MetaState,
 }
 
 impl Cluster {
@@ -37,17 +48,19 @@ impl Cluster {
         };
         let link = ClusterLink::connect_with(&config.urls, credentials(&config.credentials), options).await?;
         tracing::info!(urls = %config.urls.join(","), "joined the cluster over NATS JetStream");
-        Ok(Cluster { link, key })
+        Ok(Cluster {
+            link,
+            key,
+            meta: Default::default(),
+        })
     }
 
     /// The link to NATS and the cluster's buckets.
-    #[expect(dead_code, reason = "the metadata and variable replication use it")]
     pub(crate) fn link(&self) -> &ClusterLink {
         &self.link
     }
 
     /// The key that seals secrets before they go to NATS.
-    #[expect(dead_code, reason = "the metadata replication uses it")]
     pub(crate) fn key(&self) -> &ClusterKey {
         &self.key
     }

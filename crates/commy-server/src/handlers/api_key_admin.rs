@@ -52,6 +52,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
     let actor = s.actor(Some(&req.tenant_id));
     let record = app
         .blocking(move |app| {
+            let _turn = crate::cluster::metadata::turn(app);
             let read = req.read_patterns().map(<[String]>::to_vec);
             let write = req.write_patterns().map(<[String]>::to_vec);
             let record = app
@@ -73,6 +74,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
                     }
                 })?;
             app.revocations.sweep(&app.store, &app.live);
+            crate::cluster::publish::credential_changed(app, &record)?;
             let uses = app.store.key_uses()?;
             Ok(info(record, &uses))
         })
@@ -85,7 +87,7 @@ pub(super) async fn update(app: &Arc<App>, s: &Session, req: UpdateApiKey) -> Re
 
 /// Re-checks every grant when a key's new expiry passes, which ends the key's live grants (and the tokens it minted)
 /// then. Grants made after the change carry the expiry themselves.
-fn sweep_at(app: &Arc<App>, at_ms: u64) {
+pub(crate) fn sweep_at(app: &Arc<App>, at_ms: u64) {
     // A weak reference: a pending timer must not keep a stopped server's state open.
     let app = Arc::downgrade(app);
     let wait = Duration::from_millis(at_ms.saturating_sub(now_ms()));

@@ -33,8 +33,10 @@ pub(super) async fn set(app: &Arc<App>, s: &Session, req: SetTenantLimits) -> Re
     check(&req.tenant_id, &req.limits)?;
     let actor = s.actor(None);
     app.blocking(move |app| {
+        let _turn = crate::cluster::metadata::turn(app);
         app.store.set_tenant_limits(&actor, &req.tenant_id, &req.limits)?;
         app.quotas.set(&req.tenant_id, req.limits);
+        crate::cluster::publish::tenant_changed(app, &req.tenant_id)?;
         Ok(reply(app, req.tenant_id))
     })
     .await

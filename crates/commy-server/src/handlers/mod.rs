@@ -20,16 +20,32 @@ mod variables;
 #[cfg(test)]
 mod security_tests;
 
+pub(crate) use api_key_admin::sweep_at;
 pub use app::{App, HandlerLimits, Session};
 pub use error::HandlerError;
 pub use local_subscriptions::LocalSubscriptions;
 
+use crate::cluster::metadata::caught_up_after_miss;
 use crate::connection::Answer;
-use commy_proto::{ClientMessage, Disconnected, HeartbeatReply, ServerMessage};
+use commy_proto::{ClientMessage, Disconnected, ErrorCode, HeartbeatReply, ServerMessage};
 use std::sync::Arc;
 
 /// Hands one request to its handler and returns exactly one answer: the result, or the error naming what went wrong.
+/// In a cluster, a `NOT_FOUND` is answered only once this server has applied every metadata change the cluster had
+/// (read-your-writes across servers: something just created on another server is found here too).
 pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Result<Answer, HandlerError> {
+    let Some(again) = app.cluster.is_some().then(|| request.clone()) else {
+        return route_once(app, s, request).await;
+    };
+    match route_once(app, s, request).await {
+        Err(error) if error.code == ErrorCode::NotFound && caught_up_after_miss(app).await => {
+            route_once(app, s, again).await
+        }
+        answer => answer,
+    }
+}
+
+async fn route_once(app: &Arc<App>, s: &mut Session, request: ClientMessage) -> Result<Answer, HandlerError> {
     use ClientMessage as M;
     let message = match request {
         M::GetServiceFilePath(req) => return local_file::open(app, s, req).await,
@@ -64,7 +80,7 @@ pub(crate) async fn route(app: &Arc<App>, s: &mut Session, request: ClientMessag
             reason: "client asked to disconnect".into(),
         })),
         other => Err(HandlerError::new(
-            commy_proto::ErrorCode::InvalidRequest,
+            ErrorCode::InvalidRequest,
             format!("request type {} is not supported by this server", other.type_name()),
         )),
     }?;

@@ -3,6 +3,7 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use super::tenants::done;
+use crate::cluster::{metadata::turn, publish as cluster};
 use crate::store::ServiceRecord;
 use commy_proto::{
     CreateService, DeleteService, GetService, ListServices, Permission, ServerMessage, ServiceInfo, ServiceList,
@@ -23,6 +24,7 @@ pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateService) -> R
     let actor = s.actor(Some(&req.tenant_id));
     let record = app
         .blocking(move |app| {
+            let _turn = turn(app);
             app.store.get_tenant(&req.tenant_id)?;
             let quota = app.quotas.effective(&req.tenant_id);
             let record =
@@ -39,6 +41,7 @@ pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateService) -> R
                 );
                 return Err(HandlerError::new(err.code(), message));
             }
+            cluster::service_created(app, &actor, &record)?;
             Ok(record)
         })
         .await?;
@@ -60,12 +63,17 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteService) -> R
     let actor = s.actor(Some(&req.tenant_id));
     let name = req.service_name.clone();
     app.blocking(move |app| {
+        let _turn = turn(app);
+        let records = match app.store.get_service(&req.tenant_id, &req.service_name) {
+            Ok(record) => cluster::service_records(app, &record),
+            Err(_) => Vec::new(),
+        };
         let record = app.store.delete_service(&actor, &req.tenant_id, &req.service_name)?;
         app.live.remove_record(&record);
         let reason = "the service was deleted";
         app.revocations
             .end_subscriptions(&record.service_id, None, reason, &app.live);
-        Ok(())
+        cluster::removed(app, records)
     })
     .await?;
     Ok(done(format!("service '{name}' deleted")))

@@ -8,6 +8,7 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use crate::auth::{is_minted, verify_api_key, verify_jwt, verify_minted, AuthError, Grant, JwtAuthError};
+use crate::cluster::metadata::caught_up_after_miss;
 use crate::revocation::Source;
 use crate::store::{now_ms, Actor, AuditRecord, Store};
 use crate::tls::ClientIdentity;
@@ -252,7 +253,14 @@ pub(super) async fn authenticate(
     let identity = session.client_identity.clone();
     let generation_before = app.revocations.generation();
     let names_a_key = matches!(credential, Credential::ApiKey { .. } | Credential::ClientCert {});
-    let outcome = check_credential(app, credential, tenant.as_deref(), identity);
+    // In a cluster, a credential unknown here may be one just made on another server: ask again once caught up.
+    let again = app.cluster.is_some().then(|| (credential.clone(), identity.clone()));
+    let mut outcome = check_credential(app, credential, tenant.as_deref(), identity);
+    if let (Err(refusal), Some((credential, identity))) = (&outcome, again) {
+        if refusal.counts_as_failure() && caught_up_after_miss(app).await {
+            outcome = check_credential(app, credential, tenant.as_deref(), identity);
+        }
+    }
     audit_verdict(app, &outcome, tenant.as_deref(), peer.to_string()).await;
     let (grant, dies_at, source) = match outcome {
         Ok(granted) => {

@@ -4,6 +4,7 @@
 use super::app::{App, Session};
 use super::error::HandlerError;
 use crate::auth::{issue_api_key, JwtKey, KeySpec};
+use crate::cluster::{metadata::turn, publish as cluster};
 use crate::store::JwtKeyRecord;
 use commy_proto::{
     ApiKey, CreateApiKey, CreateTenant, DeleteTenant, OperationResult, Permission, RevokeApiKey, ServerMessage,
@@ -16,7 +17,12 @@ pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateTenant) -> Re
     s.grants.check_server_admin()?;
     let actor = s.actor(None);
     let record = app
-        .blocking(move |app| Ok(app.store.create_tenant(&actor, &req.tenant_id, &req.tenant_name)?))
+        .blocking(move |app| {
+            let _turn = turn(app);
+            let record = app.store.create_tenant(&actor, &req.tenant_id, &req.tenant_name)?;
+            cluster::tenant_created(app, &actor, &record)?;
+            Ok(record)
+        })
         .await?;
     Ok(ServerMessage::Tenant(Tenant {
         tenant_id: record.tenant_id,
@@ -29,6 +35,8 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteTenant) -> Re
     let actor = s.actor(None);
     let tenant_id = req.tenant_id.clone();
     app.blocking(move |app| {
+        let _turn = turn(app);
+        let records = cluster::tenant_records(app, &tenant_id);
         let removed = app.store.delete_tenant(&actor, &tenant_id)?;
         app.quotas.set(&tenant_id, Default::default());
         for service in removed {
@@ -37,7 +45,7 @@ pub(super) async fn delete(app: &Arc<App>, s: &Session, req: DeleteTenant) -> Re
                 .end_subscriptions(&service.service_id, None, "the tenant was deleted", &app.live);
         }
         app.revocations.sweep(&app.store, &app.live);
-        Ok(())
+        cluster::removed(app, records)
     })
     .await?;
     Ok(done(format!("tenant '{}' deleted", req.tenant_id)))
@@ -69,8 +77,11 @@ pub(super) async fn create_key(app: &Arc<App>, s: &Session, req: CreateApiKey) -
     let tenant_id = req.tenant_id;
     let issued = app
         .blocking(move |app| {
+            let _turn = turn(app);
             app.store.get_tenant(&tenant_id)?;
-            Ok(issue_api_key(&app.store, &actor, &spec)?)
+            let issued = issue_api_key(&app.store, &actor, &spec)?;
+            cluster::credential_created(app, &actor, &issued.key_id)?;
+            Ok(issued)
         })
         .await?;
     Ok(ServerMessage::ApiKey(ApiKey {
@@ -84,9 +95,10 @@ pub(super) async fn revoke_key(app: &Arc<App>, s: &Session, req: RevokeApiKey) -
     let actor = s.actor(Some(&req.tenant_id));
     let (tenant_id, key_id) = (req.tenant_id, req.key_id.clone());
     app.blocking(move |app| {
+        let _turn = turn(app);
         app.store.revoke_api_key(&actor, Some(&tenant_id), &key_id)?;
         app.revocations.sweep(&app.store, &app.live);
-        Ok(())
+        cluster::credential_revoked(app, &tenant_id, &key_id)
     })
     .await?;
     Ok(done(format!("API key '{}' revoked", req.key_id)))
@@ -110,9 +122,10 @@ pub(super) async fn set_jwt_key(app: &Arc<App>, s: &Session, req: SetJwtKey) -> 
     let req_tenant = tenant_id.clone();
     app.blocking(move |app| {
         app.store.get_tenant(&tenant_id)?;
+        let _turn = turn(app);
         app.store.set_jwt_key(&actor, &tenant_id, &record)?;
         app.revocations.sweep(&app.store, &app.live);
-        Ok(())
+        cluster::jwt_key_set(app, &tenant_id, &record)
     })
     .await?;
     Ok(done(format!("JWT verification key set for tenant '{req_tenant}'")))

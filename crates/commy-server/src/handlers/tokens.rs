@@ -108,6 +108,7 @@ pub(super) async fn create(app: &Arc<App>, s: &Session, req: CreateToken) -> Res
     let token = app
         .blocking(move |app| {
             app.store.get_tenant(&tenant_id)?;
+            crate::cluster::publish::minting_key_shared(app, &tenant_id)?;
             let token = mint(&app.store, &grant, &source, &minter_name, exp, now)
                 .map_err(|e| HandlerError::new(e.code(), e.to_string()))?;
             let target = format!(

@@ -68,15 +68,23 @@ pub(super) async fn allocate(
     let task_live = live.clone();
     let snap = app
         .blocking(move |app| {
+            let _turn = crate::cluster::metadata::turn(app);
             let table = u64::from(task_live.max_variables());
             let max_bytes = app.quotas.effective(task_live.tenant_id()).bytes;
             (app.store).create_variable_within(&actor, &service_id, &record, table, max_bytes)?;
-            task_live
+            let undo = || drop(app.store.delete_variable(&actor, &service_id, &record.variable_name));
+            let snap = task_live
                 .allocate(&record.variable_name, value_type, capacity, persistent, &initial)
                 .map_err(|err| {
-                    let _ = app.store.delete_variable(&actor, &service_id, &record.variable_name);
+                    undo();
                     HandlerError::from(err)
-                })
+                })?;
+            let (tenant, service) = (task_live.tenant_id(), task_live.name());
+            crate::cluster::publish::variable_created(app, tenant, service, &record, || {
+                undo();
+                let _ = task_live.deallocate(&record.variable_name);
+            })?;
+            Ok(snap)
         })
         .await?;
     Ok(data_reply(req.service_id, name, snap))
@@ -126,12 +134,13 @@ pub(super) async fn deallocate(
     let actor = s.actor(Some(live.tenant_id()));
     let (service_id, name) = (req.service_id, req.variable_name.clone());
     app.blocking(move |app| {
+        let _turn = crate::cluster::metadata::turn(app);
         app.store.delete_variable(&actor, &service_id, &name)?;
         live.deallocate(&name)?;
         let reason = "the variable was deallocated";
         app.revocations
             .end_subscriptions(&service_id, Some(&name), reason, &app.live);
-        Ok(())
+        crate::cluster::publish::variable_removed(app, live.tenant_id(), live.name(), &name)
     })
     .await?;
     Ok(done(format!("variable '{}' deallocated", req.variable_name)))

@@ -23,6 +23,7 @@ pub(crate) mod ids;
 mod jwt_keys;
 mod limits;
 mod migrate;
+mod replica;
 mod services;
 mod tables;
 mod tenants;
@@ -33,6 +34,7 @@ pub use audit::{AuditEntry, AuditRecord};
 pub use error::{Entity, StoreError};
 pub use jwt_keys::JwtKeyRecord;
 pub use services::ServiceRecord;
+pub use tenants::TenantRecord;
 pub use variables::VariableRecord;
 
 use audit_queue::{AuditQueue, Flusher};
