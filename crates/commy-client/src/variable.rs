@@ -258,7 +258,7 @@ impl<T: VariableValue> Variable<T> {
 
     /// The read on the local transport (`None` on the remote one).
     pub(crate) fn read_local(&self) -> Option<Result<(T, u64)>> {
-        let local = self.local.as_ref()?;
+        let local = self.live_local()?;
         Some(
             self.with_resolved(local, |resolved| T::read_local(resolved))
                 .and_then(|read| read.map_err(|e| self.not_of_type(e))),
@@ -267,7 +267,7 @@ impl<T: VariableValue> Variable<T> {
 
     /// The write on the local transport (`None` on the remote one).
     pub(crate) fn write_local(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Option<Result<u64>> {
-        let local = self.local.as_ref()?;
+        let local = self.live_local()?;
         if !local.mapped.is_writable() {
             return Some(Err(local.mapped.read_only()));
         }
@@ -284,6 +284,11 @@ impl<T: VariableValue> Variable<T> {
                 None => resolved.write(bytes),
             })
         }))
+    }
+
+    /// The local state, unless the client failed over from the mapped file's server (then calls are requests).
+    fn live_local(&self) -> Option<&Local> {
+        self.local.as_ref().filter(|local| !local.mapped.is_detached())
     }
 
     /// Runs `op` on the resolution in the mapping's current file. If the variable was freed (perhaps allocated again
