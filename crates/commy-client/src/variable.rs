@@ -160,9 +160,10 @@ impl<T: VariableValue> Variable<T> {
         &self.service
     }
 
-    /// Whether the handle reads and writes the mapped file (the local transport).
+    /// Whether the handle reads and writes the mapped file (the local transport). After a failover to a server
+    /// whose file the client could not map, it goes through requests instead, and this is `false`.
     pub fn is_local(&self) -> bool {
-        self.local.is_some()
+        self.live_local().is_some()
     }
 
     /// Reads the value.
@@ -243,7 +244,7 @@ impl<T: VariableValue> Variable<T> {
     /// call, and also works remotely. Here, on the remote transport, it is [`Error::InvalidRequest`]: use
     /// [`Service::watch_variable`] there.
     pub fn wait_change_blocking(&self, seen_version: u64, timeout: std::time::Duration) -> Result<Option<(T, u64)>> {
-        let Some(local) = self.local.as_ref() else {
+        let Some(local) = self.live_local() else {
             return Err(Error::InvalidRequest(format!(
                 "waiting for variable '{}' in this thread needs the local transport; watch it instead",
                 self.name

@@ -8,7 +8,8 @@ use commy_testkit::guard;
 use commy_testkit::process::{self, written_admin_key, ServeProcess};
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
 use serde_json::json;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener, UdpSocket};
+use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -17,7 +18,7 @@ const SECRET: &str = "failover-test-secret-of-at-least-32-bytes";
 /// One `commy serve` with its data directory.
 struct Node {
     server: ServeProcess,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Node {
@@ -38,10 +39,29 @@ fn token() -> String {
     .unwrap()
 }
 
-/// Starts a server with tenant `acme`, its JWT key, and service `plant` with `speed` and `mode` (u64, 0).
+/// Starts a server on loopback with tenant `acme`, its JWT key, and service `plant` with `speed` and `mode` (u64, 0).
 async fn start_node() -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServeProcess::start(&mut process::serve_command(env!("CARGO_BIN_EXE_commy"), dir.path()));
+    let command = process::serve_command(env!("CARGO_BIN_EXE_commy"), dir.path());
+    set_up(ServeProcess::start(&mut { command }), dir).await
+}
+
+/// The same on `ip` (not loopback, so without TLS it needs `--insecure`): a client reaches it as a remote server.
+async fn start_node_on(ip: IpAddr) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--listen", &format!("{ip}:0"), "--insecure"])
+        .env("COMMY_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("COMMY_ADMIN_KEY");
+    set_up(ServeProcess::start(&mut command), dir).await
+}
+
+async fn set_up(server: ServeProcess, dir: TempDir) -> Node {
     let mut admin = commy_testkit::Client::connect(server.addr, Encoding::Json).await;
     admin.authenticate(None, &written_admin_key(dir.path())).await;
     admin
@@ -59,7 +79,7 @@ async fn start_node() -> Node {
             audience: None,
         })
         .await;
-    let node = Node { server, _dir: dir };
+    let node = Node { server, dir };
     let client = connect(&[node.url()], Transport::Remote).await;
     let plant = client.create_service("plant").await.unwrap();
     plant.allocate("speed", Allocation::u64(0)).await.unwrap();
@@ -128,6 +148,18 @@ async fn until(watch: &mut Watch, variable: &str, value: u64) -> Vec<(u64, u64)>
     seen
 }
 
+/// This machine's address on its default route (no packet is sent), for a server that is not on loopback.
+fn machine_address() -> IpAddr {
+    let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.1:9")
+        .and_then(|()| socket.local_addr())
+        .map(|addr| addr.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .expect("this test needs a non-loopback IPv4 address with a route (an interface besides lo)")
+}
+
 /// Waits until the client says it is on `url`.
 async fn until_on(client: &Client, url: &str) {
     let mut changes = client.connection_changes();
@@ -150,6 +182,17 @@ async fn a_remote_client_fails_over_resubscribes_and_never_goes_back() {
     let plant = plant.unwrap();
     assert_eq!(client.server(), a.url());
     assert_eq!(client.reconnections(), 0);
+    // The CLI too, with COMMY_URL a list.
+    let admin_key = written_admin_key(a.dir.path());
+    let cli = process::client_command(
+        env!("CARGO_BIN_EXE_commy"),
+        &format!("{dead},{}", a.url()),
+        &admin_key,
+        &["tenant", "list", "--json"],
+    );
+    let listed = process::output("commy tenant list", &mut { cli });
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success() && stdout.contains("acme"), "{listed:?}");
     let mut watch = plant.watch().await.unwrap();
     let mut mode = plant.watch_variable("mode").await.unwrap();
 
@@ -242,5 +285,32 @@ async fn a_local_client_maps_the_next_server_on_the_same_machine() {
     let (_remote, on_b) = plant_on(&[b.url()], Transport::Remote).await;
     let on_b = on_b.unwrap().read("speed").await.unwrap();
     assert_eq!((on_b.as_u64().unwrap(), on_b.version), (4, 4));
+    assert_eq!(until(&mut watch, "speed", 4).await.last(), Some(&(4, 4)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_client_goes_remote_on_a_server_it_cannot_map() {
+    let (a, b) = (start_node().await, start_node_on(machine_address()).await);
+    let (client, plant) = plant_on(&[a.url(), b.url()], Transport::Local).await;
+    let plant = plant.unwrap();
+    let speed = plant.variable::<u64>("speed").await.unwrap();
+    assert!(speed.is_local());
+    let mut watch = plant.watch_variable("speed").await.unwrap();
+    speed.write(1).await.unwrap();
+    assert_eq!(until(&mut watch, "speed", 1).await.last(), Some(&(1, 2)));
+
+    a.server.crash().await;
+    until_on(&client, &b.url()).await;
+    assert_eq!(client.connection_state().transport, Transport::Remote);
+    assert_eq!(plant.transport(), Transport::Remote);
+    assert!(!speed.is_local(), "the handle no longer uses the dead server's file");
+
+    // The same handles now work through B's WebSocket, and B's pushes feed the watch.
+    for value in 2..=4u64 {
+        speed.write(value).await.unwrap();
+    }
+    let (_remote, on_b) = plant_on(&[b.url()], Transport::Remote).await;
+    assert_eq!(on_b.unwrap().read("speed").await.unwrap().as_u64().unwrap(), 4);
+    assert_eq!(speed.read().await.unwrap(), 4);
     assert_eq!(until(&mut watch, "speed", 4).await.last(), Some(&(4, 4)));
 }
