@@ -174,8 +174,14 @@ async fn until_on(client: &Client, url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_client_fails_over_resubscribes_and_never_goes_back() {
     let (a, b) = (start_node().await, start_node().await);
+    // A server not set up like the others (no tenant `acme`): it refuses the client, which then tries the next.
+    let bare_dir = tempfile::tempdir().unwrap();
+    let bare = ServeProcess::start(&mut process::serve_command(
+        env!("CARGO_BIN_EXE_commy"),
+        bare_dir.path(),
+    ));
     let dead = dead_url();
-    let urls = [dead.clone(), a.url(), b.url()];
+    let urls = [dead.clone(), a.url(), format!("ws://{}/ws", bare.addr), b.url()];
 
     // The unreachable first URL is skipped.
     let (client, plant) = plant_on(&urls, Transport::Remote).await;
@@ -225,7 +231,7 @@ async fn a_remote_client_fails_over_resubscribes_and_never_goes_back() {
     let versions: Vec<u64> = after.iter().map(|&(_, v)| v).collect();
     assert!(versions.is_sorted(), "{after:?}");
 
-    // Every server down: after the bounded retry, an error that names them all.
+    // Every server down (or refusing): after the bounded retry, an error that names them all.
     b.server.crash().await;
     let err = guard("the client to give up", async {
         loop {
@@ -240,16 +246,21 @@ async fn a_remote_client_fails_over_resubscribes_and_never_goes_back() {
     for url in &urls {
         assert!(err.contains(url.as_str()), "{url} missing from: {err}");
     }
+    assert!(
+        err.contains(&format!("{}: ", urls[2])),
+        "the bare server's answer is told: {err}"
+    );
     guard("the watch to end", async {
         while watch.next_change().await.is_some() {}
     })
     .await;
+    bare.crash().await;
     let err = builder(&urls, Transport::Remote)
         .connect()
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("none of the 3 servers could be reached"), "{err}");
+    assert!(err.contains("none of the 4 servers could be reached"), "{err}");
     for url in &urls {
         assert!(err.contains(url.as_str()), "{url} missing from: {err}");
     }

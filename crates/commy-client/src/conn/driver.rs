@@ -180,19 +180,33 @@ impl Driver {
                 return None;
             }
             let mut failures = Vec::new();
+            let mut refusals = Vec::new();
             for (index, endpoint) in self.shared.servers.failover_order() {
                 match self.try_server(index, &endpoint).await {
                     Ok(link) => return Some(link),
                     Err(SetupError::Fatal(err)) => {
-                        tracing::warn!(%err, "the server refused the stored credentials after a reconnect");
-                        self.shared.end(err);
-                        return None;
+                        tracing::warn!(%endpoint, %err, "the server refused the stored credentials after a reconnect");
+                        failures.push(format!("{endpoint}: {err}"));
+                        refusals.push(err);
                     }
                     Err(SetupError::Transient(why)) => {
                         tracing::debug!(%endpoint, reason = %why, "reconnect attempt failed");
                         failures.push(why);
                     }
                 }
+            }
+            // Every server refused the credentials: trying again will not help. (One server that refuses, among
+            // others that cannot be reached, may be a server that is not set up like the others: go on.)
+            if refusals.len() == self.shared.servers.count() {
+                let err = match (refusals.len(), refusals.pop()) {
+                    (1, Some(err)) => err,
+                    _ => Error::Unauthorized(format!(
+                        "every server refused the stored credentials after a reconnect: {}",
+                        failures.join("; ")
+                    )),
+                };
+                self.shared.end(err);
+                return None;
             }
             rounds += 1;
             if settings.max_rounds.is_some_and(|max| rounds >= max) {
@@ -261,6 +275,7 @@ impl Driver {
         let timeout = self.shared.settings.request_timeout;
         let all_watches = matches!(endpoint, Endpoint::WebSocket { .. });
         match tokio::time::timeout(timeout, self.renew(link, all_watches)).await {
+            Ok(Err(SetupError::Transient(why))) => Err(SetupError::Transient(format!("{endpoint}: {why}"))),
             Ok(renewed) => renewed,
             Err(_) => Err(SetupError::Transient(format!(
                 "{endpoint}: renewing the session took over {timeout:?}"

@@ -52,7 +52,8 @@ impl ServiceIds {
     pub(crate) fn incoming(&mut self, message: &mut ServerMessage) {
         let id = match message {
             ServerMessage::Service(info) => return self.learn(info),
-            ServerMessage::ServiceList(list) => return list.services.iter_mut().for_each(|info| self.learn(info)),
+            // A listed service gets a handle only through `get_service`, which learns it then.
+            ServerMessage::ServiceList(list) => return list.services.iter_mut().for_each(|info| self.relabel(info)),
             ServerMessage::VariableData(m) => &mut m.service_id,
             ServerMessage::VariableChanged(m) => &mut m.service_id,
             ServerMessage::SubscriptionEnded(m) => &mut m.service_id,
@@ -77,6 +78,14 @@ impl ServiceIds {
         });
         self.resolved(&client_id, Some(server_id));
         info.service_id = client_id;
+    }
+
+    /// Gives a listed service the client id it already has, if the client knows it.
+    fn relabel(&self, info: &mut ServiceInfo) {
+        let name = (info.tenant_id.clone(), info.service_name.clone());
+        if let Some(client_id) = self.by_name.get(&name) {
+            info.service_id.clone_from(client_id);
+        }
     }
 
     /// Records the current server's id for the service whose client id is `client_id` (`None`: it has none there).
@@ -166,5 +175,20 @@ mod tests {
         assert_eq!(again, service("a1"));
         // An id nobody knows goes out unchanged.
         assert_eq!(sent_id(&ids, "zz"), "zz");
+        // A list relabels the services known, and learns none.
+        let listed = |id: &str, name: &str| ServiceInfo {
+            service_id: id.into(),
+            service_name: name.into(),
+            tenant_id: "acme".into(),
+        };
+        let mut list = ServerMessage::ServiceList(commy_proto::ServiceList {
+            services: vec![listed("b7", "plant"), listed("c1", "other")],
+        });
+        ids.incoming(&mut list);
+        let ServerMessage::ServiceList(list) = list else {
+            unreachable!()
+        };
+        assert_eq!(list.services, [listed("a1", "plant"), listed("c1", "other")]);
+        assert_eq!(ids.services().len(), 1);
     }
 }
