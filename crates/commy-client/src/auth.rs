@@ -66,12 +66,16 @@ impl Client {
             if forced {
                 return Err(Error::ConnectionLost(format!(
                     "the server at {} announces no local socket, so the local transport cannot be used",
-                    self.inner.url
+                    self.server()
                 )));
             }
             return Ok(());
         };
-        if !forced && !self.inner.url.is_loopback() {
+        let loopback = match self.conn().endpoint() {
+            Endpoint::WebSocket { url, .. } => url.is_loopback(),
+            Endpoint::Unix { .. } => true,
+        };
+        if !forced && !loopback {
             return Ok(());
         }
         // A client certificate is presented in the TLS handshake, which the local socket does not have.
@@ -120,7 +124,8 @@ impl Client {
     /// Connects to the local socket and authenticates there with every credential used so far.
     async fn open_local(&self, path: PathBuf) -> Result<Connection> {
         let settings = self.inner.options.settings.clone();
-        let local = Connection::open(Endpoint::Unix { path }, settings).await?;
+        let servers = self.conn().servers();
+        let local = Connection::open_local(path, servers, settings, self.inner.tracking.clone()).await?;
         self.follow_mapping_notices(&local);
         for auth in self.conn().auths() {
             match local.request(auth).await?.message {

@@ -74,6 +74,12 @@ impl Client {
         self.inner.transport()
     }
 
+    /// See [`crate::Client::connection_state`]: the server it is on (of several, after a failover), how, and how
+    /// many times it reconnected.
+    pub fn connection_state(&self) -> crate::ConnectionState {
+        self.inner.connection_state()
+    }
+
     /// See [`crate::Client::heartbeat`].
     pub fn heartbeat(&self) -> Result<u64> {
         self.wait(self.inner.heartbeat())

@@ -35,7 +35,8 @@ pub enum Transport {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
-    pub(crate) url: String,
+    /// The server URLs, in the order to try them.
+    pub(crate) urls: Vec<String>,
     pub(crate) transport: Option<Transport>,
     pub(crate) encoding: Encoding,
     pub(crate) settings: Settings,
@@ -45,7 +46,7 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     pub(crate) fn new(url: &str) -> ClientBuilder {
         ClientBuilder {
-            url: url.to_owned(),
+            urls: split_urls(url),
             transport: None,
             encoding: Encoding::Json,
             settings: Settings {
@@ -54,6 +55,8 @@ impl ClientBuilder {
                 reconnect: true,
                 backoff_initial: Duration::from_millis(50),
                 backoff_max: Duration::from_secs(2),
+                max_rounds: None,
+                force_local: false,
             },
             tls: TlsOptions::default(),
         }
@@ -64,6 +67,26 @@ impl ClientBuilder {
     /// Forcing [`Transport::Local`] makes [`Client::authenticate`] fail if the local socket cannot be used.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
+        self.settings.force_local = transport == Transport::Local;
+        self
+    }
+
+    /// The servers to use, in order, replacing the URL(s) given to [`Client::builder`] (which may also be several,
+    /// separated by commas: `"ws://a:8080,ws://b:8080"`). The client connects to the first that answers; when its
+    /// connection drops it moves to the next one (round robin, the one it was on last), waiting the reconnection
+    /// backoff between full rounds, and there authenticates again, looks its services up again by name, subscribes
+    /// again and catches every watch up. The servers must hold the same tenants, credentials and services: a
+    /// cluster (`docs/cluster.md`), or servers set up alike. See [`Client::connection_state`].
+    pub fn urls<S: AsRef<str>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.urls = urls.into_iter().flat_map(|url| split_urls(url.as_ref())).collect();
+        self
+    }
+
+    /// Gives up reconnecting after `rounds` full rounds over every server without renewing the session (default:
+    /// never). The connection then ends with [`Error::ConnectionLost`](crate::Error::ConnectionLost) naming every
+    /// server and why it could not be used, and every request and watch ends with it.
+    pub fn max_reconnect_rounds(mut self, rounds: u32) -> Self {
+        self.settings.max_rounds = Some(rounds.max(1));
         self
     }
 
@@ -117,10 +140,53 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects. Fails at once with [`Error::ConnectionLost`](crate::Error::ConnectionLost) if the server cannot be
-    /// reached; once connected, the client reconnects by itself.
+    /// Connects to the first server that answers, trying each once in order. Fails at once with
+    /// [`Error::ConnectionLost`](crate::Error::ConnectionLost), naming every server and why, if none can be
+    /// reached; once connected, the client reconnects (and fails over) by itself.
     pub async fn connect(self) -> Result<Client> {
-        let url = ServerUrl::parse(&self.url)?;
-        Client::start(url, self).await
+        if self.urls.is_empty() {
+            return Err(crate::Error::InvalidRequest(
+                "no server URL: give at least one, such as ws://127.0.0.1:8080".into(),
+            ));
+        }
+        let urls = self
+            .urls
+            .iter()
+            .map(|url| ServerUrl::parse(url))
+            .collect::<Result<Vec<_>>>()?;
+        Client::start(urls, self).await
+    }
+}
+
+/// The URLs in a comma-separated list, trimmed; empty entries are left out.
+fn split_urls(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_urls_come_from_commas_and_from_urls() {
+        let builder = ClientBuilder::new(" ws://a:1 ,ws://b:2,");
+        assert_eq!(builder.urls, ["ws://a:1", "ws://b:2"]);
+        let builder = builder.urls(["ws://c:3", "ws://d:4,ws://e:5"]);
+        assert_eq!(builder.urls, ["ws://c:3", "ws://d:4", "ws://e:5"]);
+    }
+
+    #[tokio::test]
+    async fn no_url_or_a_bad_one_is_refused_naming_it() {
+        let err = ClientBuilder::new(" , ").connect().await.unwrap_err();
+        assert!(err.to_string().contains("no server URL"), "{err}");
+        let err = ClientBuilder::new("ws://127.0.0.1:1,ftp://x")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("'ftp://x'"), "{err}");
     }
 }

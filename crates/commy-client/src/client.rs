@@ -1,7 +1,7 @@
 //! [`Client`]: a connection to a Commy server, and the services of the tenant it authenticated to.
 
 use crate::builder::{ClientBuilder, Transport};
-use crate::conn::{Answer, Connection, Endpoint};
+use crate::conn::{Answer, Connection, ConnectionState, Endpoint, Servers, Tracking};
 use crate::local::Mappings;
 use crate::service::Service;
 use crate::url::ServerUrl;
@@ -33,8 +33,9 @@ pub struct Client {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) url: ServerUrl,
     pub(crate) options: ClientBuilder,
+    /// The service ids across servers and the state reported, which every connection of this client shares.
+    pub(crate) tracking: Arc<Tracking>,
     conn: RwLock<Connection>,
     tenant: RwLock<Option<String>>,
     /// Mapped service files by service id, while some handle uses them (local transport).
@@ -46,7 +47,8 @@ fn read<T: Clone>(lock: &RwLock<T>) -> T {
 }
 
 impl Client {
-    /// Connects to the server at `url` (`ws://host:port`) with the default settings. See [`Client::builder`].
+    /// Connects to the server at `url` (`ws://host:port`; several, separated by commas, to fail over between them)
+    /// with the default settings. See [`Client::builder`].
     pub async fn connect(url: &str) -> Result<Client> {
         ClientBuilder::new(url).connect().await
     }
@@ -56,18 +58,25 @@ impl Client {
         ClientBuilder::new(url)
     }
 
-    pub(crate) async fn start(url: ServerUrl, options: ClientBuilder) -> Result<Client> {
-        let tls = if url.is_tls() { Some(options.tls.build()?) } else { None };
-        let endpoint = Endpoint::WebSocket {
-            url: url.clone(),
-            encoding: options.encoding,
-            tls,
+    pub(crate) async fn start(urls: Vec<ServerUrl>, options: ClientBuilder) -> Result<Client> {
+        let tls = match urls.iter().any(ServerUrl::is_tls) {
+            true => Some(options.tls.build()?),
+            false => None,
         };
-        let conn = Connection::open(endpoint, options.settings.clone()).await?;
+        let endpoints = urls
+            .into_iter()
+            .map(|url| Endpoint::WebSocket {
+                tls: if url.is_tls() { tls.clone() } else { None },
+                url,
+                encoding: options.encoding,
+            })
+            .collect();
+        let tracking = Tracking::new();
+        let conn = Connection::open(Servers::new(endpoints), options.settings.clone(), tracking.clone()).await?;
         Ok(Client {
             inner: Arc::new(Inner {
-                url,
                 options,
+                tracking,
                 conn: RwLock::new(conn),
                 tenant: RwLock::default(),
                 mappings: Mutex::default(),
@@ -116,6 +125,28 @@ impl Client {
             Endpoint::WebSocket { .. } => Transport::Remote,
             Endpoint::Unix { .. } => Transport::Local,
         }
+    }
+
+    /// Which server the client is on, how, and how many times it reconnected (on the same server or, when it was
+    /// given several, another one).
+    pub fn connection_state(&self) -> ConnectionState {
+        self.inner.tracking.state()
+    }
+
+    /// The URL of the server the client is on now: [`ConnectionState::server`].
+    pub fn server(&self) -> String {
+        self.connection_state().server
+    }
+
+    /// How many times the connection was made again: [`ConnectionState::reconnections`].
+    pub fn reconnections(&self) -> u64 {
+        self.connection_state().reconnections
+    }
+
+    /// A receiver that wakes on every change of [`Client::connection_state`]: a reconnection, a move to another
+    /// server, or to the local transport.
+    pub fn connection_changes(&self) -> tokio::sync::watch::Receiver<ConnectionState> {
+        self.inner.tracking.subscribe()
     }
 
     /// Measures a round trip; returns the server's clock in milliseconds since the Unix epoch.

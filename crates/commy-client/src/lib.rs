@@ -30,7 +30,8 @@
 //!
 //! A program without an async runtime uses [`blocking::Client`], which owns one. Every failure is an [`Error`] whose
 //! variant matches the protocol's error code. The client reconnects by itself after the server restarts, signs in
-//! again with the credentials it was given, and keeps every [`Watch`] going. See `docs/sdk.md` for a tour of every
+//! again with the credentials it was given, and keeps every [`Watch`] going; given several servers
+//! ([`ClientBuilder::urls`]), it fails over from one to the next. See `docs/sdk.md` for a tour of every
 //! call.
 //!
 //! Cargo feature `mapped-file` (off by default) adds `Service::mapped_file`, the `commy_shm::Service` behind a local
@@ -64,6 +65,7 @@ pub use allocation::Allocation;
 pub use auth::{Authenticated, CLIENT_VERSION};
 pub use builder::{ClientBuilder, Transport};
 pub use client::{Client, ServiceInfo};
+pub use conn::ConnectionState;
 pub use credentials::Credentials;
 pub use error::{Error, Result};
 pub use payload::Payload;

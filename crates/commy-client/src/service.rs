@@ -46,9 +46,10 @@ impl Service {
         &self.info.tenant_id
     }
 
-    /// How this handle reaches the variables: [`Transport::Local`] when the file is mapped.
+    /// How this handle reaches the variables: [`Transport::Local`] when the file is mapped (and the client is still
+    /// on the server that mapped it, or on another server on this machine whose file it mapped after a failover).
     pub fn transport(&self) -> Transport {
-        if self.mapped.is_some() {
+        if self.live_mapping().is_some() {
             Transport::Local
         } else {
             Transport::Remote
@@ -58,6 +59,11 @@ impl Service {
     /// The mapped file, on the local transport.
     pub(crate) fn mapping(&self) -> Option<&Arc<Mapped>> {
         self.mapped.as_ref()
+    }
+
+    /// The mapped file, unless the client failed over from its server (then the handle goes through requests).
+    fn live_mapping(&self) -> Option<&Arc<Mapped>> {
+        self.mapped.as_ref().filter(|mapped| !mapped.is_detached())
     }
 
     /// The client the requests go through.
@@ -104,7 +110,7 @@ impl Service {
 
     /// Reads a variable.
     pub async fn read(&self, name: &str) -> Result<Snapshot> {
-        if let Some(mapped) = &self.mapped {
+        if let Some(mapped) = self.live_mapping() {
             return mapped.read(name);
         }
         let request = ReadVariable {
@@ -148,7 +154,7 @@ impl Service {
     }
 
     async fn write_at(&self, name: &str, payload: Payload, expected_version: Option<u64>) -> Result<u64> {
-        if let Some(mapped) = &self.mapped {
+        if let Some(mapped) = self.live_mapping() {
             return self.client.write_mapped(mapped, name, payload, expected_version).await;
         }
         let (data, value) = payload.into_wire();
@@ -181,8 +187,9 @@ impl Service {
         let variable_name = variable.unwrap_or(ALL_VARIABLES).to_owned();
         let key = (self.id().to_owned(), variable_name.clone());
         let queue = ChangeQueue::new(variable.map(str::to_owned));
-        // Registered before subscribing, so that a push right after the reply finds its queue.
-        let id = conn.register_watch(key.clone(), queue.clone(), self.mapped.is_none());
+        // Registered before subscribing, so that a push right after the reply finds its queue. A detached mapping's
+        // watch is fed by pushes, and by its file again once a failover maps the new server's file.
+        let id = conn.register_watch(key.clone(), queue.clone(), self.live_mapping().is_none());
         let mut watch = Watch::new(queue.clone());
         let owner = conn.clone();
         watch.on_drop(move || owner.unregister_watch(&key, id));

@@ -160,9 +160,10 @@ impl<T: VariableValue> Variable<T> {
         &self.service
     }
 
-    /// Whether the handle reads and writes the mapped file (the local transport).
+    /// Whether the handle reads and writes the mapped file (the local transport). After a failover to a server
+    /// whose file the client could not map, it goes through requests instead, and this is `false`.
     pub fn is_local(&self) -> bool {
-        self.local.is_some()
+        self.live_local().is_some()
     }
 
     /// Reads the value.
@@ -243,7 +244,7 @@ impl<T: VariableValue> Variable<T> {
     /// call, and also works remotely. Here, on the remote transport, it is [`Error::InvalidRequest`]: use
     /// [`Service::watch_variable`] there.
     pub fn wait_change_blocking(&self, seen_version: u64, timeout: std::time::Duration) -> Result<Option<(T, u64)>> {
-        let Some(local) = self.local.as_ref() else {
+        let Some(local) = self.live_local() else {
             return Err(Error::InvalidRequest(format!(
                 "waiting for variable '{}' in this thread needs the local transport; watch it instead",
                 self.name
@@ -258,7 +259,7 @@ impl<T: VariableValue> Variable<T> {
 
     /// The read on the local transport (`None` on the remote one).
     pub(crate) fn read_local(&self) -> Option<Result<(T, u64)>> {
-        let local = self.local.as_ref()?;
+        let local = self.live_local()?;
         Some(
             self.with_resolved(local, |resolved| T::read_local(resolved))
                 .and_then(|read| read.map_err(|e| self.not_of_type(e))),
@@ -267,7 +268,7 @@ impl<T: VariableValue> Variable<T> {
 
     /// The write on the local transport (`None` on the remote one).
     pub(crate) fn write_local(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Option<Result<u64>> {
-        let local = self.local.as_ref()?;
+        let local = self.live_local()?;
         if !local.mapped.is_writable() {
             return Some(Err(local.mapped.read_only()));
         }
@@ -284,6 +285,11 @@ impl<T: VariableValue> Variable<T> {
                 None => resolved.write(bytes),
             })
         }))
+    }
+
+    /// The local state, unless the client failed over from the mapped file's server (then calls are requests).
+    fn live_local(&self) -> Option<&Local> {
+        self.local.as_ref().filter(|local| !local.mapped.is_detached())
     }
 
     /// Runs `op` on the resolution in the mapping's current file. If the variable was freed (perhaps allocated again

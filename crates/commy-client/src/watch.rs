@@ -53,7 +53,8 @@ impl ChangeQueue {
     }
 
     /// Queues a change, replacing an unread change of the same variable. A repeat of the last change accepted (the
-    /// same version and bytes, as after a resubscription) is dropped.
+    /// same version and bytes, as after a resubscription) is dropped, and so is a change older than it (a server
+    /// failed over to that is behind, or a push that crossed the catch-up read): a watch never goes back.
     pub(crate) fn push(&self, change: Change) {
         if !self.wants(&change.variable) {
             return;
@@ -62,10 +63,12 @@ impl ChangeQueue {
         if state.closed {
             return;
         }
-        let seen = (change.version, change.bytes.clone());
-        if state.last.get(&change.variable) == Some(&seen) {
-            return;
+        if let Some((version, bytes)) = state.last.get(&change.variable) {
+            if change.version < *version || (change.version == *version && change.bytes == *bytes) {
+                return;
+            }
         }
+        let seen = (change.version, change.bytes.clone());
         state.last.insert(change.variable.clone(), seen);
         if !state.unread.contains_key(&change.variable) {
             state.order.push_back(change.variable.clone());
@@ -235,6 +238,7 @@ mod tests {
         assert_eq!(drain(&mut watch), [("a".into(), 3)]);
         queue.push(change("a", 3));
         queue.push(change("b", 4));
+        queue.push(change("a", 2));
         assert!(drain(&mut watch).is_empty());
         assert_eq!(queue.last_version("a"), Some(3));
     }

@@ -1,19 +1,25 @@
 //! The connection's background task: it owns the link, sends requests with fresh ids, matches replies to them, routes
 //! pushes to watches, and after a drop reconnects with backoff, authenticates again and renews every subscription.
+//!
+//! With several servers, a drop moves the connection to the next one (round robin, the dead one last, the backoff
+//! between full rounds); the service ids are looked up again there (see `service_ids.rs`), and a client that used the
+//! dead server's local socket goes to the new server's local socket if it is on this machine, else stays remote.
 
 use super::backoff::Backoff;
-use super::link::{Incoming, Link};
+use super::link::{Endpoint, Incoming, Link};
 use super::registry::Key;
+use super::servers::unreachable_message;
 use super::{Answer, Command, Shared};
 use crate::local::MappingNotice;
 use crate::snapshot::Change;
 use crate::watch::ChangeQueue;
 use crate::Error;
 use commy_proto::{
-    Authenticate, ClientMessage, ErrorCode, ListVariables, ReadVariable, Request, ServerMessage, Subscribe,
+    Authenticate, ClientMessage, ErrorCode, GetService, ListVariables, ReadVariable, Request, ServerMessage, Subscribe,
     ALL_VARIABLES,
 };
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -70,12 +76,17 @@ pub(super) async fn run(mut link: Link, mut commands: mpsc::UnboundedReceiver<Co
             Stop::Lost(why) => {
                 // Dropping the waiting replies tells their callers the connection was lost.
                 driver.pending.clear();
-                let endpoint = &driver.shared.endpoint;
+                let endpoint = driver.shared.servers.current();
                 if !driver.shared.settings.reconnect {
                     driver.shared.end(Error::ConnectionLost(format!("{endpoint}: {why}")));
                     return;
                 }
                 tracing::info!(%endpoint, reason = %why, "connection lost; reconnecting");
+                if matches!(endpoint, Endpoint::Unix { .. }) && driver.shared.servers.count() > 1 {
+                    // The mapped files may belong to a dead server: nothing is written to them until the client is
+                    // back on a local socket.
+                    driver.shared.notify_mappings(MappingNotice::Detached);
+                }
                 match driver.reconnect(&mut commands).await {
                     Some(new_link) => link = new_link,
                     None => return,
@@ -95,7 +106,10 @@ impl Driver {
         loop {
             tokio::select! {
                 incoming = link.recv() => match incoming {
-                    Ok(incoming) => self.route(incoming),
+                    Ok(mut incoming) => {
+                        self.translate(&mut incoming);
+                        self.route(incoming)
+                    }
                     Err(why) => return Stop::Lost(why),
                 },
                 command = commands.recv() => {
@@ -105,7 +119,8 @@ impl Driver {
                         Some(Command::Request { reply, .. }) if reply.is_closed() => continue,
                         Some(Command::Request { message, reply }) => (message, Some(reply)),
                     };
-                    let request = Request::new(self.next_id(), message);
+                    let mut request = Request::new(self.next_id(), message);
+                    self.shared.tracking.ids().outgoing(&mut request.message);
                     if let (Some(reply), Some(id)) = (reply, request.id) {
                         let auth = match &request.message {
                             ClientMessage::Authenticate(auth) => Some(auth.clone()),
@@ -154,76 +169,177 @@ impl Driver {
         });
     }
 
-    /// Reconnects with backoff until the session is renewed (`Some`), the client closes, or the server refuses the
-    /// credentials (`None`).
+    /// Reconnects with backoff until the session is renewed (`Some`), the client closes, the server refuses the
+    /// credentials, or the rounds allowed are over (`None`).
     async fn reconnect(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Option<Link> {
         let settings = self.shared.settings.clone();
         let mut backoff = Backoff::new(settings.backoff_initial, settings.backoff_max);
+        let mut rounds = 0;
         loop {
-            let pause = tokio::time::sleep(backoff.next_delay());
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    _ = &mut pause => break,
-                    command = commands.recv() => match command {
-                        None | Some(Command::Close) => {
-                            self.shared.end(Error::ConnectionLost("the client was closed".into()));
-                            return None;
-                        }
-                        Some(Command::Request { reply, .. }) => {
-                            let _ = reply.send(self.not_sent());
-                        }
-                        // An unsubscribe: the registry no longer holds it, so the renewal will not subscribe again.
-                        Some(Command::Fire(_)) => {}
-                    },
+            if !self.pause(backoff.next_delay(), commands).await {
+                return None;
+            }
+            let mut failures = Vec::new();
+            let mut refusals = Vec::new();
+            for (index, endpoint) in self.shared.servers.failover_order() {
+                match self.try_server(index, &endpoint).await {
+                    Ok(link) => return Some(link),
+                    Err(SetupError::Fatal(err)) => {
+                        tracing::warn!(%endpoint, %err, "the server refused the stored credentials after a reconnect");
+                        failures.push(format!("{endpoint}: {err}"));
+                        refusals.push(err);
+                    }
+                    Err(SetupError::Transient(why)) => {
+                        tracing::debug!(%endpoint, reason = %why, "reconnect attempt failed");
+                        failures.push(why);
+                    }
                 }
             }
-            let mut link = match self.shared.endpoint.open(settings.connect_timeout).await {
-                Ok(link) => link,
-                Err(why) => {
-                    tracing::debug!(reason = %why, "reconnect attempt failed");
-                    continue;
-                }
+            // Every server refused the credentials: trying again will not help. (One server that refuses, among
+            // others that cannot be reached, may be a server that is not set up like the others: go on.)
+            if refusals.len() == self.shared.servers.count() {
+                let err = match (refusals.len(), refusals.pop()) {
+                    (1, Some(err)) => err,
+                    _ => Error::Unauthorized(format!(
+                        "every server refused the stored credentials after a reconnect: {}",
+                        failures.join("; ")
+                    )),
+                };
+                self.shared.end(err);
+                return None;
+            }
+            rounds += 1;
+            if settings.max_rounds.is_some_and(|max| rounds >= max) {
+                let count = self.shared.servers.count();
+                let why = format!(
+                    "gave up reconnecting after {rounds} round(s) over {}: {}",
+                    self.shared.servers.all(),
+                    unreachable_message(count, &failures)
+                );
+                tracing::warn!(reason = %why, "connection lost for good");
+                self.shared.end(Error::ConnectionLost(why));
+                return None;
+            }
+        }
+    }
+
+    /// Waits `delay`, answering the requests made meanwhile; `false` if the client closed.
+    async fn pause(&mut self, delay: std::time::Duration, commands: &mut mpsc::UnboundedReceiver<Command>) -> bool {
+        let pause = tokio::time::sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => return true,
+                command = commands.recv() => match command {
+                    None | Some(Command::Close) => {
+                        self.shared.end(Error::ConnectionLost("the client was closed".into()));
+                        return false;
+                    }
+                    Some(Command::Request { reply, .. }) => {
+                        let _ = reply.send(self.not_sent());
+                    }
+                    // An unsubscribe: the registry no longer holds it, so the renewal will not subscribe again.
+                    Some(Command::Fire(_)) => {}
+                },
+            }
+        }
+    }
+
+    /// Connects to server `index` through `endpoint` and renews the session there; on a WebSocket of a server on
+    /// this machine, for a client that used a local socket before, goes on to that server's local socket.
+    async fn try_server(&mut self, index: usize, endpoint: &Endpoint) -> Result<Link, SetupError> {
+        let settings = self.shared.settings.clone();
+        let was_local = matches!(self.shared.servers.current(), Endpoint::Unix { .. });
+        let mut link = endpoint.open(settings.connect_timeout).await?;
+        let local_socket = self.renew_within(&mut link, endpoint).await?;
+        self.shared.servers.move_to(index, endpoint);
+        if let (true, Some(path), Endpoint::WebSocket { url, .. }) = (was_local, local_socket, endpoint) {
+            if url.is_loopback() || settings.force_local {
+                link = self.go_local(link, index, path).await;
+            }
+        }
+        tracing::info!(endpoint = %self.shared.servers.current(), "reconnected");
+        self.shared.tracking.arrived(&self.shared.servers, true);
+        if was_local {
+            let notice = match self.shared.servers.current() {
+                Endpoint::Unix { .. } => MappingNotice::Reconnected,
+                Endpoint::WebSocket { .. } => MappingNotice::Detached,
             };
-            let setup = tokio::time::timeout(settings.request_timeout, self.renew(&mut link));
-            match setup.await {
-                Ok(Ok(())) => {
-                    tracing::info!(endpoint = %self.shared.endpoint, "reconnected");
-                    self.shared.notify_mappings(MappingNotice::Reconnected);
-                    return Some(link);
-                }
-                Ok(Err(SetupError::Fatal(err))) => {
-                    tracing::warn!(%err, "the server refused the stored credentials after a reconnect");
-                    self.shared.end(err);
-                    return None;
-                }
-                Ok(Err(SetupError::Transient(why))) => {
-                    tracing::debug!(reason = %why, "renewing the session failed")
-                }
-                Err(_) => tracing::debug!("renewing the session timed out"),
+            self.shared.notify_mappings(notice);
+        }
+        Ok(link)
+    }
+
+    /// Renews the session on `link`, within the request timeout; returns the local socket the server announced.
+    async fn renew_within(&mut self, link: &mut Link, endpoint: &Endpoint) -> Result<Option<PathBuf>, SetupError> {
+        let timeout = self.shared.settings.request_timeout;
+        let all_watches = matches!(endpoint, Endpoint::WebSocket { .. });
+        match tokio::time::timeout(timeout, self.renew(link, all_watches)).await {
+            Ok(Err(SetupError::Transient(why))) => Err(SetupError::Transient(format!("{endpoint}: {why}"))),
+            Ok(renewed) => renewed,
+            Err(_) => Err(SetupError::Transient(format!(
+                "{endpoint}: renewing the session took over {timeout:?}"
+            ))),
+        }
+    }
+
+    /// Moves from the WebSocket `ws` of server `index` to its local socket at `path`; stays on `ws` if that fails.
+    async fn go_local(&mut self, mut ws: Link, index: usize, path: PathBuf) -> Link {
+        let endpoint = Endpoint::Unix { path };
+        let timeout = self.shared.settings.connect_timeout;
+        let mut local = match endpoint.open(timeout).await {
+            Ok(local) => local,
+            Err(why) => {
+                tracing::debug!(reason = %why, "the new server's local socket is not usable; staying remote");
+                return ws;
+            }
+        };
+        match self.renew_within(&mut local, &endpoint).await {
+            Ok(_) => {
+                ws.close().await;
+                self.shared.servers.move_to(index, &endpoint);
+                local
+            }
+            Err(SetupError::Transient(why) | SetupError::Fatal(Error::ConnectionLost(why))) => {
+                tracing::debug!(reason = %why, "renewing on the new server's local socket failed; staying remote");
+                ws
+            }
+            Err(SetupError::Fatal(err)) => {
+                tracing::debug!(%err, "the new server's local socket refused the session; staying remote");
+                ws
             }
         }
     }
 
     /// The answer to a request made while the link is down.
     fn not_sent(&self) -> Answer {
-        let message = format!("reconnecting to {}; the request was not sent", self.shared.endpoint);
+        let message = format!(
+            "reconnecting (to {}); the request was not sent",
+            self.shared.servers.all()
+        );
         Answer {
             message: ServerMessage::error(ErrorCode::ConnectionLost, message),
             fd: None,
         }
     }
 
-    /// Authenticates again with every stored credential, subscribes again, and catches remote watches up.
-    async fn renew(&mut self, link: &mut Link) -> Result<(), SetupError> {
+    /// Authenticates again with every stored credential, looks every known service up again, subscribes again, and
+    /// catches watches up (the remote ones; with `all_watches`, the local ones too, which a WebSocket feeds). Returns
+    /// the local socket the server announced.
+    async fn renew(&mut self, link: &mut Link, all_watches: bool) -> Result<Option<PathBuf>, SetupError> {
+        let mut local_socket = None;
         for auth in self.shared.auths() {
             match self.call(link, auth.into()).await? {
+                Ok(ServerMessage::AuthenticationResult(result)) => {
+                    local_socket = local_socket.or(result.local_socket.map(PathBuf::from))
+                }
                 Ok(_) => {}
                 Err(err @ (Error::Unauthorized(_) | Error::PermissionDenied(_))) => return Err(SetupError::Fatal(err)),
                 Err(err) => return Err(SetupError::Transient(err.to_string())),
             }
         }
-        let subscriptions = self.shared.registry().subscriptions();
+        self.resolve_services(link).await?;
+        let subscriptions = self.shared.registry().subscriptions(all_watches);
         for (key, queues) in subscriptions {
             let subscribe = Subscribe {
                 service_id: key.0.clone(),
@@ -242,7 +358,33 @@ impl Driver {
                 self.catch_up(link, &key, &queues).await?;
             }
         }
+        Ok(local_socket)
+    }
+
+    /// Looks every service the client knows up by tenant and name on this server, for its id here. A service this
+    /// server does not have (or this credential may not see) keeps no id: its requests fail with `NOT_FOUND`.
+    async fn resolve_services(&mut self, link: &mut Link) -> Result<(), SetupError> {
+        let services = {
+            let mut ids = self.shared.tracking.ids();
+            ids.forget_server_ids();
+            ids.services()
+        };
+        for (client_id, tenant_id, service_name) in services {
+            let get = GetService {
+                tenant_id,
+                service_name,
+            };
+            // A `Service` reply records the id by itself (`translate`).
+            if let Err(err) = self.call(link, get.into()).await? {
+                tracing::debug!(service = %client_id, %err, "a service is not on this server");
+            }
+        }
         Ok(())
+    }
+
+    /// Replaces the server's service ids in a message with the client's (see `service_ids.rs`).
+    fn translate(&self, incoming: &mut Incoming) {
+        self.shared.tracking.ids().incoming(&mut incoming.reply.message);
     }
 
     /// Reads the current value of every variable of `key` that changed unseen while the link was down, and queues it.
@@ -291,9 +433,12 @@ impl Driver {
     /// Sends one request and reads until its reply, routing pushes meanwhile. The outer error is a link failure.
     async fn call(&mut self, link: &mut Link, message: ClientMessage) -> Result<Result<ServerMessage, Error>, String> {
         let id = self.next_id();
-        link.send(&Request::new(id, message)).await?;
+        let mut request = Request::new(id, message);
+        self.shared.tracking.ids().outgoing(&mut request.message);
+        link.send(&request).await?;
         loop {
-            let incoming = link.recv().await?;
+            let mut incoming = link.recv().await?;
+            self.translate(&mut incoming);
             if incoming.reply.id == Some(id) && !incoming.reply.is_push() {
                 return Ok(match incoming.reply.message {
                     ServerMessage::Error(err) => Err(err.into()),

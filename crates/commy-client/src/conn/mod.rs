@@ -8,11 +8,15 @@ mod backoff;
 mod driver;
 mod link;
 mod registry;
+mod servers;
+mod service_ids;
 mod unix;
 mod ws;
 
 pub(crate) use link::Endpoint;
 pub(crate) use registry::Key;
+pub use servers::ConnectionState;
+pub(crate) use servers::{Servers, Tracking};
 
 use crate::local::MappingNotice;
 use crate::watch::ChangeQueue;
@@ -32,6 +36,10 @@ pub(crate) struct Settings {
     pub(crate) reconnect: bool,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
+    /// Full rounds over every server after which reconnecting gives up; `None`: never.
+    pub(crate) max_rounds: Option<u32>,
+    /// Go local on a server whose URL is not loopback too ([`Transport::Local`](crate::Transport::Local) forced).
+    pub(crate) force_local: bool,
 }
 
 /// A successful reply, with the descriptor that came with it.
@@ -56,8 +64,11 @@ pub(crate) enum Command {
 /// What the driver and the callers share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) endpoint: Endpoint,
+    /// Every server the client may use, and which one (and how) it is on now.
+    pub(crate) servers: Servers,
     pub(crate) settings: Settings,
+    /// What the client's connections share: service ids, and the state it reports.
+    pub(crate) tracking: Arc<Tracking>,
     registry: Mutex<Registry>,
     /// Successful authentications, replayed after a reconnect.
     auths: Mutex<Vec<Authenticate>>,
@@ -114,15 +125,37 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Connects to `endpoint`, failing at once if the server cannot be reached, and starts the driver.
-    pub(crate) async fn open(endpoint: Endpoint, settings: Settings) -> Result<Connection> {
-        let link = endpoint
+    /// Connects to the first of `servers` that answers (after one round over all of them, an error naming each), and
+    /// starts the driver.
+    pub(crate) async fn open(servers: Servers, settings: Settings, tracking: Arc<Tracking>) -> Result<Connection> {
+        let link = servers.open_first(settings.connect_timeout).await?;
+        tracking.arrived(&servers, false);
+        Connection::start(link, servers, settings, tracking)
+    }
+
+    /// Connects to the local socket at `path` of the server that `servers` is on now; a failover goes from there to
+    /// the other servers' WebSockets.
+    pub(crate) async fn open_local(
+        path: std::path::PathBuf,
+        servers: Servers,
+        settings: Settings,
+        tracking: Arc<Tracking>,
+    ) -> Result<Connection> {
+        let servers = servers.local(path);
+        let link = servers
+            .current()
             .open(settings.connect_timeout)
             .await
             .map_err(Error::ConnectionLost)?;
+        tracking.arrived(&servers, false);
+        Connection::start(link, servers, settings, tracking)
+    }
+
+    fn start(link: link::Link, servers: Servers, settings: Settings, tracking: Arc<Tracking>) -> Result<Connection> {
         let shared = Arc::new(Shared {
-            endpoint,
+            servers,
             settings,
+            tracking,
             registry: Mutex::default(),
             auths: Mutex::default(),
             ended: Mutex::default(),
@@ -145,7 +178,7 @@ impl Connection {
         match tokio::time::timeout(timeout, answer).await {
             Err(_) => Err(Error::Timeout(format!(
                 "no reply to {what} from {} within {timeout:?}",
-                self.shared.endpoint
+                self.shared.servers.current()
             ))),
             Ok(Err(_)) => Err(self.lost_or_ended()),
             Ok(Ok(Answer {
@@ -163,7 +196,7 @@ impl Connection {
         } else {
             Error::ConnectionLost(format!(
                 "the connection to {} dropped before the reply came; the request may or may not have been carried out",
-                self.shared.endpoint
+                self.shared.servers.current()
             ))
         }
     }
@@ -198,9 +231,14 @@ impl Connection {
         self.shared.auths()
     }
 
-    /// Where this connection goes.
-    pub(crate) fn endpoint(&self) -> &Endpoint {
-        &self.shared.endpoint
+    /// Where this connection goes now.
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        self.shared.servers.current()
+    }
+
+    /// Every server, and the one this connection is on now.
+    pub(crate) fn servers(&self) -> Servers {
+        self.shared.servers.clone()
     }
 
     /// Closes the link; pending and later requests fail, and every watch of this connection ends.

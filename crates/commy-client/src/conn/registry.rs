@@ -65,12 +65,17 @@ impl Registry {
         }
     }
 
-    /// Every subscription, with the queues to catch up after a reconnect.
-    pub(crate) fn subscriptions(&self) -> Vec<(Key, Vec<Arc<ChangeQueue>>)> {
+    /// Every subscription, with the queues to catch up after a reconnect: the remote watches', or with `all` every
+    /// watch's (on a WebSocket, which feeds the local watches too after a failover).
+    pub(crate) fn subscriptions(&self, all: bool) -> Vec<(Key, Vec<Arc<ChangeQueue>>)> {
         self.watches
             .iter()
             .map(|(key, entries)| {
-                let remote = entries.iter().filter(|e| e.remote).map(|e| e.queue.clone()).collect();
+                let remote = entries
+                    .iter()
+                    .filter(|e| all || e.remote)
+                    .map(|e| e.queue.clone())
+                    .collect();
                 (key.clone(), remote)
             })
             .collect()

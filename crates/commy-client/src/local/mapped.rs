@@ -11,7 +11,7 @@ use commy_proto::{ValueType, WriteVariable};
 use commy_shm::{Access, AccessError, VarHandle};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 /// What a read or write needs to know about a variable.
@@ -41,6 +41,9 @@ pub(crate) struct Mapped {
     targets: Mutex<HashMap<String, Target>>,
     /// Held while the file is being replaced, so that one move is followed once.
     pub(crate) remapping: tokio::sync::Mutex<()>,
+    /// The file belongs to a server the client failed over from: handles go through requests until
+    /// [`Mapped::replace`] maps the new server's file.
+    detached: AtomicBool,
 }
 
 /// Maps the file behind `fd`: read-write if the server opened it so, read-only (`PROT_READ`) otherwise.
@@ -64,6 +67,7 @@ impl Mapped {
             name: info.service_name.clone(),
             targets: Mutex::default(),
             remapping: tokio::sync::Mutex::new(()),
+            detached: AtomicBool::new(false),
         })
     }
 
@@ -71,8 +75,21 @@ impl Mapped {
     pub(crate) fn replace(&self, fd: OwnedFd, writable: bool) -> Result<()> {
         let service = map(fd, writable, &self.name)?;
         *self.file.write().unwrap_or_else(PoisonError::into_inner) = service;
+        // The new file may be another server's, where the same names sit at other handles.
+        self.targets().clear();
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.detached.store(false, Ordering::Release);
         Ok(())
+    }
+
+    /// Stops using the file: see [`Mapped::is_detached`].
+    pub(crate) fn detach(&self) {
+        self.detached.store(true, Ordering::Release);
+    }
+
+    /// Whether the file belongs to a server the client failed over from; handles then go through requests.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
     }
 
     /// How many times the file was replaced; a watcher compares it to follow a move.

@@ -34,6 +34,9 @@ pub(crate) enum MappingNotice {
     /// The local connection was made again: the new session knows nothing of the files this client maps, so every
     /// one of them is asked for again (and from then on its moves are told).
     Reconnected,
+    /// The client is on a server whose files it cannot map (or on none, while it fails over): every mapping is
+    /// detached, and its handles go through requests until a local connection maps the new server's file.
+    Detached,
 }
 
 impl Client {
@@ -102,6 +105,12 @@ impl Client {
                         .collect()
                 }
                 MappingNotice::Reconnected => mappings.by_service.values().filter_map(Weak::upgrade).collect(),
+                MappingNotice::Detached => {
+                    for mapped in mappings.by_service.values().filter_map(Weak::upgrade) {
+                        mapped.detach();
+                    }
+                    return;
+                }
             }
         };
         for mapped in followed {

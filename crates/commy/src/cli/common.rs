@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// How to reach the server and who to be. Every flag also reads an environment variable.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// The server's URL.
+    /// The server's URL; several separated by commas (`ws://a:8080,ws://b:8080`) to fail over from one to the next.
     #[arg(long, env = "COMMY_URL", default_value = "ws://127.0.0.1:8080", global = true)]
     pub url: String,
     /// The API key to authenticate with (the server admin key for `tenant` commands).
