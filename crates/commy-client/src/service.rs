@@ -31,7 +31,8 @@ impl Service {
         Service { client, info, mapped }
     }
 
-    /// The server's id for the service.
+    /// The server's id for the service: of the first server the client saw it on. After a failover to a server that
+    /// gives it another id, the client keeps this one as its name for the service and translates it in every request.
     pub fn id(&self) -> &str {
         &self.info.service_id
     }
