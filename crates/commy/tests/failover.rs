@@ -8,8 +8,8 @@ use commy_testkit::guard;
 use commy_testkit::process::{self, written_admin_key, ServeProcess};
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
 use serde_json::json;
-use std::net::{IpAddr, TcpListener, UdpSocket};
-use std::process::Command;
+use std::net::TcpListener;
+use std::path::Path;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -46,24 +46,30 @@ async fn start_node() -> Node {
     set_up(ServeProcess::start(&mut { command }), dir).await
 }
 
-/// The same on `ip` (not loopback, so without TLS it needs `--insecure`): a client reaches it as a remote server.
-async fn start_node_on(ip: IpAddr) -> Node {
+/// The same, but a server that announces no local socket: its data directory's path is too long for a Unix
+/// socket's address (108 bytes), so it serves its WebSocket alone and a client on this machine reaches it as a remote
+/// server (as it would a server on another machine), all on loopback.
+async fn start_node_without_local_socket() -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_commy"));
-    command
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--listen", &format!("{ip}:0"), "--insecure"])
-        .env("COMMY_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env_remove("COMMY_ADMIN_KEY");
-    set_up(ServeProcess::start(&mut command), dir).await
+    let data_dir = dir.path().join("d".repeat(100));
+    let command = process::serve_command(env!("CARGO_BIN_EXE_commy"), &data_dir);
+    let server = ServeProcess::start(&mut { command });
+    assert!(
+        server.log().contains("no local socket"),
+        "the server was meant to have no local socket:\n{}",
+        server.log()
+    );
+    set_up_in(server, dir, &data_dir).await
 }
 
 async fn set_up(server: ServeProcess, dir: TempDir) -> Node {
+    let data_dir = dir.path().to_owned();
+    set_up_in(server, dir, &data_dir).await
+}
+
+async fn set_up_in(server: ServeProcess, dir: TempDir, data_dir: &Path) -> Node {
     let mut admin = commy_testkit::Client::connect(server.addr, Encoding::Json).await;
-    admin.authenticate(None, &written_admin_key(dir.path())).await;
+    admin.authenticate(None, &written_admin_key(data_dir)).await;
     admin
         .ok(CreateTenant {
             tenant_id: "acme".into(),
@@ -148,19 +154,6 @@ async fn until(watch: &mut Watch, variable: &str, value: u64) -> Vec<(u64, u64)>
     seen
 }
 
-/// This machine's address on its default route (no packet is sent), for a server that is not on loopback.
-fn machine_address() -> IpAddr {
-    let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
-    socket
-        .connect("192.0.2.1:9")
-        .and_then(|()| socket.local_addr())
-        .map(|addr| addr.ip())
-        .ok()
-        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
-        .expect("this test needs a non-loopback IPv4 address with a route (an interface besides lo)")
-}
-
-/// Waits until the client says it is on `url`.
 async fn until_on(client: &Client, url: &str) {
     let mut changes = client.connection_changes();
     guard(&format!("the client to move to {url}"), async {
@@ -301,7 +294,7 @@ async fn a_local_client_maps_the_next_server_on_the_same_machine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_client_goes_remote_on_a_server_it_cannot_map() {
-    let (a, b) = (start_node().await, start_node_on(machine_address()).await);
+    let (a, b) = (start_node().await, start_node_without_local_socket().await);
     let (client, plant) = plant_on(&[a.url(), b.url()], Transport::Local).await;
     let plant = plant.unwrap();
     let speed = plant.variable::<u64>("speed").await.unwrap();
