@@ -318,7 +318,10 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     this.emit("status", status);
   }
 
-  /** Opens a link to the current URL, signs in, and resumes services and watches on it. */
+  /**
+   * Opens a link to the current URL, signs in, and resumes services and watches on it: resolves once every watch has
+   * been subscribed again (or has failed).
+   */
   private async establish(): Promise<void> {
     const encoding = this.options.encoding ?? "json";
     const socket = await openSocket(
@@ -348,7 +351,7 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     this.setStatus("open");
     this.liveness.linkOpened();
     this.releaseWaiters();
-    for (const watch of this.watches) void this.startWatch(link, watch);
+    await Promise.all([...this.watches].map((watch) => this.startWatch(link, watch)));
   }
 
   private async authenticate(link: Link): Promise<void> {
@@ -487,8 +490,7 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
         this.servers.advance();
         try {
           await this.establish();
-          if (this.isClosed()) return;
-          this.emit("reconnect", { url: this.url, previousUrl, rounds: round });
+          if (this.state === "open") this.emit("reconnect", { url: this.url, previousUrl, rounds: round });
           return;
         } catch (error) {
           const commyError = asCommyError(error);

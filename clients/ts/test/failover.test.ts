@@ -4,59 +4,14 @@
 // tests write the same values on both where they stand for a cluster, whose servers hold the same versions.
 
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { CommyError, connect } from "../src/index.js";
 import type { Change, ConnectOptions, ReconnectEvent, Service } from "../src/index.js";
-import { closeClients, freshTenant, track } from "./support/fixture.js";
-import { signJwt } from "./support/jwt.js";
+import { closeClients, track } from "./support/fixture.js";
+import { withPair } from "./support/pair.js";
 import { CommyServer, freePort, until } from "./support/server.js";
 
 after(closeClients);
-
-/** The tenant, its HS256 key, and service `shared` with the u64 `n`, on `server`. */
-async function setUp(server: CommyServer, tenant: string, secret: string): Promise<void> {
-  const admin = await server.admin();
-  try {
-    await admin.request("CreateTenant", { tenant_id: tenant, tenant_name: tenant });
-    await admin.request("SetJwtKey", { tenant_id: tenant, alg: "HS256", key: secret });
-    const service = await admin.request("CreateService", { tenant_id: tenant, service_name: "shared" });
-    await admin.request("AllocateVariable", {
-      service_id: service.service_id,
-      variable_name: "n",
-      type: "u64",
-    });
-  } finally {
-    admin.close();
-  }
-}
-
-/** Two servers with the same tenant set-up, and the options of a client of that tenant (fast reconnects). */
-async function twoServers(): Promise<{ first: CommyServer; second: CommyServer; options: ConnectOptions }> {
-  const [first, second] = await Promise.all([CommyServer.start(), CommyServer.start()]);
-  const tenant = freshTenant();
-  const secret = randomBytes(32).toString("hex");
-  await Promise.all([setUp(first, tenant, secret), setUp(second, tenant, secret)]);
-  const getToken = () =>
-    signJwt(
-      { sub: "page", tenant, exp: Math.floor(Date.now() / 1000) + 600, permissions: ["read", "write"] },
-      secret,
-    );
-  return { first, second, options: { tenant, getToken, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } } };
-}
-
-/** Runs `body` with two such servers, and disposes of them and every tracked client after it. */
-async function withTwoServers(
-  body: (servers: { first: CommyServer; second: CommyServer; options: ConnectOptions }) => Promise<void>,
-): Promise<void> {
-  const servers = await twoServers();
-  try {
-    await body(servers);
-  } finally {
-    await closeClients();
-    await Promise.all([servers.first.dispose(), servers.second.dispose()]);
-  }
-}
 
 /** `shared` on a client of `server` alone. */
 async function sharedOn(server: CommyServer, options: ConnectOptions): Promise<Service> {
@@ -79,7 +34,7 @@ function watchN(svc: Service): { seen: Change[]; stop: () => void; ready: Promis
 }
 
 test("a client moves to the next server when its server is killed, and its watch goes on there", async () => {
-  await withTwoServers(async ({ first, second, options }) => {
+  await withPair(async ({ first, second, options }) => {
   const client = track(await connect([first.url, second.url], options));
   const moves: ReconnectEvent[] = [];
   client.on("reconnect", (event) => moves.push(event));
@@ -118,7 +73,7 @@ test("a client moves to the next server when its server is killed, and its watch
 });
 
 test("a watch never goes back to an older version when the next server is behind", async () => {
-  await withTwoServers(async ({ first, second, options }) => {
+  await withPair(async ({ first, second, options }) => {
   const client = track(await connect(`${first.url},${second.url}`, options));
   const svc = await client.getService("shared");
   const { seen, stop, ready } = watchN(svc);
@@ -148,7 +103,7 @@ test("a watch never goes back to an older version when the next server is behind
 });
 
 test("an unreachable first URL is skipped at start; with every server down the error names them all", async () => {
-  await withTwoServers(async ({ first, second, options }) => {
+  await withPair(async ({ first, second, options }) => {
   const nobody = `ws://127.0.0.1:${await freePort()}`;
   const client = track(await connect([nobody, second.url], options));
   assert.ok(client.url.includes(`:${second.port}`), client.url);
@@ -168,7 +123,7 @@ test("an unreachable first URL is skipped at start; with every server down the e
 });
 
 test("after maxRounds failed rounds the client closes, and calls and watches get the error naming every URL", async () => {
-  await withTwoServers(async ({ first, second, options }) => {
+  await withPair(async ({ first, second, options }) => {
   const client = track(
     await connect([first.url, second.url], {
       ...options,
