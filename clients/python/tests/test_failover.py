@@ -20,6 +20,8 @@ import pytest
 from conftest import Server, free_port, hs256, run
 
 import commy
+from commy._queue import ChangeQueue
+from commy._servers import server_urls
 
 
 @dataclass
@@ -206,3 +208,23 @@ async def test_after_max_rounds_the_client_gives_up_naming_every_url(pair: Pair)
             await svc.read("n")
     with pytest.raises(commy.InvalidRequestError, match="max_rounds"):
         await commy.connect(pair.second.url, max_rounds=0)
+
+
+def test_several_urls_as_a_list_a_comma_separated_string_or_both() -> None:
+    both = ["ws://a:1/ws", "ws://b:2/ws"]
+    assert server_urls("ws://a:1, ws://b:2") == both
+    assert server_urls(["ws://a:1", "http://b:2,"]) == both
+    with pytest.raises(commy.InvalidRequestError, match="no server URL given"):
+        server_urls(" , ")
+    with pytest.raises(commy.InvalidRequestError, match="bad server URL 'ftp://b'"):
+        server_urls("ws://a:1,ftp://b")
+
+
+def test_a_watch_queue_never_goes_back() -> None:
+    queue = ChangeQueue("n")
+    queue.push(commy.Snapshot("n", 5, b"five", 5))
+    queue.push(commy.Snapshot("n", 4, b"four", 4), catch_up=True)  # from a server behind: dropped
+    queue.push(commy.Snapshot("n", 5, b"FIVE", 5))  # the same version again: dropped
+    assert queue.last_version("n") == 5
+    queue.push(commy.Snapshot("n", 5, b"other", 5), catch_up=True)  # another server's value at that version
+    assert queue._unread["n"].data == b"other"

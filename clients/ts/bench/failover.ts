@@ -14,7 +14,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 20);
 function summary(samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return `median ${at(0.5).toFixed(2)} ms, p90 ${at(0.9).toFixed(2)} ms, min ${at(0).toFixed(2)} ms (${samples.length} rounds)`;
+  const ms = (q: number) => `${at(q).toFixed(2)} ms`;
+  return `median ${ms(0.5)}, p90 ${ms(0.9)}, min ${ms(0)} (${samples.length} rounds)`;
 }
 
 function elapsedMs(start: bigint): number {

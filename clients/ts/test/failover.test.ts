@@ -122,7 +122,7 @@ test("an unreachable first URL is skipped at start; with every server down the e
   });
 });
 
-test("after maxRounds failed rounds the client closes, and calls and watches get the error naming every URL", async () => {
+test("after maxRounds failed rounds the client closes; calls and watches get the error naming every URL", async () => {
   await withPair(async ({ first, second, options }) => {
   const client = track(
     await connect([first.url, second.url], {
