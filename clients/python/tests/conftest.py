@@ -7,7 +7,10 @@ a free port, a fresh temporary data directory and a known admin key (``COMMY_ADM
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -186,3 +189,15 @@ def run(case: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(asyncio.wait_for(case(*args, **kwargs), CASE_TIMEOUT))
 
     return wrapper
+
+
+def hs256(secret: bytes, claims: dict[str, object]) -> str:
+    """A JWT signed with HS256 (the server verifies it; the client treats it as opaque)."""
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"

@@ -4,16 +4,12 @@ authenticates again, and its watches go on, catching up with what changed while 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import secrets
 import signal
 import time
 
 import pytest
-from conftest import Server, run
+from conftest import Server, hs256, run
 
 import commy
 
@@ -78,34 +74,6 @@ async def test_requests_wait_for_the_reconnect(server: Server) -> None:
 
 
 @run
-async def test_failover_to_the_next_url(binary: str) -> None:
-    first, second = Server(binary), Server(binary)
-    second.admin_key = first.admin_key
-    try:
-        first.start()
-        second.start()
-        async with commy.connect([first.url, second.url], api_key=first.admin_key, backoff=(0.02, 0.2)) as client:
-            assert client.url.startswith(first.url), "the first URL that answers"
-            await client.heartbeat()
-            first.stop(signal.SIGKILL)
-            # The first server is gone for good: the client moves to the second and authenticates there.
-            for _ in range(200):
-                try:
-                    await client.heartbeat()
-                    await client.create_tenant("moved")
-                    break
-                except commy.ConnectionLostError:
-                    await asyncio.sleep(0.05)
-            assert client.url.startswith(second.url)
-        with pytest.raises(commy.AlreadyExistsError):
-            async with commy.connect(second.url, api_key=second.admin_key) as check:
-                await check.create_tenant("moved")
-    finally:
-        first.remove()
-        second.remove()
-
-
-@run
 async def test_no_server_answers(binary: str) -> None:
     nobody = Server(binary)
     with pytest.raises(commy.ConnectionLostError, match="cannot connect"):
@@ -156,18 +124,6 @@ async def test_wss_with_a_ca_file(binary: str) -> None:
             await commy.connect(server.url, tenant=tenant, api_key=key)
     finally:
         server.remove()
-
-
-def hs256(secret: bytes, claims: dict[str, object]) -> str:
-    """A JWT signed with HS256 (the server verifies it; the client treats it as opaque)."""
-
-    def b64(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims).encode())
-    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(signature)}"
 
 
 @run

@@ -11,16 +11,27 @@ import { credentialOf, refreshDelayMs } from "./token.js";
 import { Service } from "./service.js";
 import type { ServiceHost } from "./service.js";
 import type { WebSocketFactory } from "./socket.js";
-import { endpointUrl, openSocket } from "./socket.js";
+import { openSocket } from "./socket.js";
+import { ServerList, serverUrls } from "./servers.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { WatchState } from "./watch.js";
 
 /** The documented connection states. */
 export type Status = "connecting" | "open" | "reconnecting" | "closed";
 
+/** What the `reconnect` event reports: the server the client is on now, and the one whose link dropped. */
+export interface ReconnectEvent {
+  url: string;
+  previousUrl: string;
+  /** How many rounds through the URL list it took (1: a server of the first round took the client back). */
+  rounds: number;
+}
+
 export interface ClientEvents {
   /** The connection state changed. */
   status: Status;
+  /** The client is open again after a drop, signed in, its watches subscribed again (on `url`, perhaps another). */
+  reconnect: ReconnectEvent;
   /** Something went wrong that no call could report: a reconnect attempt failed, a watch ended, a token refresh failed. */
   error: CommyError;
 }
@@ -42,8 +53,12 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** How long one WebSocket may take to open. Default 5 000 ms. */
   connectTimeoutMs?: number;
-  /** Reconnect with jittered exponential backoff (default on); `false` closes the client when the link drops. */
-  reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * After a drop, try each server of the list in turn (starting with the next one), and wait a jittered exponential
+   * backoff between full rounds (default on). After `maxRounds` failed rounds (default: no limit) the client closes
+   * with CONNECTION_LOST naming every server. `false` closes the client when the link drops.
+   */
+  reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number; maxRounds?: number };
   /** A heartbeat is sent after this long (default 15 000 ms); a link that does not answer in time is dropped. */
   heartbeatIntervalMs?: number;
   /** How long a heartbeat may take before the link counts as dead. Default 5 000 ms. */
@@ -57,11 +72,12 @@ export interface ConnectOptions {
 const VERSION = "@commy/client/0.1.0";
 
 /**
- * Connects to the first server of `urls` that answers, signs in to `options.tenant`, and resolves with the client.
- * Rejects with CONNECTION_LOST if no server could be reached, or UNAUTHORIZED if the credential was refused.
+ * Connects to the first server of `urls` (one URL, a comma-separated string of them, or a list) that answers, signs
+ * in to `options.tenant`, and resolves with the client. Rejects with CONNECTION_LOST naming every server if none could
+ * be reached, or UNAUTHORIZED if the credential was refused.
  */
 export async function connect(urls: string | readonly string[], options: ConnectOptions): Promise<Client> {
-  const client = new Client(typeof urls === "string" ? [urls] : urls, options);
+  const client = new Client(urls, options);
   await client.start();
   return client;
 }
@@ -69,8 +85,9 @@ export async function connect(urls: string | readonly string[], options: Connect
 export class Client extends Emitter<ClientEvents> implements ServiceHost {
   private state: Status = "connecting";
   private link: Link | undefined;
-  private urlIndex = 0;
-  private readonly urls: string[];
+  private readonly servers: ServerList;
+  /** Why the client closed by itself (every server unreachable for `maxRounds` rounds). */
+  private failure: CommyError | undefined;
   private readonly services = new Map<string, Service>();
   private readonly watches = new Set<WatchState>();
   private readonly subscriptions = new Subscriptions();
@@ -82,16 +99,15 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
 
   /** @internal Use `connect`. */
   constructor(
-    urls: readonly string[],
+    urls: string | readonly string[],
     private readonly options: ConnectOptions,
   ) {
     super();
-    if (urls.length === 0) throw new CommyError("INVALID_REQUEST", "connect needs at least one server URL");
     if (!options.tenant) throw new CommyError("INVALID_REQUEST", "connect needs options.tenant");
     if ((options.apiKey === undefined) === (options.getToken === undefined)) {
       throw new CommyError("INVALID_REQUEST", "connect needs exactly one of options.apiKey and options.getToken");
     }
-    this.urls = urls.map(endpointUrl);
+    this.servers = new ServerList(serverUrls(urls));
     this.liveness = new Liveness({
       intervalMs: options.heartbeatIntervalMs ?? 15_000,
       timeoutMs: options.heartbeatTimeoutMs ?? 5_000,
@@ -111,25 +127,34 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
 
   /** The server URL in use (or last used). */
   get url(): string {
-    return this.urls[this.urlIndex] as string;
+    return this.servers.current;
   }
 
-  /** @internal Tries each server once. */
+  /** Every server URL the client may use, in the order it tries them. */
+  get urls(): readonly string[] {
+    return this.servers.urls;
+  }
+
+  /** @internal Tries each server once, in order. */
   async start(): Promise<void> {
-    let lastError: CommyError | undefined;
-    for (let i = 0; i < this.urls.length; i++) {
-      this.urlIndex = i;
+    for (let i = 0; i < this.servers.urls.length; i++) {
+      this.servers.select(i);
       try {
         await this.establish();
         this.liveness.attach();
         return;
       } catch (error) {
-        lastError = asCommyError(error);
-        if (lastError.code === "UNAUTHORIZED" || lastError.code === "INVALID_REQUEST") break;
+        const commyError = asCommyError(error);
+        // A refused credential or a bad request would be refused by every server alike.
+        if (commyError.code === "UNAUTHORIZED" || commyError.code === "INVALID_REQUEST") {
+          this.setStatus("closed");
+          throw commyError;
+        }
+        this.servers.failed(commyError);
       }
     }
     this.setStatus("closed");
-    throw lastError ?? new CommyError("CONNECTION_LOST", "no server to connect to");
+    throw this.servers.unreachable(1);
   }
 
   /** Creates a service; ALREADY_EXISTS if it exists. */
@@ -254,7 +279,7 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
   private async openLink(): Promise<Link> {
     const deadline = Date.now() + this.requestTimeout;
     while (!this.link || this.state !== "open") {
-      if (this.state === "closed") throw new CommyError("CONNECTION_LOST", "the client is closed");
+      if (this.state === "closed") throw this.failure ?? new CommyError("CONNECTION_LOST", "the client is closed");
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new CommyError("CONNECTION_LOST", `not connected: still ${this.state} after ${this.requestTimeout} ms`);
@@ -293,7 +318,10 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     this.emit("status", status);
   }
 
-  /** Opens a link to the current URL, signs in, and resumes services and watches on it. */
+  /**
+   * Opens a link to the current URL, signs in, and resumes services and watches on it: resolves once every watch has
+   * been subscribed again (or has failed).
+   */
   private async establish(): Promise<void> {
     const encoding = this.options.encoding ?? "json";
     const socket = await openSocket(
@@ -318,11 +346,12 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
       return;
     }
     this.link = link;
+    this.servers.succeeded();
     this.subscriptions.clear();
     this.setStatus("open");
     this.liveness.linkOpened();
     this.releaseWaiters();
-    for (const watch of this.watches) void this.startWatch(link, watch);
+    await Promise.all([...this.watches].map((watch) => this.startWatch(link, watch)));
   }
 
   private async authenticate(link: Link): Promise<void> {
@@ -444,23 +473,37 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     void this.reconnect();
   }
 
-  /** Tries the servers in turn, with jittered exponential backoff, until one takes the client back. */
+  /**
+   * Tries the servers in turn, starting with the next one, with a jittered exponential backoff between full rounds,
+   * until one takes the client back or `maxRounds` rounds have failed.
+   */
   private async reconnect(): Promise<void> {
     this.setStatus("reconnecting");
+    const previousUrl = this.url;
     const settings = this.options.reconnect === false ? {} : (this.options.reconnect ?? {});
     const initial = settings.initialDelayMs ?? 200;
     const max = settings.maxDelayMs ?? 10_000;
-    for (let attempt = 0; ; attempt++) {
-      if (this.isClosed()) return;
-      try {
-        await this.establish();
-        return;
-      } catch (error) {
-        this.emit("error", asCommyError(error));
-        this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    const maxRounds = settings.maxRounds ?? Infinity;
+    for (let round = 1; ; round++) {
+      for (let step = 0; step < this.servers.urls.length; step++) {
+        if (this.isClosed()) return;
+        this.servers.advance();
+        try {
+          await this.establish();
+          if (this.state === "open") this.emit("reconnect", { url: this.url, previousUrl, rounds: round });
+          return;
+        } catch (error) {
+          const commyError = asCommyError(error);
+          this.servers.failed(commyError);
+          this.emit("error", commyError);
+        }
       }
       if (this.isClosed()) return;
-      const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 20));
+      if (round >= maxRounds) {
+        this.giveUp(this.servers.unreachable(round));
+        return;
+      }
+      const ceiling = Math.min(max, initial * 2 ** Math.min(round - 1, 20));
       const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -471,6 +514,15 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
       });
       this.wakeBackoff = undefined;
     }
+  }
+
+  /** Every server stayed unreachable: the client closes, and waiting calls and every watch get `error`. */
+  private giveUp(error: CommyError): void {
+    this.failure = error;
+    this.emit("error", error);
+    for (const watch of this.watches) watch.fail(error);
+    this.watches.clear();
+    void this.close();
   }
 
   private async probe(timeoutMs: number): Promise<void> {

@@ -10,7 +10,7 @@
  * ```
  */
 export { Client, connect } from "./client.js";
-export type { ClientEvents, ConnectOptions, Status } from "./client.js";
+export type { ClientEvents, ConnectOptions, ReconnectEvent, Status } from "./client.js";
 export { CommyError } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
 export type { Encoding } from "./codec.js";

@@ -25,7 +25,7 @@ interface Delivered {
 export class WatchState {
   active = true;
   private readonly delivered = new Map<string, Delivered>();
-  /** Variables whose next change is compared with the last delivered one by content, not by version. */
+  /** Variables whose next change may repeat the last delivered version with other content (another server's). */
   private readonly resyncing = new Set<string>();
   private settle: { resolve: () => void; reject: (error: CommyError) => void } | undefined;
   readonly ready: Promise<void>;
@@ -50,8 +50,9 @@ export class WatchState {
   }
 
   /**
-   * A new subscription (first, or after a reconnect): the next value of each variable is delivered if it differs
-   * from the last one delivered, whatever its version, so a server whose versions restarted cannot starve the watch.
+   * A new subscription (first, or after a reconnect, perhaps on another server): the next value of each variable is
+   * delivered if it is newer than the last one delivered, or of the same version with other content. An older version
+   * is never delivered: a watch does not go back, even on a server that is behind the one it left.
    */
   beginResync(): void {
     this.resyncing.clear();
@@ -71,6 +72,7 @@ export class WatchState {
     const last = this.delivered.get(change.variable);
     if (this.resyncing.has(change.variable)) {
       this.resyncing.delete(change.variable);
+      if (last && change.version < last.version) return;
       if (last && last.version === change.version && sameBytes(last.data, change.data)) return;
     } else if (last && change.version <= last.version) {
       return;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encodeEnvelope } from "../src/codec.js";
 import { CommyError, formatValue, parseValue } from "../src/index.js";
+import { serverUrls } from "../src/servers.js";
 import { endpointUrl } from "../src/socket.js";
 import { jwtExpiryMs, refreshDelayMs } from "../src/token.js";
 import { signJwt } from "./support/jwt.js";
@@ -52,6 +53,16 @@ test("server URLs become the /ws endpoint", () => {
   assert.equal(endpointUrl("ws://host/custom/ws"), "ws://host/custom/ws");
   assert.throws(() => endpointUrl("ftp://host"), /must start with ws:\/\//);
   assert.throws(() => endpointUrl("not a url"), /is not a URL/);
+});
+
+test("several server URLs: a list, a comma-separated string, or both", () => {
+  const both = ["ws://a:1/ws", "ws://b:2/ws"];
+  assert.deepEqual(serverUrls("ws://a:1, ws://b:2"), both);
+  assert.deepEqual(serverUrls(["ws://a:1", "http://b:2,"]), both);
+  const invalid = (error: unknown) => error instanceof CommyError && error.code === "INVALID_REQUEST";
+  assert.throws(() => serverUrls(" , "), invalid);
+  assert.throws(() => serverUrls([]), /at least one server URL/);
+  assert.throws(() => serverUrls("ws://a:1,ftp://b"), /'ftp:\/\/b' must start with ws:\/\//);
 });
 
 test("a JWT's expiry sets when the client refreshes it", () => {

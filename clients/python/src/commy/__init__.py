@@ -30,6 +30,7 @@ from ._errors import (
     UnauthorizedError,
     UnsupportedError,
 )
+from ._servers import Reconnect
 from ._service import Service
 from ._values import Change, Snapshot, ValueType, VariableInfo
 from ._watch import Watch
@@ -51,6 +52,7 @@ __all__ = [
     "LimitExceededError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Reconnect",
     "Service",
     "Snapshot",
     "SubscriptionEndedError",

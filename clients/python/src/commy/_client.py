@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import ssl
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from ._codec import Encoding
 from ._connection import Connection, Settings
 from ._errors import CommyError, ConnectionLostError, InternalError, InvalidRequestError, UnsupportedError
 from ._local import LocalService, extension, fetch_service_fd, open_mapping
+from ._servers import Reconnect
 from ._service import Service
 from ._url import is_loopback
 
@@ -69,8 +70,13 @@ class Client:
 
     @property
     def url(self) -> str:
-        """The WebSocket URL of the server in use."""
+        """The WebSocket URL of the server in use (or last used)."""
         return self._conn.url
+
+    @property
+    def urls(self) -> list[str]:
+        """Every server's WebSocket URL, in the order the client tries them."""
+        return list(self._conn.urls)
 
     @property
     def tenant(self) -> str | None:
@@ -184,6 +190,7 @@ class Client:
         return [str(s.get("service_name")) for s in reply.data.get("services") or []]
 
     async def _open(self, info: dict[str, Any]) -> Service:
+        self._conn.service_ids.remember(info, self._tenant)
         local = None
         if self._local_socket is not None:
             local = await self._map(str(info.get("service_name")))
@@ -282,24 +289,29 @@ def connect(
     connect_timeout: float = 10.0,
     reconnect: bool = True,
     backoff: tuple[float, float] = (0.05, 2.0),
+    max_rounds: int | None = None,
+    on_reconnect: Callable[[Reconnect], object] | None = None,
     ca_cert: str | os.PathLike[str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> _Connecting:
     """Connects to a Commy server and, given a credential, authenticates.
 
-    ``url`` is ``ws://host:port`` (or ``wss://``), or a list of them: the client uses the first that answers and
-    moves to another when its server dies. ``tenant`` with ``api_key``, ``token`` or ``get_token`` (a function
-    returning a fresh token, plain or async) authenticates; ``tenant=None`` with the admin key authenticates to the
-    server itself. ``encoding`` is ``"json"`` or ``"msgpack"``. ``transport`` is ``"auto"`` (local when the server
-    is on this machine and ``commy-local`` is installed), ``"local"`` or ``"remote"``. After a drop the client
-    reconnects with backoff (``backoff``: first and longest wait, in seconds), authenticates again and resumes every
-    watch. For ``wss://`` URLs the client trusts the system's CAs, plus the PEM file ``ca_cert`` if given (for
-    example a self-signed server's ``cert.pem``); ``ssl_context`` replaces all of that with your own context (client
-    certificates, pinning).
+    ``url`` is ``ws://host:port`` (or ``wss://``), or several (a list, or a comma-separated string): the client uses the
+    first that answers and moves to the next when its server dies. ``tenant`` with ``api_key``, ``token`` or
+    ``get_token`` (a function returning a fresh token, plain or async) authenticates; ``tenant=None`` with the admin key
+    authenticates to the server itself. ``encoding`` is ``"json"`` or ``"msgpack"``. ``transport`` is ``"auto"`` (local
+    when the server is on this machine and ``commy-local`` is installed), ``"local"`` or ``"remote"``. After a drop the
+    client reconnects, trying the servers round robin with a backoff between rounds (``backoff``: first and longest
+    wait, in seconds), authenticates again, resumes every watch and calls ``on_reconnect`` with a :class:`Reconnect`;
+    after ``max_rounds`` failed rounds (default: no limit) it closes with ``ConnectionLostError`` naming every server.
+    For ``wss://`` URLs the client trusts the system's CAs, plus the PEM file ``ca_cert`` if given (for example a self-
+    signed server's ``cert.pem``); ``ssl_context`` replaces all of that with your own context (client certificates,
+    pinning).
 
     Use ``client = await commy.connect(...)`` or ``async with commy.connect(...) as client``.
     """
-    urls = [url] if isinstance(url, str) else list(url)
+    if max_rounds is not None and max_rounds < 1:
+        raise InvalidRequestError(f"max_rounds must be at least 1 (or None for no limit), not {max_rounds}")
     if encoding not in ("json", "msgpack"):
         raise InvalidRequestError(f"unknown encoding {encoding!r}: expected 'json' or 'msgpack'")
     if transport not in ("auto", "local", "remote"):
@@ -311,10 +323,19 @@ def connect(
             ssl_context.load_verify_locations(cafile=os.fspath(ca_cert))
         except (OSError, ssl.SSLError) as err:
             raise InvalidRequestError(f"cannot use CA file {os.fspath(ca_cert)!r}: {err}") from None
-    settings = Settings(request_timeout, connect_timeout, reconnect, backoff[0], backoff[1], ssl_context)
+    settings = Settings(
+        request_timeout,
+        connect_timeout,
+        reconnect,
+        backoff[0],
+        backoff[1],
+        ssl_context,
+        max_rounds=max_rounds,
+        on_reconnect=on_reconnect,
+    )
 
     async def make() -> Client:
-        conn = Connection(urls, encoding, settings, CLIENT_VERSION)
+        conn = Connection(url, encoding, settings, CLIENT_VERSION)
         await conn.open()
         client = Client(conn, transport)
         if credential is not None:

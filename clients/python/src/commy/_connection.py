@@ -1,6 +1,6 @@
 """One logical connection to a Commy server: requests matched to replies by id, pushes routed to watches, and after a
-drop a reconnection (with backoff, across the URL list) that authenticates again, subscribes again and catches each
-watch up with the value it missed.
+drop a reconnection (round robin across the URL list, with backoff between rounds) that authenticates again, subscribes
+again and catches each watch up with the value it missed.
 
 A supervisor task owns the link's life; a reader task per link routes what arrives. Callers await :meth:`request`,
 which waits for the link to be up (within the request timeout) before sending.
@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,8 @@ from ._errors import (
     error_from_code,
 )
 from ._queue import ChangeQueue
-from ._url import websocket_url
+from ._servers import Reconnect, no_server_answered, server_urls
+from ._service_ids import ServiceIds
 from ._values import Snapshot
 from ._values import decode as decode_value
 
@@ -54,6 +56,10 @@ class Settings:
     backoff_max: float = 2.0
     #: For wss:// URLs: the TLS context (None: the system's trusted CAs).
     ssl: ssl.SSLContext | None = None
+    #: Rounds through the URL list a reconnection may fail before the connection ends (None: no limit).
+    max_rounds: int | None = None
+    #: Called (on the event loop) each time the client is up again after a drop.
+    on_reconnect: Callable[[Reconnect], object] | None = None
 
 
 class _Fatal(Exception):
@@ -69,11 +75,8 @@ class _NotSent(ConnectionLostError):
 
 
 class Connection:
-    def __init__(self, urls: list[str], encoding: Encoding, settings: Settings, client_version: str) -> None:
-        if not urls:
-            raise ConnectionLostError("no server URL given")
-        self.urls = [websocket_url(u) for u in urls]
-        self.given_urls = list(urls)
+    def __init__(self, urls: str | Sequence[str], encoding: Encoding, settings: Settings, client_version: str) -> None:
+        self.urls = server_urls(urls)
         self.encoding: Encoding = encoding
         self.settings = settings
         self.client_version = client_version
@@ -91,6 +94,10 @@ class Connection:
         self._watches: dict[Key, list[ChangeQueue]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._pid = os.getpid()
+        #: Rounds through the URL list the last reconnection took.
+        self._rounds = 0
+        #: Each service's id on the server in use, for the id its handles were opened with.
+        self.service_ids = ServiceIds()
 
     @property
     def url(self) -> str:
@@ -100,20 +107,20 @@ class Connection:
     # -- opening and closing -------------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connects to the first server of the list that answers; ``ConnectionLostError`` naming each failure if
-        none does."""
-        failures = []
+        """Connects to the first server of the list that answers; ``ConnectionLostError`` naming each server and its
+        failure if none does."""
+        failures = {}
         for index in range(len(self.urls)):
             try:
                 ws = await self._dial(self.urls[index])
             except CommyError as err:
-                failures.append(err.message)
+                failures[self.urls[index]] = err.message
                 continue
             self.url_index = index
             self._ws = ws
             self._supervisor = asyncio.create_task(self._supervise(ws))
             return
-        raise ConnectionLostError("; ".join(failures))
+        raise no_server_answered(self.urls, failures, rounds=1)
 
     async def _dial(self, url: str) -> ClientConnection:
         subprotocol = SUBPROTOCOL[self.encoding]
@@ -225,7 +232,7 @@ class Connection:
         self._pending[request_id] = future
         try:
             try:
-                await ws.send(encode(self.encoding, message_type, data, request_id))
+                await ws.send(encode(self.encoding, message_type, self.service_ids.to_server(data), request_id))
             except websockets.ConnectionClosed:
                 raise _NotSent(
                     f"the connection to {self.url} dropped; the {message_type} request was not sent"
@@ -293,6 +300,7 @@ class Connection:
 
     async def _supervise(self, ws: ClientConnection) -> None:
         renew = False
+        previous_url = self.url
         while True:
             reader = asyncio.create_task(self._read(ws))
             if renew:
@@ -312,7 +320,7 @@ class Connection:
             else:
                 self._up.set()
                 if renew:
-                    log.info("commy: reconnected to %s", self.url)
+                    self._reconnected(previous_url)
             why = await reader
             self._ws = None
             if self._closing.is_set():
@@ -321,6 +329,7 @@ class Connection:
                 self._end(ConnectionLostError(f"{self.url}: {why}"), watches_error=None)
                 return
             log.info("commy: connection to %s lost (%s); reconnecting", self.url, why)
+            previous_url = self.url
             new = await self._reconnect()
             if new is None:
                 return
@@ -358,43 +367,66 @@ class Connection:
                 future.set_result(envelope)
             return
         if envelope.type == "VariableChanged":
-            service_id = str(envelope.data.get("service_id", ""))
-            change = self.snapshot(service_id, envelope.data)
-            for name in (change.variable, ALL_VARIABLES):
-                for queue in self._watches.get((service_id, name), ()):
-                    queue.push(change)
+            for service_id in self.service_ids.handles(str(envelope.data.get("service_id", ""))):
+                change = self.snapshot(service_id, envelope.data)
+                for name in (change.variable, ALL_VARIABLES):
+                    for queue in self._watches.get((service_id, name), ()):
+                        queue.push(change)
         elif envelope.type == "SubscriptionEnded":
-            key = (str(envelope.data.get("service_id", "")), str(envelope.data.get("variable_name", "")))
             reason = str(envelope.data.get("reason", "the server ended the subscription"))
-            for queue in self._watches.pop(key, []):
-                queue.close(SubscriptionEndedError(reason))
+            for service_id in self.service_ids.handles(str(envelope.data.get("service_id", ""))):
+                key = (service_id, str(envelope.data.get("variable_name", "")))
+                for queue in self._watches.pop(key, []):
+                    queue.close(SubscriptionEndedError(reason))
         elif envelope.type == "Disconnected":
             log.debug("commy: the server is closing the connection: %s", envelope.data.get("reason"))
         # Any other push is from a newer server: ignored.
 
     async def _reconnect(self) -> ClientConnection | None:
-        """Dials with backoff, trying every URL of the list each round, until one answers or the client closes."""
+        """Dials round robin, starting with the server after the one that dropped, waiting a backoff before each
+        round, until one answers (``None`` if the client closes). After ``max_rounds`` failed rounds the connection
+        ends with ``ConnectionLostError`` naming every server."""
         delay = self.settings.backoff_initial
+        failures: dict[str, str] = {}
+        self._rounds = 0
         while not self._closing.is_set():
             try:
                 await asyncio.wait_for(self._closing.wait(), delay)
                 return None
             except TimeoutError:
                 pass
-            for step in range(len(self.urls)):
+            self._rounds += 1
+            for step in range(1, len(self.urls) + 1):
                 index = (self.url_index + step) % len(self.urls)
                 try:
                     ws = await self._dial(self.urls[index])
                 except CommyError as err:
                     log.debug("commy: reconnect attempt failed: %s", err)
+                    failures[self.urls[index]] = err.message
                     continue
                 self.url_index = index
                 return ws
+            if self.settings.max_rounds is not None and self._rounds >= self.settings.max_rounds:
+                error = no_server_answered(self.urls, failures, self._rounds)
+                log.warning("commy: giving up: %s", error.message)
+                self._end(error, watches_error=error)
+                return None
             delay = min(delay * 2, self.settings.backoff_max)
         return None
 
+    def _reconnected(self, previous_url: str) -> None:
+        log.info("commy: reconnected to %s", self.url)
+        callback = self.settings.on_reconnect
+        if callback is None:
+            return
+        try:
+            callback(Reconnect(self.url, previous_url, self._rounds))
+        except Exception:
+            log.exception("commy: the on_reconnect callback raised")
+
     async def _renew(self, ws: ClientConnection) -> None:
-        """Authenticates again, subscribes again, and catches every watch up with what changed while down."""
+        """Authenticates again, looks every known service up again (its id may differ on this server), subscribes
+        again, and catches every watch up with what changed while down."""
         timeout = self.settings.request_timeout
         for credential in self._auths:
             reply = await self._call(ws, "Authenticate", await credential.fields(self.client_version), timeout)
@@ -402,6 +434,11 @@ class Connection:
                 _checked(reply)
             except (UnauthorizedError, PermissionDeniedError) as err:
                 raise _Fatal(err) from None
+        for handle_id, tenant, name in self.service_ids.known():
+            # Another server (or one that made the service again) knows it by another id.
+            reply = await self._call(ws, "GetService", {"tenant_id": tenant, "service_name": name}, timeout)
+            if reply.type != "Error":
+                self.service_ids.moved(handle_id, str(reply.data.get("service_id", "")))
         for key, queues in list(self._watches.items()):
             reply = await self._call(ws, "Subscribe", {"service_id": key[0], "variable_name": key[1]}, timeout)
             try:

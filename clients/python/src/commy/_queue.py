@@ -29,15 +29,17 @@ class ChangeQueue:
         return self.variable is None or self.variable == variable
 
     def push(self, change: Snapshot, *, catch_up: bool = False) -> None:
-        """Queues a change. A repeat of the last change accepted is dropped, and so is an older version than the
-        last accepted, unless ``catch_up`` (the value read after a reconnect, whose version may have restarted)."""
+        """Queues a change unless it is older than the last one accepted: an older version is dropped, even one read
+        after a reconnect from a server behind the one the client left (a watch never goes back), and so is the same
+        version again, unless ``catch_up`` (the value read after a reconnect) brings other content (another
+        server's)."""
         if self._closed or not self.wants(change.variable):
             return
         last = self._last.get(change.variable)
         if last is not None:
-            if last == (change.version, change.data):
+            if change.version < last[0] or last == (change.version, change.data):
                 return
-            if not catch_up and change.version < last[0]:
+            if change.version == last[0] and not catch_up:
                 return
         self._last[change.variable] = (change.version, change.data)
         self._unread[change.variable] = change

@@ -93,6 +93,10 @@ class Client:
         return self._client.url
 
     @property
+    def urls(self) -> list[str]:
+        return self._client.urls
+
+    @property
     def tenant(self) -> str | None:
         return self._client.tenant
 
