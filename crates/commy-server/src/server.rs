@@ -105,7 +105,13 @@ impl Server {
             Some(cluster) => Some(Arc::new(Cluster::join(cluster).await?)),
             None => None,
         };
-        Self::open_with(config, admin_key, cluster)
+        let data_dir = config.data_dir.clone();
+        let server = Self::open_with(config, admin_key, cluster)?;
+        if let Some(cluster) = &server.app.cluster {
+            let replicating = cluster.start_replication(&server.app, &data_dir).await;
+            replicating.map_err(|e| StartError::from(crate::cluster::JoinError::Link(e)))?;
+        }
+        Ok(server)
     }
 
     fn open_with(
@@ -175,7 +181,11 @@ impl Server {
             max_token_ttl_secs: config.max_token_ttl_secs,
             cluster,
         });
-        let metrics = Arc::new(Metrics::new());
+        let mut metrics = Metrics::new();
+        if let Some(cluster) = &app.cluster {
+            cluster.register_metrics(metrics.registry_mut());
+        }
+        let metrics = Arc::new(metrics);
         let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));
         door.update_gauges();
         Ok(Server {

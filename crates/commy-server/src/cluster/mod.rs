@@ -1,10 +1,18 @@
 //! Membership of a cluster of Commy servers over NATS JetStream (docs/cluster.md): the link to NATS and the cluster
 //! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
 
+mod follow;
 mod key_file;
+mod publish;
+mod remote_write;
+mod replica;
+mod stats;
 
 use crate::config::{ClusterConfig, NatsCredentials};
 use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
+use replica::Replica;
+use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) use key_file::{read_cluster_key, KeyFileError};
 
@@ -24,6 +32,8 @@ pub enum JoinError {
 pub(crate) struct Cluster {
     link: ClusterLink,
     key: ClusterKey,
+    /// What this server knows of the cluster's variables, and its changes not yet published.
+    replica: Arc<Replica>,
 }
 
 impl Cluster {
@@ -37,7 +47,11 @@ impl Cluster {
         };
         let link = ClusterLink::connect_with(&config.urls, credentials(&config.credentials), options).await?;
         tracing::info!(urls = %config.urls.join(","), "joined the cluster over NATS JetStream");
-        Ok(Cluster { link, key })
+        Ok(Cluster {
+            link,
+            key,
+            replica: Arc::default(),
+        })
     }
 
     /// The link to NATS and the cluster's buckets.
@@ -50,6 +64,21 @@ impl Cluster {
     #[expect(dead_code, reason = "the metadata replication uses it")]
     pub(crate) fn key(&self) -> &ClusterKey {
         &self.key
+    }
+
+    /// Catches this server's files up with the cluster's variables (bounded), then starts following them: applying
+    /// other servers' changes and publishing this server's (see `follow.rs`). Call before serving.
+    pub(crate) async fn start_replication(
+        &self,
+        app: &Arc<crate::handlers::App>,
+        data_dir: &Path,
+    ) -> Result<(), ClusterError> {
+        follow::start(app, &self.link, &self.replica, data_dir).await
+    }
+
+    /// Registers the cluster's metrics (`commy_cluster_*`).
+    pub(crate) fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.replica.stats.register(registry);
     }
 
     /// Whether the NATS connection is up right now.
