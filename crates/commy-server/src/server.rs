@@ -156,7 +156,8 @@ impl Server {
         let max_variables = config.limits.max_variables_per_service.clamp(1, u32::MAX as usize) as u32;
         let live = Live::new(&dir.join("services"), max_variables)
             .map_err(dir_err)?
-            .with_watch_threads(config.limits.watch_threads);
+            .with_watch_threads(config.limits.watch_threads)
+            .with_values_from_cluster(cluster.is_some());
         load_services(&store, &live)?;
         let limiter = AuthRateLimiter::with_tenant_limit(config.auth_rate_limit, config.tenant_auth_rate_limit);
         let limits = HandlerLimits::default();

@@ -35,6 +35,9 @@ pub struct Live {
     broken: RwLock<HashMap<String, (String, String, String)>>,
     /// The threads that watch the subscribed services' files.
     pool: Arc<WatchPool>,
+    /// Whether the values come from a cluster (which keeps them): then a non-persistent variable keeps its value
+    /// across a restart of this server, as the cluster does.
+    values_from_cluster: bool,
     /// A subscriber of every service, present and future (a cluster's publisher): see [`Live::subscribe_every_service`].
     everything: RwLock<Option<EveryService>>,
 }
@@ -68,12 +71,19 @@ impl Live {
             broken: RwLock::default(),
             pool: Arc::new(WatchPool::new(crate::config::Limits::default().watch_threads)),
             everything: RwLock::default(),
+            values_from_cluster: false,
         })
     }
 
     /// Watches the subscribed services' files with at most `threads` threads (see `Limits::watch_threads`).
     pub fn with_watch_threads(mut self, threads: usize) -> Live {
         self.pool = Arc::new(WatchPool::new(threads));
+        self
+    }
+
+    /// In a cluster: non-persistent variables are not reset when a file is loaded (see `values_from_cluster`).
+    pub fn with_values_from_cluster(mut self, clustered: bool) -> Live {
+        self.values_from_cluster = clustered;
         self
     }
 
@@ -173,7 +183,7 @@ impl Live {
         for record in records {
             let value_type = ValueType::from_tag(record.type_tag).unwrap_or_default();
             match live.meta(&record.variable_name) {
-                Ok((handle, _)) if !record.persistent => {
+                Ok((handle, _)) if !record.persistent && !self.values_from_cluster => {
                     live.write(&record.variable_name, handle, &record.initial_data)?;
                 }
                 Ok(_) => {}
