@@ -1,5 +1,5 @@
-//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15). Standalone so far: the server does not
-//! use it yet (see `docs/cluster.md`).
+//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15): `commy serve --cluster` replicates its
+//! variables' values through it (see `docs/cluster.md`).
 //!
 //! - [`ClusterLink`]: a NATS connection and two KV buckets, [`METADATA_BUCKET`] and [`VARIABLES_BUCKET`], created
 //!   if missing. Variables: [`ClusterLink::put_variable`] (compare-and-set on the JetStream revision),
