@@ -126,12 +126,16 @@ async fn publish(
                 let mut map = replica.known();
                 let entry = map.entry(key.clone()).or_insert(known);
                 if entry.revision < revision {
+                    let mut synced = value.version;
                     if value.version > file.version {
-                        // The file's value, lifted to the version the cluster gave it; a local write since stays
-                        // dirty and goes out next.
+                        // The file's value, lifted to the version the cluster gave it. A local write since then (the
+                        // lift conflicts) leaves the file at another version than the one read: dirty, so it goes out
+                        // next, even if it reached the published version by itself.
                         match live.write_as_version(variable, handle, file.version, value.version, &value.data) {
-                            Ok(_) | Err(LiveError::Conflict { .. }) => {}
+                            Ok(_) => {}
+                            Err(LiveError::Conflict { .. }) => synced = file.version,
                             Err(error) => {
+                                synced = file.version;
                                 tracing::warn!(%error, %key, "could not lift the file's version to the cluster's")
                             }
                         }
@@ -139,7 +143,7 @@ async fn publish(
                     *entry = Known {
                         revision,
                         version: value.version,
-                        synced: value.version,
+                        synced,
                     };
                 }
                 replica.stats.published.inc();
