@@ -180,7 +180,7 @@ async fn concurrent_writers_converge_and_compare_and_set_increments_add_up() {
     let mut readers = Vec::new();
     let mut tenant_keys = Vec::new();
     for node in &nodes {
-        tenant_keys.push(set_up(node, &["count", "last"]).await);
+        tenant_keys.push(set_up(node, &["count", "last", "mapped"]).await);
     }
     for (at, (node, key)) in nodes.iter().zip(tenant_keys).enumerate() {
         readers.push(open_service(node, Transport::Remote, &key).await);
@@ -210,6 +210,19 @@ async fn concurrent_writers_converge_and_compare_and_set_increments_add_up() {
             drop(client);
             0
         }));
+        // Writers through each server's mapping at the same time: published after the fact, racing each other.
+        let (client, service) = open_service(node, Transport::Local, &key).await;
+        tasks.push(tokio::spawn(async move {
+            for n in 0..20u64 {
+                service
+                    .write("mapped", at as u64 * 100 + n)
+                    .await
+                    .expect("a write to the mapping");
+                tokio::task::yield_now().await;
+            }
+            drop(client);
+            0
+        }));
     }
     let mut conflicts = 0;
     for task in tasks {
@@ -226,6 +239,12 @@ async fn concurrent_writers_converge_and_compare_and_set_increments_add_up() {
         finals[0].0 % 100,
         19,
         "the final value is some writer's last write: {finals:?}"
+    );
+    let mapped = same_everywhere("every server to end with the same mapped value", &readers, "mapped").await;
+    assert_eq!(
+        mapped[0].0 % 100,
+        19,
+        "the final value is some mapping writer's last write: {mapped:?}"
     );
 }
 
