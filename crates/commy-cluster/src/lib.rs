@@ -1,5 +1,5 @@
-//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15; `docs/cluster.md`). The server shares its
-//! metadata through it (`commy-server`'s `cluster` module).
+//! Commy's link to NATS JetStream, for a cluster of Commy servers (issue 15; `docs/cluster.md`): `commy serve
+//! --cluster` shares its metadata and replicates its variables' values through it (`commy-server`'s `cluster` module).
 //!
 //! - [`ClusterLink`]: a NATS connection and two KV buckets, [`METADATA_BUCKET`] and [`VARIABLES_BUCKET`], created
 //!   if missing. Variables: [`ClusterLink::put_variable`] (compare-and-set on the JetStream revision),

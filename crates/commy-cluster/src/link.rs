@@ -216,6 +216,18 @@ impl ClusterLink {
         &self.metadata
     }
 
+    /// The newest revision of the variables' bucket: a watch that has given this revision has seen every change
+    /// made before this call (0 for an empty bucket).
+    pub async fn last_variable_revision(&self) -> Result<u64, ClusterError> {
+        let info = bounded(
+            || format!("reading the state of the KV bucket '{VARIABLES_BUCKET}'"),
+            self.call_timeout,
+            self.variables.stream.get_info(),
+        )
+        .await?;
+        Ok(info.state.last_sequence)
+    }
+
     /// The bound on every NATS call.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout

@@ -81,12 +81,26 @@ impl ClusterLink {
         data: Bytes,
         expected_version: Option<u64>,
     ) -> Result<Written, ClusterError> {
+        self.write_versioned_above(key, data, expected_version, 0).await
+    }
+
+    /// [`Self::write_versioned`] for a writer whose own copy of the variable is at version `floor`, which may be
+    /// past the cluster's (a server's file with writes not yet published): the variable counts as being at the
+    /// higher of the two, for `expected_version` and for the next version.
+    pub async fn write_versioned_above(
+        &self,
+        key: &VariableKey,
+        data: Bytes,
+        expected_version: Option<u64>,
+        floor: u64,
+    ) -> Result<Written, ClusterError> {
         let deadline = Instant::now() + self.call_timeout();
         loop {
             let current = self.read_versioned(key).await?;
             let (version, revision) = current
                 .as_ref()
                 .map_or((0, 0), |(value, revision)| (value.version, *revision));
+            let version = version.max(floor);
             if let Some(expected) = expected_version.filter(|&expected| expected != version) {
                 return Err(ClusterError::VersionConflict {
                     key: key.to_string(),
@@ -115,6 +129,17 @@ impl ClusterLink {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Writes `value` as it is (its version decided by the caller), only if the variable is at `expected_revision`
+    /// (0: does not exist), else [`ClusterError::Conflict`]. Returns the write's revision.
+    pub async fn put_versioned(
+        &self,
+        key: &VariableKey,
+        value: &VersionedValue,
+        expected_revision: u64,
+    ) -> Result<u64, ClusterError> {
+        self.put_variable(key, value.encode(), Some(expected_revision)).await
     }
 }
 

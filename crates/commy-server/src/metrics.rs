@@ -176,6 +176,11 @@ impl Metrics {
         self.pushes_coalesced.inc();
     }
 
+    /// The registry, for a part of the server that keeps its own metrics (the cluster's) to register them.
+    pub(crate) fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// Every metric in the text format, for `/metrics` (see [`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
         let mut text = String::new();

@@ -105,10 +105,16 @@ impl Server {
             Some(cluster) => Some(Arc::new(Cluster::join(cluster).await?)),
             None => None,
         };
+        let data_dir = config.data_dir.clone();
         let server = Self::open_with(config, admin_key, cluster)?;
+        // The metadata first (tenants, services and variables this server lacks, with their files), then the values.
         crate::cluster::start_metadata(&server.app)
             .await
             .map_err(|error| StartError::Cluster(Box::new(error)))?;
+        if let Some(cluster) = &server.app.cluster {
+            let replicating = cluster.start_replication(&server.app, &data_dir).await;
+            replicating.map_err(|e| StartError::from(crate::cluster::JoinError::Link(e)))?;
+        }
         Ok(server)
     }
 
@@ -154,7 +160,8 @@ impl Server {
         let max_variables = config.limits.max_variables_per_service.clamp(1, u32::MAX as usize) as u32;
         let live = Live::new(&dir.join("services"), max_variables)
             .map_err(dir_err)?
-            .with_watch_threads(config.limits.watch_threads);
+            .with_watch_threads(config.limits.watch_threads)
+            .with_values_from_cluster(cluster.is_some());
         load_services(&store, &live)?;
         let limiter = AuthRateLimiter::with_tenant_limit(config.auth_rate_limit, config.tenant_auth_rate_limit);
         let limits = HandlerLimits::default();
@@ -179,7 +186,11 @@ impl Server {
             max_token_ttl_secs: config.max_token_ttl_secs,
             cluster,
         });
-        let metrics = Arc::new(Metrics::new());
+        let mut metrics = Metrics::new();
+        if let Some(cluster) = &app.cluster {
+            cluster.register_metrics(metrics.registry_mut());
+        }
+        let metrics = Arc::new(metrics);
         let door = Arc::new(FrontDoor::new(app.clone(), metrics.clone()));
         door.update_gauges();
         Ok(Server {

@@ -173,6 +173,15 @@ pub enum AccessError {
     /// write there.
     #[error("the service moved to a new file; nothing was written to this one")]
     Moved,
+    /// A write at a given version ([`crate::Service::write_as_version`]) named a version that is not past the one it
+    /// replaces: versions never go back. Nothing was written.
+    #[error("version {version} is not past the expected version {expected}; nothing was written")]
+    VersionNotAhead {
+        /// The version the write replaces.
+        expected: u64,
+        /// The version it was to publish.
+        version: u64,
+    },
 }
 
 /// Changing the layout (allocate, free, resize, grow) failed. Nothing was changed.

@@ -341,14 +341,35 @@ impl Service {
     /// Takes the variable's lock, fills the inactive slot, publishes it by bumping the version, releases the lock,
     /// then signals watchers (a futex wake only when some watcher sleeps).
     pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, None, data, Wait::Bounded, || {})
+        self.write_with(var, None, None, data, Wait::Bounded, || {})
+    }
+
+    /// Writes the whole value as version `version` (not one past the current): only if the variable is still at
+    /// version `expected`, else changes nothing and fails with [`AccessError::Conflict`] carrying the current
+    /// version. `version` must be past `expected` (else [`AccessError::VersionNotAhead`]). Returns `version`.
+    ///
+    /// For a server that keeps its file at versions decided elsewhere (a cluster's version of each variable). The
+    /// slot a version selects is its parity: a jump to a version of the same parity as the current one first
+    /// publishes the value as `version - 1` (the other slot), then as `version`, so that no reader ever copies the
+    /// slot being filled. Readers may see the value at `version - 1` for that moment; versions never go back.
+    pub fn write_as_version(
+        &self,
+        var: VarHandle,
+        expected: u64,
+        version: u64,
+        data: &[u8],
+    ) -> Result<u64, AccessError> {
+        if version <= expected {
+            return Err(AccessError::VersionNotAhead { expected, version });
+        }
+        self.write_with(var, Some(expected), Some(version), data, Wait::Bounded, || {})
     }
 
     /// [`Service::write`] (or, with `expected`, [`Service::write_if_version`]) that does not wait for the variable's
     /// lock: if another writer holds it, fails at once with [`AccessError::LockBusy`] and changes nothing. For callers
     /// that must not block (an async server's worker thread), which then wait elsewhere.
     pub fn try_write(&self, var: VarHandle, expected: Option<u64>, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, expected, data, Wait::Never, || {})
+        self.write_with(var, expected, None, data, Wait::Never, || {})
     }
 
     /// Compare-and-set: writes the whole value only if the variable's version is still `expected`, else changes
@@ -358,13 +379,13 @@ impl Service {
     /// The compare happens under the variable's lock, so it is atomic with respect to every other writer in every
     /// process: of several writers that read version `v` and try to replace it, exactly one succeeds.
     pub fn write_if_version(&self, var: VarHandle, expected: u64, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, Some(expected), data, Wait::Bounded, || {})
+        self.write_with(var, Some(expected), None, data, Wait::Bounded, || {})
     }
 
     /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
     #[cfg(feature = "test-hooks")]
     pub fn write_with_hook(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
-        self.write_with(var, None, data, Wait::Bounded, mid_write)
+        self.write_with(var, None, None, data, Wait::Bounded, mid_write)
     }
 
     /// The first byte of this process's mapping of the file. For tests that check that a read-only attachment is
@@ -381,6 +402,7 @@ impl Service {
         &self,
         var: VarHandle,
         expected: Option<u64>,
+        publish_as: Option<u64>,
         data: &[u8],
         wait: Wait,
         mid_write: impl FnOnce(),
@@ -418,15 +440,31 @@ impl Service {
                 return Err(AccessError::Conflict { expected, current });
             }
             // Wraps rather than overflows if the file holds a damaged version of u64::MAX; the parity still flips.
-            let next = current.wrapping_add(1);
-            let slot = block + (next & 1) * layout::slot_size(capacity);
-            let (head, tail) = data.split_at((data.len() / 2) & !7);
-            map.copy_in(slot + layout::SLOT_HEADER, head);
-            mid_write();
-            #[cfg(feature = "test-hooks")]
-            crate::test_hooks::die_if_marked(data);
-            map.copy_in(slot + layout::SLOT_HEADER + head.len() as u64, tail);
-            map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
+            let next = publish_as.unwrap_or_else(|| current.wrapping_add(1));
+            let fill = |version: u64| {
+                let slot = block + (version & 1) * layout::slot_size(capacity);
+                map.copy_in(slot + layout::SLOT_HEADER, data);
+                map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
+            };
+            if next & 1 == current & 1 {
+                // The slot `next` selects is the one readers copy now: publish through the other one first.
+                let between = next.wrapping_sub(1);
+                fill(between);
+                if !guard.still_held() {
+                    return Err(AccessError::LockLost);
+                }
+                word.store(between, Ordering::Release);
+                fill(next);
+            } else {
+                let slot = block + (next & 1) * layout::slot_size(capacity);
+                let (head, tail) = data.split_at((data.len() / 2) & !7);
+                map.copy_in(slot + layout::SLOT_HEADER, head);
+                mid_write();
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::die_if_marked(data);
+                map.copy_in(slot + layout::SLOT_HEADER + head.len() as u64, tail);
+                map.u64_at(slot).store(data.len() as u64, Ordering::Relaxed);
+            }
             // Publish only while the lock is still ours: a process that judged us dead and took it over may be
             // writing this very slot. (It can only have done so by misjudging a live process; see lock.rs.)
             if !guard.still_held() {

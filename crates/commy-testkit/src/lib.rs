@@ -13,6 +13,7 @@
 //!
 //! Waits are bounded by [`GUARD`] so that a broken server fails a test instead of hanging it; no test asserts a time.
 
+pub mod cluster;
 mod http;
 mod local;
 pub mod nats;

@@ -11,7 +11,7 @@
 //! `nats-server -js` (from `COMMY_NATS_SERVER`: `export COMMY_NATS_SERVER="$(scripts/nats-server.sh)"`).
 //!
 //! `cargo bench -p commy-bench --bench cluster_push` (`COMMY_BENCH_SCALE=0.2` for a shorter run). Figures are in
-//! docs/performance.md, section 12.
+//! docs/performance.md, section 14.
 
 mod cluster;
 mod measure;

@@ -125,3 +125,51 @@ async fn increment(link: &ClusterLink, times: u64) -> u64 {
     }
     conflicts
 }
+
+#[tokio::test]
+async fn a_writer_ahead_of_the_cluster_writes_past_its_own_version_and_the_last_revision_is_known() {
+    let nats = NatsServer::start().await;
+    let link = link(&nats).await;
+    let key = VariableKey::new("acme", "counters", "ahead");
+    assert_eq!(link.last_variable_revision().await.unwrap(), 0);
+
+    // The cluster has version 1; the writer's own copy is at 7: the next version is 8, and 7 is the one to expect.
+    link.write_versioned(&key, Bytes::from_static(b"one"), Some(0))
+        .await
+        .unwrap();
+    let stale = link
+        .write_versioned_above(&key, Bytes::from_static(b"x"), Some(1), 7)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            ClusterError::VersionConflict {
+                expected: 1,
+                current: 7,
+                ..
+            }
+        ),
+        "{stale}"
+    );
+    let written = link
+        .write_versioned_above(&key, Bytes::from_static(b"eight"), Some(7), 7)
+        .await
+        .unwrap();
+    assert_eq!(written.version, 8);
+    assert_eq!(link.last_variable_revision().await.unwrap(), written.revision);
+
+    // A value whose version the caller decided, over the revision it expects only.
+    let value = commy_cluster::VersionedValue {
+        version: 20,
+        data: Bytes::from_static(b"twenty"),
+    };
+    let conflict = link
+        .put_versioned(&key, &value, written.revision - 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(conflict, ClusterError::Conflict { .. }), "{conflict}");
+    let revision = link.put_versioned(&key, &value, written.revision).await.unwrap();
+    let (read, at) = link.read_versioned(&key).await.unwrap().expect("the variable");
+    assert_eq!((read, at), (value, revision));
+}

@@ -1,6 +1,7 @@
 //! Membership of a cluster of Commy servers over NATS JetStream (docs/cluster.md): the link to NATS and the cluster
 //! key. A server started without `--cluster` has no [`Cluster`] and never touches NATS.
 
+mod follow;
 mod join_publish;
 mod key_file;
 mod meta_apply;
@@ -9,9 +10,16 @@ mod meta_watch;
 pub(crate) mod metadata;
 mod outbox;
 pub(crate) mod publish;
+mod remote_write;
+mod replica;
+mod stats;
+mod value_publish;
 
 use crate::config::{ClusterConfig, NatsCredentials};
 use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
+use replica::Replica;
+use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) use key_file::{read_cluster_key, KeyFileError};
 pub(crate) use meta_records::{JwtMeta, SealedSecret, TenantMeta};
@@ -35,6 +43,8 @@ pub(crate) struct Cluster {
     key: ClusterKey,
     /// This server's progress through the cluster's metadata.
     pub(crate) meta: metadata::MetaState,
+    /// What this server knows of the cluster's variables, and its changes not yet published.
+    replica: Arc<Replica>,
 }
 
 impl Cluster {
@@ -52,6 +62,7 @@ impl Cluster {
             link,
             key,
             meta: Default::default(),
+            replica: Arc::default(),
         })
     }
 
@@ -63,6 +74,21 @@ impl Cluster {
     /// The key that seals secrets before they go to NATS.
     pub(crate) fn key(&self) -> &ClusterKey {
         &self.key
+    }
+
+    /// Catches this server's files up with the cluster's variables (bounded), then starts following them: applying
+    /// other servers' changes and publishing this server's (see `follow.rs`). Call before serving.
+    pub(crate) async fn start_replication(
+        &self,
+        app: &Arc<crate::handlers::App>,
+        data_dir: &Path,
+    ) -> Result<(), ClusterError> {
+        follow::start(app, &self.link, &self.replica, data_dir).await
+    }
+
+    /// Registers the cluster's metrics (`commy_cluster_*`).
+    pub(crate) fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.replica.stats.register(registry);
     }
 
     /// Whether the NATS connection is up right now.

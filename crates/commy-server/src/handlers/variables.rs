@@ -105,16 +105,27 @@ pub(super) async fn write(app: &Arc<App>, s: &Session, req: WriteVariable) -> Re
         .new_bytes(value_type, capacity)
         .map_err(|e| HandlerError::bad_value(&req.variable_name, e))?;
     let expected = req.expected_version;
-    let version = match live.try_write(&req.variable_name, handle, expected, &bytes)? {
-        Some(version) => version,
-        None => {
-            let (name, data) = (req.variable_name.clone(), bytes.clone());
-            app.blocking(move |_| match expected {
-                Some(expected) => Ok(live.write_if_version(&name, handle, expected, &data)?),
-                None => Ok(live.write(&name, handle, &data)?),
-            })
-            .await?
+    let clustered = match &app.cluster {
+        Some(cluster) => {
+            cluster
+                .write(&live, &req.variable_name, handle, expected, &bytes)
+                .await?
         }
+        None => None,
+    };
+    let version = match clustered {
+        Some(version) => version,
+        None => match live.try_write(&req.variable_name, handle, expected, &bytes)? {
+            Some(version) => version,
+            None => {
+                let (name, data) = (req.variable_name.clone(), bytes.clone());
+                app.blocking(move |_| match expected {
+                    Some(expected) => Ok(live.write_if_version(&name, handle, expected, &data)?),
+                    None => Ok(live.write(&name, handle, &data)?),
+                })
+                .await?
+            }
+        },
     };
     let snap = StoredValue {
         data: bytes,

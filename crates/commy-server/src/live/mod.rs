@@ -35,6 +35,25 @@ pub struct Live {
     broken: RwLock<HashMap<String, (String, String, String)>>,
     /// The threads that watch the subscribed services' files.
     pool: Arc<WatchPool>,
+    /// Whether the values come from a cluster (which keeps them): then a non-persistent variable keeps its value
+    /// across a restart of this server, as the cluster does.
+    values_from_cluster: bool,
+    /// A subscriber of every service, present and future (a cluster's publisher): see [`Live::subscribe_every_service`].
+    everything: RwLock<Option<EveryService>>,
+}
+
+/// A subscription to every variable of every service, by one connection id.
+struct EveryService {
+    connection: u64,
+    sink: Arc<dyn PushSink>,
+}
+
+impl std::fmt::Debug for EveryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EveryService")
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Live {
@@ -51,12 +70,20 @@ impl Live {
             services: RwLock::default(),
             broken: RwLock::default(),
             pool: Arc::new(WatchPool::new(crate::config::Limits::default().watch_threads)),
+            everything: RwLock::default(),
+            values_from_cluster: false,
         })
     }
 
     /// Watches the subscribed services' files with at most `threads` threads (see `Limits::watch_threads`).
     pub fn with_watch_threads(mut self, threads: usize) -> Live {
         self.pool = Arc::new(WatchPool::new(threads));
+        self
+    }
+
+    /// In a cluster: non-persistent variables are not reset when a file is loaded (see `values_from_cluster`).
+    pub fn with_values_from_cluster(mut self, clustered: bool) -> Live {
+        self.values_from_cluster = clustered;
         self
     }
 
@@ -93,8 +120,27 @@ impl Live {
             },
         })?;
         let live = Arc::new(LiveService::new(record, path, owner, self.pool.clone()));
+        self.subscribe_everything(&live);
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)
+    }
+
+    /// Subscribes `sink`, as `connection`, to every variable of every service loaded now and created or loaded from
+    /// now on, so that it sees every change, a local process's writes to a mapping included.
+    pub fn subscribe_every_service(&self, connection: u64, sink: Arc<dyn PushSink>) {
+        let mut everything = self.everything.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *everything = Some(EveryService { connection, sink });
+        drop(everything);
+        for live in self.read_map().values() {
+            self.subscribe_everything(live);
+        }
+    }
+
+    fn subscribe_everything(&self, live: &LiveService) {
+        let everything = self.everything.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(every) = everything.as_ref() {
+            live.subscribe(every.connection, None, every.sink.clone());
+        }
     }
 
     /// Loads an existing service file at start-up and reconciles it with the store's variable records: variables the
@@ -137,7 +183,7 @@ impl Live {
         for record in records {
             let value_type = ValueType::from_tag(record.type_tag).unwrap_or_default();
             match live.meta(&record.variable_name) {
-                Ok((handle, _)) if !record.persistent => {
+                Ok((handle, _)) if !record.persistent && !self.values_from_cluster => {
                     live.write(&record.variable_name, handle, &record.initial_data)?;
                 }
                 Ok(_) => {}
@@ -148,6 +194,7 @@ impl Live {
                 Err(other) => return Err(other),
             }
         }
+        self.subscribe_everything(&live);
         self.write_map().insert(service_id.to_owned(), live.clone());
         Ok(live)
     }

@@ -336,6 +336,24 @@ impl LiveService {
         Ok(version)
     }
 
+    /// Writes `data` as version `version` (a cluster's), only over the file's version `expected`, else
+    /// [`LiveError::Conflict`] (a write came in between); pushes it like any write through this server.
+    pub fn write_as_version(
+        &self,
+        name: &str,
+        handle: VarHandle,
+        expected: u64,
+        version: u64,
+        data: &[u8],
+    ) -> Result<u64, LiveError> {
+        let service = self.file();
+        let version = service
+            .write_as_version(handle, expected, version, data)
+            .map_err(|err| self.access_error(name, err))?;
+        self.wrote(&service, name, handle, data, version);
+        Ok(version)
+    }
+
     /// Every variable, in table order.
     pub fn list(&self) -> Result<Vec<VariableMeta>, LiveError> {
         let service = self.file();
