@@ -11,7 +11,7 @@ use super::value_publish::{self, ClusterSink};
 use crate::handlers::App;
 use commy_cluster::{ClusterError, ClusterLink, VariableChange, VariableWatch, VersionedValue};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The file, in the data directory, that holds the last revision applied.
@@ -68,16 +68,19 @@ pub(crate) async fn start(
     );
     app.live
         .subscribe_every_service(value_publish::CLUSTER_CONNECTION, ClusterSink::new(replica.clone()));
-    tokio::spawn(follow(app.clone(), replica.clone(), watch));
-    tokio::spawn(value_publish::run(app.clone(), link.clone(), replica.clone()));
-    tokio::spawn(watch_connection(link.clone(), replica.clone(), path));
+    // The tasks hold the server weakly: they end once it is gone (an embedder may open the same data directory again).
+    let server = Arc::downgrade(app);
+    tokio::spawn(follow(server.clone(), replica.clone(), watch));
+    tokio::spawn(value_publish::run(server.clone(), link.clone(), replica.clone()));
+    tokio::spawn(watch_connection(server, link.clone(), replica.clone(), path));
     Ok(())
 }
 
 /// Applies every change from the watch, for as long as the server runs.
-async fn follow(app: Arc<App>, replica: Arc<Replica>, mut watch: VariableWatch) {
+async fn follow(app: Weak<App>, replica: Arc<Replica>, mut watch: VariableWatch) {
     loop {
         let change = watch.next().await;
+        let Some(app) = app.upgrade() else { return };
         apply(&app, &replica, change);
     }
 }
@@ -107,12 +110,15 @@ fn apply(app: &App, replica: &Replica, change: Result<VariableChange, ClusterErr
 }
 
 /// Logs when NATS is lost and back, sets `commy_cluster_connected`, and saves the applied revision.
-async fn watch_connection(link: ClusterLink, replica: Arc<Replica>, path: PathBuf) {
+async fn watch_connection(app: Weak<App>, link: ClusterLink, replica: Arc<Replica>, path: PathBuf) {
     let mut connected = true;
     let mut saved = read_revision(&path);
     replica.stats.connected.set(1);
     loop {
         tokio::time::sleep(SAVE_EVERY).await;
+        if app.strong_count() == 0 {
+            return;
+        }
         let now = link.is_connected();
         if now != connected {
             connected = now;

@@ -16,7 +16,7 @@ use commy_cluster::VariableKey;
 use commy_cluster::{ClusterError, ClusterLink, VersionedValue};
 use commy_proto::SubscriptionEnded;
 use commy_shm::VarHandle;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The connection id of the cluster's subscriptions (no client connection ever has it).
@@ -54,8 +54,9 @@ impl PushSink for ClusterSink {
 }
 
 /// The publisher task: runs for as long as the server does.
-pub(crate) async fn run(app: Arc<App>, link: ClusterLink, replica: Arc<Replica>) {
+pub(crate) async fn run(app: Weak<App>, link: ClusterLink, replica: Arc<Replica>) {
     loop {
+        let Some(app) = app.upgrade() else { return };
         if link.is_connected() {
             let mut unpublished = Vec::new();
             for (service_id, variable) in replica.take_pending() {
@@ -67,6 +68,7 @@ pub(crate) async fn run(app: Arc<App>, link: ClusterLink, replica: Arc<Replica>)
             replica.keep_pending(unpublished);
             replica.count_pending();
         }
+        drop(app);
         tokio::select! {
             () = replica.pending_changed() => {}
             () = tokio::time::sleep(TICK) => {}
