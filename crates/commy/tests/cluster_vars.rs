@@ -399,3 +399,46 @@ async fn servers_keep_serving_without_nats_say_so_and_converge_when_it_returns()
     )
     .await;
 }
+
+/// A write through a mapping is published at the version its writer was told: the publication coming back through
+/// the server's own watch is no new local write (it once was taken for one, published again one version up, and every
+/// subscriber saw the value twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_local_write_keeps_the_version_its_writer_was_told_on_every_server() {
+    let nats = NatsServer::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let nodes = nodes(&nats, &keys, 2);
+    let mut remote = Vec::new();
+    let mut keys_by_node = Vec::new();
+    for node in &nodes {
+        let key = set_up(node, &["level"]).await;
+        remote.push(open_service(node, Transport::Remote, &key).await);
+        keys_by_node.push(key);
+    }
+    let (_mapping, local) = open_service(&nodes[0], Transport::Local, &keys_by_node[0]).await;
+    let mut versions = Vec::new();
+    for value in 1..=5u64 {
+        let version = local.write("level", value).await.expect("a local write");
+        let read_all = || async {
+            let mut seen = Vec::new();
+            for (_, service) in &remote {
+                seen.push(read(service, "level").await);
+            }
+            seen
+        };
+        let seen = eventually("the local write on every server", read_all, |seen| {
+            seen.iter().all(|&(read, _)| read == value)
+        })
+        .await;
+        assert!(
+            seen.iter().all(|&(_, read)| read == version),
+            "write {value} was told version {version}; the servers read {seen:?}"
+        );
+        versions.push(version);
+    }
+    let steps: Vec<u64> = versions.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    assert!(
+        steps.iter().all(|&step| step == 1),
+        "one version per write: {versions:?}"
+    );
+}

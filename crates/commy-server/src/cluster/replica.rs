@@ -141,12 +141,33 @@ impl Replica {
         if before.is_some_and(|k| k.revision >= revision) {
             return Ok(Applied::AlreadyThere);
         }
-        let file = live.read(&key.variable)?.version;
+        let stored = live.read(&key.variable)?;
+        let file = stored.version;
         let seen = |synced| Known {
             revision,
             version: value.version,
             synced,
         };
+        if stored.data[..] == value.data[..] && value.version >= file {
+            // The file holds this very value already: this server's own publication coming back through the watch
+            // (it may arrive before the publisher has noted it), or the same value written everywhere. It is no
+            // local write to publish: the file takes the cluster's version, if it is behind it.
+            if value.version > file {
+                match live.write_as_version(&key.variable, handle, file, value.version, &value.data) {
+                    Ok(_) => {}
+                    Err(LiveError::Conflict { .. }) => {
+                        // A local write came in between: it is published over this change.
+                        known.insert(key.clone(), seen(before.map_or(file, |k| k.synced)));
+                        drop(known);
+                        self.mark_pending(live.id(), &key.variable);
+                        return Ok(Applied::LocalWins);
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            known.insert(key.clone(), seen(value.version));
+            return Ok(Applied::AlreadyThere);
+        }
         if let Some(before) = before.filter(|k| k.synced != file) {
             known.insert(key.clone(), seen(before.synced));
             drop(known);
