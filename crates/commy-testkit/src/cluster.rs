@@ -15,6 +15,8 @@ pub struct ClusterNode {
     commy: PathBuf,
     nats_url: String,
     key_file: PathBuf,
+    /// Further flags of `commy serve` (such as `--cluster-replicas 3`).
+    args: Vec<String>,
     dir: TempDir,
     /// The running process (`None` after [`ClusterNode::crash`]).
     pub process: Option<ServeProcess>,
@@ -32,10 +34,16 @@ impl ClusterNode {
     /// Starts a node of the cluster over NATS at `nats_url`, with `commy` the binary
     /// (`env!("CARGO_BIN_EXE_commy")`) and the key file from [`cluster_key_file`].
     pub fn start(commy: impl AsRef<Path>, nats_url: &str, key_file: &Path) -> ClusterNode {
+        Self::start_with(commy, nats_url, key_file, &[])
+    }
+
+    /// [`ClusterNode::start`] with further flags of `commy serve`; `nats_urls` may list several, comma-separated.
+    pub fn start_with(commy: impl AsRef<Path>, nats_urls: &str, key_file: &Path, args: &[&str]) -> ClusterNode {
         let mut node = ClusterNode {
             commy: commy.as_ref().to_owned(),
-            nats_url: nats_url.to_owned(),
+            nats_url: nats_urls.to_owned(),
             key_file: key_file.to_owned(),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
             dir: tempfile::tempdir().expect("a data directory"),
             process: None,
         };
@@ -50,6 +58,7 @@ impl ClusterNode {
             .args(["--cluster", &self.nats_url])
             .arg("--cluster-key-file")
             .arg(&self.key_file)
+            .args(&self.args)
             .env("COMMY_ADMIN_KEY", CLUSTER_ADMIN_KEY)
             .env("COMMY_LOG", "info,commy_server::cluster=debug");
         command

@@ -114,17 +114,6 @@ impl NatsServer {
     }
 }
 
-/// Writes a cluster key file (`--cluster-key-file`: 64 hexadecimal digits, mode 0600) at `path`, the same for every
-/// call, so that every server of a test's cluster can be given one.
-pub fn write_cluster_key_file(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let digits: String = (0..32u8)
-        .map(|i| format!("{:02x}", i.wrapping_mul(37) ^ 0x5a))
-        .collect();
-    std::fs::write(path, digits).expect("the cluster key file");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("mode 0600");
-}
-
 /// A loopback port free right now.
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

@@ -3,30 +3,16 @@
 
 use commy_client::{Allocation, Credentials, Service, Watch};
 use commy_proto::Permission;
-use commy_testkit::nats::write_cluster_key_file;
-use commy_testkit::process::{self, ServeProcess};
+use commy_testkit::cluster::{cluster_key_file, ClusterNode, CLUSTER_ADMIN_KEY};
 use commy_testkit::sdk::{remote_client, tenant_key_at};
 use commy_testkit::{guard, http_get, NatsCluster, GUARD};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-const ADMIN_KEY: &str = "cluster-test-admin-key-0123456789abcdef0123456789";
 const RIGHTS: &[Permission] = &[Permission::Read, Permission::Write, Permission::CreateService];
 
-fn start_commy(dir: &Path, key_file: &Path, urls: &[String]) -> ServeProcess {
-    let mut command = process::serve_command(env!("CARGO_BIN_EXE_commy"), dir);
-    command
-        .arg("--cluster")
-        .arg(urls.join(","))
-        .arg("--cluster-key-file")
-        .arg(key_file)
-        .args(["--cluster-replicas", "3"])
-        .env("COMMY_ADMIN_KEY", ADMIN_KEY);
-    ServeProcess::start(&mut command)
-}
-
-/// Service `plant` with u64 `level` on `addr`, made if it is not there yet.
+/// Service `plant` with u64 `level` on `addr`, made if it is not there yet (it may come from the other server).
 async fn plant(addr: SocketAddr, key: &str) -> Service {
     let client = remote_client(addr).await;
     client
@@ -57,7 +43,7 @@ async fn until(watch: &mut Watch, value: u64) {
     .await;
 }
 
-/// Writes `value`, retrying while the cluster elects a new leader for the bucket, for at most the guard.
+/// Writes `value`, retrying while JetStream elects a new leader for the bucket, for at most the guard.
 async fn write(service: &Service, value: u64) {
     let deadline = tokio::time::Instant::now() + GUARD;
     loop {
@@ -69,29 +55,34 @@ async fn write(service: &Service, value: u64) {
     }
 }
 
+/// A node over every NATS URL with three copies of each bucket. JetStream elects its leaders a moment after the nodes
+/// meet, and a server that cannot open its buckets yet exits: start it until it stays up, within the guard.
+fn start_node(key_file: &Path, nats: &NatsCluster) -> ClusterNode {
+    let urls = nats.urls().join(",");
+    let args = ["--cluster-replicas", "3"];
+    let deadline = std::time::Instant::now() + GUARD;
+    loop {
+        let started =
+            std::panic::catch_unwind(|| ClusterNode::start_with(env!("CARGO_BIN_EXE_commy"), &urls, key_file, &args));
+        match started {
+            Ok(node) => return node,
+            Err(_) if std::time::Instant::now() > deadline => panic!("no commy serve came up\n{}", nats.logs()),
+            Err(_) => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_commy_servers_keep_replicating_when_one_of_three_nats_nodes_dies() {
     let mut nats = NatsCluster::start(3).await;
-    let urls = nats.urls();
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("cluster.key");
-    write_cluster_key_file(&key_file);
-    // JetStream elects its leaders a moment after the nodes meet: a server that cannot open its buckets yet exits,
-    // so start each until one stays up.
-    let a = start_until_up(&dir.path().join("a"), &key_file, &urls, &nats);
-    let b = start_until_up(&dir.path().join("b"), &key_file, &urls, &nats);
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = cluster_key_file(keys.path());
+    let a = start_node(&key_file, &nats);
+    let b = start_node(&key_file, &nats);
 
-    let key = tenant_key_at(a.addr, ADMIN_KEY, "acme", RIGHTS).await;
-    let on_a = plant(a.addr, &key).await;
-    let key_b = match remote_client(b.addr)
-        .await
-        .authenticate(Some("acme"), Credentials::api_key(&key))
-        .await
-    {
-        Ok(_) => key.clone(),
-        Err(_) => tenant_key_at(b.addr, ADMIN_KEY, "acme", RIGHTS).await,
-    };
-    let on_b = plant(b.addr, &key_b).await;
+    let key = tenant_key_at(a.addr(), CLUSTER_ADMIN_KEY, "acme", RIGHTS).await;
+    let on_a = plant(a.addr(), &key).await;
+    let on_b = plant(b.addr(), &key).await;
     let mut watch = on_b.watch_variable("level").await.unwrap();
 
     write(&on_a, 1).await;
@@ -100,20 +91,8 @@ async fn two_commy_servers_keep_replicating_when_one_of_three_nats_nodes_dies() 
     nats.node(0).kill();
     write(&on_a, 2).await;
     until(&mut watch, 2).await;
-    for server in [&a, &b] {
-        let (status, _, body) = http_get(server.addr, "/healthz").await;
-        assert_eq!((status, body.as_str()), (200, "ok"), "{}", server.log());
-    }
-}
-
-fn start_until_up(dir: &Path, key_file: &Path, urls: &[String], nats: &NatsCluster) -> ServeProcess {
-    let deadline = std::time::Instant::now() + GUARD;
-    loop {
-        let attempt = std::panic::catch_unwind(|| start_commy(dir, key_file, urls));
-        match attempt {
-            Ok(server) => return server,
-            Err(_) if std::time::Instant::now() > deadline => panic!("no commy serve came up\n{}", nats.logs()),
-            Err(_) => std::thread::sleep(Duration::from_millis(300)),
-        }
+    for node in [&a, &b] {
+        let (status, _, body) = http_get(node.addr(), "/healthz").await;
+        assert_eq!((status, body.as_str()), (200, "ok"), "{}", node.log());
     }
 }

@@ -5,7 +5,7 @@ use async_nats::jetstream::kv;
 use commy_client::{Allocation, Client, Credentials, Error, Service, Watch};
 use commy_proto::Permission;
 use commy_server::config::{ClusterConfig, NatsCredentials, ServerConfig};
-use commy_testkit::nats::write_cluster_key_file;
+use commy_testkit::cluster::cluster_key_file;
 use commy_testkit::sdk::{remote_client, tenant_key_at};
 use commy_testkit::{NatsServer, ADMIN_KEY};
 use std::net::SocketAddr;
@@ -46,8 +46,7 @@ impl Cluster {
     pub async fn start(subscribers: usize) -> Cluster {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let key_file = dir.path().join("cluster.key");
-        write_cluster_key_file(&key_file);
+        let key_file = cluster_key_file(dir.path());
         let cluster = ClusterConfig {
             urls: vec![nats.url()],
             key_file,
