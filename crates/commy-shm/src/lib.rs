@@ -70,6 +70,7 @@ mod table;
 pub mod test_hooks;
 mod waiters;
 mod watch;
+mod wide_copy;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use latest::Latest;
