@@ -294,11 +294,10 @@ impl<T: VariableValue> Variable<T> {
     /// waits, computes and writes back is not woken by itself. On the local transport the thread sleeps on the
     /// variable's change word in the mapped file (docs/service-file.md, "Change words"), so a write to this variable
     /// in another process wakes it directly (one context switch, as a raw futex; a [`Watch`](crate::Watch) takes a
-    /// hop through a watcher thread), and writes to other variables wake it only if they share its change word (one of
-    /// 256, by table index). Never call it on an async runtime's
-    /// worker; the blocking client's [`Variable::wait_change`](crate::blocking::Variable::wait_change) is the same
-    /// call, and also works remotely. Here, on the remote transport, it is [`Error::InvalidRequest`]: use
-    /// [`Service::watch_variable`] there.
+    /// hop through a watcher thread), and writes to other variables wake it only if they share its change word (one
+    /// of 256, by table index). Never call it on an async runtime's worker; the blocking client's
+    /// [`Variable::wait_change`](crate::blocking::Variable::wait_change) is the same call, and also works remotely.
+    /// Here, on the remote transport, it is [`Error::InvalidRequest`]: use [`Service::watch_variable`] there.
     pub fn wait_change_blocking(&self, seen_version: u64, timeout: std::time::Duration) -> Result<Option<(T, u64)>> {
         let Some(local) = self.local.as_ref() else {
             return Err(Error::InvalidRequest(format!(
