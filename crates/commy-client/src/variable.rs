@@ -185,7 +185,10 @@ impl<T: VariableValue> Variable<T> {
 
     /// Reads the value.
     pub async fn read(&self) -> Result<T> {
-        Ok(self.read_versioned().await?.0)
+        if let Some(local) = self.read_local() {
+            return local.map(|(value, _)| value);
+        }
+        Ok(Box::pin(self.read_remote()).await?.0)
     }
 
     /// Reads the value now, in this thread, without a future: on the local transport, one seqlock read of the mapped
@@ -228,6 +231,12 @@ impl<T: VariableValue> Variable<T> {
         if let Some(local) = self.read_local() {
             return local;
         }
+        Box::pin(self.read_remote()).await
+    }
+
+    /// The read as a request. Boxed by its callers, so that their futures stay a few words long: the local path's
+    /// futures are created, moved and polled once per call, and a large one costs a copy each time.
+    async fn read_remote(&self) -> Result<(T, u64)> {
         let request = ReadVariable {
             service_id: self.service.id().to_owned(),
             variable_name: self.name.clone(),
@@ -274,6 +283,11 @@ impl<T: VariableValue> Variable<T> {
         if let Some(local) = self.write_local(value, expected_version) {
             return local;
         }
+        Box::pin(self.write_remote(value, expected_version)).await
+    }
+
+    /// The write as a request; boxed, as [`read_remote`](Self::read_remote).
+    async fn write_remote(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
         let (data, value) = T::payload(value).into_wire();
         let request = WriteVariable {
             service_id: self.service.id().to_owned(),
