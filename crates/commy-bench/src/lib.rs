@@ -9,6 +9,7 @@
 //! | local handle read, 8 B | `Variable::<u64>::read`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
 //! | local handle write, 8 B | `Variable::<u64>::write`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
 //! | local handle read_now, 8 B | `Variable::<u64>::read_now` (no future), ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
+//! | local handle write_now, 8 B | `Variable::<u64>::write_now` (no future), ns/op | `commy_shm::Service::write` through the SDK's own mapping |
 //! | local compare-and-set, 8 B | `Variable::<u64>::compare_and_set`, ns/op | the same handle's plain write (`write_now`) |
 //! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
 //! | local handle watch (same vCPU, cross vCPU) | handle write -> `Variable::wait_change_blocking` in another process, one way | the same raw futex ping-pong |
@@ -223,7 +224,7 @@ async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::R
     let n = iterations as usize;
     // Every case takes n samples of the SDK and n of its baseline.
     let progress =
-        Progress::new(2 * n as u64 * (10 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
+        Progress::new(2 * n as u64 * (11 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");
@@ -236,6 +237,8 @@ async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::R
         rows.push(local::handle_write(service, n, &progress).await?);
         progress.case("local handle read_now");
         rows.push(local::handle_read_now(service, n, &progress).await?);
+        progress.case("local handle write_now");
+        rows.push(local::handle_write_now(service, n, &progress).await?);
         progress.case("local compare-and-set");
         rows.push(local::handle_compare_and_set(service, n, &progress).await?);
         rows.extend(watch::rows(target, service, n, &progress).await?);

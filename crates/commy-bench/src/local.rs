@@ -173,3 +173,24 @@ pub(crate) async fn handle_compare_and_set(service: &Service, n: usize, progress
     row.aim = None;
     Ok(row)
 }
+
+/// A `Variable<u64>` handle's `write_now` (no future) against `commy_shm::Service::write` on the same mapping.
+pub(crate) async fn handle_write_now(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let (raw, handle) = mapping(service)?;
+    let variable = service.variable::<u64>(VALUE).await?;
+    let mut value = 0u64;
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local handle write_now, 8 B",
+        "commy-shm write, same mapping",
+        {
+            value += 1;
+            raw.write(black_box(handle), &value.to_le_bytes())?
+        },
+        {
+            value += 1;
+            black_box(&variable).write_now(value)?
+        },
+    ))
+}
