@@ -254,13 +254,19 @@ impl<T: VariableValue> Variable<T> {
 
     /// Writes the value; returns the new version. Needs `write`.
     pub async fn write(&self, value: T::Arg<'_>) -> Result<u64> {
-        self.write_at(value, None).await
+        if let Some(local) = self.write_local(value, None) {
+            return local;
+        }
+        Box::pin(self.write_remote(value, None)).await
     }
 
     /// Compare-and-set: writes the value only if the variable is still at `expected_version`, and returns the new
     /// version; otherwise writes nothing and fails with [`Error::Conflict`]. See [`Service::compare_and_set`].
     pub async fn compare_and_set(&self, expected_version: u64, value: T::Arg<'_>) -> Result<u64> {
-        self.write_at(value, Some(expected_version)).await
+        if let Some(local) = self.write_local(value, Some(expected_version)) {
+            return local;
+        }
+        Box::pin(self.write_remote(value, Some(expected_version))).await
     }
 
     /// Replaces the value with `f(current)`, by compare-and-set, reading and trying again while another writer comes
@@ -279,14 +285,8 @@ impl<T: VariableValue> Variable<T> {
         }
     }
 
-    async fn write_at(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
-        if let Some(local) = self.write_local(value, expected_version) {
-            return local;
-        }
-        Box::pin(self.write_remote(value, expected_version)).await
-    }
-
-    /// The write as a request; boxed, as [`read_remote`](Self::read_remote).
+    /// The write as a request; boxed by its callers, as [`read_remote`](Self::read_remote), whose local path runs in
+    /// their own body (a nested future costs a construction and a poll per call).
     async fn write_remote(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
         let (data, value) = T::payload(value).into_wire();
         let request = WriteVariable {
