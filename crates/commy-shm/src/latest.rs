@@ -71,3 +71,23 @@ impl<T: fmt::Debug> fmt::Debug for Latest<T> {
         f.debug_tuple("Latest").field(self.get()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Latest;
+
+    #[test]
+    fn a_store_replaces_the_value_unless_kept_and_earlier_values_stay_readable() {
+        let cell = Latest::new(1u64);
+        let first = cell.get();
+        assert_eq!(*cell.store_unless(|&v| v == 1, || Ok::<_, ()>(2)).unwrap(), 1, "kept");
+        assert_eq!(cell.stored(), 1);
+        assert_eq!(
+            *cell.store_unless(|&v| v == 2, || Ok::<_, ()>(2)).unwrap(),
+            2,
+            "replaced"
+        );
+        assert_eq!(cell.store_unless(|_| false, || Err("no")), Err("no"));
+        assert_eq!((*cell.get(), *first, cell.stored()), (2, 1, 2));
+    }
+}
