@@ -66,6 +66,13 @@ fn local(c: &mut Criterion) {
     g.bench_function("SDK read_u64", |b| {
         b.iter(|| svc.read_u64(black_box("v")).now_or_never().unwrap().unwrap())
     });
+    let handle_u64 = svc.variable::<u64>("v").now_or_never().unwrap().unwrap();
+    g.bench_function("SDK handle read_now", |b| {
+        b.iter(|| black_box(&handle_u64).read_now().unwrap())
+    });
+    g.bench_function("SDK handle read (async, polled once)", |b| {
+        b.iter(|| black_box(&handle_u64).read().now_or_never().unwrap().unwrap())
+    });
     g.bench_function("SDK read (Snapshot)", |b| {
         b.iter(|| svc.read(black_box("v")).now_or_never().unwrap().unwrap())
     });

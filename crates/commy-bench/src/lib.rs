@@ -8,9 +8,13 @@
 //! | local write, 8 B | `Service::write_u64`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
 //! | local handle read, 8 B | `Variable::<u64>::read`, ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
 //! | local handle write, 8 B | `Variable::<u64>::write`, ns/op | `commy_shm::Service::write` through the SDK's own mapping |
+//! | local handle read_now, 8 B | `Variable::<u64>::read_now` (no future), ns/op | `commy_shm::Service::read_into` through the SDK's own mapping |
+//! | local handle write_now, 8 B | `Variable::<u64>::write_now` (no future), ns/op | `commy_shm::Service::write` through the SDK's own mapping |
+//! | local compare-and-set, 8 B | `Variable::<u64>::compare_and_set`, ns/op | the same handle's plain write (`write_now`) |
 //! | local watch (same vCPU, cross vCPU) | write -> `Watch` in another process, one way | a raw futex ping-pong between two processes, pinned alike |
 //! | local handle watch (same vCPU, cross vCPU) | handle write -> `Variable::wait_change_blocking` in another process, one way | the same raw futex ping-pong |
 //! | remote read | `Service::read_u64` round trip | a raw WebSocket echo round trip over loopback |
+//! | remote compare-and-set | a remote handle's `compare_and_set` round trip | the same handle's `write` round trip |
 //! | remote watch | write by one client -> push to another | a raw WebSocket echo round trip over loopback |
 //! | login | `Authenticate` (API key) round trip | a `Heartbeat` round trip on the same connection |
 //!
@@ -220,7 +224,7 @@ async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::R
     let n = iterations as usize;
     // Every case takes n samples of the SDK and n of its baseline.
     let progress =
-        Progress::new(2 * n as u64 * (7 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
+        Progress::new(2 * n as u64 * (11 + watch::placement_count() as u64) + (n * watch::placement_count()) as u64);
     let rows = async {
         let mut rows = Vec::new();
         progress.case("local read");
@@ -231,10 +235,18 @@ async fn cases(target: &Target, service: &Service, iterations: u32) -> anyhow::R
         rows.push(local::handle_read(service, n, &progress).await?);
         progress.case("local handle write");
         rows.push(local::handle_write(service, n, &progress).await?);
+        progress.case("local handle read_now");
+        rows.push(local::handle_read_now(service, n, &progress).await?);
+        progress.case("local handle write_now");
+        rows.push(local::handle_write_now(service, n, &progress).await?);
+        progress.case("local compare-and-set");
+        rows.push(local::handle_compare_and_set(service, n, &progress).await?);
         rows.extend(watch::rows(target, service, n, &progress).await?);
         let mut remote = remote::Remote::connect(target, service.name()).await?;
         progress.case("remote read");
         rows.push(remote.read(n, &progress).await?);
+        progress.case("remote compare-and-set");
+        rows.push(remote.compare_and_set(n, &progress).await?);
         progress.case("remote watch");
         rows.push(remote.watch(n, &progress).await?);
         remote.close();

@@ -135,3 +135,62 @@ pub(crate) async fn handle_write(service: &Service, n: usize, progress: &Progres
         },
     ))
 }
+
+/// A `Variable<u64>` handle's `read_now` (no future) against `commy_shm::Service::read_into` on the same mapping.
+pub(crate) async fn handle_read_now(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let (raw, handle) = mapping(service)?;
+    let variable = service.variable::<u64>(VALUE).await?;
+    let mut buf = [0u8; 8];
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local handle read_now, 8 B",
+        "commy-shm read_into, same mapping",
+        raw.read_into(black_box(handle), black_box(&mut buf))?,
+        black_box(&variable).read_now()?,
+    ))
+}
+
+/// A `Variable<u64>` handle's compare-and-set (always at the current version, so it always writes) against the
+/// same handle's plain write, interleaved.
+pub(crate) async fn handle_compare_and_set(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let variable = service.variable::<u64>(VALUE).await?;
+    let (mut value, mut version) = variable.read_versioned_now()?;
+    let mut row = timed_pair!(
+        n,
+        progress,
+        "local compare-and-set, 8 B",
+        "the handle's plain write",
+        {
+            value += 1;
+            version = variable.write_now(black_box(value))?;
+        },
+        {
+            value += 1;
+            version = variable.compare_and_set(version, black_box(value)).await?;
+        },
+    );
+    row.aim = None;
+    Ok(row)
+}
+
+/// A `Variable<u64>` handle's `write_now` (no future) against `commy_shm::Service::write` on the same mapping.
+pub(crate) async fn handle_write_now(service: &Service, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+    let (raw, handle) = mapping(service)?;
+    let variable = service.variable::<u64>(VALUE).await?;
+    let mut value = 0u64;
+    Ok(timed_pair!(
+        n,
+        progress,
+        "local handle write_now, 8 B",
+        "commy-shm write, same mapping",
+        {
+            value += 1;
+            raw.write(black_box(handle), &value.to_le_bytes())?
+        },
+        {
+            value += 1;
+            black_box(&variable).write_now(value)?
+        },
+    ))
+}

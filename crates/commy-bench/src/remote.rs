@@ -83,6 +83,38 @@ impl Remote {
         })
     }
 
+    /// A remote handle's compare-and-set round trips (always at the current version, so each writes) against the
+    /// same handle's plain write round trips, alternating.
+    pub(crate) async fn compare_and_set(&mut self, n: usize, progress: &Progress) -> anyhow::Result<Row> {
+        let variable = self.service.variable::<u64>(VALUE).await?;
+        let mut value = variable.read().await?;
+        let warm = warmup(n);
+        let (mut sdk, mut base) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..warm + n {
+            value += 1;
+            let start = Instant::now();
+            let version = variable.write(value).await?;
+            let b = start.elapsed().as_nanos() as f64;
+            value += 1;
+            let start = Instant::now();
+            variable.compare_and_set(version, value).await?;
+            let s = start.elapsed().as_nanos() as f64;
+            if i >= warm {
+                base.push(b);
+                sdk.push(s);
+                progress.tick();
+                progress.tick();
+            }
+        }
+        Ok(Row {
+            case: "remote compare-and-set, round trip",
+            figure: Figure::Latency(percentiles(sdk)),
+            baseline_name: "the handle's plain write, round trip",
+            baseline: Figure::Latency(percentiles(base)),
+            aim: None,
+        })
+    }
+
     /// From the start of a write by one client to the change arriving at the other client's `Watch`, against echo
     /// round trips, alternating. Write and push are both one hop each way, as an echo is.
     pub(crate) async fn watch(&mut self, n: usize, progress: &Progress) -> anyhow::Result<Row> {

@@ -68,23 +68,33 @@ pub(crate) async fn rows(
     let dir = tempfile::tempdir_in("/dev/shm")
         .or_else(|_| tempfile::tempdir())
         .context("cannot make a scratch directory")?;
-    let mut rows = Vec::new();
-    for at in placements()? {
-        progress.case(at.case);
-        let (mut futex, mut sdk, mut handle) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for pass in 0..PASSES {
-            let rounds = n / PASSES + usize::from(pass < n % PASSES);
-            let path = dir.path().join(format!("futex-{}-{pass}", at.echoer));
-            let pair = FutexPingPong::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-            let arg = path.to_string_lossy();
-            futex.extend(ping_pong(target, Role::FutexPing, Role::FutexEcho, &arg, at, rounds).await?);
-            drop(pair);
-            progress.add(rounds as u64);
-            sdk.extend(ping_pong(target, Role::SdkPing, Role::SdkEcho, service.name(), at, rounds).await?);
-            progress.add(rounds as u64);
-            handle.extend(ping_pong(target, Role::HandlePing, Role::HandleEcho, service.name(), at, rounds).await?);
-            progress.add(rounds as u64);
+    let placements = placements()?;
+    // Per placement: futex, handle and `Watch` round trips.
+    let mut samples: Vec<[Vec<f64>; 3]> = placements.iter().map(|_| Default::default()).collect();
+    // Every handle pass (of every placement) before any `Watch` pass: a `Watch` child that exits while its watcher
+    // thread sleeps leaves its waiter registration behind until a sweep, and while it stays, every write pays a
+    // FUTEX_WAKE on the change counter. Each pass beside a futex pass of its own.
+    for (kind, ping, echo) in [
+        (1, Role::HandlePing, Role::HandleEcho),
+        (2, Role::SdkPing, Role::SdkEcho),
+    ] {
+        for (at, got) in placements.iter().zip(&mut samples) {
+            progress.case(if kind == 1 { at.handle_case } else { at.case });
+            for pass in 0..PASSES {
+                let rounds = n / PASSES + usize::from(pass < n % PASSES);
+                let path = dir.path().join(format!("futex-{}-{kind}-{pass}", at.echoer));
+                let pair = FutexPingPong::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                let arg = path.to_string_lossy();
+                got[0].extend(ping_pong(target, Role::FutexPing, Role::FutexEcho, &arg, *at, rounds).await?);
+                drop(pair);
+                progress.add(rounds as u64 / 2);
+                got[kind].extend(ping_pong(target, ping, echo, service.name(), *at, rounds).await?);
+                progress.add(rounds as u64);
+            }
         }
+    }
+    let mut rows = Vec::new();
+    for (at, [futex, handle, sdk]) in placements.iter().zip(samples) {
         let futex = percentiles(futex).scaled(0.5);
         rows.push(Row {
             case: at.case,

@@ -7,10 +7,10 @@ use crate::value::sealed::Codec;
 use crate::value::{NotOfType, VariableValue};
 use crate::{Error, Result};
 use commy_proto::{ReadVariable, ServerMessage, ValueType, WriteVariable};
-use commy_shm::{AccessError, Resolved};
+use commy_shm::{AccessError, Latest, Resolved};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 /// A handle to one variable of a [`Service`], made by [`Service::variable`]: `service.variable::<u64>("speed")`.
 ///
@@ -22,7 +22,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// checks the type again. On the remote transport the same calls are requests.
 ///
 /// `T` is `u64`, `i64`, `f64`, `bool` or `String` for a variable of that type, or `Vec<u8>` for the raw bytes of a
-/// variable of any type. A handle is cheap to clone, and clones share one resolution.
+/// variable of any type. A handle is cheap to clone; each clone resolves on its own and is a writer of its own for
+/// [`wait_change_blocking`](Variable::wait_change_blocking), which skips the writes of the handle it is called on.
 pub struct Variable<T: VariableValue> {
     service: Service,
     name: String,
@@ -32,14 +33,31 @@ pub struct Variable<T: VariableValue> {
 }
 
 /// The local transport's state: the mapping, and the variable resolved in it.
-#[derive(Clone)]
 struct Local {
     mapped: Arc<Mapped>,
-    resolved: Arc<RwLock<Resolution>>,
+    /// The resolution in the newest file this handle met. A read loads it (one pointer) and compares its generation
+    /// with the mapping's (one word); only when the service moved does it resolve again and store the new one. The
+    /// resolutions in earlier files stay alive with the handle: a service moves rarely.
+    resolved: Latest<Resolution>,
+}
+
+impl Local {
+    /// A copy with a resolution of its own, so a writer tag of its own (see [`Variable::wait_change_blocking`]).
+    fn fork(&self) -> Local {
+        let current = self.resolved.get();
+        Local {
+            mapped: self.mapped.clone(),
+            resolved: Latest::new(Resolution {
+                generation: current.generation,
+                resolved: current.resolved.clone(),
+            }),
+        }
+    }
 }
 
 /// The variable resolved in one file of the mapping: the server may move the service to a new file (see
 /// `local/remap.rs`), and the handle then resolves the name again in it.
+#[derive(Debug)]
 struct Resolution {
     /// The mapping's generation (which file) this was resolved in.
     generation: u64,
@@ -55,7 +73,7 @@ impl<T: VariableValue> Clone for Variable<T> {
             service: self.service.clone(),
             name: self.name.clone(),
             value_type: self.value_type,
-            local: self.local.clone(),
+            local: self.local.as_ref().map(Local::fork),
             _value: PhantomData,
         }
     }
@@ -84,7 +102,7 @@ impl Service {
                 let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();
                 let local = Local {
                     mapped: mapped.clone(),
-                    resolved: Arc::new(RwLock::new(Resolution { generation, resolved })),
+                    resolved: Latest::new(Resolution { generation, resolved }),
                 };
                 (value_type, Some(local))
             }
@@ -168,7 +186,45 @@ impl<T: VariableValue> Variable<T> {
 
     /// Reads the value.
     pub async fn read(&self) -> Result<T> {
-        Ok(self.read_versioned().await?.0)
+        if let Some(local) = self.read_local() {
+            return local.map(|(value, _)| value);
+        }
+        Ok(Box::pin(self.read_remote()).await?.0)
+    }
+
+    /// Reads the value now, in this thread, without a future: on the local transport, one seqlock read of the mapped
+    /// file (the fastest read the SDK has). On the remote transport it is [`Error::InvalidRequest`]: use
+    /// [`read`](Variable::read) there (or the blocking client's [`Variable::read`](crate::blocking::Variable::read),
+    /// which works on both).
+    #[inline]
+    pub fn read_now(&self) -> Result<T> {
+        match self.read_local() {
+            Some(local) => local.map(|(value, _)| value),
+            None => Err(self.needs_local("reading")),
+        }
+    }
+
+    /// [`read_now`](Variable::read_now), with the version the value belongs to.
+    #[inline]
+    pub fn read_versioned_now(&self) -> Result<(T, u64)> {
+        self.read_local().unwrap_or_else(|| Err(self.needs_local("reading")))
+    }
+
+    /// Writes the value now, in this thread, without a future; returns the new version. On the remote transport it
+    /// is [`Error::InvalidRequest`], as for [`read_now`](Variable::read_now).
+    #[inline]
+    pub fn write_now(&self, value: T::Arg<'_>) -> Result<u64> {
+        self.write_local(value, None)
+            .unwrap_or_else(|| Err(self.needs_local("writing")))
+    }
+
+    /// The error of a call that needs the local transport; `doing` says what it does ("reading").
+    #[cold]
+    fn needs_local(&self, doing: &str) -> Error {
+        Error::InvalidRequest(format!(
+            "{doing} variable '{}' without a request needs the local transport; this handle is remote",
+            self.name
+        ))
     }
 
     /// Reads the value and the version it belongs to (for [`compare_and_set`](Variable::compare_and_set)).
@@ -176,6 +232,12 @@ impl<T: VariableValue> Variable<T> {
         if let Some(local) = self.read_local() {
             return local;
         }
+        Box::pin(self.read_remote()).await
+    }
+
+    /// The read as a request. Boxed by its callers, so that their futures stay a few words long: the local path's
+    /// futures are created, moved and polled once per call, and a large one costs a copy each time.
+    async fn read_remote(&self) -> Result<(T, u64)> {
         let request = ReadVariable {
             service_id: self.service.id().to_owned(),
             variable_name: self.name.clone(),
@@ -193,13 +255,19 @@ impl<T: VariableValue> Variable<T> {
 
     /// Writes the value; returns the new version. Needs `write`.
     pub async fn write(&self, value: T::Arg<'_>) -> Result<u64> {
-        self.write_at(value, None).await
+        if let Some(local) = self.write_local(value, None) {
+            return local;
+        }
+        Box::pin(self.write_remote(value, None)).await
     }
 
     /// Compare-and-set: writes the value only if the variable is still at `expected_version`, and returns the new
     /// version; otherwise writes nothing and fails with [`Error::Conflict`]. See [`Service::compare_and_set`].
     pub async fn compare_and_set(&self, expected_version: u64, value: T::Arg<'_>) -> Result<u64> {
-        self.write_at(value, Some(expected_version)).await
+        if let Some(local) = self.write_local(value, Some(expected_version)) {
+            return local;
+        }
+        Box::pin(self.write_remote(value, Some(expected_version))).await
     }
 
     /// Replaces the value with `f(current)`, by compare-and-set, reading and trying again while another writer comes
@@ -218,10 +286,9 @@ impl<T: VariableValue> Variable<T> {
         }
     }
 
-    async fn write_at(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
-        if let Some(local) = self.write_local(value, expected_version) {
-            return local;
-        }
+    /// The write as a request; boxed by its callers, as [`read_remote`](Self::read_remote), whose local path runs in
+    /// their own body (a nested future costs a construction and a poll per call).
+    async fn write_remote(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Result<u64> {
         let (data, value) = T::payload(value).into_wire();
         let request = WriteVariable {
             service_id: self.service.id().to_owned(),
@@ -237,12 +304,15 @@ impl<T: VariableValue> Variable<T> {
     }
 
     /// Blocks the calling thread until the variable is at another version than `seen_version`, or `timeout` passes;
-    /// returns the value and version then, or `None` on a timeout. On the local transport the thread sleeps on the
-    /// mapped file's change signal itself, so a write in another process wakes it directly (one context switch, as a
-    /// raw futex; a [`Watch`](crate::Watch) takes a hop through a watcher thread). Never call it on an async runtime's
-    /// worker; the blocking client's [`Variable::wait_change`](crate::blocking::Variable::wait_change) is the same
-    /// call, and also works remotely. Here, on the remote transport, it is [`Error::InvalidRequest`]: use
-    /// [`Service::watch_variable`] there.
+    /// returns the value and version then, or `None` on a timeout. Writes made through this very handle (from any
+    /// thread; not through a clone) do not end the wait: it goes on from the version they published, so a loop that
+    /// waits, computes and writes back is not woken by itself. On the local transport the thread sleeps on the
+    /// variable's change word in the mapped file (docs/service-file.md, "Change words"), so a write to this variable
+    /// in another process wakes it directly (one context switch, as a raw futex; a [`Watch`](crate::Watch) takes a
+    /// hop through a watcher thread), and writes to other variables wake it only if they share its change word (one
+    /// of 256, by table index). Never call it on an async runtime's worker; the blocking client's
+    /// [`Variable::wait_change`](crate::blocking::Variable::wait_change) is the same call, and also works remotely.
+    /// Here, on the remote transport, it is [`Error::InvalidRequest`]: use [`Service::watch_variable`] there.
     pub fn wait_change_blocking(&self, seen_version: u64, timeout: std::time::Duration) -> Result<Option<(T, u64)>> {
         let Some(local) = self.live_local() else {
             return Err(Error::InvalidRequest(format!(
@@ -258,6 +328,7 @@ impl<T: VariableValue> Variable<T> {
     }
 
     /// The read on the local transport (`None` on the remote one).
+    #[inline]
     pub(crate) fn read_local(&self) -> Option<Result<(T, u64)>> {
         let local = self.live_local()?;
         Some(
@@ -266,12 +337,11 @@ impl<T: VariableValue> Variable<T> {
         )
     }
 
-    /// The write on the local transport (`None` on the remote one).
+    /// The write on the local transport (`None` on the remote one). A read-only mapping fails in the write itself
+    /// ([`AccessError::ReadOnly`]), so the fast path asks nothing first.
+    #[inline]
     pub(crate) fn write_local(&self, value: T::Arg<'_>, expected_version: Option<u64>) -> Option<Result<u64>> {
         let local = self.live_local()?;
-        if !local.mapped.is_writable() {
-            return Some(Err(local.mapped.read_only()));
-        }
         Some(T::with_bytes(value, |bytes| {
             if T::VALUE_TYPE.is_none() {
                 // Raw bytes must still be a value of the variable's type, as the server would check.
@@ -296,42 +366,68 @@ impl<T: VariableValue> Variable<T> {
     /// under the same name), resolves the name again, checking its type, and retries once. If the service moved to a
     /// new file (a write met the old file's retired lock), waits for the mapping to follow the move, resolves in the
     /// new file, and retries once.
+    #[inline]
     fn with_resolved<R>(
         &self,
         local: &Local,
         op: impl Fn(&Resolved) -> std::result::Result<R, AccessError>,
     ) -> Result<R> {
-        let failed = |e| local.mapped.failed(&self.name, e);
         let resolution = self.current(local)?;
-        let generation = resolution.generation;
         match op(&resolution.resolved) {
-            Err(AccessError::Stale) => {
+            Ok(done) => Ok(done),
+            Err(e) => self.retry(local, resolution, e, op),
+        }
+    }
+
+    /// The slow path of [`with_resolved`](Self::with_resolved): `op` failed on `resolution` with `err`.
+    #[cold]
+    #[inline(never)]
+    fn retry<R>(
+        &self,
+        local: &Local,
+        resolution: &Resolution,
+        err: AccessError,
+        op: impl Fn(&Resolved) -> std::result::Result<R, AccessError>,
+    ) -> Result<R> {
+        let failed = |e| local.mapped.failed(&self.name, e);
+        match err {
+            AccessError::Stale => {
                 resolve_again::<T>(&local.mapped, &resolution.resolved, &self.name)?;
                 op(&resolution.resolved).map_err(failed)
             }
-            Err(AccessError::Moved) => {
-                drop(resolution);
+            AccessError::Moved => {
                 let started = std::time::Instant::now();
-                while local.mapped.generation() == generation && started.elapsed() < FOLLOW_MOVE_WAIT {
+                while local.mapped.generation() == resolution.generation && started.elapsed() < FOLLOW_MOVE_WAIT {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 op(&self.current(local)?.resolved).map_err(failed)
             }
-            other => other.map_err(failed),
+            other => Err(failed(other)),
         }
     }
 
-    /// The resolution in the mapping's current file, resolving the name again if the file was replaced.
-    fn current<'a>(&self, local: &'a Local) -> Result<std::sync::RwLockReadGuard<'a, Resolution>> {
-        let generation = local.mapped.generation();
-        let resolution = local.resolved.read().unwrap_or_else(PoisonError::into_inner);
-        if resolution.generation == generation {
+    /// The resolution in the mapping's current file: the stored one while the file is the same (one pointer load and
+    /// one compare), else a new one, resolved in the new file.
+    #[inline]
+    fn current<'a>(&self, local: &'a Local) -> Result<&'a Resolution> {
+        let resolution = local.resolved.get();
+        if resolution.generation == local.mapped.generation() {
             return Ok(resolution);
         }
-        drop(resolution);
-        let resolved = resolve::<T>(&local.mapped, &self.name)?;
-        *local.resolved.write().unwrap_or_else(PoisonError::into_inner) = Resolution { generation, resolved };
-        Ok(local.resolved.read().unwrap_or_else(PoisonError::into_inner))
+        self.follow_move(local)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn follow_move<'a>(&self, local: &'a Local) -> Result<&'a Resolution> {
+        let generation = local.mapped.generation();
+        local.resolved.store_unless(
+            |stored| stored.generation == generation,
+            || {
+                let resolved = resolve::<T>(&local.mapped, &self.name)?;
+                Ok(Resolution { generation, resolved })
+            },
+        )
     }
 
     fn not_of_type(&self, found: NotOfType) -> Error {

@@ -116,6 +116,11 @@ fn write<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, f: &Fixture) {
         });
         let floor = ProtocolWords::default();
         g.bench_function("protocol atomics", |b| b.iter(|| black_box(&floor).publish()));
+        let built = WriteAtomics::default();
+        g.bench_function("write atomics as built", |b| b.iter(|| black_box(&built).as_built()));
+        g.bench_function("write atomics, one locked op (membarrier design)", |b| {
+            b.iter(|| black_box(&built).one_locked_op())
+        });
     } else {
         g.bench_function("relaxed u64 copy", |b| {
             b.iter(|| {
@@ -158,6 +163,60 @@ impl ProtocolWords {
         self.lock.store(0, Ordering::Release);
         self.counter.fetch_add(1, Ordering::SeqCst);
         self.waiters.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// The shared-word operations of a write, on private words, in two designs (issue 12.2):
+///
+/// - as built: the lock's compare-and-swap, the copy, the version's release store, the change counter's SeqCst add,
+///   the waiter count's and the change word's loads, and the lock's compare-and-swap release (which must not free a
+///   lock somebody took over): three locked operations;
+/// - one locked operation (not built): the lock's compare-and-swap, then plain stores only (the counter moved with a
+///   plain store under the variable's lock, which may merge two writers' moves but still changes the futex word),
+///   and a release by plain store. It needs the watcher to pay the ordering instead: `membarrier(2)` before it sleeps,
+///   so that every writer's plain stores are visible to its check.
+#[derive(Default)]
+struct WriteAtomics {
+    lock: AtomicU64,
+    value: AtomicU64,
+    version: AtomicU64,
+    counter: AtomicU32,
+    waiters: AtomicU32,
+    change_word: AtomicU32,
+}
+
+impl WriteAtomics {
+    fn acquire(&self) {
+        while self
+            .lock
+            .compare_exchange_weak(0, 7, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {}
+    }
+
+    fn as_built(&self) -> bool {
+        self.acquire();
+        std::sync::atomic::fence(Ordering::Release);
+        self.value.store(9, Ordering::Relaxed);
+        let v = self.version.load(Ordering::Relaxed);
+        let held = self.lock.load(Ordering::Relaxed) == 7;
+        self.version.store(v + 1, Ordering::Release);
+        let _ = self.lock.compare_exchange(7, 0, Ordering::Release, Ordering::Relaxed);
+        self.counter.fetch_add(1, Ordering::SeqCst);
+        let wake = self.waiters.load(Ordering::SeqCst) > 0;
+        held && (wake || self.change_word.load(Ordering::SeqCst) & (1 << 31) != 0)
+    }
+
+    fn one_locked_op(&self) -> bool {
+        self.acquire();
+        self.value.store(9, Ordering::Relaxed);
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v + 1, Ordering::Release);
+        let c = self.counter.load(Ordering::Relaxed);
+        self.counter.store(c.wrapping_add(1), Ordering::Release);
+        let wake = self.change_word.load(Ordering::Relaxed) & (1 << 31) != 0;
+        self.lock.store(0, Ordering::Release);
+        wake
     }
 }
 

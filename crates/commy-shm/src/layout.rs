@@ -91,7 +91,14 @@ pub mod header {
     /// `[u64; 128]` (format 2): waiter registrations, each the lock identity of a process that raised `WAITERS`, or
     /// 0 (see `docs/service-file.md`, "Waiter registrations").
     pub const WAITER_SLOTS: usize = 1024;
+    /// `[u32; CHANGE_WORDS]` (format 2, additive): per-group change words (see `docs/service-file.md`, "Change
+    /// words"): the futex words a wait on one variable sleeps on. Bit 31 is set by a sleeper before it sleeps; bits
+    /// 0-30 count the wake-ups writers made. Zero in files no waiter used; 3072..4096 stays reserved.
+    pub const CHANGE_WORDS: usize = 2048;
 }
+
+/// Number of change words (header 2048..3072).
+pub const CHANGE_WORDS: u32 = 256;
 
 /// Value of the `INITIALISED` header field once creation has finished.
 pub const INITIALISED: u32 = 0x0049_4e49; // "INI\0"
@@ -103,6 +110,14 @@ pub mod entry {
     /// `u64` (format 2): lock identity of the writer holding the variable's lock (pid in bits 0-21, process start
     /// time in bits 22-62, bit 63 a contended flag), 0 when free.
     pub const LOCK: usize = 160;
+    /// `u64` (format 2, additive): lock identity of the process that made the write recorded in
+    /// [`LAST_WRITE_VERSION`], so that a waiter can skip its own writes (`docs/service-file.md`, "Change words").
+    pub const LAST_WRITER: usize = 168;
+    /// `u64`: the writer's tag within that process (a resolved handle's number; 0 for writes by `VarHandle`).
+    pub const LAST_WRITER_TAG: usize = 176;
+    /// `u64`: the version that write published. A writer that does not record itself leaves it behind the
+    /// variable's version, so a stale record never names the current version.
+    pub const LAST_WRITE_VERSION: usize = 184;
     /// `u32`: bumped each time the entry is allocated or freed, so stale handles are detected.
     pub const INCARNATION: usize = 4;
     /// `u32`: [`super::STATE_FREE`] or [`super::STATE_LIVE`].

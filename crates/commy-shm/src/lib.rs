@@ -44,10 +44,12 @@
 //!   kills a whole program (a test's `commy serve`) while it holds a variable's lock. Never enable it in production.
 
 mod allocator;
+mod change_words;
 mod claim;
 mod error;
 mod header;
 mod intent;
+mod latest;
 pub mod layout;
 mod lock;
 mod mapping;
@@ -68,12 +70,14 @@ mod table;
 pub mod test_hooks;
 mod waiters;
 mod watch;
+mod wide_copy;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
+pub use latest::Latest;
 pub use mapping::Access;
 pub use multi_wait::{wait_any, Doorbell, MAX_SIGNALS};
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
 pub use relocate::{RelocateError, Relocation, RelocationPlan};
-pub use resolved::Resolved;
+pub use resolved::{Resolved, CHANGE_WORD_POLL};
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};

@@ -168,8 +168,15 @@ impl Mapping {
 /// whole copy, none per word (the destination is split into 8-byte arrays and zipped with exactly as many words).
 #[inline]
 pub(crate) fn copy_from_words(words: &[AtomicU64], out: &mut [u8]) {
-    let (whole, rest) = out.as_chunks_mut::<8>();
+    let (mut whole, rest) = out.as_chunks_mut::<8>();
     let (full, tail) = words.split_at(whole.len().min(words.len()));
+    let mut full = full;
+    if whole.len() >= crate::wide_copy::MIN_WORDS {
+        // Large values: 32-byte loads, each 8-byte lane still atomic (see `wide_copy.rs`).
+        let done = crate::wide_copy::copy_from_words(full, whole);
+        whole = &mut whole[done..];
+        full = &full[done..];
+    }
     for (dst, word) in whole.iter_mut().zip(full) {
         *dst = word.load(Ordering::Relaxed).to_le_bytes();
     }

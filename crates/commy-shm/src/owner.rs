@@ -365,7 +365,7 @@ impl ServiceOwner {
         let count = map.u32_at(h::VARIABLE_COUNT as u64);
         let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         allocator::free(&self.service, placement.block, layout::block_need(placement.capacity))?;
-        self.service.signal_change();
+        self.service.signal_layout_change();
         Ok(())
     }
 
@@ -426,7 +426,7 @@ impl ServiceOwner {
             p.block = new_block;
             p.capacity = capacity;
         }
-        self.service.signal_change();
+        self.service.signal_layout_change();
         Ok(VarHandle {
             index: placement.index,
             incarnation: placement.incarnation,
@@ -569,7 +569,7 @@ impl ServiceOwner {
         map.u32_at(h::HIGH_WATER as u64).fetch_max(index + 1, Ordering::Release);
         map.u32_at(h::VARIABLE_COUNT as u64).fetch_add(1, Ordering::Relaxed);
         drop(guard);
-        self.service.signal_change();
+        self.service.signal_layout_change();
         Ok(VarHandle { index, incarnation })
     }
 

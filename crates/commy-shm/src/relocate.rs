@@ -197,7 +197,7 @@ impl Relocation {
             .load(Ordering::Relaxed);
         (new.service().inner.map.u32_at(h::CHANGE_COUNTER as u64)).store(counter.wrapping_add(1), Ordering::Relaxed);
         // Wake the old file's watchers, so that a local watcher notices the move without waiting for its next slice.
-        service.signal_change();
+        service.signal_layout_change();
         Ok(new)
     }
 }

@@ -13,6 +13,7 @@
 //! The soundness argument is the one in `docs/service-file.md` ("Why the seqlock is sound"): every shared word is
 //! accessed atomically, and a copy counts only if the version and the layout generation did not move around it.
 
+use crate::change_words::{self, Writer};
 use crate::error::{AccessError, Corruption};
 use crate::layout::{self, entry as e, header as h};
 use crate::lock;
@@ -20,10 +21,20 @@ use crate::mapping::{copy_from_words, copy_to_words, Access};
 use crate::patience::Patience;
 use crate::platform;
 use crate::service::{ReadInfo, Service, VarHandle, Wait};
-use crate::watch::WaiterPin;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+
+/// A wait on a change word re-checks the version at least this often: a writer of an earlier release of this crate
+/// publishes without touching change words, and is seen within this bound (see docs/service-file.md).
+pub const CHANGE_WORD_POLL: Duration = Duration::from_millis(50);
+
+/// The next writer tag; each `Resolved` (and each clone) takes one, so that its waits skip its own writes.
+static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
+
+fn next_tag() -> u64 {
+    NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+}
 use std::time::{Duration, Instant};
 
 /// A variable resolved once for fast reads and writes: see the module docs. `Send` and `Sync`: threads share one,
@@ -33,6 +44,8 @@ pub struct Resolved {
     /// The header's layout generation.
     layout_gen: NonNull<AtomicU64>,
     cache: Cache,
+    /// This resolution's writer tag in this process: its writes record it, its waits skip writes that carry it.
+    tag: u64,
 }
 
 // SAFETY: the pointers (here and in the cache) point into the mapping that `service` (an `Arc` of a `Send + Sync`
@@ -157,6 +170,7 @@ impl Service {
             service: self.clone(),
             layout_gen: NonNull::from(self.header_u64(h::LAYOUT_GENERATION)),
             cache: Cache::new(resolution),
+            tag: next_tag(),
         })
     }
 
@@ -218,6 +232,7 @@ impl Clone for Resolved {
             service: self.service.clone(),
             layout_gen: self.layout_gen,
             cache,
+            tag: next_tag(),
         }
     }
 }
@@ -318,17 +333,47 @@ impl Resolved {
         Ok(self.word(r.version).load(Ordering::Acquire))
     }
 
-    /// Blocks this thread until the variable's version differs from `seen`, or `timeout` passes; returns the version
-    /// then (`seen` on a timeout). The thread sleeps on the file's change signal itself, so a write in another process
-    /// wakes it directly: one context switch per change, as with a raw futex. A read-write attachment registers as a
-    /// sleeper for the time of the wait, so writers wake it at once; a read-only one wakes every
-    /// [`crate::READ_ONLY_POLL`] at the latest (or at once while any writable watcher, such as the server, is
-    /// registered).
+    /// Blocks this thread until the variable's version differs from `seen` by a write this resolution did not make
+    /// itself, or `timeout` passes; returns the version then (`seen` on a timeout). Writes made through this very
+    /// `Resolved` (not a clone) are skipped: the wait goes on from the version they published.
+    ///
+    /// On a read-write attachment the thread sleeps on the variable's change word (docs/service-file.md, "Change
+    /// words"): a write to this variable in any process wakes it directly, one context switch as with a raw futex,
+    /// and writes to variables of other groups never do; writers make no system call while nobody sleeps on their
+    /// group. It re-checks at least every [`CHANGE_WORD_POLL`]. A read-only attachment cannot mark the word; it
+    /// sleeps on the service's change counter and wakes every [`crate::READ_ONLY_POLL`] at the latest (or at once
+    /// while any writable watcher, such as the server, is registered).
     pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> Result<u64, AccessError> {
         let deadline = Instant::now() + timeout;
+        if self.service.access() == Access::ReadOnly {
+            return self.wait_on_counter(seen, deadline);
+        }
+        let me = Writer::me(self.tag);
+        let mut skipped = seen;
+        loop {
+            let r = self.current_or_fresh()?;
+            let word = change_words::word_of(&self.service, r.var.index);
+            let armed = change_words::arm(&self.service, word);
+            let now_version = self.word(r.version).load(Ordering::Acquire);
+            if now_version != skipped {
+                if !change_words::made_by(&self.service, r.var.index, now_version, me) {
+                    return Ok(now_version);
+                }
+                // Our own write: wait on from it.
+                skipped = now_version;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(seen);
+            }
+            platform::wait_on(word, armed, (deadline - now).min(CHANGE_WORD_POLL));
+        }
+    }
+
+    /// The wait of a read-only attachment, on the service's change counter.
+    fn wait_on_counter(&self, seen: u64, deadline: Instant) -> Result<u64, AccessError> {
         let counter = self.service.inner.map.u32_at(h::CHANGE_COUNTER as u64);
-        let registration = (self.service.access() == Access::ReadWrite).then(|| WaiterPin::new(&self.service));
-        let woken = registration.as_ref().is_some_and(WaiterPin::is_registered);
         loop {
             // The counter before the version: a publish after this load moves it, so the futex will not sleep.
             let before = counter.load(Ordering::SeqCst);
@@ -340,11 +385,7 @@ impl Resolved {
             if now >= deadline {
                 return Ok(seen);
             }
-            let mut slice = deadline - now;
-            if !woken {
-                slice = slice.min(crate::READ_ONLY_POLL);
-            }
-            platform::wait_on(counter, before, slice);
+            platform::wait_on(counter, before, (deadline - now).min(crate::READ_ONLY_POLL));
         }
     }
 
@@ -417,7 +458,7 @@ impl Resolved {
             return Err(AccessError::ReadOnly);
         }
         let layout_gen = self.word(self.layout_gen);
-        let next = loop {
+        let (next, index) = loop {
             let r = self.cached_or_wait();
             let lock_word = self.word(r.lock);
             let guard = match wait {
@@ -450,10 +491,11 @@ impl Resolved {
             if !guard.still_held() {
                 return Err(AccessError::LockLost);
             }
+            change_words::record(&self.service, r.var.index, Writer::me(self.tag), next);
             version.store(next, Ordering::Release);
-            break next;
+            break (next, r.var.index);
         };
-        self.service.signal_change();
+        self.service.signal_write(index);
         Ok(next)
     }
 }

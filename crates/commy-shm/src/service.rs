@@ -470,10 +470,11 @@ impl Service {
             if !guard.still_held() {
                 return Err(AccessError::LockLost);
             }
+            crate::change_words::record(self, var.index, crate::change_words::Writer::me(0), next);
             word.store(next, Ordering::Release);
             next
         };
-        self.signal_change();
+        self.signal_write(var.index);
         Ok(version)
     }
 

@@ -191,7 +191,7 @@ fn a_wait_for_change_ends_at_another_processs_write() {
         seen,
         "nothing changed: a timeout"
     );
-    let mut helper = Helper::spawn(&["write-when-watched", fx.path_str(), "counter", "42", "8"]);
+    let mut helper = Helper::spawn(&["write-when-sleeping", fx.path_str(), "counter", "42", "8"]);
     let now = resolved
         .wait_for_change(seen, std::time::Duration::from_secs(30))
         .unwrap();

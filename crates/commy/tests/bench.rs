@@ -30,14 +30,18 @@ impl Cli {
 
 /// The rows every machine gets; a machine with two vCPUs or more also gets the "cross vCPU" watch rows after the
 /// same-vCPU ones.
-const CASES: [&str; 9] = [
+const CASES: [&str; 13] = [
     "local read, 8 B",
     "local write, 8 B",
     "local handle read, 8 B",
     "local handle write, 8 B",
+    "local handle read_now, 8 B",
+    "local handle write_now, 8 B",
+    "local compare-and-set, 8 B",
     "local watch, same vCPU, one way",
     "local handle watch, same vCPU, one way",
     "remote read, round trip",
+    "remote compare-and-set, round trip",
     "remote watch, write -> push",
     "login (Authenticate, API key), round trip",
 ];
@@ -77,7 +81,7 @@ fn a_tiny_bench_runs_every_case_and_cleans_up() {
     let out = server.run(&["bench", "--only", "login", "--iterations", "20", "--json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cases: Vec<&Value> = rows.as_array().unwrap().iter().map(|row| &row["case"]).collect();
-    assert_eq!(cases, [CASES[8]], "{rows}");
+    assert_eq!(cases, [CASES[12]], "{rows}");
     assert_eq!(rows[0]["aim"], 2.0);
 
     // The scratch services are gone.

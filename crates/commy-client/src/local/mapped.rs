@@ -107,11 +107,6 @@ impl Mapped {
         self.file.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Whether the file is mapped read-write.
-    pub(crate) fn is_writable(&self) -> bool {
-        self.file.read().unwrap_or_else(PoisonError::into_inner).access() == Access::ReadWrite
-    }
-
     /// The service's name.
     pub(crate) fn name(&self) -> &str {
         &self.name

@@ -8,6 +8,7 @@ mod examples;
 mod handles;
 mod limits;
 mod moved;
+mod own_writes;
 mod reconnect;
 mod revocation;
 mod tls;

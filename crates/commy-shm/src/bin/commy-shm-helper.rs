@@ -44,6 +44,10 @@ fn run(args: &[&str]) -> Res {
             wait_for_watcher(path)?;
             write_once(path, var, byte(fill)?, len.parse()?)
         }
+        ["write-when-sleeping", path, var, fill, len] => {
+            wait_for_sleeper(path)?;
+            write_once(path, var, byte(fill)?, len.parse()?)
+        }
         ["watch", path, access, timeout_ms] => watch(path, access_of(access)?, timeout_ms.parse()?),
         ["store", path, access, offset] => store(path, access_of(access)?, offset.parse()?),
         ["serve", path, access] => serve(path, access_of(access)?),
@@ -253,6 +257,21 @@ fn wait_for_watcher(path: &str) -> Res {
     loop {
         file.read_exact_at(&mut word, commy_shm::layout::header::WAITERS as u64)?;
         if u32::from_le_bytes(word) > 0 {
+            return Ok(());
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Waits until some change word has its sleeper bit set (a wait through a `Resolved` is about to sleep), reading
+/// the file.
+fn wait_for_sleeper(path: &str) -> Res {
+    use commy_shm::layout::{header::CHANGE_WORDS, CHANGE_WORDS as COUNT};
+    let file = File::open(path)?;
+    let mut words = vec![0u8; 4 * COUNT as usize];
+    loop {
+        file.read_exact_at(&mut words, CHANGE_WORDS as u64)?;
+        if words.chunks_exact(4).any(|w| w[3] & 0x80 != 0) {
             return Ok(());
         }
         std::thread::yield_now();
