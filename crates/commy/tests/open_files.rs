@@ -39,11 +39,14 @@ async fn out_of_descriptors_backs_off_logs_once_and_recovers() {
     .await;
     // Several back-off rounds pass while the connections are held: still one line.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let while_held = serve.log();
     drop(held);
+    assert_eq!(while_held.matches("accept failed").count(), 1, "{while_held}");
 
+    // Once they are dropped the server accepts again. (The connections still queued in the kernel, closed by now, are
+    // accepted too and may run it out of descriptors once more for a moment: that is a new episode, with its own line.)
     let (status, _head, body) = http_get(serve.addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
     let log = serve.log();
-    assert_eq!(log.matches("accept failed").count(), 1, "{log}");
     assert!(log.contains("accepting connections again"), "{log}");
 }
