@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How a server proves itself to NATS.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum Credentials {
     /// None (a NATS without authorization, as in the tests).
     #[default]

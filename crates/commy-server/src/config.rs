@@ -82,35 +82,9 @@ impl std::fmt::Debug for ClusterConfig {
     }
 }
 
-/// How a server proves itself to NATS.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum NatsCredentials {
-    /// None: a NATS without authorization.
-    #[default]
-    None,
-    /// A user and password.
-    UserPassword {
-        /// The user.
-        user: String,
-        /// The password.
-        password: String,
-    },
-    /// A token.
-    Token(String),
-    /// A `.creds` file (a user JWT and its NKey seed), as `nsc` writes it.
-    CredsFile(PathBuf),
-}
-
-impl std::fmt::Debug for NatsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NatsCredentials::None => f.write_str("None"),
-            NatsCredentials::UserPassword { user, .. } => write!(f, "UserPassword {{ user: {user:?}, password: .. }}"),
-            NatsCredentials::Token(_) => f.write_str("Token(..)"),
-            NatsCredentials::CredsFile(path) => write!(f, "CredsFile({path:?})"),
-        }
-    }
-}
+/// How a server proves itself to NATS: none, a user and password, a token, or a `.creds` file (`Debug` hides the
+/// secrets).
+pub use commy_cluster::Credentials as NatsCredentials;
 
 /// TLS settings: the server's certificate, and optionally the authorities whose client certificates it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,8 +15,8 @@ mod replica;
 mod stats;
 mod value_publish;
 
-use crate::config::{ClusterConfig, NatsCredentials};
-use commy_cluster::{ClusterError, ClusterKey, ClusterLink, Credentials, LinkOptions};
+use crate::config::ClusterConfig;
+use commy_cluster::{ClusterError, ClusterKey, ClusterLink, LinkOptions};
 use replica::Replica;
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ impl Cluster {
             replicas: config.replicas.max(1),
             ..LinkOptions::default()
         };
-        let link = ClusterLink::connect_with(&config.urls, credentials(&config.credentials), options).await?;
+        let link = ClusterLink::connect_with(&config.urls, config.credentials.clone(), options).await?;
         tracing::info!(urls = %config.urls.join(","), "joined the cluster over NATS JetStream");
         Ok(Cluster {
             link,
@@ -94,17 +94,5 @@ impl Cluster {
     /// Whether the NATS connection is up right now.
     pub(crate) fn is_connected(&self) -> bool {
         self.link.is_connected()
-    }
-}
-
-fn credentials(given: &NatsCredentials) -> Credentials {
-    match given {
-        NatsCredentials::None => Credentials::None,
-        NatsCredentials::UserPassword { user, password } => Credentials::UserPassword {
-            user: user.clone(),
-            password: password.clone(),
-        },
-        NatsCredentials::Token(token) => Credentials::Token(token.clone()),
-        NatsCredentials::CredsFile(path) => Credentials::CredsFile(path.clone()),
     }
 }
