@@ -19,6 +19,7 @@ pub mod key;
 mod link;
 mod meta;
 mod meta_key;
+mod resuming_watch;
 mod seal;
 mod versioned;
 mod watch;
@@ -27,9 +28,10 @@ pub use error::ClusterError;
 pub use key::{MetaKey, VariableKey};
 pub use link::{ClusterLink, Credentials, LinkOptions, StoredVariable};
 pub use meta::{MetaChange, MetaWatch};
+pub use resuming_watch::{MAX_PAUSE, PROBE_AFTER};
 pub use seal::{ClusterKey, CLUSTER_KEY_LEN};
 pub use versioned::{VersionedValue, Written};
-pub use watch::{VariableChange, VariableWatch, MAX_PAUSE};
+pub use watch::{VariableChange, VariableWatch};
 
 /// The KV bucket of the cluster's metadata: tenants, credentials (hashes only), JWT keys (secrets sealed), services.
 pub const METADATA_BUCKET: &str = "commy-meta";

@@ -3,11 +3,10 @@
 //! made so far), and a watch of every change from a revision on that resumes after NATS restarts.
 
 use crate::error::{bounded, ClusterError};
+use crate::resuming_watch::ResumingWatch;
 use crate::{ClusterLink, MetaKey};
-use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, Watch};
+use async_nats::jetstream::kv::{CreateErrorKind, Operation};
 use bytes::Bytes;
-use futures_util::StreamExt;
-use std::time::Duration;
 
 /// One change of one metadata record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,83 +63,33 @@ impl ClusterLink {
     /// Every change of every metadata record from `revision` on (1: from the start, which holds each record's last
     /// state, deletes included), in revision order; resumes by itself after NATS restarts.
     pub async fn watch_metadata(&self, revision: u64) -> Result<MetaWatch, ClusterError> {
-        let store = self.metadata_store().clone();
-        let from = revision.max(1);
-        let watch = open(&store, from, self.call_timeout()).await?;
-        Ok(MetaWatch {
-            store,
-            watch: Some(watch),
-            next_revision: from,
-            call_timeout: self.call_timeout(),
-        })
+        let watch = ResumingWatch::start(
+            "metadata",
+            self.metadata_store().clone(),
+            revision.max(1),
+            self.call_timeout(),
+        )
+        .await?;
+        Ok(MetaWatch { watch })
     }
 }
 
-/// Every change of every metadata record, from a revision on, each revision at most once and in increasing order. If
-/// the underlying watch fails or ends it is opened again from the revision after the last one given, with pauses
-/// growing to [`crate::MAX_PAUSE`].
+/// Every change of every metadata record, from a revision on, each revision at most once and in increasing order;
+/// it resumes by itself after NATS restarts, dropped connections and stalls (the mechanism is in `resuming_watch.rs`).
+#[derive(Debug)]
 pub struct MetaWatch {
-    store: Store,
-    watch: Option<Watch>,
-    next_revision: u64,
-    call_timeout: Duration,
+    watch: ResumingWatch,
 }
 
 impl MetaWatch {
     /// The next change; waits as long as it takes (bound it where a wait must end). A key that Commy's scheme did not
     /// make gives [`ClusterError::ForeignKey`], and the watch goes on after it.
     pub async fn next(&mut self) -> Result<MetaChange, ClusterError> {
-        let mut pause = Duration::from_millis(50);
-        loop {
-            let Some(watch) = self.watch.as_mut() else {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(crate::MAX_PAUSE);
-                match open(&self.store, self.next_revision, self.call_timeout).await {
-                    Ok(watch) => self.watch = Some(watch),
-                    Err(error) => tracing::warn!(%error, "the NATS metadata watch could not resume yet; trying again"),
-                }
-                continue;
-            };
-            let entry = match watch.next().await {
-                Some(Ok(entry)) => entry,
-                Some(Err(error)) => {
-                    tracing::warn!(%error, from = self.next_revision, "the NATS metadata watch failed; resuming");
-                    self.watch = None;
-                    continue;
-                }
-                None => {
-                    tracing::warn!(from = self.next_revision, "the NATS metadata watch ended; resuming");
-                    self.watch = None;
-                    continue;
-                }
-            };
-            if entry.revision < self.next_revision {
-                continue;
-            }
-            self.next_revision = entry.revision + 1;
-            return Ok(MetaChange {
-                key: MetaKey::from_kv_key(&entry.key)?,
-                value: (entry.operation == Operation::Put).then_some(entry.value),
-                revision: entry.revision,
-            });
-        }
+        let entry = self.watch.next().await;
+        Ok(MetaChange {
+            key: MetaKey::from_kv_key(&entry.key)?,
+            value: (entry.operation == Operation::Put).then_some(entry.value),
+            revision: entry.revision,
+        })
     }
-}
-
-impl std::fmt::Debug for MetaWatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetaWatch")
-            .field("next_revision", &self.next_revision)
-            .field("watching", &self.watch.is_some())
-            .finish()
-    }
-}
-
-async fn open(store: &Store, from: u64, call_timeout: Duration) -> Result<Watch, ClusterError> {
-    bounded(
-        || format!("watching the metadata in NATS from revision {from}"),
-        call_timeout,
-        store.watch_all_from_revision(from),
-    )
-    .await
 }

@@ -36,7 +36,7 @@ async fn plant(addr: SocketAddr, key: &str) -> Service {
 const NODE_LOSS_BOUND: Duration = Duration::from_secs(90);
 
 /// Waits until the watch delivers `value`, for at most `bound`.
-async fn until(watch: &mut Watch, value: u64, bound: Duration) {
+async fn until(watch: &mut Watch, value: u64, bound: Duration, nats: &NatsCluster) {
     let wait = async {
         loop {
             let change = watch.next_change().await.expect("the watch goes on");
@@ -45,9 +45,12 @@ async fn until(watch: &mut Watch, value: u64, bound: Duration) {
             }
         }
     };
-    tokio::time::timeout(bound, wait)
-        .await
-        .unwrap_or_else(|_| panic!("level = {value} did not reach the other server within {bound:?}"));
+    tokio::time::timeout(bound, wait).await.unwrap_or_else(|_| {
+        panic!(
+            "level = {value} did not reach the other server within {bound:?}\n{}",
+            nats.logs()
+        )
+    });
 }
 
 /// Writes `value`, retrying while JetStream elects a new leader for the bucket, for at most the guard.
@@ -93,11 +96,11 @@ async fn two_commy_servers_keep_replicating_when_one_of_three_nats_nodes_dies() 
     let mut watch = on_b.watch_variable("level").await.unwrap();
 
     write(&on_a, 1).await;
-    until(&mut watch, 1, GUARD).await;
+    until(&mut watch, 1, GUARD, &nats).await;
 
     nats.node(0).kill();
     write(&on_a, 2).await;
-    until(&mut watch, 2, NODE_LOSS_BOUND).await;
+    until(&mut watch, 2, NODE_LOSS_BOUND, &nats).await;
     for node in [&a, &b] {
         let (status, _, body) = http_get(node.addr(), "/healthz").await;
         assert_eq!((status, body.as_str()), (200, "ok"), "{}", node.log());

@@ -4,6 +4,7 @@
 mod jetstream_cluster;
 mod link;
 mod metadata;
+mod stall;
 mod versions;
 
 use bytes::Bytes;
