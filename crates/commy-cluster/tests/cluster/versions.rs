@@ -173,3 +173,53 @@ async fn a_writer_ahead_of_the_cluster_writes_past_its_own_version_and_the_last_
     let (read, at) = link.read_versioned(&key).await.unwrap().expect("the variable");
     assert_eq!((read, at), (value, revision));
 }
+
+#[tokio::test]
+async fn a_write_from_what_its_writer_last_saw_never_writes_over_a_newer_change() {
+    let nats = NatsServer::start().await;
+    let (a, b) = (link(&nats).await, link(&nats).await);
+    let key = VariableKey::new("acme", "counters", "seen");
+    let first = a.write_versioned(&key, Bytes::from_static(b"a1"), None).await.unwrap();
+
+    // Still the cluster's state: the write starts from it and gets the next version.
+    let second = a
+        .write_versioned_from(&key, Bytes::from_static(b"a2"), None, 0, Some(first))
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+
+    // Another link writes version 3; `a` still believes version 2. Its write conflicts on the revision, reads, and
+    // goes again as version 4, leaving version 3 in the history of versions rather than writing over it.
+    let third = b.write_versioned(&key, Bytes::from_static(b"b3"), None).await.unwrap();
+    assert_eq!(third.version, 3);
+    let fourth = a
+        .write_versioned_from(&key, Bytes::from_static(b"a4"), None, 0, Some(second))
+        .await
+        .unwrap();
+    assert_eq!(fourth.version, 4);
+
+    // A compare-and-set is answered from the cluster, not from a stale belief: expecting the believed version 2
+    // conflicts with the current 4, and expecting 4 succeeds although the belief says 2.
+    let stale = a
+        .write_versioned_from(&key, Bytes::from_static(b"a?"), Some(2), 0, Some(second))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            ClusterError::VersionConflict {
+                expected: 2,
+                current: 4,
+                ..
+            }
+        ),
+        "{stale}"
+    );
+    let fifth = a
+        .write_versioned_from(&key, Bytes::from_static(b"a5"), Some(4), 0, Some(second))
+        .await
+        .unwrap();
+    assert_eq!(fifth.version, 5);
+    let (value, _) = b.read_versioned(&key).await.unwrap().expect("the variable");
+    assert_eq!((value.version, value.data), (5, Bytes::from_static(b"a5")));
+}

@@ -11,7 +11,7 @@
 use super::stats::ClusterStats;
 use crate::handlers::App;
 use crate::live::{LiveError, LiveService};
-use commy_cluster::{VariableKey, VersionedValue};
+use commy_cluster::{VariableKey, VersionedValue, Written};
 use commy_shm::VarHandle;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +77,16 @@ pub(crate) fn key_of(live: &LiveService, variable: &str) -> VariableKey {
 impl Replica {
     pub(crate) fn known(&self) -> MutexGuard<'_, HashMap<VariableKey, Known>> {
         lock(&self.known)
+    }
+
+    /// The variable's cluster version and revision as this server last saw them (its watch or its own last write),
+    /// if it saw any: where a write may start without reading NATS first.
+    pub(crate) fn last_seen(&self, key: &VariableKey) -> Option<Written> {
+        let known = self.known().get(key).copied()?;
+        (known.revision > 0).then_some(Written {
+            version: known.version,
+            revision: known.revision,
+        })
     }
 
     /// Notes that a variable changed on this server and wakes the publisher.
