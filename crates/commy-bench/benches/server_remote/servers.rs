@@ -127,6 +127,16 @@ impl Commy {
     pub async fn connect(&self, encoding: Encoding) -> Conn {
         login(self.addr, encoding).await
     }
+
+    /// The pushes written so far, and how many of them went straight from the publishing thread (see
+    /// docs/architecture.md, "The push path").
+    pub fn pushes(&self) -> (f64, f64) {
+        let server = self.server.server();
+        self.server.runtime().block_on(async {
+            let sent = server.metric("commy_pushes_sent_total").await;
+            (sent, server.metric("commy_pushes_straight_total").await)
+        })
+    }
 }
 
 /// A connection to the Commy server at `addr`, authenticated as the server admin.
