@@ -7,6 +7,7 @@
 //! | `commy_requests_total{request, outcome}` | counter | transport: requests by type, `outcome` is `ok` or the error code |
 //! | `commy_pushes_sent_total` | counter | transport: `VariableChanged` pushes written |
 //! | `commy_pushes_coalesced_total` | counter | transport: pushes replaced by a newer change before they were written |
+//! | `commy_pushes_straight_total` | counter | transport: pushes written straight from the thread that published them (also counted in `commy_pushes_sent_total`) |
 //! | `commy_slow_consumers_total` | counter | transport: connections closed for holding more pushes than their budget |
 //! | `commy_auth_failures_total` | counter | request handlers, through [`Metrics::auth_failure`] |
 //! | `commy_services` | gauge | live layer, through [`Metrics::set_services`] |
@@ -51,6 +52,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     pushes_sent: Counter,
     pushes_coalesced: Counter,
+    pushes_straight: Counter,
     slow_consumers: Counter,
     auth_failures: Counter,
     services: Gauge,
@@ -68,6 +70,7 @@ impl Metrics {
             requests: Family::default(),
             pushes_sent: Counter::default(),
             pushes_coalesced: Counter::default(),
+            pushes_straight: Counter::default(),
             slow_consumers: Counter::default(),
             auth_failures: Counter::default(),
             services: Gauge::default(),
@@ -99,6 +102,11 @@ impl Metrics {
             "pushes_coalesced",
             "Pushes replaced by a newer change of the same variable before they were written",
             metrics.pushes_coalesced.clone(),
+        );
+        registry.register(
+            "pushes_straight",
+            "Pushes written straight to the socket by the thread that published them, without waking the connection's writer",
+            metrics.pushes_straight.clone(),
         );
         registry.register(
             "slow_consumers",
@@ -169,6 +177,11 @@ impl Metrics {
     /// Counts a connection closed as a slow consumer.
     pub fn slow_consumer(&self) {
         self.slow_consumers.inc();
+    }
+
+    /// Counts a push written straight from the thread that published it.
+    pub fn push_straight(&self) {
+        self.pushes_straight.inc();
     }
 
     /// Counts a push replaced by a newer one before it was written.

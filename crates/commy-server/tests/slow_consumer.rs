@@ -113,6 +113,12 @@ async fn a_subscriber_that_never_reads_is_closed_at_its_budget_and_nobody_else_n
         1.0,
         "only the slow one"
     );
+    // With pushes written straight from the writing task whenever nothing is ahead of them (the reading subscriber's
+    // were), the slow one was still caught by its budget.
+    assert!(
+        server.metric("commy_pushes_straight_total").await >= 1.0,
+        "no push went straight"
+    );
 
     // The subscriber that reads ends at the latest value of every variable.
     send_finals.send(finals).expect("the reader waits");

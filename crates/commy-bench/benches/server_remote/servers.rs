@@ -1,7 +1,7 @@
 //! The two servers under test, on one runtime: the Commy server, and a raw WebSocket echo server over the same
 //! library (tokio-tungstenite), the baseline.
 
-use crate::client::Conn;
+use crate::client::{ws_config, Conn};
 use commy_proto::{
     AllocateVariable, Authenticate, CreateService, CreateTenant, Credential, Encoding, ServerMessage, ValueType,
 };
@@ -41,7 +41,8 @@ impl Echo {
                 };
                 stream.set_nodelay(true).expect("TCP_NODELAY");
                 tokio::spawn(async move {
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await
+                    else {
                         return;
                     };
                     while let Some(Ok(message)) = ws.next().await {
@@ -126,6 +127,16 @@ impl Commy {
     /// A connection authenticated as the server admin.
     pub async fn connect(&self, encoding: Encoding) -> Conn {
         login(self.addr, encoding).await
+    }
+
+    /// The pushes written so far, and how many of them went straight from the publishing thread (see
+    /// docs/architecture.md, "The push path").
+    pub fn pushes(&self) -> (f64, f64) {
+        let server = self.server.server();
+        self.server.runtime().block_on(async {
+            let sent = server.metric("commy_pushes_sent_total").await;
+            (sent, server.metric("commy_pushes_straight_total").await)
+        })
     }
 }
 

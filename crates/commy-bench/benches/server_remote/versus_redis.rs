@@ -80,8 +80,17 @@ pub fn run(echo: &Echo, commy: &Commy, rounds: usize, fan_out_writes: u64) {
     let Some(redis) = RedisServer::start() else {
         return;
     };
+    let straight = |before: (f64, f64)| {
+        let (sent, straight) = commy.pushes();
+        let (sent, straight) = (sent - before.0, straight - before.1);
+        println!("Commy pushes written: {sent}, of which straight from the publishing thread: {straight}");
+        (sent + before.0, straight + before.1)
+    };
+    let before = commy.pushes();
     latency(echo, commy, &redis, rounds);
+    let before = straight(before);
     fan_out(commy, &redis, fan_out_writes);
+    straight(before);
 }
 
 fn latency(echo: &Echo, commy: &Commy, redis: &RedisServer, rounds: usize) {

@@ -7,7 +7,9 @@ mod dispatch;
 mod frame;
 mod outbox;
 mod peer;
+mod replies;
 mod shutdown;
+mod straight;
 mod writer;
 
 pub use context::ConnectionContext;
@@ -15,5 +17,7 @@ pub use dispatch::{Answer, Dispatch};
 pub use frame::EncodedFrame;
 pub use outbox::Outbox;
 pub use peer::Peer;
+pub(crate) use replies::{reply_queue, ReplySender};
 pub(crate) use shutdown::{Shutdown, ShutdownSignal};
+pub(crate) use straight::{Straight, StraightWrite};
 pub(crate) use writer::{MessageSink, Outgoing, SinkError, Writer};

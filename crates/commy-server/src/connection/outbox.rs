@@ -14,7 +14,13 @@
 //! Pushes made while the connection's current request is being handled are held back until that request's reply is
 //! queued. A client therefore reads the reply to `Subscribe` before any push of that subscription, and the reply to its
 //! own `WriteVariable` before the push of that write.
+//!
+//! A push that finds nothing ahead of it (no push pending, no reply on its way to the writer, nothing the writer took
+//! and has not written, no request being handled) is written straight to the socket by the thread that published it,
+//! where the transport can ([`StraightWrite`]): no wake-up of the writer task. Otherwise it waits here as above.
 
+use super::straight::{Straight, StraightWrite};
+use super::EncodedFrame;
 use crate::live::{Change, ChangeKey, PushSink};
 use crate::metrics::Metrics;
 use commy_proto::{Encoding, ServerMessage, ServiceMoved, SubscriptionEnded};
@@ -37,8 +43,10 @@ pub struct Outbox {
     encoding: Encoding,
     /// The byte budget.
     budget: usize,
-    /// Bytes the writer has taken and not yet written (set by the writer only).
+    /// Bytes the writer has taken and not yet written (set by the writer, and by a straight write it must finish).
     writing: AtomicUsize,
+    /// Replies queued for the writer and not yet handed to the transport (see [`super::ReplySender`]).
+    replies: AtomicUsize,
     metrics: Arc<Metrics>,
 }
 
@@ -60,6 +68,8 @@ struct Queue {
     slow: Option<String>,
     /// When to close the connection, and why: every grant it held died.
     closing: Option<(std::time::Instant, String)>,
+    /// The transport's straight path, if it has one, until the outbox closes.
+    straight: Option<Box<dyn StraightWrite>>,
 }
 
 struct Entry {
@@ -81,8 +91,28 @@ impl Outbox {
             encoding,
             budget,
             writing: AtomicUsize::new(0),
+            replies: AtomicUsize::new(0),
             metrics,
         }
+    }
+
+    /// Lets pushes that find nothing ahead of them be written straight through `straight`, until the outbox closes
+    /// (which drops it, and with it the transport's hold on the socket).
+    pub(crate) fn write_straight_through(&self, straight: Box<dyn StraightWrite>) {
+        let mut queue = self.lock();
+        if !self.is_closed() {
+            queue.straight = Some(straight);
+        }
+    }
+
+    /// A reply is on its way to the writer: pushes wait in the outbox until [`Outbox::reply_taken`].
+    pub(crate) fn reply_queued(&self) {
+        self.replies.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The writer handed a reply to the transport (or it never entered the queue).
+    pub(crate) fn reply_taken(&self) {
+        self.replies.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// How many variables have a change waiting to be written.
@@ -204,6 +234,7 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let mut queue = self.lock();
+        queue.straight = None;
         queue.order.clear();
         queue.entries.clear();
         queue.ended.clear();
@@ -219,6 +250,7 @@ impl Outbox {
         );
         tracing::warn!(%reason, "closing a connection that does not read its pushes");
         self.closed.store(true, Ordering::Release);
+        queue.straight = None;
         queue.order.clear();
         queue.entries.clear();
         queue.ended.clear();
@@ -247,6 +279,30 @@ impl Outbox {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Writes `frame` (`size` bytes) straight to the connection, if the transport can and nothing is ahead of it: the
+    /// caller holds the queue's lock and found no push pending and no request being handled; here, no reply on its
+    /// way and nothing the writer took and has not written. Returns whether it went (or the writer now owes its
+    /// end).
+    fn write_straight(&self, straight: Option<&dyn StraightWrite>, frame: &EncodedFrame, size: usize) -> bool {
+        let Some(straight) = straight else {
+            return false;
+        };
+        if self.replies.load(Ordering::SeqCst) != 0 || self.writing.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        match straight.try_write(frame) {
+            Straight::Written => {}
+            Straight::Owed => {
+                self.writing.fetch_add(size, Ordering::SeqCst);
+                self.ready.notify_one();
+            }
+            Straight::Refused => return false,
+        }
+        self.metrics.pushes_sent(1);
+        self.metrics.push_straight();
+        true
+    }
 }
 
 impl PushSink for Outbox {
@@ -254,13 +310,14 @@ impl PushSink for Outbox {
         if self.is_closed() {
             return;
         }
-        let size = match change.encoded(self.encoding) {
-            Ok(frame) => frame.len(),
+        let frame = match change.encoded(self.encoding) {
+            Ok(frame) => frame,
             Err(err) => {
                 tracing::error!(%err, "dropping a push that cannot be encoded");
                 return;
             }
         };
+        let size = frame.len();
         let key = change.key();
         let mut guard = self.lock();
         let queue = &mut *guard;
@@ -270,8 +327,12 @@ impl PushSink for Outbox {
             self.become_slow(guard, wanted);
             return;
         }
-        queue.bytes = queue.bytes - replaced + size;
         let held = queue.in_flight;
+        let nothing_ahead = !held && queue.order.is_empty() && queue.ended.is_empty();
+        if nothing_ahead && self.write_straight(queue.straight.as_deref(), frame, size) {
+            return;
+        }
+        queue.bytes = queue.bytes - replaced + size;
         if let Some(entry) = queue.entries.get_mut(&key) {
             if held && !entry.held {
                 queue.held += 1;

@@ -10,6 +10,9 @@
 //! past it the [`Outbox`] calls the connection a slow consumer and the writer closes it with the reason.
 //!
 //! Pushes arrive encoded (once per change and encoding, shared by every subscriber); replies are encoded here.
+//! A push that finds nothing ahead of it may have been written straight by the thread that published it (see
+//! [`super::StraightWrite`]); the writer then only finishes what such a write left in the transport's buffer, at its
+//! next flush.
 //!
 //! A transport supplies the [`MessageSink`]: how one message is encoded and written, and how the connection closes.
 
@@ -173,7 +176,7 @@ impl<S: MessageSink> Writer<'_, S> {
                 tracing::info!(%reason, "closing a connection whose every grant died");
                 let last = Reply::push(Disconnected { reason: reason.clone() });
                 let close = S::policy_close(&reason);
-                self.write(Outgoing::Close {
+                self.write_one(Outgoing::Close {
                     last: Some(Box::new(last)),
                     close,
                 })
@@ -200,8 +203,15 @@ impl<S: MessageSink> Writer<'_, S> {
         }
     }
 
-    /// Queues one reply in the sink, or writes the last reply and closes.
+    /// Queues one reply in the sink, or writes the last reply and closes. Either way the reply is no longer on its way
+    /// (see [`super::ReplySender`]): a push written straight after this goes after it.
     async fn write(&mut self, outgoing: Outgoing<S::Close>) -> Flow {
+        let flow = self.write_one(outgoing).await;
+        self.outbox.reply_taken();
+        flow
+    }
+
+    async fn write_one(&mut self, outgoing: Outgoing<S::Close>) -> Flow {
         match outgoing {
             Outgoing::Reply(reply, fd) => self.write_reply(&reply, fd).await,
             Outgoing::Ping => match self.sink.ping().await {

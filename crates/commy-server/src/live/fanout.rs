@@ -18,7 +18,7 @@ use crate::live::{Change, ChangeKey, PushSink};
 use commy_proto::{ValueType, VariableChanged};
 use commy_shm::{Service, VarHandle, WaiterPin};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 /// Subscribers a write through this server pushes to itself; with more, a watcher thread does (the write's change
 /// signal wakes it anyway), so that the writer's reply does not wait for a long fan-out.
@@ -188,6 +188,10 @@ impl Fanout {
 
     /// A write through this server published `data` as `version`: push it now if few subscribers want it.
     /// `value_type` is asked only if someone does.
+    ///
+    /// If a watcher thread holds the fan-out (it is pushing an earlier change, perhaps to many subscribers), the
+    /// write does not wait for it: the write's change signal makes that thread look again, and it pushes this version
+    /// or a newer one.
     pub(crate) fn wrote(
         &self,
         handle: VarHandle,
@@ -196,7 +200,11 @@ impl Fanout {
         version: u64,
         value_type: impl FnOnce() -> Option<ValueType>,
     ) {
-        let mut state = self.core.locked();
+        let mut state = match self.core.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
         if state.subscriptions.is_empty() {
             return;
         }

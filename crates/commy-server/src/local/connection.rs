@@ -3,7 +3,9 @@
 
 use super::sink::UnixSink;
 use super::LocalShared;
-use crate::connection::{ConnectionContext, Dispatch, Outbox, Outgoing, Peer, ShutdownSignal, Writer};
+use crate::connection::{
+    reply_queue, ConnectionContext, Dispatch, Outbox, Outgoing, Peer, ReplySender, ShutdownSignal, Writer,
+};
 use crate::metrics::UNDECODABLE;
 use commy_proto::{ClientMessage, Disconnected, Encoding, ErrorCode, LocalFrameBuffer, Reply};
 use std::pin::pin;
@@ -11,7 +13,6 @@ use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedReadHalf;
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
 use tokio::time::Sleep;
 use tracing::Instrument;
 
@@ -59,7 +60,7 @@ async fn run<D: Dispatch>(
     let ctx = ConnectionContext::new(id, peer, Encoding::Json, outbox.clone(), metrics.clone());
     let mut session = shared.dispatch.open(&ctx);
     let (read, write) = stream.into_split();
-    let (replies, queued) = mpsc::channel(limits.reply_queue_depth.max(1));
+    let (replies, queued) = reply_queue(limits.reply_queue_depth, outbox.clone());
     let reader = Reader {
         read,
         frames: LocalFrameBuffer::with_limit(limits.max_message_size),
@@ -114,7 +115,7 @@ struct Reader<'a, D: Dispatch> {
     ctx: &'a ConnectionContext,
     dispatch: &'a D,
     session: &'a mut D::Session,
-    replies: mpsc::Sender<Outgoing<()>>,
+    replies: ReplySender<()>,
     shutdown: ShutdownSignal,
     /// Until the session authenticates: when it must have (`auth_timeout`, as on the WebSocket).
     auth_deadline: Option<std::pin::Pin<Box<Sleep>>>,

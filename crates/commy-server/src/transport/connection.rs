@@ -4,9 +4,9 @@ use super::deadlines::Deadlines;
 use super::lobby::Pass;
 use super::reader::Reader;
 use super::server::Shared;
-use super::sink::WsSink;
+use super::sink::ws_sink;
 use crate::connection::ShutdownSignal;
-use crate::connection::{ConnectionContext, Dispatch, Outbox, Peer, Writer};
+use crate::connection::{reply_queue, ConnectionContext, Dispatch, Outbox, Peer, Writer};
 use crate::tls::ClientIdentity;
 use axum::extract::ws::WebSocket;
 use commy_proto::Encoding;
@@ -14,7 +14,6 @@ use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// Serves one upgraded connection until it closes, or until the shutdown grace period runs out.
 pub(crate) async fn run<D: Dispatch>(
@@ -43,7 +42,9 @@ pub(crate) async fn run<D: Dispatch>(
     tracing::debug!(id = ctx.id(), %peer, %encoding, "connection opened");
 
     let (sink, stream) = socket.split();
-    let (replies, queued) = mpsc::channel(limits.reply_queue_depth.max(1));
+    let (sink, straight) = ws_sink(sink, encoding);
+    outbox.write_straight_through(Box::new(straight));
+    let (replies, queued) = reply_queue(limits.reply_queue_depth, outbox.clone());
     let reader = Reader {
         stream,
         ctx: &ctx,
@@ -55,7 +56,7 @@ pub(crate) async fn run<D: Dispatch>(
         deadlines,
     };
     let writer = Writer {
-        sink: WsSink { sink, encoding },
+        sink,
         outbox: &outbox,
         metrics,
     };

@@ -8,14 +8,13 @@
 use super::close::{self, CLIENT_DISCONNECT, SHUTTING_DOWN};
 use super::deadlines::{Deadlines, Due};
 use crate::connection::ShutdownSignal;
-use crate::connection::{ConnectionContext, Dispatch, Outgoing};
+use crate::connection::{ConnectionContext, Dispatch, Outgoing, ReplySender};
 use crate::metrics::UNDECODABLE;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use commy_proto::{decode_request, ClientMessage, Disconnected, Encoding, ErrorCode, Reply};
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How the reading ended.
 enum End {
@@ -33,7 +32,7 @@ pub(crate) struct Reader<'a, D: Dispatch> {
     pub(crate) ctx: &'a ConnectionContext,
     pub(crate) dispatch: &'a D,
     pub(crate) session: &'a mut D::Session,
-    pub(crate) replies: mpsc::Sender<Outgoing<CloseFrame>>,
+    pub(crate) replies: ReplySender<CloseFrame>,
     pub(crate) shutdown: ShutdownSignal,
     /// How long to wait for the client's close frame after ours.
     pub(crate) linger: Duration,
