@@ -3,8 +3,8 @@
 
 use commy_proto::{
     AllocateVariable, ClientMessage, CreateApiKey, CreateService, CreateTenant, DeallocateVariable, DeleteService,
-    DeleteTenant, Encoding, ErrorCode, GetService, JwtAlgorithm, ListServices, ListTenants, ListVariables, Permission,
-    QueryAudit, RevokeApiKey, ServerMessage, SetJwtKey, Subscribe, Unsubscribe, ValueType,
+    DeleteTenant, Encoding, ErrorCode, GetService, ListServices, ListTenants, ListVariables, Permission, QueryAudit,
+    RevokeApiKey, ServerMessage, Subscribe, Unsubscribe, ValueType,
 };
 use commy_testkit::{authenticate, both_encodings, read, variable, write_data, write_value, Client, TestServer};
 use serde_json::json;
@@ -114,14 +114,7 @@ fn requests_against_beta(beta_sid: &str, beta_key_id: &str) -> Vec<ClientMessage
             key_id: beta_key_id.into(),
         }
         .into(),
-        SetJwtKey {
-            tenant_id: "beta".into(),
-            alg: JwtAlgorithm::HS256,
-            key: "an attacker's secret of at least 32 bytes".into(),
-            issuer: None,
-            audience: None,
-        }
-        .into(),
+        commy_testkit::hs256_key("beta", "an attacker's secret of at least 32 bytes").into(),
         QueryAudit {
             tenant_id: Some("beta".into()),
             since_ms: None,
@@ -459,14 +452,7 @@ async fn a_read_only_key_cannot_change_anything(enc: Encoding) {
             key_id: world.beta_key.key_id.clone(),
         }
         .into(),
-        SetJwtKey {
-            tenant_id: "beta".into(),
-            alg: JwtAlgorithm::HS256,
-            key: "a reader's secret of at least 32 bytes!".into(),
-            issuer: None,
-            audience: None,
-        }
-        .into(),
+        commy_testkit::hs256_key("beta", "a reader's secret of at least 32 bytes!").into(),
         QueryAudit {
             tenant_id: Some("beta".into()),
             since_ms: None,

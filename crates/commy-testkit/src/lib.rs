@@ -15,6 +15,7 @@
 
 pub mod cluster;
 mod http;
+mod jwt;
 mod local;
 pub mod nats;
 pub mod nats_cluster;
@@ -25,6 +26,7 @@ mod server;
 mod ws;
 
 pub use http::http_get;
+pub use jwt::hs256_key;
 pub use local::LocalClient;
 pub use nats::NatsServer;
 pub use nats_cluster::NatsCluster;

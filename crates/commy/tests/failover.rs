@@ -3,7 +3,7 @@
 //! SIGKILL. No cluster is needed: the servers give the service different ids, which the client looks up again.
 
 use commy_client::{Allocation, Change, Client, ClientBuilder, Credentials, Service, Transport, Watch};
-use commy_proto::{CreateTenant, Encoding, JwtAlgorithm, SetJwtKey};
+use commy_proto::{CreateTenant, Encoding};
 use commy_testkit::guard;
 use commy_testkit::process::{self, written_admin_key, ServeProcess};
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
@@ -76,15 +76,7 @@ async fn set_up_in(server: ServeProcess, dir: TempDir, data_dir: &Path) -> Node 
             tenant_name: "Acme".into(),
         })
         .await;
-    admin
-        .ok(SetJwtKey {
-            tenant_id: "acme".into(),
-            alg: JwtAlgorithm::HS256,
-            key: SECRET.into(),
-            issuer: None,
-            audience: None,
-        })
-        .await;
+    admin.ok(commy_testkit::hs256_key("acme", SECRET)).await;
     let node = Node { server, dir };
     let client = connect(&[node.url()], Transport::Remote).await;
     let plant = client.create_service("plant").await.unwrap();

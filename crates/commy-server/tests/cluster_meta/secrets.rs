@@ -3,7 +3,7 @@
 
 use crate::Nats;
 use commy_client::{Client, Credentials, Transport};
-use commy_testkit::commy_proto::{Authenticate, Credential, Encoding, JwtAlgorithm, SetJwtKey};
+use commy_testkit::commy_proto::{Authenticate, Credential, Encoding};
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
 use serde_json::json;
 use std::time::Duration;
@@ -16,15 +16,7 @@ async fn a_jwt_key_set_on_one_server_verifies_on_another_and_is_sealed_in_nats()
     let (a, b) = (nats.server().await, nats.server().await);
     a.sdk_admin().await.create_tenant("acme", "Acme").await.unwrap();
     let mut admin = a.admin(Encoding::Json).await;
-    admin
-        .ok(SetJwtKey {
-            tenant_id: "acme".into(),
-            alg: JwtAlgorithm::HS256,
-            key: SECRET.into(),
-            issuer: None,
-            audience: None,
-        })
-        .await;
+    admin.ok(commy_testkit::hs256_key("acme", SECRET)).await;
 
     let claims = json!({"sub": "dashboard", "tenant": "acme", "exp": get_current_timestamp() + 600,
                         "permissions": ["read"]});

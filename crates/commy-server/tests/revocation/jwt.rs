@@ -3,20 +3,14 @@
 use crate::conn::{Conn, TRANSPORTS};
 use crate::util::{Fixture, TestServer};
 use crate::{assert_dead, subscribe, world};
-use commy_proto::{Authenticate, Credential, JwtAlgorithm, Permission, SetJwtKey};
+use commy_proto::{Authenticate, Credential, Permission, SetJwtKey};
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 const SECRET: &str = "a shared secret of at least thirty-two bytes";
 
 fn set_key(tenant: &str, secret: &str) -> SetJwtKey {
-    SetJwtKey {
-        tenant_id: tenant.into(),
-        alg: JwtAlgorithm::HS256,
-        key: secret.into(),
-        issuer: None,
-        audience: None,
-    }
+    commy_testkit::hs256_key(tenant, secret)
 }
 
 /// A token for the fixture's tenant with read and write, expiring `lifetime` seconds from now.
