@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -167,7 +168,7 @@ struct Echo {
 
 impl Echo {
     /// Starts an echo server on its own thread and runtime (as a separate server would have), and connects to it as
-    /// the SDK connects: Nagle off, default configuration.
+    /// the SDK connects: Nagle off, a 4 KiB read buffer (the SDK's and the server's).
     async fn start(payload: String) -> anyhow::Result<Echo> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -176,9 +177,10 @@ impl Echo {
         let thread = std::thread::Builder::new()
             .name("bench-echo".into())
             .spawn(move || serve(listener, stopped))?;
-        let (ws, _response) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}"), None, true)
-            .await
-            .context("cannot connect to the echo server")?;
+        let (ws, _response) =
+            tokio_tungstenite::connect_async_with_config(format!("ws://{addr}"), Some(echo_config()), true)
+                .await
+                .context("cannot connect to the echo server")?;
         Ok(Echo {
             ws,
             payload: payload.into(),
@@ -212,6 +214,12 @@ impl Drop for Echo {
     }
 }
 
+/// The echo's WebSocket settings on both ends: the 4 KiB read buffer the SDK and the Commy server read with, so that
+/// the baseline pays no more per message than they do (tungstenite zeroes its whole read buffer before every read).
+fn echo_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 << 10)
+}
+
 /// The echo server: every text or binary message goes straight back.
 fn serve(listener: std::net::TcpListener, stopped: oneshot::Receiver<()>) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
@@ -235,7 +243,7 @@ fn serve(listener: std::net::TcpListener, stopped: oneshot::Receiver<()>) {
 }
 
 async fn echo(stream: TcpStream) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+    let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(echo_config())).await else {
         return;
     };
     while let Some(Ok(message)) = ws.next().await {

@@ -10,8 +10,16 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+
+/// The link's WebSocket settings: a 4 KiB read buffer, as the server's (`ws_read_buffer_size`). tungstenite zeroes
+/// its whole read buffer before every read, 128 KiB by default, a cost per message larger than a small push itself;
+/// larger messages are still read whole, a buffer at a time.
+fn link_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 << 10)
+}
 
 /// A WebSocket connection to the server.
 #[derive(Debug)]
@@ -43,7 +51,7 @@ impl WsLink {
                 .map_err(|e| format!("cannot connect to {ws_url}: {e}"))?,
             (true, None) => return Err(format!("cannot connect to {ws_url}: no TLS settings")),
         };
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(request, stream, None)
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(request, stream, Some(link_config()))
             .await
             .map_err(|e| match &e {
                 WsError::Io(io) => match crate::tls::tls_error(io) {
