@@ -12,6 +12,7 @@
 //! | `commy_auth_failures_total` | counter | request handlers, through [`Metrics::auth_failure`] |
 //! | `commy_services` | gauge | live layer, through [`Metrics::set_services`] |
 //! | `commy_variables` | gauge | live layer, through [`Metrics::set_variables`] |
+//! | `commy_watch_scans_total` | counter | live layer (`Live::register_metrics`): times a watcher thread found a watched file changed and scanned it |
 //! | `commy_connections_closed_by_server_total{reason}` | counter | transport: connections closed over a limit or past a deadline (`request_timeout`, `auth_timeout`, `idle`, `evicted`, `full`) |
 
 use commy_proto::ErrorCode;

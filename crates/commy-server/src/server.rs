@@ -187,6 +187,7 @@ impl Server {
             cluster,
         });
         let mut metrics = Metrics::new();
+        app.live.register_metrics(metrics.registry_mut());
         if let Some(cluster) = &app.cluster {
             cluster.register_metrics(metrics.registry_mut());
         }

@@ -57,6 +57,7 @@ mod migrate;
 mod multi_wait;
 mod owner;
 mod patience;
+mod pending_signal;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
@@ -77,6 +78,7 @@ pub use latest::Latest;
 pub use mapping::Access;
 pub use multi_wait::{wait_any, Doorbell, MAX_SIGNALS};
 pub use owner::{CreateOptions, ServiceOwner, VariableSpec};
+pub use pending_signal::PendingSignal;
 pub use relocate::{RelocateError, Relocation, RelocationPlan};
 pub use resolved::{Resolved, CHANGE_WORD_POLL};
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};

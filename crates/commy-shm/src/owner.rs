@@ -244,6 +244,14 @@ impl ServiceOwner {
         WaiterPin::new(&self.service)
     }
 
+    /// [`hold_waiter`](ServiceOwner::hold_waiter) for a sleeper of this process that learns of the process's own
+    /// writes without being woken (a server's watcher thread, whose pushes the writing request makes itself): writes
+    /// that ring [`PendingSignal::ring_for_others`](crate::PendingSignal::ring_for_others) skip the futex wake while
+    /// such sleepers are the only ones registered.
+    pub fn hold_in_process_waiter(&self) -> WaiterPin {
+        WaiterPin::new_in_process(&self.service)
+    }
+
     /// Looks a variable up by name through the owner's index (no table scan).
     pub fn lookup(&self, name: &str) -> Result<VarHandle, AccessError> {
         let placement = self

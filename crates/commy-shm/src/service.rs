@@ -6,12 +6,13 @@ use crate::layout::{self, entry as e, header as h};
 use crate::lock;
 use crate::mapping::{Access, Mapping};
 use crate::patience::Patience;
+use crate::pending_signal::PendingSignal;
 use crate::platform;
 use crate::table::{self, EntrySnapshot};
 use std::fs::{File, OpenOptions};
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub(crate) struct Inner {
     pub(crate) geo: Geometry,
     /// [`Service::wait_bound`] in nanoseconds.
     wait_bound_ns: AtomicU64,
+    /// Waiter registrations of this attachment's process that learn of its own writes without a wake: see
+    /// [`ServiceOwner::hold_in_process_waiter`](crate::ServiceOwner::hold_in_process_waiter).
+    pub(crate) in_process_waiters: AtomicU32,
 }
 
 /// Whether a write waits for a variable's lock held by another writer.
@@ -129,6 +133,7 @@ impl Service {
                 map,
                 geo,
                 wait_bound_ns: AtomicU64::new(DEFAULT_WAIT_BOUND.as_nanos() as u64),
+                in_process_waiters: AtomicU32::new(0),
             }),
         };
         service.validate_table()?;
@@ -372,6 +377,20 @@ impl Service {
         self.write_with(var, expected, None, data, Wait::Never, || {})
     }
 
+    /// [`Service::try_write`] that leaves the change signal to the caller: the write is published (readers see it)
+    /// but nobody has been woken yet. The caller rings the returned [`PendingSignal`], or drops it, which rings it.
+    /// For a server that delivers the change to its own subscribers first, and may then spare its own watcher the
+    /// wake ([`PendingSignal::ring_for_others`]).
+    pub fn try_write_holding_signal(
+        &self,
+        var: VarHandle,
+        expected: Option<u64>,
+        data: &[u8],
+    ) -> Result<(u64, PendingSignal<'_>), AccessError> {
+        let version = self.write_quietly(var, expected, None, data, Wait::Never, || {})?;
+        Ok((version, PendingSignal::new(self, var.index)))
+    }
+
     /// Compare-and-set: writes the whole value only if the variable's version is still `expected`, else changes
     /// nothing and fails with [`AccessError::Conflict`], which carries the current version. Returns the new version
     /// (`expected + 1`).
@@ -399,6 +418,21 @@ impl Service {
     }
 
     fn write_with(
+        &self,
+        var: VarHandle,
+        expected: Option<u64>,
+        publish_as: Option<u64>,
+        data: &[u8],
+        wait: Wait,
+        mid_write: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
+        let version = self.write_quietly(var, expected, publish_as, data, wait, mid_write)?;
+        self.signal_write(var.index);
+        Ok(version)
+    }
+
+    /// The write of [`Service::write_with`] up to the publish, without the change signal.
+    fn write_quietly(
         &self,
         var: VarHandle,
         expected: Option<u64>,
@@ -474,7 +508,6 @@ impl Service {
             word.store(next, Ordering::Release);
             next
         };
-        self.signal_write(var.index);
         Ok(version)
     }
 

@@ -134,6 +134,8 @@ impl Watcher {
 pub struct WaiterPin {
     service: Service,
     slot: Option<usize>,
+    /// Counted in the attachment's in-process waiters too (see [`WaiterPin::new_in_process`]).
+    in_process: bool,
 }
 
 impl WaiterPin {
@@ -142,6 +144,22 @@ impl WaiterPin {
         WaiterPin {
             service: service.clone(),
             slot: waiters::register(service),
+            in_process: false,
+        }
+    }
+
+    /// Registers a sleeper that learns of this process's own writes without a wake, and counts it as such, so that
+    /// [`PendingSignal::ring_for_others`](crate::PendingSignal::ring_for_others) can spare it. Counted only after
+    /// the registration in the file took.
+    pub(crate) fn new_in_process(service: &Service) -> Self {
+        let slot = waiters::register(service);
+        if slot.is_some() {
+            service.inner.in_process_waiters.fetch_add(1, Ordering::SeqCst);
+        }
+        WaiterPin {
+            service: service.clone(),
+            slot,
+            in_process: slot.is_some(),
         }
     }
 
@@ -153,6 +171,10 @@ impl WaiterPin {
 
 impl Drop for WaiterPin {
     fn drop(&mut self) {
+        if self.in_process {
+            // No longer counted as in-process before it leaves the file's count, never the other way round.
+            self.service.inner.in_process_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
         if let Some(slot) = self.slot {
             waiters::unregister(&self.service, slot);
         }

@@ -192,6 +192,10 @@ impl Fanout {
     /// If a watcher thread holds the fan-out (it is pushing an earlier change, perhaps to many subscribers), the
     /// write does not wait for it: the write's change signal makes that thread look again, and it pushes this version
     /// or a newer one.
+    ///
+    /// Returns whether the fan-out is done with the change: it pushed it, or no subscription wants it. Then the
+    /// watcher thread need not be woken for it. `false` (the fan-out was busy, or the change is left to the watcher
+    /// thread because many subscribers want it) means the write's change signal must wake the thread.
     pub(crate) fn wrote(
         &self,
         handle: VarHandle,
@@ -199,22 +203,23 @@ impl Fanout {
         data: &[u8],
         version: u64,
         value_type: impl FnOnce() -> Option<ValueType>,
-    ) {
+    ) -> bool {
         let mut state = match self.core.state.try_lock() {
             Ok(state) => state,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
+            Err(TryLockError::WouldBlock) => return false,
         };
-        if state.subscriptions.is_empty() {
-            return;
-        }
         let wanting = state.subscriptions.iter().filter(|s| s.wants(name)).count();
-        if wanting == 0 || wanting > DIRECT_PUSH_MAX {
-            return;
+        if wanting == 0 {
+            return true;
+        }
+        if wanting > DIRECT_PUSH_MAX {
+            return false;
         }
         let value_type = value_type();
         self.core
             .push_locked(&mut state, handle, name.to_owned(), data.to_vec(), version, value_type);
+        true
     }
 
     /// Removes one subscription; returns whether it existed.

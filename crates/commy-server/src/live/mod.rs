@@ -81,6 +81,16 @@ impl Live {
         self
     }
 
+    /// Registers the live layer's metrics: `commy_watch_scans_total`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "watch_scans",
+            "Times a watcher thread found a watched service file changed and scanned it (writes by local processes, \
+             and writes through the server that it left to the watcher threads)",
+            self.pool.scans(),
+        );
+    }
+
     /// In a cluster: non-persistent variables are not reset when a file is loaded (see `values_from_cluster`).
     pub fn with_values_from_cluster(mut self, clustered: bool) -> Live {
         self.values_from_cluster = clustered;

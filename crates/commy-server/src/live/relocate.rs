@@ -92,7 +92,9 @@ impl LiveService {
             let taken = old.take_subscriptions();
             old.stop();
             for (connection, variable, sink) in &taken {
-                fanout.subscribe(*connection, variable.clone(), sink.clone(), || owner.hold_waiter());
+                fanout.subscribe(*connection, variable.clone(), sink.clone(), || {
+                    owner.hold_in_process_waiter()
+                });
             }
             taken
         };

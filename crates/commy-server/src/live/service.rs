@@ -291,12 +291,14 @@ impl LiveService {
     }
 
     /// Pushes a write made through this server (see `fanout`), while the file it went to is still the current one.
-    fn wrote(&self, service: &Service, name: &str, handle: VarHandle, data: &[u8], version: u64) {
+    /// Hands a write made through the server to the fan-out; returns whether the fan-out is done with it (see
+    /// [`Fanout::wrote`](super::fanout::Fanout::wrote)).
+    fn wrote(&self, service: &Service, name: &str, handle: VarHandle, data: &[u8], version: u64) -> bool {
         let value_type = || {
             let info = service.info_of(handle).ok()?;
             ValueType::from_tag(info.type_tag)
         };
-        self.fanout().wrote(handle, name, data, version, value_type);
+        self.fanout().wrote(handle, name, data, version, value_type)
     }
 
     /// [`LiveService::write`] (or, with `expected`, [`LiveService::write_if_version`]) without waiting: `None` if
@@ -309,9 +311,16 @@ impl LiveService {
         data: &[u8],
     ) -> Result<Option<u64>, LiveError> {
         let service = self.file();
-        match service.try_write(handle, expected, data) {
-            Ok(version) => {
-                self.wrote(&service, name, handle, data, version);
+        let written = service.try_write_holding_signal(handle, expected, data);
+        match written {
+            Ok((version, signal)) => {
+                // The subscribers first, then the signal: when this request pushed the change itself, the fan-out's
+                // watcher thread (an in-process waiter) has nothing to do for it and is not woken.
+                if self.wrote(&service, name, handle, data, version) {
+                    signal.ring_for_others();
+                } else {
+                    signal.ring();
+                }
                 Ok(Some(version))
             }
             Err(AccessError::LockBusy { .. }) => Ok(None),
@@ -382,7 +391,7 @@ impl LiveService {
         let owner = self.owner();
         let _service = self.file();
         self.fanout()
-            .subscribe(connection, variable, sink, || owner.hold_waiter())
+            .subscribe(connection, variable, sink, || owner.hold_in_process_waiter())
     }
 
     /// Ends a subscription; returns whether it existed.

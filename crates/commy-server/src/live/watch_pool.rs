@@ -12,6 +12,7 @@
 
 use super::fanout::FanoutCore;
 use commy_shm::{Doorbell, Service, WaiterPin, Watcher, MAX_SIGNALS};
+use prometheus_client::metrics::counter::Counter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,8 +33,11 @@ struct Member {
     id: u64,
     core: Arc<FanoutCore>,
     cursor: Mutex<Cursor>,
-    /// Keeps this process in the file's waiter count, so that every write wakes the thread.
+    /// Keeps this process in the file's waiter count, so that writes wake the thread (an in-process waiter: the
+    /// writes this server pushes itself spare it, see `LiveService::try_write`).
     pin: WaiterPin,
+    /// The pool's count of looks that found the counter moved (`commy_watch_scans_total`).
+    scans: Counter,
 }
 
 struct Cursor {
@@ -52,6 +56,7 @@ impl Member {
             return (count, true);
         }
         cursor.seen = count;
+        self.scans.inc();
         let changes = cursor.watcher.poll();
         drop(cursor);
         (count, self.core.deliver(&changes))
@@ -71,6 +76,7 @@ pub(crate) struct WatchPool {
     max_threads: usize,
     groups: Mutex<Vec<Arc<Group>>>,
     next_id: AtomicU64,
+    scans: Counter,
 }
 
 impl std::fmt::Debug for WatchPool {
@@ -89,7 +95,14 @@ impl WatchPool {
             max_threads: max_threads.max(1),
             groups: Mutex::default(),
             next_id: AtomicU64::new(1),
+            scans: Counter::default(),
         }
+    }
+
+    /// How many times a thread found a watched file's change counter moved and scanned the file: the writes of
+    /// local processes, and writes through the server that it left to the pool. Shares its count with the pool.
+    pub(crate) fn scans(&self) -> Counter {
+        self.scans.clone()
     }
 
     /// Starts watching a service: changes made from now on reach [`FanoutCore::deliver`]. Returns the watch's id, for
@@ -104,6 +117,7 @@ impl WatchPool {
             core,
             cursor: Mutex::new(Cursor { watcher, seen }),
             pin,
+            scans: self.scans.clone(),
         });
         let group = self.group_for_one_more();
         lock(&group.members).push(member);
