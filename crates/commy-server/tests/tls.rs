@@ -1,5 +1,6 @@
 //! TLS on the server's port: `https://` for `/healthz` and `/metrics` with the development certificate, the
-//! handshake done per connection (a stalled client holds up no one and is dropped), and plain HTTP refused.
+//! handshake done per connection (a stalled client holds up no one and is dropped), plain HTTP refused, and pushes
+//! written straight to the socket over `wss://`.
 
 use commy_server::config::{TlsCertificate, TlsConfig};
 use commy_testkit::{guard, TestServer};
@@ -107,4 +108,79 @@ async fn plain_http_on_the_tls_port_is_not_served() {
     assert!(!text.contains("HTTP/1.1 200"), "{text}");
     // The port still serves TLS clients.
     assert_eq!(https_get(&server, "/healthz").await.0, 200);
+}
+
+/// A remote SDK client over `wss://localhost`, trusting only the server's development certificate.
+async fn wss_client(server: &TestServer, tenant: Option<&str>, key: &str) -> commy_client::Client {
+    let client = guard(
+        "connect over wss",
+        commy_client::Client::builder(&format!("wss://localhost:{}", server.addr.port()))
+            .transport(commy_client::Transport::Remote)
+            .ca_cert(server.data_dir().join("cert.pem"))
+            .only_given_cas()
+            .connect(),
+    )
+    .await
+    .expect("the development certificate is trusted for localhost");
+    guard(
+        "authenticate",
+        client.authenticate(tenant, commy_client::Credentials::api_key(key)),
+    )
+    .await
+    .expect("authenticated");
+    client
+}
+
+/// Pushes written straight to the socket by the writing request (docs/architecture.md, "The push path") go through
+/// the TLS stream like any frame: over `wss://` they arrive whole, in version order, ending at the last value, and
+/// the straight path is taken (`commy_pushes_straight_total`, read over HTTPS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_written_straight_arrive_whole_and_in_order_over_tls() {
+    use commy_client::{Allocation, Permission};
+    const WRITES: u8 = 120;
+    let server = tls_server(Duration::from_secs(10)).await;
+    let admin = wss_client(&server, None, server.admin_key()).await;
+    admin.create_tenant("acme", "Acme").await.unwrap();
+    let rights = [Permission::Read, Permission::Write, Permission::CreateService];
+    let key = admin.create_api_key("acme", "app", &rights, None).await.unwrap().key;
+    let writer = wss_client(&server, Some("acme"), &key).await;
+    let watcher = wss_client(&server, Some("acme"), &key).await;
+    let service = writer.create_service("frames").await.unwrap();
+    service
+        .allocate("frame", Allocation::bytes(vec![0u8; 8]).capacity(64 << 10))
+        .await
+        .unwrap();
+    let watched = watcher.get_service("frames").await.unwrap();
+    let mut changes = watched.watch_variable("frame").await.unwrap();
+    let mut last = 0;
+    for n in 1..=WRITES {
+        // Small and large values in turn: a large one is more than one TLS record.
+        let len = if n % 2 == 0 { 40 << 10 } else { 16 };
+        last = service.write("frame", vec![n; len]).await.unwrap();
+    }
+    let mut seen = 0;
+    while seen < last {
+        let change = guard("a push over wss", changes.next_change())
+            .await
+            .expect("the watch goes on");
+        assert!(change.version > seen, "version {} after {seen}", change.version);
+        let first = change.bytes[0];
+        let whole_len = if first % 2 == 0 { 40 << 10 } else { 16 };
+        assert_eq!(change.bytes.len(), whole_len, "version {}", change.version);
+        assert!(
+            change.bytes.iter().all(|b| *b == first),
+            "a torn value at version {}",
+            change.version
+        );
+        seen = change.version;
+    }
+    assert_eq!(seen, last);
+    let (status, metrics) = https_get(&server, "/metrics").await;
+    assert_eq!(status, 200);
+    let straight: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("commy_pushes_straight_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("commy_pushes_straight_total in /metrics");
+    assert!(straight >= 1.0, "no push went straight over TLS");
 }
