@@ -84,7 +84,9 @@ async fn writes(service: &Service, values: impl IntoIterator<Item = u64>) {
     }
 }
 
-async fn own_writes_are_skipped(transport: Transport, cli_transport: &str) {
+/// With `bystanders` more connections watching `config`, a write's push comes from the server's watcher threads (past
+/// `DIRECT_PUSH_MAX`, 16, subscribers) instead of the writing request.
+async fn own_writes_are_skipped(transport: Transport, cli_transport: &str, bystanders: usize) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = start_commy(dir.path());
     let url = format!("ws://{}", server.addr);
@@ -97,6 +99,18 @@ async fn own_writes_are_skipped(transport: Transport, cli_transport: &str) {
         .expect("variable config");
     let other = client(&url, Transport::Remote, &key).await;
     let theirs = other.get_service("s").await.expect("service s for the other client");
+    let mut watching = Vec::new();
+    for _ in 0..bystanders {
+        let bystander = client(&url, Transport::Remote, &key).await;
+        let watch = bystander
+            .get_service("s")
+            .await
+            .unwrap()
+            .watch_variable("config")
+            .await
+            .unwrap();
+        watching.push((bystander, watch));
+    }
 
     // Without the option, nothing changes: the client's own write is reported.
     let mut plain = mine.watch_variable("config").await.expect("a plain watch");
@@ -153,10 +167,15 @@ async fn own_writes_are_skipped(transport: Transport, cli_transport: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_watch_skips_its_own_writes_and_reports_everyone_elses() {
-    own_writes_are_skipped(Transport::Local, "local").await;
+    own_writes_are_skipped(Transport::Local, "local", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_watch_skips_its_own_writes_and_reports_everyone_elses() {
-    own_writes_are_skipped(Transport::Remote, "remote").await;
+    own_writes_are_skipped(Transport::Remote, "remote", 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_watch_skips_its_own_writes_when_the_servers_watcher_threads_push_them() {
+    own_writes_are_skipped(Transport::Remote, "remote", 20).await;
 }
