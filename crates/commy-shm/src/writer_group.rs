@@ -61,22 +61,22 @@ pub struct GroupWriter<'a> {
 impl GroupWriter<'_> {
     /// [`Service::write`], recorded as the group's.
     pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_by(var, None, data, Wait::Bounded)
+        let tag = self.group.bits();
+        self.service.write_by(tag, var, None, None, data, Wait::Bounded, || {})
     }
 
     /// [`Service::write_if_version`], recorded as the group's.
     pub fn write_if_version(&self, var: VarHandle, expected: u64, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_by(var, Some(expected), data, Wait::Bounded)
+        let tag = self.group.bits();
+        self.service
+            .write_by(tag, var, Some(expected), None, data, Wait::Bounded, || {})
     }
 
     /// [`Service::try_write`], recorded as the group's.
     pub fn try_write(&self, var: VarHandle, expected: Option<u64>, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_by(var, expected, data, Wait::Never)
-    }
-
-    fn write_by(&self, var: VarHandle, expected: Option<u64>, data: &[u8], wait: Wait) -> Result<u64, AccessError> {
         let tag = self.group.bits();
-        self.service.write_by(tag, var, expected, None, data, wait, || {})
+        self.service
+            .write_by(tag, var, expected, None, data, Wait::Never, || {})
     }
 
     /// [`Service::resolve`]: a handle whose writes are recorded as the group's (each with a tag of its own).
