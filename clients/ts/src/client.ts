@@ -402,8 +402,12 @@ export class Client extends Emitter<ClientEvents> implements ServiceHost {
     const call = async (type: string, data: Fields) => (await link.request(type, data, this.requestTimeout)).data;
     try {
       watch.beginResync();
-      await this.subscriptions.acquire(watch, () =>
-        call("Subscribe", { service_id: watch.service.id, variable_name: watch.variable }),
+      await this.subscriptions.acquire(watch, (skipOwnWrites) =>
+        call("Subscribe", {
+          service_id: watch.service.id,
+          variable_name: watch.variable,
+          ...(skipOwnWrites ? { skip_own_writes: true } : {}),
+        }),
       );
       if (!watch.active || link !== this.link) return;
       await watch.service.offerCurrent(watch, call);

@@ -129,7 +129,8 @@ export class Service {
    * is subscribed (rejecting with, for example, NOT_FOUND).
    */
   watch(variable: string, listener: ChangeListener, options: WatchOptions = {}): Unwatch {
-    const state = new WatchState(this, variable, listener, options.onError, (error) => this.host.reportError(error));
+    const report = (error: CommyError) => this.host.reportError(error);
+    const state = new WatchState(this, variable, listener, options.onError, report, options.skipOwnWrites ?? false);
     this.host.addWatch(state);
     const stop = () => this.host.removeWatch(state);
     return Object.assign(stop, { ready: state.ready });

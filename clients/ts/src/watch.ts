@@ -12,6 +12,14 @@ export interface WatchOptions {
    * UNAUTHORIZED). Without it the error goes to the client's "error" event. Lost connections do not end a watch.
    */
   onError?: (error: CommyError) => void;
+  /**
+   * Do not deliver changes this client wrote (`Subscribe` with `skip_own_writes`): only other connections' and
+   * processes' changes, after the current value. The server skips them per subscription, which every watch of this
+   * client on the same variable (or `"*"`) shares: while one of them does not skip, they all get the client's own
+   * writes, and so does a skipping watch of `"*"` beside a watch of one variable that does not skip (or the other way
+   * round). Default false.
+   */
+  skipOwnWrites?: boolean;
 }
 
 /** Stops a watch. `ready` settles once the watch is subscribed and has delivered the current value. */
@@ -36,6 +44,7 @@ export class WatchState {
     private readonly listener: ChangeListener,
     private readonly onError: ((error: CommyError) => void) | undefined,
     private readonly reportError: (error: CommyError) => void,
+    readonly skipOwnWrites = false,
   ) {
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => undefined);

@@ -361,6 +361,18 @@ impl Service {
         let inner = self.wait(self.inner.watch_variable(name))?;
         Ok(self.watch_of(inner))
     }
+
+    /// See [`crate::Service::watch_with`].
+    pub fn watch_with(&self, options: crate::WatchOptions) -> Result<Watch> {
+        let inner = self.wait(self.inner.watch_with(options))?;
+        Ok(self.watch_of(inner))
+    }
+
+    /// See [`crate::Service::watch_variable_with`].
+    pub fn watch_variable_with(&self, name: &str, options: crate::WatchOptions) -> Result<Watch> {
+        let inner = self.wait(self.inner.watch_variable_with(name, options))?;
+        Ok(self.watch_of(inner))
+    }
 }
 
 /// A blocking [`crate::Watch`]: an iterator of changes that ends when the watch does.

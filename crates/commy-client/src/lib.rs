@@ -60,6 +60,7 @@ mod url;
 mod value;
 mod variable;
 mod watch;
+mod watch_options;
 
 pub use allocation::Allocation;
 pub use auth::{Authenticated, CLIENT_VERSION};
@@ -74,6 +75,7 @@ pub use snapshot::{Change, Snapshot};
 pub use value::VariableValue;
 pub use variable::{AsArg, Variable};
 pub use watch::Watch;
+pub use watch_options::WatchOptions;
 
 pub use commy_proto as proto;
 

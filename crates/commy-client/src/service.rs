@@ -7,6 +7,7 @@ use crate::local::{spawn_watcher, Mapped};
 use crate::payload::Payload;
 use crate::snapshot::Snapshot;
 use crate::watch::{ChangeQueue, Watch};
+use crate::watch_options::WatchOptions;
 use crate::Result;
 use commy_proto::{
     DeallocateVariable, ListVariables, ReadVariable, ServerMessage, Subscribe, VariableData, VariableInfo,
@@ -175,22 +176,23 @@ impl Service {
     /// Watches every variable of the service. On the local transport a watch follows the service to a new file if
     /// the server moves it (see [`ServiceMoved`](commy_proto::ServiceMoved)), and misses no change on the way.
     pub async fn watch(&self) -> Result<Watch> {
-        self.watch_key(None).await
+        self.watch_key(None, WatchOptions::new()).await
     }
 
     /// Watches one variable; [`Error::NotFound`](crate::Error::NotFound) if it does not exist.
     pub async fn watch_variable(&self, name: &str) -> Result<Watch> {
-        self.watch_key(Some(name)).await
+        self.watch_key(Some(name), WatchOptions::new()).await
     }
 
-    async fn watch_key(&self, variable: Option<&str>) -> Result<Watch> {
+    pub(crate) async fn watch_key(&self, variable: Option<&str>, options: WatchOptions) -> Result<Watch> {
         let conn = self.client.conn();
         let variable_name = variable.unwrap_or(ALL_VARIABLES).to_owned();
         let key = (self.id().to_owned(), variable_name.clone());
-        let queue = ChangeQueue::new(variable.map(str::to_owned));
+        let queue = ChangeQueue::with_options(variable.map(str::to_owned), options);
         // Registered before subscribing, so that a push right after the reply finds its queue. A detached mapping's
         // watch is fed by pushes, and by its file again once a failover maps the new server's file.
         let id = conn.register_watch(key.clone(), queue.clone(), self.live_mapping().is_none());
+        let skip_own_writes = conn.skips_own_writes(&key);
         let mut watch = Watch::new(queue.clone());
         let owner = conn.clone();
         watch.on_drop(move || owner.unregister_watch(&key, id));
@@ -199,6 +201,7 @@ impl Service {
         let subscribe = Subscribe {
             service_id: self.id().to_owned(),
             variable_name,
+            skip_own_writes,
         };
         conn.request(subscribe).await?;
         if let Some(mapped) = &self.mapped {

@@ -131,6 +131,7 @@ impl Service {
 fn resolve<T: VariableValue>(mapped: &Mapped, name: &str) -> Result<Resolved> {
     let resolved = mapped
         .service()
+        .writes_as(mapped.writer())
         .resolve_name(name)
         .map_err(|e| mapped.failed(name, e))?;
     let value_type = ValueType::from_tag(resolved.type_tag()).unwrap_or_default();

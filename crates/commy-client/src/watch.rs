@@ -5,6 +5,7 @@
 //! of a burst but always gets the latest one, and the queue never grows past the number of variables watched.
 
 use crate::snapshot::Change;
+use crate::watch_options::WatchOptions;
 use futures_util::task::AtomicWaker;
 use futures_util::Stream;
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +21,8 @@ pub(crate) struct ChangeQueue {
     waker: AtomicWaker,
     /// The one variable watched, or `None` for every variable of the service.
     variable: Option<String>,
+    /// Changes this client wrote are not wanted (see [`WatchOptions::skip_own_writes`]).
+    skip_own_writes: bool,
 }
 
 #[derive(Debug, Default)]
@@ -35,12 +38,24 @@ struct QueueState {
 }
 
 impl ChangeQueue {
+    #[cfg(test)]
     pub(crate) fn new(variable: Option<String>) -> Arc<ChangeQueue> {
+        ChangeQueue::with_options(variable, WatchOptions::new())
+    }
+
+    /// A queue for a watch opened with `options`.
+    pub(crate) fn with_options(variable: Option<String>, options: WatchOptions) -> Arc<ChangeQueue> {
         Arc::new(ChangeQueue {
             state: Mutex::default(),
             waker: AtomicWaker::new(),
             variable,
+            skip_own_writes: options.skips_own_writes(),
         })
+    }
+
+    /// Whether the watch skips its client's own writes.
+    pub(crate) fn skips_own_writes(&self) -> bool {
+        self.skip_own_writes
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {

@@ -173,9 +173,10 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         }
         .into()),
         name().prop_map(|service_id| ListVariables { service_id }.into()),
-        (name(), name()).prop_map(|(service_id, variable_name)| Subscribe {
+        (name(), name(), any::<bool>()).prop_map(|(service_id, variable_name, skip_own_writes)| Subscribe {
             service_id,
-            variable_name
+            variable_name,
+            skip_own_writes,
         }
         .into()),
         (name(), name()).prop_map(|(service_id, variable_name)| Unsubscribe {

@@ -88,6 +88,7 @@ fn requests_against_beta(beta_sid: &str, beta_key_id: &str) -> Vec<ClientMessage
     let subscribe = |variable_name: &str| Subscribe {
         service_id: beta_sid.into(),
         variable_name: variable_name.into(),
+        skip_own_writes: false,
     };
     vec![
         CreateTenant {
@@ -320,6 +321,7 @@ async fn each_permission_allows_exactly_its_requests(enc: Encoding) {
                 request: Subscribe {
                     service_id: sid.clone(),
                     variable_name: "*".into(),
+                    skip_own_writes: false,
                 }
                 .into(),
             },

@@ -64,6 +64,7 @@ async fn bad_names_are_invalid_on_every_request(encoding: Encoding) {
     let subscribe = Subscribe {
         service_id: service.service_id.clone(),
         variable_name: "/temp".into(),
+        skip_own_writes: false,
     };
     admin.expect_error(subscribe, bad, &["'/temp'"]).await;
 
@@ -71,6 +72,7 @@ async fn bad_names_are_invalid_on_every_request(encoding: Encoding) {
     let all = Subscribe {
         service_id: service.service_id.clone(),
         variable_name: "*".into(),
+        skip_own_writes: false,
     };
     admin.ok(all).await;
     let read = ReadVariable {

@@ -96,6 +96,7 @@ async fn each_quota_refuses_naming_itself(enc: Encoding) {
     let second = Subscribe {
         service_id: one.clone(),
         variable_name: "b".into(),
+        skip_own_writes: false,
     };
     c.expect_error(second, ErrorCode::LimitExceeded, &["subscriptions_per_connection", "1"])
         .await;

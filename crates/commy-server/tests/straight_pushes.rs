@@ -130,6 +130,7 @@ async fn a_subscribe_reply_comes_before_its_first_push(encoding: Encoding) {
         let subscribe = Subscribe {
             service_id: service_id.clone(),
             variable_name: "hot".into(),
+            skip_own_writes: false,
         };
         client.send(&Request::new(id, subscribe)).await;
         let first = guard("the first message after Subscribe", client.recv()).await;

@@ -65,7 +65,7 @@ impl Writer {
     }
 }
 
-fn record_words(service: &Service, index: u32) -> [&AtomicU64; 3] {
+pub(crate) fn record_words(service: &Service, index: u32) -> [&AtomicU64; 3] {
     let entry = service.inner.geo.entry(index);
     let map = &service.inner.map;
     [

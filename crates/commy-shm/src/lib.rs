@@ -72,6 +72,7 @@ pub mod test_hooks;
 mod waiters;
 mod watch;
 mod wide_copy;
+mod writer_group;
 
 pub use error::{AccessError, Corruption, CreateError, Error, LayoutError, OpenError};
 pub use latest::Latest;
@@ -83,3 +84,4 @@ pub use relocate::{RelocateError, Relocation, RelocationPlan};
 pub use resolved::{Resolved, CHANGE_WORD_POLL};
 pub use service::{ReadInfo, Service, VarHandle, VariableEntry, DEFAULT_WAIT_BOUND};
 pub use watch::{Change, WaiterPin, Watcher, READ_ONLY_POLL};
+pub use writer_group::{GroupWriter, WriterGroup};

@@ -32,8 +32,9 @@ pub const CHANGE_WORD_POLL: Duration = Duration::from_millis(50);
 /// The next writer tag; each `Resolved` (and each clone) takes one, so that its waits skip its own writes.
 static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
 
+/// A tag's low 32 bits tell the resolutions of one writer group (its high 32 bits, see `writer_group.rs`) apart.
 fn next_tag() -> u64 {
-    NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+    (NEXT_TAG.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff).max(1)
 }
 use std::time::{Duration, Instant};
 
@@ -165,12 +166,17 @@ impl Cache {
 impl Service {
     /// Resolves `var` for fast access: see [`Resolved`].
     pub fn resolve(&self, var: VarHandle) -> Result<Resolved, AccessError> {
+        self.resolve_in(var, 0)
+    }
+
+    /// [`Service::resolve`] for a writer group whose tags' high 32 bits are `group_bits`.
+    pub(crate) fn resolve_in(&self, var: VarHandle, group_bits: u64) -> Result<Resolved, AccessError> {
         let resolution = self.resolution(var, &mut Patience::new(self.wait_bound()))?;
         Ok(Resolved {
             service: self.clone(),
             layout_gen: NonNull::from(self.header_u64(h::LAYOUT_GENERATION)),
             cache: Cache::new(resolution),
-            tag: next_tag(),
+            tag: group_bits | next_tag(),
         })
     }
 
@@ -232,7 +238,8 @@ impl Clone for Resolved {
             service: self.service.clone(),
             layout_gen: self.layout_gen,
             cache,
-            tag: next_tag(),
+            // The clone writes in the same group, with a tag of its own.
+            tag: (self.tag & !0xffff_ffff) | next_tag(),
         }
     }
 }

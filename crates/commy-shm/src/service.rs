@@ -346,7 +346,7 @@ impl Service {
     /// Takes the variable's lock, fills the inactive slot, publishes it by bumping the version, releases the lock,
     /// then signals watchers (a futex wake only when some watcher sleeps).
     pub fn write(&self, var: VarHandle, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, None, None, data, Wait::Bounded, || {})
+        self.write_by(0, var, None, None, data, Wait::Bounded, || {})
     }
 
     /// Writes the whole value as version `version` (not one past the current): only if the variable is still at
@@ -367,14 +367,14 @@ impl Service {
         if version <= expected {
             return Err(AccessError::VersionNotAhead { expected, version });
         }
-        self.write_with(var, Some(expected), Some(version), data, Wait::Bounded, || {})
+        self.write_by(0, var, Some(expected), Some(version), data, Wait::Bounded, || {})
     }
 
     /// [`Service::write`] (or, with `expected`, [`Service::write_if_version`]) that does not wait for the variable's
     /// lock: if another writer holds it, fails at once with [`AccessError::LockBusy`] and changes nothing. For callers
     /// that must not block (an async server's worker thread), which then wait elsewhere.
     pub fn try_write(&self, var: VarHandle, expected: Option<u64>, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, expected, None, data, Wait::Never, || {})
+        self.write_by(0, var, expected, None, data, Wait::Never, || {})
     }
 
     /// [`Service::try_write`] that leaves the change signal to the caller: the write is published (readers see it)
@@ -387,7 +387,18 @@ impl Service {
         expected: Option<u64>,
         data: &[u8],
     ) -> Result<(u64, PendingSignal<'_>), AccessError> {
-        let version = self.write_quietly(var, expected, None, data, Wait::Never, || {})?;
+        self.write_holding_signal_by(0, var, expected, data)
+    }
+
+    /// [`Service::try_write_holding_signal`], recorded as made by `tag` (see [`Service::write_by`]).
+    pub(crate) fn write_holding_signal_by(
+        &self,
+        tag: u64,
+        var: VarHandle,
+        expected: Option<u64>,
+        data: &[u8],
+    ) -> Result<(u64, PendingSignal<'_>), AccessError> {
+        let version = self.write_quietly(tag, var, expected, None, data, Wait::Never, || {})?;
         Ok((version, PendingSignal::new(self, var.index)))
     }
 
@@ -398,13 +409,13 @@ impl Service {
     /// The compare happens under the variable's lock, so it is atomic with respect to every other writer in every
     /// process: of several writers that read version `v` and try to replace it, exactly one succeeds.
     pub fn write_if_version(&self, var: VarHandle, expected: u64, data: &[u8]) -> Result<u64, AccessError> {
-        self.write_with(var, Some(expected), None, data, Wait::Bounded, || {})
+        self.write_by(0, var, Some(expected), None, data, Wait::Bounded, || {})
     }
 
     /// [`Service::write`], calling `mid_write` halfway through the copy while the lock is held. For crash tests.
     #[cfg(feature = "test-hooks")]
     pub fn write_with_hook(&self, var: VarHandle, data: &[u8], mid_write: impl FnOnce()) -> Result<u64, AccessError> {
-        self.write_with(var, None, None, data, Wait::Bounded, mid_write)
+        self.write_by(0, var, None, None, data, Wait::Bounded, mid_write)
     }
 
     /// The first byte of this process's mapping of the file. For tests that check that a read-only attachment is
@@ -417,8 +428,12 @@ impl Service {
         self.inner.map.base()
     }
 
-    fn write_with(
+    /// The write itself, recorded in the last-writer record as made by `tag` in this process (0: no writer group; see
+    /// `writer_group.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_by(
         &self,
+        tag: u64,
         var: VarHandle,
         expected: Option<u64>,
         publish_as: Option<u64>,
@@ -426,14 +441,16 @@ impl Service {
         wait: Wait,
         mid_write: impl FnOnce(),
     ) -> Result<u64, AccessError> {
-        let version = self.write_quietly(var, expected, publish_as, data, wait, mid_write)?;
+        let version = self.write_quietly(tag, var, expected, publish_as, data, wait, mid_write)?;
         self.signal_write(var.index);
         Ok(version)
     }
 
-    /// The write of [`Service::write_with`] up to the publish, without the change signal.
+    /// The write of [`Service::write_by`] up to the publish, without the change signal.
+    #[allow(clippy::too_many_arguments)]
     fn write_quietly(
         &self,
+        tag: u64,
         var: VarHandle,
         expected: Option<u64>,
         publish_as: Option<u64>,
@@ -504,7 +521,7 @@ impl Service {
             if !guard.still_held() {
                 return Err(AccessError::LockLost);
             }
-            crate::change_words::record(self, var.index, crate::change_words::Writer::me(0), next);
+            crate::change_words::record(self, var.index, crate::change_words::Writer::me(tag), next);
             word.store(next, Ordering::Release);
             next
         };

@@ -378,6 +378,7 @@ impl Client {
         let request = Subscribe {
             service_id: service_id.into(),
             variable_name: variable_name.into(),
+            skip_own_writes: false,
         };
         match self.ok(request).await {
             ServerMessage::Result(result) => assert!(result.success, "{result:?}"),

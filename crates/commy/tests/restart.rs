@@ -98,6 +98,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         .ok(Subscribe {
             service_id: sid.clone(),
             variable_name: "*".into(),
+            skip_own_writes: false,
         })
         .await;
 
@@ -162,6 +163,7 @@ async fn a_graceful_restart_keeps_everything_and_tells_clients() {
         .ok(Subscribe {
             service_id: sid.clone(),
             variable_name: "kept".into(),
+            skip_own_writes: false,
         })
         .await;
     let wrote = client.write(&sid, "kept", json!(43)).await;

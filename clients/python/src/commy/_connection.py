@@ -273,6 +273,14 @@ class Connection:
     def register(self, key: Key, queue: ChangeQueue) -> None:
         self._watches.setdefault(key, []).append(queue)
 
+    def subscribe_fields(self, key: Key) -> dict[str, Any]:
+        """The ``Subscribe`` of ``key``: it skips the client's own writes only if every watch of it asked to."""
+        fields: dict[str, Any] = {"service_id": key[0], "variable_name": key[1]}
+        queues = self._watches.get(key, [])
+        if queues and all(queue.skip_own_writes for queue in queues):
+            fields["skip_own_writes"] = True
+        return fields
+
     def unregister(self, key: Key, queue: ChangeQueue) -> None:
         """Ends a watch; the last one of a subscription unsubscribes. Runs on the loop's thread."""
         queue.close()
@@ -440,7 +448,7 @@ class Connection:
             if reply.type != "Error":
                 self.service_ids.moved(handle_id, str(reply.data.get("service_id", "")))
         for key, queues in list(self._watches.items()):
-            reply = await self._call(ws, "Subscribe", {"service_id": key[0], "variable_name": key[1]}, timeout)
+            reply = await self._call(ws, "Subscribe", self.subscribe_fields(key), timeout)
             try:
                 _checked(reply)
             except (NotFoundError, PermissionDeniedError) as err:

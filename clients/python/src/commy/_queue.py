@@ -15,9 +15,11 @@ from ._values import Snapshot
 
 
 class ChangeQueue:
-    def __init__(self, variable: str | None) -> None:
+    def __init__(self, variable: str | None, skip_own_writes: bool = False) -> None:
         #: The one variable watched, or ``None`` for every variable of the service.
         self.variable = variable
+        #: The watch asked not to get its client's own writes (``Subscribe`` with ``skip_own_writes``).
+        self.skip_own_writes = skip_own_writes
         self._unread: OrderedDict[str, Snapshot] = OrderedDict()
         #: The last change accepted per variable.
         self._last: dict[str, tuple[int, bytes]] = {}

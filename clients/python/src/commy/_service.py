@@ -131,7 +131,12 @@ class Service:
             )
         return version
 
-    def watch(self, name: str | None = None) -> Watch:
+    def watch(self, name: str | None = None, *, skip_own_writes: bool = False) -> Watch:
         """Watches one variable, or every variable of the service when ``name`` is ``None``: an async iterator of
-        snapshots, the current value first. Use ``async with`` (or ``aclose()``) to end it early."""
-        return Watch(self, name)
+        snapshots, the current value first. Use ``async with`` (or ``aclose()``) to end it early.
+
+        With ``skip_own_writes``, after the current value it yields only changes other connections and processes
+        made, not this client's writes (the server skips them: ``Subscribe`` with ``skip_own_writes``). Remote
+        transport only (``ValueError`` on the local one). The server skips per subscription, which every watch of
+        this client on the same variable (or all of them) shares: while one of them does not skip, none does."""
+        return Watch(self, name, skip_own_writes)

@@ -28,12 +28,17 @@ def _drop(conn: Connection, key: Key, queue: ChangeQueue) -> None:
 
 
 class Watch:
-    def __init__(self, service: Service, variable: str | None) -> None:
+    def __init__(self, service: Service, variable: str | None, skip_own_writes: bool = False) -> None:
+        if skip_own_writes and service._local is not None:
+            raise ValueError(
+                "skip_own_writes is supported on the remote transport only: on the local one this client's writes "
+                "go straight into the mapping, which the Python client cannot yet tell from other processes' writes"
+            )
         self._service = service
         self._conn = service._conn
         self.variable = variable
         self._key: Key = (service.id, variable or ALL_VARIABLES)
-        self._queue = ChangeQueue(variable)
+        self._queue = ChangeQueue(variable, skip_own_writes)
         self._started = False
         self._finalizer: weakref.finalize[..., Watch] | None = None
 
@@ -50,7 +55,7 @@ class Watch:
         try:
             # On the local transport too: it checks the right to read, and the server's pushes, deduplicated
             # against the mapping's, carry the watch across a reconnect and tell it when the subscription ends.
-            await conn.request("Subscribe", {"service_id": self._key[0], "variable_name": self._key[1]})
+            await conn.request("Subscribe", conn.subscribe_fields(self._key))
             local = self._service._local
             if local is not None:
                 # Changes straight from the mapping's change signal: no server hop.

@@ -216,9 +216,10 @@ class Service:
     def compare_and_set(self, name: str, value: object, expected_version: int) -> int:
         return self._loop.run(self._service.compare_and_set(name, value, expected_version))
 
-    def watch(self, name: str | None = None) -> Watch:
-        """Watches one variable (or every variable): an iterator of snapshots, the current value first."""
-        return Watch(self._service.watch(name), self._loop)
+    def watch(self, name: str | None = None, *, skip_own_writes: bool = False) -> Watch:
+        """Watches one variable (or every variable): an iterator of snapshots, the current value first. See the
+        async ``Service.watch`` for ``skip_own_writes``."""
+        return Watch(self._service.watch(name, skip_own_writes=skip_own_writes), self._loop)
 
 
 class Watch:

@@ -34,6 +34,7 @@ async fn one_run(commy: &Commy, encoding: Encoding, window: Duration, base: u64)
         conn.call(Subscribe {
             service_id: sid.clone(),
             variable_name: "fan".into(),
+            skip_own_writes: false,
         })
         .await;
         let (mut last_rx, delivered) = (last_rx.clone(), delivered.clone());

@@ -26,6 +26,7 @@ impl PushPair {
             .call(Subscribe {
                 service_id: sid.clone(),
                 variable_name: variable.into(),
+                skip_own_writes: false,
             })
             .await;
         let (go, gone) = mpsc::channel::<u64>();

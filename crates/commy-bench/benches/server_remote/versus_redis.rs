@@ -158,6 +158,7 @@ async fn commy_fan_out(commy: &Commy, writes: u64, base: u64) -> Duration {
         conn.call(Subscribe {
             service_id: sid.clone(),
             variable_name: "fan".into(),
+            skip_own_writes: false,
         })
         .await;
         subscribers.push(tokio::spawn(async move {

@@ -71,6 +71,7 @@ pub fn run(echo: &Echo, commy: &Commy, rounds: usize, levels: &[usize]) {
                     .call(Subscribe {
                         service_id,
                         variable_name: "x".into(),
+                        skip_own_writes: false,
                     })
                     .await;
                 held += 1;

@@ -344,6 +344,7 @@ impl Driver {
             let subscribe = Subscribe {
                 service_id: key.0.clone(),
                 variable_name: key.1.clone(),
+                skip_own_writes: self.shared.registry().skips_own_writes(&key),
             };
             match self.call(link, subscribe.into()).await? {
                 Ok(_) => {}

@@ -207,6 +207,11 @@ impl Connection {
         self.shared.registry().register(key, queue, remote)
     }
 
+    /// Whether the subscription `key` may skip this connection's own writes: every watch of it asked to.
+    pub(crate) fn skips_own_writes(&self, key: &Key) -> bool {
+        self.shared.registry().skips_own_writes(key)
+    }
+
     /// Ends a watch; the last one of a subscription unsubscribes.
     pub(crate) fn unregister_watch(&self, key: &Key, id: u64) {
         let mut registry = self.shared.registry();

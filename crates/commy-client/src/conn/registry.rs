@@ -49,6 +49,13 @@ impl Registry {
         removed && !self.watches.contains_key(key)
     }
 
+    /// Whether every watch of the subscription `key` skips its client's own writes (then the server may skip them for
+    /// the whole subscription; one watch that wants them makes it push them all).
+    pub(crate) fn skips_own_writes(&self, key: &Key) -> bool {
+        let mut entries = self.watches.get(key).into_iter().flatten();
+        entries.all(|e| e.queue.skips_own_writes())
+    }
+
     /// Hands a push to every watch of its variable and every watch of its whole service.
     pub(crate) fn deliver(&self, pushed: VariableChanged) {
         let change = Change {
@@ -134,6 +141,19 @@ mod tests {
         assert!(!registry.unregister(&("s".into(), "a".into()), id_one));
         registry.close_all();
         assert!(all.is_closed());
+    }
+
+    #[test]
+    fn a_subscription_skips_own_writes_only_while_every_watch_of_it_does() {
+        let mut registry = Registry::default();
+        let key: Key = ("s".into(), "a".into());
+        let skip = crate::WatchOptions::new().skip_own_writes(true);
+        registry.register(key.clone(), ChangeQueue::with_options(None, skip), true);
+        assert!(registry.skips_own_writes(&key));
+        let plain = registry.register(key.clone(), ChangeQueue::new(None), true);
+        assert!(!registry.skips_own_writes(&key));
+        registry.unregister(&key, plain);
+        assert!(registry.skips_own_writes(&key));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::snapshot::Snapshot;
 use crate::{Error, Result};
 use commy_proto::ServiceInfo;
 use commy_proto::{ValueType, WriteVariable};
-use commy_shm::{Access, AccessError, VarHandle};
+use commy_shm::{Access, AccessError, VarHandle, WriterGroup};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +39,9 @@ pub(crate) struct Mapped {
     info: ServiceInfo,
     name: String,
     targets: Mutex<HashMap<String, Target>>,
+    /// Every write through this mapping (and its variable handles) is recorded as this group's, so that watches that
+    /// skip their client's own writes can tell them (a client maps each service once).
+    writer: WriterGroup,
     /// Held while the file is being replaced, so that one move is followed once.
     pub(crate) remapping: tokio::sync::Mutex<()>,
     /// The file belongs to a server the client failed over from: handles go through requests until
@@ -66,6 +69,7 @@ impl Mapped {
             info: info.clone(),
             name: info.service_name.clone(),
             targets: Mutex::default(),
+            writer: WriterGroup::new(),
             remapping: tokio::sync::Mutex::new(()),
             detached: AtomicBool::new(false),
         })
@@ -105,6 +109,17 @@ impl Mapped {
     /// The current file's attachment.
     pub(crate) fn service(&self) -> commy_shm::Service {
         self.file.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The writer group this client's writes to the file are recorded as.
+    pub(crate) fn writer(&self) -> WriterGroup {
+        self.writer
+    }
+
+    /// Whether this client wrote `version` of the variable at table `index` (read just before), by the file's
+    /// last-writer record: see [`commy_shm::Service::last_writer_group`].
+    pub(crate) fn wrote(&self, index: u32, version: u64) -> bool {
+        self.service().last_writer_group(index, version) == Some(self.writer)
     }
 
     /// The service's name.
@@ -227,9 +242,10 @@ impl Mapped {
                 Ok(bytes) => bytes,
                 Err(e) => return Ok(Err(e)),
             };
+            let as_client = service.writes_as(self.writer);
             let written = match expected_version {
-                Some(expected) => service.write_if_version(t.handle, expected, &bytes),
-                None => service.write(t.handle, &bytes),
+                Some(expected) => as_client.write_if_version(t.handle, expected, &bytes),
+                None => as_client.write(t.handle, &bytes),
             };
             match written {
                 Err(AccessError::Moved) => Ok(Ok(Err(Moved))),

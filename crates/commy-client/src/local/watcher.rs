@@ -29,7 +29,7 @@ pub(crate) fn spawn_watcher(mapped: Arc<Mapped>, queue: Arc<ChangeQueue>) -> Res
                     for info in service.list().unwrap_or_default() {
                         if queue.wants(&info.name) && queue.last_version(&info.name) != Some(info.version) {
                             if let Some(snapshot) = mapped.read_at(info.handle.index()) {
-                                queue.push(snapshot);
+                                push_unless_own(&mapped, &queue, info.handle.index(), snapshot);
                             }
                         }
                     }
@@ -41,11 +41,20 @@ pub(crate) fn spawn_watcher(mapped: Arc<Mapped>, queue: Arc<ChangeQueue>) -> Res
                     }
                     // The value now, which may be newer than the version the scan saw: never older.
                     if let Some(snapshot) = mapped.read_at(change.index) {
-                        queue.push(snapshot);
+                        push_unless_own(&mapped, &queue, change.index, snapshot);
                     }
                 }
             }
         })
         .map(drop)
         .map_err(|e| Error::io("starting the watch thread", e))
+}
+
+/// Queues a change the watcher read, unless the queue skips its client's own writes and this client wrote that very
+/// version (the record is read after the value, so a record a later write is overwriting errs towards queueing).
+fn push_unless_own(mapped: &Mapped, queue: &ChangeQueue, index: u32, snapshot: crate::Snapshot) {
+    if queue.skips_own_writes() && mapped.wrote(index, snapshot.version) {
+        return;
+    }
+    queue.push(snapshot);
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod blocking;
+mod blocking_own_writes;
 mod coherence;
 mod conformance;
 mod examples;

@@ -154,6 +154,7 @@ mod tests {
         let all = ClientMessage::from(Subscribe {
             service_id: "svc_1".into(),
             variable_name: "*".into(),
+            skip_own_writes: false,
         });
         assert_eq!(all.names().iter().count(), 0, "'*' is not a name");
     }

@@ -14,6 +14,10 @@ pub struct Subscribe {
     pub service_id: String,
     /// The variable to watch, or [`ALL_VARIABLES`] (`"*"`).
     pub variable_name: String,
+    /// Push no change that a `WriteVariable` of this very connection published (the connection wrote the latest
+    /// value itself); changes by anyone else, and by other connections, still come. Absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_own_writes: bool,
 }
 
 impl Subscribe {

@@ -61,6 +61,8 @@ pub struct Session {
     pub connection: u64,
     /// Who the client is: an address, or a local user.
     pub peer: Peer,
+    /// The connection's writes are recorded as this group's, so that its subscriptions can skip them.
+    pub writer: commy_shm::WriterGroup,
     /// Grants from successful authentications, one per tenant.
     pub grants: Grants,
     /// Where this connection's subscriptions push.
@@ -94,6 +96,7 @@ impl Session {
         Session {
             connection,
             peer,
+            writer: commy_shm::WriterGroup::new(),
             grants: Grants::new(),
             sink,
             client_identity: None,

@@ -49,7 +49,8 @@ pub(super) fn subscribe(app: &App, s: &mut Session, req: Subscribe) -> Result<Se
             live.name()
         )));
     }
-    live.subscribe(s.connection, variable.map(str::to_owned), s.sink.clone());
+    let skip_own = req.skip_own_writes.then_some(s.writer);
+    live.subscribe_skipping(s.connection, variable.map(str::to_owned), s.sink.clone(), skip_own);
     track(s, live.tenant_id(), &req.service_id, &req.variable_name);
     Ok(done(format!(
         "subscribed to '{}' in service '{}'",

@@ -115,15 +115,12 @@ pub(super) async fn write(app: &Arc<App>, s: &Session, req: WriteVariable) -> Re
     };
     let version = match clustered {
         Some(version) => version,
-        None => match live.try_write(&req.variable_name, handle, expected, &bytes)? {
+        None => match live.try_write_by(s.writer, &req.variable_name, handle, expected, &bytes)? {
             Some(version) => version,
             None => {
-                let (name, data) = (req.variable_name.clone(), bytes.clone());
-                app.blocking(move |_| match expected {
-                    Some(expected) => Ok(live.write_if_version(&name, handle, expected, &data)?),
-                    None => Ok(live.write(&name, handle, &data)?),
-                })
-                .await?
+                let (name, data, writer) = (req.variable_name.clone(), bytes.clone(), s.writer);
+                app.blocking(move |_| Ok(live.write_by(writer, &name, handle, expected, &data)?))
+                    .await?
             }
         },
     };

@@ -16,7 +16,7 @@
 use super::watch_pool::WatchPool;
 use crate::live::{Change, ChangeKey, PushSink};
 use commy_proto::{ValueType, VariableChanged};
-use commy_shm::{Service, VarHandle, WaiterPin};
+use commy_shm::{Service, VarHandle, WaiterPin, WriterGroup};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
@@ -29,13 +29,24 @@ struct Subscription {
     /// `None` subscribes to every variable of the service.
     variable: Option<String>,
     sink: Arc<dyn PushSink>,
+    /// The subscribing connection's writer group, if it asked not to get its own writes (`skip_own_writes`).
+    skip_own: Option<WriterGroup>,
 }
 
 impl Subscription {
     fn wants(&self, variable: &str) -> bool {
         self.variable.as_deref().is_none_or(|v| v == variable)
     }
+
+    /// Whether it takes a change that `writer` (a connection's group, if one of this server's connections) made:
+    /// one compare, no lookup.
+    fn takes_from(&self, writer: Option<WriterGroup>) -> bool {
+        self.skip_own.is_none() || self.skip_own != writer
+    }
 }
+
+/// A subscription as [`Fanout::take_subscriptions`] hands it over: connection, variable, sink, `skip_own`.
+pub(crate) type TakenSubscription = (u64, Option<String>, Arc<dyn PushSink>, Option<WriterGroup>);
 
 #[derive(Default)]
 struct State {
@@ -77,8 +88,10 @@ impl FanoutCore {
             let Ok((data, version)) = self.service.read(info.handle) else {
                 continue;
             };
+            // Which of this server's connections wrote it, if one did (the record is read after the version).
+            let writer = self.service.last_writer_group(change.index, version);
             let value_type = ValueType::from_tag(info.type_tag);
-            read.push((info.handle, info.name, data, version, value_type));
+            read.push((info.handle, info.name, data, version, value_type, writer));
         }
         let mut state = self.locked();
         state.subscriptions.retain(|s| !s.sink.is_closed());
@@ -86,13 +99,16 @@ impl FanoutCore {
             state.watch = None;
             return false;
         }
-        for (handle, name, data, version, value_type) in read {
-            self.push_locked(&mut state, handle, name, data, version, value_type);
+        for (handle, name, data, version, value_type, writer) in read {
+            self.push_locked(&mut state, handle, name, data, version, value_type, writer);
         }
         true
     }
 
-    /// Pushes one version to every subscriber that wants it, unless it (or a newer one) was pushed already.
+    /// Pushes one version to every subscriber that wants it, unless it (or a newer one) was pushed already. `writer`
+    /// made it, if one of this server's connections did; a subscription of that connection that skips its own writes
+    /// does not get it (the connection wrote the latest value itself).
+    #[allow(clippy::too_many_arguments)]
     fn push_locked(
         &self,
         state: &mut State,
@@ -101,6 +117,7 @@ impl FanoutCore {
         data: Vec<u8>,
         version: u64,
         value_type: Option<ValueType>,
+        writer: Option<WriterGroup>,
     ) {
         let index = handle.index();
         if matches!(state.pushed.get(&index), Some(&(h, last)) if h == handle && last >= version) {
@@ -121,7 +138,7 @@ impl FanoutCore {
         };
         let change = Change::new(key, message);
         for sub in &state.subscriptions {
-            if sub.wants(&change.message().variable_name) {
+            if sub.wants(&change.message().variable_name) && sub.takes_from(writer) {
                 sub.sink.push(&change);
             }
         }
@@ -166,20 +183,35 @@ impl Fanout {
         sink: Arc<dyn PushSink>,
         pin: impl FnOnce() -> WaiterPin,
     ) {
+        self.subscribe_skipping(connection, variable, sink, pin, None);
+    }
+
+    /// [`Fanout::subscribe`]; with `skip_own`, the connection's writes through that writer group are not pushed to
+    /// this subscription. Subscribing again sets it anew.
+    pub(crate) fn subscribe_skipping(
+        &self,
+        connection: u64,
+        variable: Option<String>,
+        sink: Arc<dyn PushSink>,
+        pin: impl FnOnce() -> WaiterPin,
+        skip_own: Option<WriterGroup>,
+    ) {
         let mut state = self.core.locked();
         if state.stopped {
             return;
         }
-        let exists = state
+        let existing = state
             .subscriptions
-            .iter()
-            .any(|s| s.connection == connection && s.variable == variable);
-        if !exists {
-            state.subscriptions.push(Subscription {
+            .iter_mut()
+            .find(|s| s.connection == connection && s.variable == variable);
+        match existing {
+            Some(existing) => existing.skip_own = skip_own,
+            None => state.subscriptions.push(Subscription {
                 connection,
                 variable,
                 sink,
-            });
+                skip_own,
+            }),
         }
         if state.watch.is_none() {
             state.watch = Some(self.pool.watch(self.core.clone(), pin()));
@@ -187,7 +219,7 @@ impl Fanout {
     }
 
     /// A write through this server published `data` as `version`: push it now if few subscribers want it.
-    /// `value_type` is asked only if someone does.
+    /// `value_type` is asked only if someone does. `writer` is the writing connection's group, if it has one.
     ///
     /// If a watcher thread holds the fan-out (it is pushing an earlier change, perhaps to many subscribers), the
     /// write does not wait for it: the write's change signal makes that thread look again, and it pushes this version
@@ -203,6 +235,7 @@ impl Fanout {
         data: &[u8],
         version: u64,
         value_type: impl FnOnce() -> Option<ValueType>,
+        writer: Option<WriterGroup>,
     ) -> bool {
         let mut state = match self.core.state.try_lock() {
             Ok(state) => state,
@@ -217,8 +250,15 @@ impl Fanout {
             return false;
         }
         let value_type = value_type();
-        self.core
-            .push_locked(&mut state, handle, name.to_owned(), data.to_vec(), version, value_type);
+        self.core.push_locked(
+            &mut state,
+            handle,
+            name.to_owned(),
+            data.to_vec(),
+            version,
+            value_type,
+            writer,
+        );
         true
     }
 
@@ -261,10 +301,10 @@ impl Fanout {
     }
 
     /// Takes every subscription out, for the fan-out of the service's new file to adopt (see `relocate.rs`).
-    pub(crate) fn take_subscriptions(&self) -> Vec<(u64, Option<String>, Arc<dyn PushSink>)> {
+    pub(crate) fn take_subscriptions(&self) -> Vec<TakenSubscription> {
         let mut state = self.core.locked();
         let taken = state.subscriptions.drain(..);
-        let taken = taken.map(|s| (s.connection, s.variable, s.sink)).collect();
+        let taken = taken.map(|s| (s.connection, s.variable, s.sink, s.skip_own)).collect();
         self.unwatch_if_unwanted(state);
         taken
     }

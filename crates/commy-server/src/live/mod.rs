@@ -5,6 +5,7 @@
 
 mod error;
 mod fanout;
+mod own_writes;
 mod push;
 mod relocate;
 mod service;

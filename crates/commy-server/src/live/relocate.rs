@@ -91,10 +91,9 @@ impl LiveService {
             let old = std::mem::replace(&mut *fanout, self.new_fanout(service.clone()));
             let taken = old.take_subscriptions();
             old.stop();
-            for (connection, variable, sink) in &taken {
-                fanout.subscribe(*connection, variable.clone(), sink.clone(), || {
-                    owner.hold_in_process_waiter()
-                });
+            for (connection, variable, sink, skip_own) in &taken {
+                let pin = || owner.hold_in_process_waiter();
+                fanout.subscribe_skipping(*connection, variable.clone(), sink.clone(), pin, *skip_own);
             }
             taken
         };
@@ -103,7 +102,7 @@ impl LiveService {
         drop(owner);
         if !subscriptions.is_empty() {
             let values = current_values(self.key(), self.id(), &service);
-            for (_, variable, sink) in subscriptions {
+            for (_, variable, sink, _) in subscriptions {
                 let wanted = values
                     .iter()
                     .filter(|v| variable.as_deref().is_none_or(|n| n == v.message().variable_name));

@@ -291,58 +291,26 @@ impl LiveService {
     }
 
     /// Pushes a write made through this server (see `fanout`), while the file it went to is still the current one.
-    /// Hands a write made through the server to the fan-out; returns whether the fan-out is done with it (see
-    /// [`Fanout::wrote`](super::fanout::Fanout::wrote)).
+    /// Returns whether the fan-out is done with it (see [`Fanout::wrote`](super::fanout::Fanout::wrote)).
     fn wrote(&self, service: &Service, name: &str, handle: VarHandle, data: &[u8], version: u64) -> bool {
+        self.wrote_by(service, name, handle, data, version, None)
+    }
+
+    /// [`LiveService::wrote`] for a write recorded as made by `writer` (a connection's group; see `own_writes.rs`).
+    pub(super) fn wrote_by(
+        &self,
+        service: &Service,
+        name: &str,
+        handle: VarHandle,
+        data: &[u8],
+        version: u64,
+        writer: Option<commy_shm::WriterGroup>,
+    ) -> bool {
         let value_type = || {
             let info = service.info_of(handle).ok()?;
             ValueType::from_tag(info.type_tag)
         };
-        self.fanout().wrote(handle, name, data, version, value_type)
-    }
-
-    /// [`LiveService::write`] (or, with `expected`, [`LiveService::write_if_version`]) without waiting: `None` if
-    /// another writer holds the variable's lock, and then nothing was written.
-    pub fn try_write(
-        &self,
-        name: &str,
-        handle: VarHandle,
-        expected: Option<u64>,
-        data: &[u8],
-    ) -> Result<Option<u64>, LiveError> {
-        let service = self.file();
-        let written = service.try_write_holding_signal(handle, expected, data);
-        match written {
-            Ok((version, signal)) => {
-                // The subscribers first, then the signal: when this request pushed the change itself, the fan-out's
-                // watcher thread (an in-process waiter) has nothing to do for it and is not woken.
-                if self.wrote(&service, name, handle, data, version) {
-                    signal.ring_for_others();
-                } else {
-                    signal.ring();
-                }
-                Ok(Some(version))
-            }
-            Err(AccessError::LockBusy { .. }) => Ok(None),
-            Err(err) => Err(self.access_error(name, err)),
-        }
-    }
-
-    /// Compare-and-set: writes only if the variable is still at version `expected`, else [`LiveError::Conflict`].
-    /// The compare runs under the variable's lock in the file, atomically with every other writer.
-    pub fn write_if_version(
-        &self,
-        name: &str,
-        handle: VarHandle,
-        expected: u64,
-        data: &[u8],
-    ) -> Result<u64, LiveError> {
-        let service = self.file();
-        let version = service
-            .write_if_version(handle, expected, data)
-            .map_err(|err| self.access_error(name, err))?;
-        self.wrote(&service, name, handle, data, version);
-        Ok(version)
+        self.fanout().wrote(handle, name, data, version, value_type, writer)
     }
 
     /// Writes `data` as version `version` (a cluster's), only over the file's version `expected`, else
@@ -417,7 +385,7 @@ impl LiveService {
         std::fs::File::open(&self.path)?.sync_data()
     }
 
-    fn access_error(&self, variable: &str, err: AccessError) -> LiveError {
+    pub(super) fn access_error(&self, variable: &str, err: AccessError) -> LiveError {
         match err {
             AccessError::NotFound(_) | AccessError::Stale => self.not_found(variable),
             AccessError::TooLarge { len, capacity } => LiveError::TooLarge {

@@ -209,6 +209,7 @@ async fn limit_exceeded(enc: Encoding) {
             Subscribe {
                 service_id: sid.clone(),
                 variable_name: "v4".into(),
+                skip_own_writes: false,
             },
             ErrorCode::LimitExceeded,
             &["2 subscriptions"],

@@ -138,6 +138,7 @@ async fn permission_denied_and_unauthorized(enc: Encoding) {
         Subscribe {
             service_id: sid.clone(),
             variable_name: "v".into(),
+            skip_own_writes: false,
         }
         .into(),
         QueryAudit::default().into(),

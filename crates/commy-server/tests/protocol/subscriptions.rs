@@ -80,6 +80,7 @@ async fn subscriptions_push_every_change_to_whoever_asked(enc: Encoding) {
         Subscribe {
             service_id: sid.clone(),
             variable_name: "nope".into(),
+            skip_own_writes: false,
         },
         ErrorCode::NotFound,
         &["nope"],

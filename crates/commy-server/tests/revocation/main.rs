@@ -33,6 +33,7 @@ pub(crate) fn subscribe(service_id: &str, variable_name: &str) -> Subscribe {
     Subscribe {
         service_id: service_id.into(),
         variable_name: variable_name.into(),
+        skip_own_writes: false,
     }
 }
 

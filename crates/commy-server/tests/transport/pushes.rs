@@ -39,6 +39,7 @@ async fn a_slow_client_gets_the_final_value_and_the_queue_stays_bounded() {
     let subscribe = Subscribe {
         service_id: "svc".into(),
         variable_name: "v".into(),
+        skip_own_writes: false,
     };
     client.call(&Request::new(1, subscribe)).await;
     let outbox = server.fake.outbox(0);

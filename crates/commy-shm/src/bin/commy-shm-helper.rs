@@ -40,6 +40,7 @@ fn run(args: &[&str]) -> Res {
         ["read-loop", path, var] => read_loop(path, var),
         ["hold", path, var, fill, len] => hold(path, var, byte(fill)?, len.parse()?),
         ["write", path, var, fill, len] => write_once(path, var, byte(fill)?, len.parse()?),
+        ["write-in-group", path, var, fill, len] => write_in_group(path, var, byte(fill)?, len.parse()?),
         ["write-when-watched", path, var, fill, len] => {
             wait_for_watcher(path)?;
             write_once(path, var, byte(fill)?, len.parse()?)
@@ -246,6 +247,17 @@ fn write_once(path: &str, var: &str, fill: u8, len: usize) -> Res {
     let service = Service::open(path, Access::ReadWrite)?;
     let handle = service.lookup(var)?;
     let version = service.write(handle, &vec![fill; len])?;
+    say(format_args!("WROTE {version}"));
+    Ok(())
+}
+
+/// As `write`, through this process's first writer group (the same number a test process's first group has).
+fn write_in_group(path: &str, var: &str, fill: u8, len: usize) -> Res {
+    let service = Service::open(path, Access::ReadWrite)?;
+    let handle = service.lookup(var)?;
+    let version = service
+        .writes_as(commy_shm::WriterGroup::new())
+        .write(handle, &vec![fill; len])?;
     say(format_args!("WROTE {version}"));
     Ok(())
 }
