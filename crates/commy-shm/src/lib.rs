@@ -57,6 +57,7 @@ mod migrate;
 mod multi_wait;
 mod owner;
 mod patience;
+mod placement;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;
