@@ -1,5 +1,5 @@
 //! False sharing between neighbours' versions (issue 12): a `Resolved` 8-byte `read_into` of variable A while
-//! another thread, on the other vCPU, writes variable B in a tight loop. Three cases in one group, one run:
+//! another thread, on the other vCPU, writes variable B. All cases in one group, one run:
 //!
 //! - `writer idle`: the baseline, nobody writes.
 //! - `B on A's version line`: a file of `max_variables = 8`, so both versions share the one 64-byte line, as the old
@@ -8,9 +8,12 @@
 //! - `B in another file`: the same writer on a file the reader never touches, so that what the writer's mere running
 //!   costs the reader (both vCPUs may share a physical core or its caches) is told apart from what sharing costs.
 //!
-//! Beside them, the same three cases on bare atomics (`AtomicU64 load` of word 0 of a 64-byte-aligned block while the
-//! writer stores to word 1, or to word 8 on the next line, or nothing): how much false sharing costs on this machine
-//! at all, with nothing of commy's in the way.
+//! The writer writes in a tight loop, and again once per microsecond (spinning in between), which takes the line away
+//! from the reader once per write without keeping the other vCPU's core busy storing.
+//!
+//! Beside them, the same on bare atomics (two `AtomicU64` loads of word 0 of a 64-byte-aligned block while the writer
+//! stores to word 1, on the same line, or to word 8, on the next): what false sharing costs on this machine at all,
+//! with nothing of commy's in the way.
 //!
 //! The reader is pinned to vCPU 0 and the writer to vCPU 1 (when there are two). The writer uses its own attachment,
 //! as another process would. `cargo bench -p commy-shm --bench false_sharing`.
@@ -19,12 +22,14 @@
 mod files;
 
 use commy_shm::{Access, CreateOptions, Resolved, Service};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use rustix::thread::CpuSet;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use files::BenchFile;
 
@@ -64,81 +69,61 @@ impl Pair {
     }
 }
 
-/// A thread on the writer's vCPU writing `b` until dropped; it counts its writes.
+/// How often the writer writes: as fast as it can, or once per `PACE` (spinning in between), which leaves the
+/// reader's copy of the line alone between writes, as a real writer mostly does.
+const PACES: [(&str, Option<Duration>); 2] = [("tight loop", None), ("every 1 µs", Some(Duration::from_micros(1)))];
+
+/// A thread on the writer's vCPU calling `write(n)` for n = 1, 2, ... at `pace` until stopped.
 struct Writer {
     stop: Arc<AtomicBool>,
-    writes: Arc<AtomicU64>,
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<u64>,
 }
 
 impl Writer {
-    fn start(b: Resolved) -> Writer {
+    fn start(pace: Option<Duration>, mut write: impl FnMut(u64) + Send + 'static) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
-        let writes = Arc::new(AtomicU64::new(0));
-        let (stop2, writes2) = (stop.clone(), writes.clone());
+        let stopped = stop.clone();
         let thread = std::thread::spawn(move || {
             pin(WRITER_CPU);
             let mut n = 0u64;
-            while !stop2.load(Ordering::Relaxed) {
+            while !stopped.load(Ordering::Relaxed) {
                 n += 1;
-                b.write(&n.to_le_bytes()).expect("write b");
+                write(n);
+                if let Some(pace) = pace {
+                    let wrote = Instant::now();
+                    while wrote.elapsed() < pace {
+                        std::hint::spin_loop();
+                    }
+                }
             }
-            writes2.store(n, Ordering::Relaxed);
+            n
         });
-        Writer {
-            stop,
-            writes,
-            thread: Some(thread),
-        }
+        Writer { stop, thread }
     }
 
-    fn stop(mut self) -> u64 {
+    /// Stops the writer; returns how many writes it made.
+    fn stop(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("writer thread");
-        }
-        self.writes.load(Ordering::Relaxed)
+        self.thread.join().expect("writer thread")
     }
 }
 
-/// Two 64-byte lines of words, 64-byte aligned.
-#[repr(C, align(64))]
-struct Lines([AtomicU64; 16]);
-
-/// A thread on the writer's vCPU storing to `lines[word]` until stopped; returns how many stores it made.
-fn store_loop(lines: Arc<Lines>, word: usize, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
-    std::thread::spawn(move || {
-        pin(WRITER_CPU);
-        let mut n = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            n += 1;
-            lines.0[word].store(n, Ordering::Release);
-        }
-        n
-    })
+/// Runs `read` as the benchmark `label` while a writer calls `write` at `pace`.
+fn beside_writer(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    label: &str,
+    pace: (&str, Option<Duration>),
+    write: impl FnMut(u64) + Send + 'static,
+    mut read: impl FnMut(),
+) {
+    let label = format!("{label}, {}", pace.0);
+    let writer = Writer::start(pace.1, write);
+    g.bench_function(&label, |b| b.iter(&mut read));
+    let writes = writer.stop();
+    println!("{label}: the writer made {writes} writes meanwhile");
 }
 
-fn bare_atomics(c: &mut Criterion) {
-    let lines = Arc::new(Lines(std::array::from_fn(|_| AtomicU64::new(0))));
-    let read = |lines: &Lines| {
-        let v1 = lines.0[0].load(Ordering::Acquire);
-        let v2 = lines.0[0].load(Ordering::Acquire);
-        v1 == v2
-    };
-    let mut g = c.benchmark_group("false_sharing/AtomicU64 load twice");
-    g.bench_function("writer idle", |b| b.iter(|| read(black_box(&lines))));
-    for (label, word) in [("store to word 1, same line", 1), ("store to word 8, next line", 8)] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let writer = store_loop(lines.clone(), word, stop.clone());
-        g.bench_function(label, |b| b.iter(|| read(black_box(&lines))));
-        stop.store(true, Ordering::Relaxed);
-        let stores = writer.join().expect("store thread");
-        println!("{label}: the writer made {stores} stores meanwhile");
-    }
-    g.finish();
-}
-
-fn bench(c: &mut Criterion) {
+fn resolved_reads(c: &mut Criterion) {
     pin(READER_CPU);
     let packed = Pair::new(8);
     let spread = Pair::new(CreateOptions::default().max_variables);
@@ -150,21 +135,50 @@ fn bench(c: &mut Criterion) {
     g.bench_function("writer idle", |b| {
         b.iter(|| black_box(&spread.a).read_into(black_box(&mut buf)).unwrap())
     });
-    let cases = [
-        ("B on A's version line", &packed, &packed),
-        ("B on another line", &spread, &spread),
-        ("B in another file", &spread, &elsewhere),
-    ];
-    for (label, read, written) in cases {
-        let writer = Writer::start(written.b.clone());
-        g.bench_function(label, |b| {
-            b.iter(|| black_box(&read.a).read_into(black_box(&mut buf)).unwrap())
-        });
-        let writes = writer.stop();
-        println!("{label}: the writer made {writes} writes meanwhile");
+    for pace in PACES {
+        let cases = [
+            ("B on A's version line", &packed, &packed),
+            ("B on another line", &spread, &spread),
+            ("B in another file", &spread, &elsewhere),
+        ];
+        for (label, read, written) in cases {
+            let b = written.b.clone();
+            let write = move |n: u64| {
+                b.write(&n.to_le_bytes()).expect("write b");
+            };
+            beside_writer(&mut g, label, pace, write, || {
+                black_box(&read.a).read_into(black_box(&mut buf)).unwrap();
+            });
+        }
     }
     g.finish();
 }
 
-criterion_group!(benches, bench, bare_atomics);
+/// Two 64-byte lines of words, 64-byte aligned.
+#[repr(C, align(64))]
+struct Lines([AtomicU64; 16]);
+
+fn bare_atomics(c: &mut Criterion) {
+    pin(READER_CPU);
+    let lines = Arc::new(Lines(std::array::from_fn(|_| AtomicU64::new(0))));
+    let read = |lines: &Lines| {
+        let v1 = lines.0[0].load(Ordering::Acquire);
+        let v2 = lines.0[0].load(Ordering::Acquire);
+        v1 == v2
+    };
+    let mut g = c.benchmark_group("false_sharing/AtomicU64 load twice");
+    g.bench_function("writer idle", |b| b.iter(|| read(black_box(&lines))));
+    for pace in PACES {
+        for (label, word) in [("store to word 1, same line", 1), ("store to word 8, next line", 8)] {
+            let written = lines.clone();
+            let write = move |n: u64| written.0[word].store(n, Ordering::Release);
+            beside_writer(&mut g, label, pace, write, || {
+                black_box(read(black_box(&lines)));
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, resolved_reads, bare_atomics);
 criterion_main!(benches);
