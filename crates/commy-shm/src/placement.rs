@@ -23,9 +23,11 @@ pub(crate) fn change_group(index: u32) -> u32 {
 
 /// Picks the table index for a new variable, or `None` when no entry is free.
 ///
-/// `live` holds the indices of the live variables (all below `high_water`); `reusable(index)` says whether the entry
-/// at `index` below `high_water` is free and may be handed out (never for a live one; entries at or above
-/// `high_water` never were used). The score of a
+/// `live` holds the indices of the live variables (below `high_water`, unless a peer forged it lower).
+/// `reusable(index)`, asked only below `high_water`, says whether the entry at `index` may be handed out: never a live
+/// one, and only one the file calls free. Entries at or above `high_water` were never used and are taken unless live,
+/// without asking: their pages may be holes, and on a full tmpfs even reading a hole through the mapping faults a
+/// page in (SIGBUS). The score of a
 /// candidate is (live variables on its version line, live variables in its change group), lowest first, then the
 /// lowest index. Entries past the first whole line at or above `high_water` are all alike except for their group,
 /// which repeats every `CHANGE_WORDS` entries, so the scan stops one period past that line: O(`high_water`) per call.
@@ -35,12 +37,24 @@ pub(crate) fn choose(
     live: impl IntoIterator<Item = u32>,
     reusable: impl Fn(u32) -> bool,
 ) -> Option<u32> {
-    let high_water = high_water.min(max_variables);
+    let mut live: Vec<u32> = live.into_iter().collect();
+    live.sort_unstable();
+    let used = high_water.min(max_variables);
+    // A forged high_water below a live entry must not hide the entries past it from the scan.
+    let above_live = live.last().map_or(0, |&index| index.saturating_add(1));
+    let high_water = used.max(above_live).min(max_variables);
+    let free = |index: u32| {
+        if index < used {
+            reusable(index)
+        } else {
+            live.binary_search(&index).is_err()
+        }
+    };
     let first_empty_line = u64::from(high_water).next_multiple_of(u64::from(VERSIONS_PER_LINE));
     let end = (first_empty_line + u64::from(layout::CHANGE_WORDS)).min(u64::from(max_variables)) as u32;
     let mut on_line = vec![0u32; end.div_ceil(VERSIONS_PER_LINE) as usize];
     let mut in_group = vec![0u32; layout::CHANGE_WORDS as usize];
-    for index in live {
+    for &index in &live {
         if let Some(count) = on_line.get_mut(version_line(index) as usize) {
             *count += 1;
         }
@@ -55,7 +69,7 @@ pub(crate) fn choose(
         if best.is_some_and(|(best_score, _)| best_score <= score) {
             continue;
         }
-        if index >= high_water || reusable(index) {
+        if free(index) {
             best = Some((score, index));
         }
     }
@@ -67,7 +81,8 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// Allocates `count` variables one after another into an empty table, as the owner does.
+    /// Allocates `count` variables one after another into an empty table, as the owner does (in its table, an entry
+    /// is free exactly when it is not live).
     fn fill(max_variables: u32, count: u32) -> Vec<u32> {
         let mut live = Vec::new();
         let mut high_water = 0;
@@ -125,9 +140,22 @@ mod tests {
     #[test]
     fn a_packed_table_grows_onto_empty_lines() {
         // Written by the old placement: entries 0..10 packed, two live on line 1.
-        let live = 0..10;
-        assert_eq!(choose(4096, 10, live.clone(), |_| false), Some(16));
+        assert_eq!(choose(4096, 10, 0..10, |i| i >= 10), Some(16));
         // A one-line table has nowhere better to go: the next free entry.
-        assert_eq!(choose(8, 3, 0..3, |_| false), Some(3));
+        assert_eq!(choose(8, 3, 0..3, |i| i >= 3), Some(3));
+    }
+
+    #[test]
+    fn a_live_entry_is_never_handed_out_even_above_a_forged_high_water() {
+        // A peer lowered high_water below the live entries 0 and 8: they still count, and are still refused.
+        let live = [0, 8];
+        let free = |i| !live.contains(&i);
+        let index = choose(4096, 0, live, free).unwrap();
+        assert!(!live.contains(&index), "{index}");
+        assert_eq!(index, 16);
+        // Nor does a forged high_water make a table with room look full.
+        let first_256: Vec<u32> = (0..256).collect();
+        let free = |i| !first_256.contains(&i);
+        assert_eq!(choose(4096, 0, first_256.iter().copied(), free), Some(256));
     }
 }
