@@ -58,6 +58,7 @@ mod multi_wait;
 mod owner;
 mod patience;
 mod pending_signal;
+mod placement;
 mod platform;
 #[cfg(feature = "raw-futex")]
 pub mod raw_futex;

@@ -51,8 +51,9 @@ pub(crate) fn from_previous(path: &Path, file: File) -> Result<ServiceOwner, Ope
                 persistent: info.persistent,
                 initial: value,
             };
+            // Same entry and incarnation as in the old file: placement is the old file's, and handles keep meaning.
             owner
-                .allocate_with_version(&spec, *version)
+                .allocate_as(&spec, info.handle, *version)
                 .map_err(|e| fail(format!("{}: {e}", info.name)))?;
         }
         // The change counter carries on, so that nobody comparing it sees it go back.

@@ -12,6 +12,7 @@ use crate::intent::{self, Intent};
 use crate::layout::{self, entry as e, header as h};
 use crate::lock::{self, LockGuard};
 use crate::migrate;
+use crate::placement;
 use crate::platform;
 use crate::service::{Service, VarHandle};
 use crate::space;
@@ -277,7 +278,7 @@ impl ServiceOwner {
     }
 
     /// Allocates a variable at the table entry and incarnation `handle` names, publishing its value as `version`: a
-    /// relocated file keeps every handle valid. The entry must be free and never used in this file.
+    /// relocated or migrated file keeps every handle valid. The entry must be free and never used in this file.
     pub(crate) fn allocate_as(
         &mut self,
         spec: &VariableSpec<'_>,
@@ -451,25 +452,24 @@ impl ServiceOwner {
         self.names.len()
     }
 
+    /// The entry for a new variable, as `placement::choose` prefers it: a version cache line to itself if it can.
     fn free_index(&self) -> Result<u32, LayoutError> {
         let map = &self.service.inner.map;
         let geo = &self.service.inner.geo;
-        let hw = self.service.high_water();
-        if (self.names.len() as u32) < hw {
-            // The owner's own record says which entries are live; the file's state words only say which free ones
-            // it may reuse (a peer that marks a live entry free must not make the owner hand it out twice).
-            let live: HashSet<u32> = self.names.values().map(|p| p.index).collect();
-            for index in 0..hw {
-                let state = map.u32_at(geo.entry(index) + e::STATE as u64).load(Ordering::Relaxed);
-                if state == layout::STATE_FREE && !live.contains(&index) {
-                    return Ok(index);
-                }
-            }
-        }
-        if hw < geo.max_variables {
-            return Ok(hw);
-        }
-        Err(LayoutError::TableFull { max: geo.max_variables })
+        // The owner's own record says which entries are live; the file's state words only say which free ones it may
+        // reuse (a peer that marks a live entry free must not make the owner hand it out twice).
+        let live: HashSet<u32> = self.names.values().map(|p| p.index).collect();
+        let reusable = |index: u32| {
+            !live.contains(&index)
+                && map.u32_at(geo.entry(index) + e::STATE as u64).load(Ordering::Relaxed) == layout::STATE_FREE
+        };
+        placement::choose(
+            geo.max_variables,
+            self.service.high_water(),
+            live.iter().copied(),
+            reusable,
+        )
+        .ok_or(LayoutError::TableFull { max: geo.max_variables })
     }
 
     fn placement(&self, name: &str) -> Result<Placement, LayoutError> {

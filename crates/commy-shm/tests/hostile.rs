@@ -36,6 +36,11 @@ fn sample() -> Fixture {
     fx
 }
 
+/// Offset of the table entry of the variable `name` (placement decides where: never assume an index).
+fn entry_of(fx: &Fixture, name: &str) -> u64 {
+    fx.entry(fx.owner.lookup(name).unwrap().index())
+}
+
 fn is_corrupt<T: std::fmt::Debug>(result: Result<T, LayoutError>) -> bool {
     matches!(result, Err(LayoutError::Corrupt(_)))
 }
@@ -45,7 +50,7 @@ fn is_corrupt<T: std::fmt::Debug>(result: Result<T, LayoutError>) -> bool {
 #[test]
 fn free_refuses_an_entry_a_peer_marked_free_with_a_block_outside_the_file() {
     let mut fx = sample();
-    let b = fx.entry(1);
+    let b = entry_of(&fx, "b");
     let capacity = fx.owner.service().capacity();
     util::put_u32(&fx.path, b + entry::STATE as u64, layout::STATE_FREE);
     util::put_u64(&fx.path, b + entry::BLOCK_OFFSET as u64, capacity + (1 << 20));
@@ -62,8 +67,8 @@ fn free_refuses_an_entry_a_peer_marked_free_with_a_block_outside_the_file() {
 #[test]
 fn resize_refuses_an_entry_whose_block_a_peer_moved() {
     let mut fx = sample();
-    let a_block = util::u64_at(&fx.path, fx.entry(0) + entry::BLOCK_OFFSET as u64);
-    let b = fx.entry(1);
+    let a_block = util::u64_at(&fx.path, entry_of(&fx, "a") + entry::BLOCK_OFFSET as u64);
+    let b = entry_of(&fx, "b");
     util::put_u64(&fx.path, b + entry::BLOCK_OFFSET as u64, a_block);
     util::put_u32(&fx.path, b + entry::CAPACITY as u64, 8);
     assert!(is_corrupt(fx.owner.resize("b", 128)));
@@ -116,7 +121,7 @@ fn a_forged_odd_generation_makes_reads_fail_after_the_bound_instead_of_hanging()
 #[test]
 fn a_lock_word_naming_a_live_process_times_out_and_changes_nothing() {
     let mut fx = sample();
-    let b_lock = fx.entry(1) + entry::LOCK as u64;
+    let b_lock = entry_of(&fx, "b") + entry::LOCK as u64;
     for holder in [1, std::process::id()] {
         // An identity without a start time names the pid alone.
         util::put_u64(&fx.path, b_lock, holder as u64);
