@@ -8,7 +8,6 @@
 //! | `commy_pushes_sent_total` | counter | transport: `VariableChanged` pushes written |
 //! | `commy_pushes_coalesced_total` | counter | transport: pushes replaced by a newer change before they were written |
 //! | `commy_pushes_straight_total` | counter | transport: pushes written straight from the thread that published them (also counted in `commy_pushes_sent_total`) |
-//! | `commy_replies_straight_total` | counter | transport: replies written straight from the request's task, without waking the connection's writer |
 //! | `commy_slow_consumers_total` | counter | transport: connections closed for holding more pushes than their budget |
 //! | `commy_auth_failures_total` | counter | request handlers, through [`Metrics::auth_failure`] |
 //! | `commy_services` | gauge | live layer, through [`Metrics::set_services`] |
@@ -55,7 +54,6 @@ pub struct Metrics {
     pushes_sent: Counter,
     pushes_coalesced: Counter,
     pushes_straight: Counter,
-    replies_straight: Counter,
     slow_consumers: Counter,
     auth_failures: Counter,
     services: Gauge,
@@ -74,7 +72,6 @@ impl Metrics {
             pushes_sent: Counter::default(),
             pushes_coalesced: Counter::default(),
             pushes_straight: Counter::default(),
-            replies_straight: Counter::default(),
             slow_consumers: Counter::default(),
             auth_failures: Counter::default(),
             services: Gauge::default(),
@@ -111,11 +108,6 @@ impl Metrics {
             "pushes_straight",
             "Pushes written straight to the socket by the thread that published them, without waking the connection's writer",
             metrics.pushes_straight.clone(),
-        );
-        registry.register(
-            "replies_straight",
-            "Replies written straight to the socket by the request's task, without waking the connection's writer",
-            metrics.replies_straight.clone(),
         );
         registry.register(
             "slow_consumers",
@@ -191,11 +183,6 @@ impl Metrics {
     /// Counts a push written straight from the thread that published it.
     pub fn push_straight(&self) {
         self.pushes_straight.inc();
-    }
-
-    /// Counts a reply written straight from the request's task.
-    pub fn reply_straight(&self) {
-        self.replies_straight.inc();
     }
 
     /// Counts a push replaced by a newer one before it was written.

@@ -1,9 +1,7 @@
 //! Pushes written straight from the publishing thread (docs/architecture.md, "The push path") keep every promise of
 //! the outbox: they coalesce for a slow reader and end at the latest value, a `Subscribe`'s reply comes before its
 //! first push, and replies and pushes on one connection stay whole frames in order. Each test also checks, through
-//! `commy_pushes_straight_total`, that the straight path was taken. Replies go straight too when the connection's
-//! writer is idle (`commy_replies_straight_total`), and still come before the pushes their request made. (The slow
-//! consumer's close: `slow_consumer.rs`.)
+//! `commy_pushes_straight_total`, that the straight path was taken. (The slow consumer's close: `slow_consumer.rs`.)
 
 use commy_proto::{AllocateVariable, Encoding, Permission, Request, ServerMessage, Subscribe, ValueType};
 use commy_testkit::{both_encodings, guard, read, variable, write_data, Client, Fixture, TestServer};
@@ -16,7 +14,6 @@ both_encodings!(
     a_push_larger_than_the_socket_takes_arrives_whole,
     a_subscribe_reply_comes_before_its_first_push,
     replies_and_pushes_on_one_connection_stay_whole_and_in_order,
-    a_reply_written_straight_comes_before_the_push_of_its_own_write,
 );
 
 const ALL: [Permission; 2] = [Permission::Read, Permission::Write];
@@ -228,36 +225,4 @@ async fn replies_and_pushes_on_one_connection_stay_whole_and_in_order(encoding: 
     }
     assert!(pushes > 0, "no push arrived among the replies");
     assert!(straight_pushes(&server).await >= 1.0, "no push went straight");
-}
-
-async fn a_reply_written_straight_comes_before_the_push_of_its_own_write(encoding: Encoding) {
-    const WRITES: u64 = 50;
-    let server = TestServer::start().await;
-    let mut fixture = Fixture::new(&server, encoding, "t", "s", &ALL).await;
-    let service_id = fixture.service_id().to_owned();
-    fixture.admin.ok(variable(&service_id, "x", ValueType::Bytes)).await;
-    // One connection writes the variable it is subscribed to: each write's push is made during the write's request.
-    let mut client = fixture.client(&server, encoding).await;
-    client.subscribe(&service_id, "x").await;
-    for n in 1..=WRITES {
-        let id = client.next_id();
-        client
-            .send(&Request::new(
-                id,
-                write_data(&service_id, "x", n.to_le_bytes().to_vec()),
-            ))
-            .await;
-        let reply = guard("the write's reply", client.recv()).await;
-        assert_eq!(reply.id, Some(id), "write {n}: {reply:?} came before the write's reply");
-        let ServerMessage::VariableData(written) = reply.message else {
-            panic!("write {n} was answered with {reply:?}");
-        };
-        let change = guard("the write's push", client.push()).await;
-        assert_eq!(change.version, written.version);
-        assert_eq!(change.data, n.to_le_bytes());
-    }
-    assert!(
-        server.metric("commy_replies_straight_total").await >= 1.0,
-        "no reply went straight"
-    );
 }

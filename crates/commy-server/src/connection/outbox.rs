@@ -23,7 +23,7 @@ use super::straight::{Straight, StraightWrite};
 use super::EncodedFrame;
 use crate::live::{Change, ChangeKey, PushSink};
 use crate::metrics::Metrics;
-use commy_proto::{Encoding, Reply, ServerMessage, ServiceMoved, SubscriptionEnded};
+use commy_proto::{Encoding, ServerMessage, ServiceMoved, SubscriptionEnded};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -288,59 +288,20 @@ impl Outbox {
         let Some(straight) = straight else {
             return false;
         };
-        if !self.try_straight(straight, frame, size) {
+        if self.replies.load(Ordering::SeqCst) != 0 || self.writing.load(Ordering::SeqCst) != 0 {
             return false;
+        }
+        match straight.try_write(frame) {
+            Straight::Written => {}
+            Straight::Owed => {
+                self.writing.fetch_add(size, Ordering::SeqCst);
+                self.ready.notify_one();
+            }
+            Straight::Refused => return false,
         }
         self.metrics.pushes_sent(1);
         self.metrics.push_straight();
         true
-    }
-
-    /// Nothing on its way to the writer and nothing it owes: a straight write would go after everything before it.
-    fn writer_is_idle(&self) -> bool {
-        self.replies.load(Ordering::SeqCst) == 0 && self.writing.load(Ordering::SeqCst) == 0
-    }
-
-    /// One straight write of `frame` (`size` bytes) if the writer is idle; what it leaves unwritten becomes the
-    /// writer's to flush. Returns whether it went (or the writer now owes its end).
-    fn try_straight(&self, straight: &dyn StraightWrite, frame: &EncodedFrame, size: usize) -> bool {
-        if !self.writer_is_idle() {
-            return false;
-        }
-        match straight.try_write(frame) {
-            Straight::Written => true,
-            Straight::Owed => {
-                self.writing.fetch_add(size, Ordering::SeqCst);
-                self.ready.notify_one();
-                true
-            }
-            Straight::Refused => false,
-        }
-    }
-
-    /// Writes the reply to the request being handled straight to the connection, if the transport can and the writer
-    /// is idle (no reply before it on its way, nothing unflushed): no wake-up of the writer task, as for a push.
-    /// Pushes made during the request stay held until it ends, so they follow the reply; pushes pending from before
-    /// it go after it, as the writer itself puts its replies first. Returns whether it went; if not, the caller
-    /// queues it for the writer. A reply that cannot be encoded is left to the writer, which answers
-    /// `INTERNAL_ERROR`.
-    pub(crate) fn reply_straight(&self, reply: &Reply) -> bool {
-        if !self.writer_is_idle() {
-            return false;
-        }
-        let Ok(frame) = EncodedFrame::encode(reply, self.encoding) else {
-            return false;
-        };
-        let queue = self.lock();
-        let Some(straight) = queue.straight.as_deref() else {
-            return false;
-        };
-        let went = self.try_straight(straight, &frame, frame.len());
-        drop(queue);
-        if went {
-            self.metrics.reply_straight();
-        }
-        went
     }
 }
 

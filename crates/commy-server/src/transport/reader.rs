@@ -177,12 +177,8 @@ impl<D: Dispatch> Reader<'_, D> {
         let _ = tokio::time::timeout(self.linger, self.replies.send(close)).await;
     }
 
-    /// Writes a reply straight to the socket if the writer is idle, else queues it, waiting while the queue is full;
-    /// returns whether the connection is closing.
+    /// Queues a reply, waiting while the queue is full; returns whether the connection is closing.
     async fn reply(&mut self, reply: Reply) -> bool {
-        if self.ctx.outbox().reply_straight(&reply) {
-            return false;
-        }
         self.replies.send(Outgoing::reply(reply)).await.is_err()
     }
 
