@@ -1,5 +1,5 @@
 //! The server's watcher threads (the pool that pushes the writes local processes make to a mapping) are not woken
-//! for a write that its own request pushed already (`LiveService::try_write`: the change signal is rung after the
+//! for a write that its own request pushed already (`LiveService::try_write_by`: the change signal is rung after the
 //! push, and only for sleepers other than the pool's). Counted through `commy_watch_scans_total`, which the pool
 //! moves each time it finds a file changed.
 

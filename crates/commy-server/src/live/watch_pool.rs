@@ -34,7 +34,7 @@ struct Member {
     core: Arc<FanoutCore>,
     cursor: Mutex<Cursor>,
     /// Keeps this process in the file's waiter count, so that writes wake the thread (an in-process waiter: the
-    /// writes this server pushes itself spare it, see `LiveService::try_write`).
+    /// writes this server pushes itself spare it, see `LiveService::try_write_by`).
     pin: WaiterPin,
     /// The pool's count of looks that found the counter moved (`commy_watch_scans_total`).
     scans: Counter,
