@@ -65,7 +65,7 @@ impl Writer {
     }
 }
 
-pub(crate) fn record_words(service: &Service, index: u32) -> [&AtomicU64; 3] {
+fn record_words(service: &Service, index: u32) -> [&AtomicU64; 3] {
     let entry = service.inner.geo.entry(index);
     let map = &service.inner.map;
     [
@@ -84,13 +84,18 @@ pub(crate) fn record(service: &Service, index: u32, writer: Writer, version: u64
     recorded.store(version, Ordering::Relaxed);
 }
 
-/// Whether `writer` made `version` of the variable at `index`, which the caller loaded with Acquire. Errs towards
-/// "no": a record that a later write is overwriting names another version or another writer.
+/// The tag of the write that made `version` of the variable at `index` (which the caller loaded with Acquire), if the
+/// record names that version and the process `identity`. Errs towards `None`: a record that a later write is
+/// overwriting names another version or another writer.
+pub(crate) fn tag_of(service: &Service, index: u32, version: u64, identity: u64) -> Option<u64> {
+    let [who, tag, recorded] = record_words(service, index);
+    (recorded.load(Ordering::Relaxed) == version && who.load(Ordering::Relaxed) == identity)
+        .then(|| tag.load(Ordering::Relaxed))
+}
+
+/// Whether `writer` made `version` of the variable at `index`: see [`tag_of`].
 pub(crate) fn made_by(service: &Service, index: u32, version: u64, writer: Writer) -> bool {
-    let [identity, tag, recorded] = record_words(service, index);
-    recorded.load(Ordering::Relaxed) == version
-        && identity.load(Ordering::Relaxed) == writer.identity
-        && tag.load(Ordering::Relaxed) == writer.tag
+    tag_of(service, index, version, writer.identity) == Some(writer.tag)
 }
 
 impl Resolved {

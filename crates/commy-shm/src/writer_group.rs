@@ -120,14 +120,8 @@ impl Service {
         if index >= self.max_variables() {
             return None;
         }
-        let [identity, tag, recorded] = change_words::record_words(self, index);
-        if recorded.load(Ordering::Relaxed) != version
-            || identity.load(Ordering::Relaxed) != platform::current_identity()
-        {
-            return None;
-        }
-        let group = NonZeroU32::new((tag.load(Ordering::Relaxed) >> 32) as u32)?;
-        Some(WriterGroup(group))
+        let tag = change_words::tag_of(self, index, version, platform::current_identity())?;
+        NonZeroU32::new((tag >> 32) as u32).map(WriterGroup)
     }
 }
 

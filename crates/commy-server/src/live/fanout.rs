@@ -175,19 +175,8 @@ impl Fanout {
     }
 
     /// Adds a subscription (idempotent per connection and variable), starting the watch if needed; `pin` raises the
-    /// file's waiter count for the watch, so that writes wake its thread.
-    pub(crate) fn subscribe(
-        &self,
-        connection: u64,
-        variable: Option<String>,
-        sink: Arc<dyn PushSink>,
-        pin: impl FnOnce() -> WaiterPin,
-    ) {
-        self.subscribe_skipping(connection, variable, sink, pin, None);
-    }
-
-    /// [`Fanout::subscribe`]; with `skip_own`, the connection's writes through that writer group are not pushed to
-    /// this subscription. Subscribing again sets it anew.
+    /// file's waiter count for the watch, so that writes wake its thread. With `skip_own`, the connection's writes
+    /// through that writer group are not pushed to this subscription. Subscribing again sets `skip_own` anew.
     pub(crate) fn subscribe_skipping(
         &self,
         connection: u64,

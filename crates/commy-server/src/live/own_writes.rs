@@ -76,7 +76,8 @@ impl LiveService {
         sink: Arc<dyn PushSink>,
         skip_own: Option<WriterGroup>,
     ) {
-        // The order `subscribe` takes them in: the owner, the file, then the fan-out.
+        // The owner, the file, then the fan-out: the order a move takes them in (the owner also pins the waiter
+        // count for a new watch).
         let owner = self.owner();
         let _service = self.file();
         let pin = || owner.hold_in_process_waiter();

@@ -354,12 +354,7 @@ impl LiveService {
 
     /// Subscribes a connection to one variable (`Some`) or to all (`None`).
     pub fn subscribe(&self, connection: u64, variable: Option<String>, sink: Arc<dyn PushSink>) {
-        // The owner, the file, then the fan-out: the order a move takes them in (the owner also pins the waiter
-        // count for a new watch).
-        let owner = self.owner();
-        let _service = self.file();
-        self.fanout()
-            .subscribe(connection, variable, sink, || owner.hold_in_process_waiter())
+        self.subscribe_skipping(connection, variable, sink, None)
     }
 
     /// Ends a subscription; returns whether it existed.
